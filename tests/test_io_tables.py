@@ -1,0 +1,139 @@
+"""Tests for exactlmm.io.tables: PLINK-style phenotype/covariate tables and sample matching."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from exactlmm.errors import InputError
+from exactlmm.io.plink import open_plink
+from exactlmm.io.tables import (
+    match_samples,
+    phenotype_from_fam,
+    read_covar,
+    read_pheno,
+    read_table,
+)
+
+
+def write(path, lines):
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def test_header_names_and_missing_codes(tmp_path):
+    path = write(
+        tmp_path / "p.txt",
+        ["fid IID height weight", "f1 i1 1.5 NA", "f2\ti2  -9 2e3", "f3 i3 . nan", "",
+         "f4 i4 -9.5 7"],
+    )
+    table = read_table(path, "pheno")
+    assert table.names == ["height", "weight"]
+    np.testing.assert_array_equal(table.fid, ["f1", "f2", "f3", "f4"])
+    np.testing.assert_array_equal(table.iid, ["i1", "i2", "i3", "i4"])
+    expected = [[1.5, np.nan], [np.nan, 2000.0], [np.nan, np.nan], [-9.5, 7.0]]
+    np.testing.assert_array_equal(table.values, expected)
+
+
+def test_default_names_without_header(tmp_path):
+    path = write(tmp_path / "c.txt", ["a b 1 2 3", "c d 4 5 6"])
+    table = read_covar(path)
+    assert table.names == ["covar1", "covar2", "covar3"]
+    assert table.values.shape == (2, 3)
+    pheno = read_pheno(path, column=2)
+    assert pheno.names == ["pheno2"]
+    np.testing.assert_array_equal(pheno.values, [[2.0], [5.0]])
+
+
+@pytest.mark.parametrize(
+    ("lines", "pattern"),
+    [
+        (["f1 i1 1", "f2 i2 abc"], r"p\.txt: line 2, column 3: 'abc' is not a number"),
+        (["FID IID y z", "f1 i1 1 2", "f2 i2 3 inf"], r"p\.txt: line 3, column 4: 'inf' is not a"),
+        (["f1 i1 1", "f2 i2 1 2"], r"p\.txt: line 2: 4 fields, but line 1 has 3"),
+        (["f1 i1 1", "f2 i2 2", "f1 i1 3"], r"p\.txt: line 3: sample FID=f1 IID=i1 appears again"),
+        ([], r"p\.txt: the pheno file is empty"),
+        (["FID IID y"], r"p\.txt: the pheno file has a header but no samples"),
+        (["f1 i1", "f2 i2"], r"p\.txt: line 1: 2 fields"),
+    ],
+)
+def test_table_errors_name_file_and_line(tmp_path, lines, pattern):
+    path = write(tmp_path / "p.txt", lines)
+    with pytest.raises(InputError, match=pattern):
+        read_table(path, "pheno")
+
+
+def test_pheno_column_out_of_range(tmp_path):
+    path = write(tmp_path / "p.txt", ["f1 i1 1 2", "f2 i2 3 4"])
+    with pytest.raises(InputError, match=r"p\.txt: phenotype column 3 asked for, but .* 2 value"):
+        read_pheno(path, column=3)
+    with pytest.raises(InputError, match="not found"):
+        read_pheno(tmp_path / "absent.txt")
+
+
+def test_phenotype_from_fam_extra_columns(tmp_path, make_plink):
+    prefix = make_plink(tmp_path, n=5, m=4)
+    fam = tmp_path / "data.fam"
+    rows = [line.split()[:5] for line in fam.read_text().splitlines()]
+    extra = [
+        ["1.5", "NA", "-9"], ["2", "3", "4"], ["-9", "0.5", "x"], ["4", "5", "6"], ["5", "6", "7"]
+    ]
+    write(fam, ["\t".join(r + e) for r, e in zip(rows, extra, strict=True)])
+    ds = open_plink(prefix)
+    p1 = phenotype_from_fam(ds, 1)
+    np.testing.assert_array_equal(p1.values[:, 0], [1.5, 2, np.nan, 4, 5])
+    assert p1.names == ["fam_pheno1"] and p1.path == fam
+    np.testing.assert_array_equal(phenotype_from_fam(ds, 2).values[:, 0], [np.nan, 3, 0.5, 5, 6])
+    with pytest.raises(InputError, match=r"data\.fam: line 3, column 8: phenotype 'x'"):
+        phenotype_from_fam(ds, 3)
+    with pytest.raises(InputError, match=r"data\.fam: phenotype column 4 .* 3 phenotype columns"):
+        phenotype_from_fam(ds, 4)
+
+
+def test_match_samples_keeps_fam_order_and_drops_missing(tmp_path, make_plink):
+    ds = open_plink(make_plink(tmp_path, n=8, m=4))
+    # Phenotype file in another order, one sample unknown to the .fam, two .fam samples absent.
+    order = [5, 0, 3, 7, 1, 6]
+    y = {0: 1.0, 1: "NA", 3: 3.0, 5: 5.0, 6: 6.0, 7: 7.0}
+    lines = ["FID IID y"] + [f"fam{i} ind{i} {y[i]}" for i in order] + ["famZ indZ 9"]
+    pheno = read_pheno(write(tmp_path / "pheno.txt", lines))
+    covar_lines = [f"fam{i} ind{i} {10 * i} {'-9' if i == 6 else i}" for i in range(8) if i != 7]
+    covar = read_covar(write(tmp_path / "covar.txt", covar_lines))
+    with pytest.warns(UserWarning, match=r"pheno\.txt: 1 of its 7 phenotype samples are not in"):
+        match = match_samples(ds, pheno, covar)
+    np.testing.assert_array_equal(match.fam_index, [0, 3, 5])
+    np.testing.assert_array_equal(match.y, [1.0, 3.0, 5.0])
+    np.testing.assert_array_equal(match.covariates, [[0, 0], [30, 3], [50, 5]])
+    assert match.n_dropped_missing == 3  # 1: NA phenotype, 6: -9 covariate, 7: not in covar
+    assert match.n_fam_without_pheno == 2  # 2 and 4
+    assert match.n_pheno_not_in_fam == 1
+    assert match.pheno_name == "y" and match.covariate_names == ["covar1", "covar2"]
+    with pytest.warns(UserWarning):
+        plain = match_samples(ds, pheno)
+    np.testing.assert_array_equal(plain.fam_index, [0, 3, 5, 6, 7])
+    assert plain.covariates.shape == (5, 0)
+
+
+def test_match_samples_errors(tmp_path, make_plink):
+    ds = open_plink(make_plink(tmp_path, n=6, m=4))
+    other = read_pheno(write(tmp_path / "pheno.txt", [f"x{i} y{i} {i}" for i in range(4)]))
+    with pytest.raises(InputError, match=r"pheno\.txt: none of its 4 sample IDs .*data\.fam"):
+        match_samples(ds, other)
+    few = read_pheno(write(tmp_path / "few.txt", ["fam0 ind0 1", "fam1 ind1 NA", "fam2 ind2 2"]))
+    with pytest.raises(InputError, match=r"few\.txt: only 2 samples .* at least 3"):
+        match_samples(ds, few)
+    flat = read_pheno(write(tmp_path / "flat.txt", [f"fam{i} ind{i} 4.5" for i in range(6)]))
+    with pytest.raises(InputError, match=r"flat\.txt: phenotype 'pheno1' is constant"):
+        match_samples(ds, flat)
+    good = read_pheno(write(tmp_path / "good.txt", [f"fam{i} ind{i} {i}" for i in range(6)]))
+    foreign_covar = read_covar(write(tmp_path / "cov.txt", ["a b 1", "c d 2"]))
+    with pytest.raises(InputError, match=r"cov\.txt: none of its 2 sample IDs"):
+        match_samples(ds, good, foreign_covar)
+
+
+def test_hs1940_phenotype_count(hs1940):
+    """GEMMA reports 1410 analysed individuals for HS1940 phenotype 1."""
+    ds = open_plink(hs1940)
+    match = match_samples(ds, phenotype_from_fam(ds, 1))
+    assert match.y.size == 1410
+    assert match.n_dropped_missing == 1940 - 1410
