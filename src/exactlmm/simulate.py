@@ -1,0 +1,542 @@
+"""Seeded simulation of PLINK genotypes and an LMM phenotype whose truth is known.
+
+Genotypes
+---------
+* Ancestral frequency of each SNP: ``p ~ Uniform(maf_min, 0.5)``; with probability ½ the counted
+  allele ``a1`` is the major one instead (its frequency ``1 − p``), so tools are exercised on both
+  allele orientations (``a1 = 'A'``, ``a2 = 'G'`` always; the genotype counts copies of ``a1``,
+  PLINK/bed-reader ``count_A1``).
+* Population structure (Balding–Nichols): the samples are split into ``n_populations`` contiguous,
+  (nearly) equal groups; for ``fst = F > 0`` each group draws its own frequency
+  ``f ~ Beta(p(1−F)/F, (1−p)(1−F)/F)`` (mean p, variance F·p(1−p)); for ``F = 0`` ``f = p``.
+* Relatedness: in each group the first ``2·⌊sib_fraction·n_group/2⌋`` samples form full-sib pairs.
+  Each pair has two simulated parents (four haplotypes drawn at the group frequency ``f``); each
+  child receives one random haplotype of each parent, independently per SNP (unlinked loci), so a
+  pair shares on average half its genome IBD.  The other samples are drawn at Hardy–Weinberg
+  proportions, ``Binomial(2, f)``.  Sibs share an FID (``fam{i}`` of the first sib).
+* Missing genotypes: each entry independently with probability ``missing_rate``.
+* No monomorphic SNPs: a SNP whose observed (non-missing) genotypes are all equal is redrawn in
+  full (new ``p``, new genotypes, new missingness) from the same seeded streams, until none is
+  left.  The redraw depends only on the seed, so the output stays reproducible.
+
+Phenotype
+---------
+``y = μ + C β_C + g + g_c + e`` with
+
+* ``Z`` the standardised genotypes of ALL SNPs: per SNP, mean and standard deviation (ddof 0) of
+  the observed genotypes; missing entries set to 0 (mean imputation),
+* ``g = Z u``, ``u ~ N(0, σ_p²/M · I)``, hence ``g ~ N(0, σ_p² K)`` with ``K = ZZᵀ/M`` (the
+  standardised kinship of ``kinship.py``), ``σ_p² = h2 − causal_h2``,
+* ``g_c = Σ_{j causal} z_j b_j`` over ``n_causal`` SNPs chosen at random; ``b ~ N(0, 1)`` rescaled
+  so that ``Σ b_j² = causal_h2`` (the variance ``g_c`` has for unlinked standardised SNPs),
+* ``e ~ N(0, σe² I)``, ``σe² = 1 − h2``,
+* ``C`` standard-normal covariates with effects ``β_C ~ N(0, 0.5²)`` and ``μ = intercept``.
+
+The random part ``g + g_c + e`` has variance 1 (for ``tr(K)/n = 1``, i.e. no missing genotypes),
+of which ``h2`` is genetic.
+
+Which γ does an LMM fit on K estimate?
+---------------------------------------
+The LMM fitted with ``K = ZZᵀ/M`` treats every SNP in ``Z`` as having a random effect of variance
+``σg²/M``.  The causal SNPs are columns of ``Z``; their fixed effects are one more draw of such a
+vector, only sparse.  Moment estimators make the consequence explicit: Haseman–Elston regression
+of ``y_i y_j`` on ``K_ij`` (i ≠ j) gets from the causal part ``Σ_c b_c² Σ_{i≠j} K_ij z_ic z_jc``
+over ``Σ_{i≠j} K_ij²``, and for SNPs in linkage equilibrium ``Σ_{i≠j} K_ij z_ic z_jc ≈ n²/M ≈
+Σ_{i≠j} K_ij²``, so each causal SNP adds ``b_c²`` to ``σ̂g²``.  REML behaves alike (it is
+unbiased for the SNP heritability whatever the effect-size distribution when causal SNPs are a
+random subset of the SNPs in K; only its variance grows as the architecture gets sparser).  Hence
+the fitted ``γ`` should be near ``gamma_total = h2/(1 − h2)``, which we report as ``gamma``;
+``gamma_polygenic = (h2 − causal_h2)/(1 − h2)`` is what remains once the causal SNPs are fitted
+as fixed effects, given for completeness.  Checked numerically: exact REML fits on K of eight
+seeded datasets (n = 1200, M = 2000, h2 = 0.6, four causal SNPs with causal_h2 = 0.3) gave mean
+γ̂ = 1.62 (sd 0.29) against gamma_total = 1.5 and gamma_polygenic = 0.75; with 60 % sibs 1.53
+(sd 0.23).  Single fits scatter around ``gamma_total`` the more, the sparser the causal part.
+
+Outputs (all atomic, byte-identical for the same arguments):
+``{out}.bed/.bim/.fam`` (phenotype column −9), ``{out}.pheno`` (``FID IID pheno``),
+``{out}.covar`` when ``n_covariates > 0`` (``FID IID cov1 …``) and ``{out}.truth.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from bed_reader import to_bed
+
+from exactlmm import __version__
+from exactlmm.errors import InputError
+from exactlmm.io.atomic import write_text_atomic
+from exactlmm.provenance import provenance
+
+#: SNPs generated and standardised at a time (bounds the float64 working memory to n × 2048).
+#: Part of the definition of the random streams: changing it changes the output.
+_BLOCK_SNPS = 2048
+#: PLINK missing genotype code for int8 arrays in bed-reader.
+_MISSING = -127
+#: Rounds of redrawing monomorphic SNPs before giving up.
+_MAX_REDRAW_ROUNDS = 100
+#: Standard deviation of the covariate effects.
+_COVARIATE_EFFECT_SD = 0.5
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Who is who: population of each sample, its FID, and the sib pairs (index pairs)."""
+
+    population: np.ndarray  # (n,) int, group of each sample
+    family: np.ndarray  # (n,) int, index of the family's first member (FID = fam{family})
+    groups: tuple[tuple[np.ndarray, np.ndarray], ...]  # per group: (unrelated idx, (pairs, 2) idx)
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise InputError(f"simulate: {message}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _validate(
+    *,
+    n_samples: int,
+    n_snps: int,
+    n_chromosomes: int,
+    seed: int,
+    h2: float,
+    n_causal: int,
+    causal_h2: float,
+    n_populations: int,
+    fst: float,
+    sib_fraction: float,
+    missing_rate: float,
+    maf_min: float,
+    n_covariates: int,
+    intercept: float,
+) -> None:
+    """Raise a one-line ``InputError`` for the first argument that is out of range."""
+    for name, value in (
+        ("n_samples", n_samples),
+        ("n_snps", n_snps),
+        ("n_chromosomes", n_chromosomes),
+        ("seed", seed),
+        ("n_causal", n_causal),
+        ("n_populations", n_populations),
+        ("n_covariates", n_covariates),
+    ):
+        _check(_is_int(value), f"{name} must be an integer (got {value!r})")
+    for name, value in (
+        ("h2", h2),
+        ("causal_h2", causal_h2),
+        ("fst", fst),
+        ("sib_fraction", sib_fraction),
+        ("missing_rate", missing_rate),
+        ("maf_min", maf_min),
+        ("intercept", intercept),
+    ):
+        _check(
+            isinstance(value, (int, float, np.floating)) and np.isfinite(value),
+            f"{name} must be a finite number (got {value!r})",
+        )
+    _check(n_samples >= 2, f"n_samples must be at least 2 (got {n_samples})")
+    _check(n_snps >= 1, f"n_snps must be at least 1 (got {n_snps})")
+    _check(seed >= 0, f"seed must be a non-negative integer (got {seed})")
+    _check(
+        1 <= n_chromosomes <= min(22, n_snps),
+        f"n_chromosomes must lie in 1..min(22, n_snps) = 1..{min(22, n_snps)} "
+        f"(got {n_chromosomes}; codes above 22 mean sex chromosomes to PLINK tools)",
+    )
+    _check(
+        0.0 < h2 < 1.0,
+        f"h2 must lie strictly between 0 and 1 (got {h2}): "
+        "γ = h2/(1 − h2) would be 0 or infinite",
+    )
+    _check(
+        0.0 <= causal_h2 < h2,
+        f"causal_h2 must satisfy 0 <= causal_h2 < h2 = {h2} (got {causal_h2})",
+    )
+    _check(0 <= n_causal <= n_snps, f"n_causal must lie in 0..n_snps = {n_snps} (got {n_causal})")
+    _check(
+        (n_causal > 0) == (causal_h2 > 0),
+        f"n_causal = {n_causal} and causal_h2 = {causal_h2} disagree: "
+        "give both as positive or both as zero",
+    )
+    _check(
+        1 <= n_populations <= n_samples,
+        f"n_populations must lie in 1..n_samples = {n_samples} (got {n_populations})",
+    )
+    _check(0.0 <= fst < 1.0, f"fst must satisfy 0 <= fst < 1 (got {fst})")
+    _check(0.0 <= sib_fraction <= 1.0, f"sib_fraction must lie in [0, 1] (got {sib_fraction})")
+    _check(0.0 <= missing_rate < 1.0, f"missing_rate must lie in [0, 1) (got {missing_rate})")
+    _check(0.0 < maf_min < 0.5, f"maf_min must satisfy 0 < maf_min < 0.5 (got {maf_min})")
+    _check(n_covariates >= 0, f"n_covariates must be non-negative (got {n_covariates})")
+
+
+def _layout(n_samples: int, n_populations: int, sib_fraction: float) -> _Layout:
+    """Split samples into contiguous groups; the first samples of each group form sib pairs."""
+    sizes = [
+        n_samples // n_populations + (k < n_samples % n_populations) for k in range(n_populations)
+    ]
+    population = np.repeat(np.arange(n_populations), sizes)
+    family = np.arange(n_samples)
+    groups = []
+    start = 0
+    for size in sizes:
+        n_pairs = int(sib_fraction * size) // 2
+        pairs = start + np.arange(2 * n_pairs).reshape(n_pairs, 2)
+        family[pairs[:, 1]] = pairs[:, 0]
+        unrelated = np.arange(start + 2 * n_pairs, start + size)
+        groups.append((unrelated, pairs))
+        start += size
+    return _Layout(population=population, family=family, groups=tuple(groups))
+
+
+def _draw_genotypes(
+    rng: np.random.Generator, layout: _Layout, n_cols: int, maf_min: float, fst: float
+) -> np.ndarray:
+    """Genotypes (copies of a1, int8, n × n_cols) for ``n_cols`` new SNPs; see module notes."""
+    n = layout.population.size
+    p = rng.uniform(maf_min, 0.5, n_cols)
+    p = np.where(rng.random(n_cols) < 0.5, 1.0 - p, p)
+    genotypes = np.empty((n, n_cols), dtype=np.int8)
+    for unrelated, pairs in layout.groups:
+        if fst > 0.0:
+            scale = (1.0 - fst) / fst
+            freq = rng.beta(p * scale, (1.0 - p) * scale)
+        else:
+            freq = p
+        genotypes[unrelated] = rng.binomial(2, freq, size=(unrelated.size, n_cols))
+        if pairs.shape[0] == 0:
+            continue
+        # Parents' haplotypes: [family, (mother 0, mother 1, father 0, father 1), SNP].
+        haplotypes = (rng.random((pairs.shape[0], 4, n_cols)) < freq).astype(np.int8)
+        for child in (0, 1):
+            from_mother = rng.integers(0, 2, size=(pairs.shape[0], 1, n_cols))
+            from_father = 2 + rng.integers(0, 2, size=(pairs.shape[0], 1, n_cols))
+            genotypes[pairs[:, child]] = (
+                np.take_along_axis(haplotypes, from_mother, axis=1)[:, 0]
+                + np.take_along_axis(haplotypes, from_father, axis=1)[:, 0]
+            )
+    return genotypes
+
+
+def _apply_missing(rng: np.random.Generator, genotypes: np.ndarray, missing_rate: float) -> None:
+    """Set each entry missing with probability ``missing_rate`` (in place)."""
+    if missing_rate > 0.0:
+        genotypes[rng.random(genotypes.shape) < missing_rate] = _MISSING
+
+
+def _monomorphic(genotypes: np.ndarray) -> np.ndarray:
+    """Boolean per column: True when the observed genotypes are all equal (or all missing)."""
+    observed = genotypes != _MISSING
+    low = np.where(observed, genotypes, 3).min(axis=0)
+    high = np.where(observed, genotypes, -1).max(axis=0)
+    return low >= high
+
+
+def _polymorphic_block(
+    rng_genotypes: np.random.Generator,
+    rng_missing: np.random.Generator,
+    layout: _Layout,
+    n_cols: int,
+    maf_min: float,
+    fst: float,
+    missing_rate: float,
+) -> np.ndarray:
+    """A block of ``n_cols`` SNPs with monomorphic ones redrawn until none is left."""
+    block = _draw_genotypes(rng_genotypes, layout, n_cols, maf_min, fst)
+    _apply_missing(rng_missing, block, missing_rate)
+    for _ in range(_MAX_REDRAW_ROUNDS):
+        bad = np.flatnonzero(_monomorphic(block))
+        if bad.size == 0:
+            return block
+        fresh = _draw_genotypes(rng_genotypes, layout, bad.size, maf_min, fst)
+        _apply_missing(rng_missing, fresh, missing_rate)
+        block[:, bad] = fresh
+    raise InputError(
+        f"simulate: SNPs stayed monomorphic after {_MAX_REDRAW_ROUNDS} redraws; "
+        "use more samples, a larger maf_min or a lower missing_rate"
+    )
+
+
+def standardise(genotypes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Standardised genotypes ``Z`` (float64) with per-SNP observed mean and sd (ddof 0).
+
+    ``Z[i, j] = (x_ij − mean_j)/sd_j`` over observed entries, 0 where ``x_ij`` is missing (mean
+    imputation).  Returns ``(Z, mean, sd)``; ``sd`` is positive for polymorphic SNPs.
+    """
+    observed = genotypes != _MISSING
+    values = np.where(observed, genotypes, 0).astype(np.float64)
+    count = observed.sum(axis=0)
+    mean = values.sum(axis=0) / count
+    centred = np.where(observed, values - mean, 0.0)
+    sd = np.sqrt((centred**2).sum(axis=0) / count)
+    return centred / sd, mean, sd
+
+
+def _chromosome_layout(n_snps: int, n_chromosomes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Chromosome (1..C, contiguous equal blocks) and position (1000·rank within chromosome)."""
+    chromosome = np.arange(n_snps) * n_chromosomes // n_snps + 1
+    first = np.searchsorted(chromosome, chromosome, side="left")
+    position = 1000 * (np.arange(n_snps) - first + 1)
+    return chromosome, position
+
+
+def _write_plink_atomic(out_prefix: Path, genotypes: np.ndarray, properties: dict) -> None:
+    """Write ``.bed/.bim/.fam`` under a temporary prefix, then rename the three files."""
+    out_prefix.parent.mkdir(parents=True, exist_ok=True)
+    tmpdir = Path(tempfile.mkdtemp(prefix=f".{out_prefix.name}.", suffix=".tmp",
+                                   dir=out_prefix.parent))
+    try:
+        tmp_bed = tmpdir / "data.bed"
+        to_bed(tmp_bed, genotypes, properties=properties, count_A1=True, num_threads=1)
+        for suffix in (".bed", ".bim", ".fam"):
+            os.replace(tmp_bed.with_suffix(suffix), f"{out_prefix}{suffix}")
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _sample_table(fid: list[str], iid: list[str], columns: dict[str, np.ndarray]) -> str:
+    """PLINK-style whitespace table ``FID IID col…`` with floats written by ``repr``."""
+    lines = [" ".join(["FID", "IID", *columns])]
+    values = [np.asarray(v, dtype=np.float64) for v in columns.values()]
+    for i in range(len(iid)):
+        lines.append(" ".join([fid[i], iid[i], *(repr(float(v[i])) for v in values)]))
+    return "\n".join(lines) + "\n"
+
+
+def simulate_dataset(
+    out_prefix: str | Path,
+    *,
+    n_samples: int,
+    n_snps: int,
+    n_chromosomes: int,
+    seed: int,
+    h2: float,
+    n_causal: int,
+    causal_h2: float,
+    n_populations: int = 1,
+    fst: float = 0.0,
+    sib_fraction: float = 0.0,
+    missing_rate: float = 0.0,
+    maf_min: float = 0.05,
+    n_covariates: int = 0,
+    intercept: float = 1.0,
+) -> dict:
+    """Simulate genotypes and a phenotype (see the module docstring), write them, return truth.
+
+    Parameters
+    ----------
+    out_prefix:
+        Output prefix; writes ``.bed .bim .fam .pheno [.covar] .truth.json``.
+    n_samples, n_snps, n_chromosomes:
+        Sizes; SNPs ``snp{j}`` sit on chromosomes 1..n_chromosomes (≤ 22) in contiguous blocks at
+        positions 1000, 2000, … within each chromosome.  Samples are ``fam{f}``/``ind{i}``.
+    seed:
+        Seed of every random draw (independent streams for genotypes, missingness, causal effects,
+        polygenic effects, noise and covariates, spawned from ``SeedSequence(seed)``).
+    h2, n_causal, causal_h2:
+        Total heritability (0 < h2 < 1), number of causal SNPs and the share of the total variance
+        they explain (0 ≤ causal_h2 < h2; zero exactly when ``n_causal`` is zero).
+    n_populations, fst:
+        Balding–Nichols structure: equal contiguous groups, ``F = fst``.
+    sib_fraction:
+        Fraction of samples that are one of a full-sib pair.
+    missing_rate:
+        Probability that a genotype is missing.
+    maf_min:
+        Lower end of the ancestral minor-allele frequency distribution Uniform(maf_min, 0.5).
+    n_covariates:
+        Number of standard-normal covariates (written to ``.covar``; the intercept is not one).
+    intercept:
+        The phenotype mean μ.
+
+    Returns
+    -------
+    dict
+        The truth record written to ``{out_prefix}.truth.json``.
+    """
+    arguments = {
+        "n_samples": n_samples,
+        "n_snps": n_snps,
+        "n_chromosomes": n_chromosomes,
+        "seed": seed,
+        "h2": h2,
+        "n_causal": n_causal,
+        "causal_h2": causal_h2,
+        "n_populations": n_populations,
+        "fst": fst,
+        "sib_fraction": sib_fraction,
+        "missing_rate": missing_rate,
+        "maf_min": maf_min,
+        "n_covariates": n_covariates,
+        "intercept": intercept,
+    }
+    _validate(**arguments)
+    out_prefix = Path(out_prefix)
+    (rng_genotypes, rng_missing, rng_causal, rng_polygenic, rng_noise, rng_covariates) = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)
+    )
+
+    layout = _layout(n_samples, n_populations, sib_fraction)
+    polygenic_var = h2 - causal_h2
+    noise_var = 1.0 - h2
+
+    causal = np.sort(rng_causal.choice(n_snps, size=n_causal, replace=False))
+    effects_std = rng_causal.standard_normal(n_causal)
+    if n_causal > 0:
+        effects_std *= np.sqrt(causal_h2 / np.sum(effects_std**2))
+    u = rng_polygenic.normal(0.0, np.sqrt(polygenic_var / n_snps), n_snps)
+
+    genotypes = np.empty((n_samples, n_snps), dtype=np.int8)
+    polygenic = np.zeros(n_samples)
+    causal_part = np.zeros(n_samples)
+    causal_mean = np.empty(n_causal)
+    causal_sd = np.empty(n_causal)
+    kinship_trace = 0.0
+    for start in range(0, n_snps, _BLOCK_SNPS):
+        stop = min(start + _BLOCK_SNPS, n_snps)
+        block = _polymorphic_block(
+            rng_genotypes, rng_missing, layout, stop - start, maf_min, fst, missing_rate
+        )
+        genotypes[:, start:stop] = block
+        z, mean, sd = standardise(block)
+        polygenic += z @ u[start:stop]
+        kinship_trace += float(np.sum(z**2))
+        inside = (causal >= start) & (causal < stop)
+        local = causal[inside] - start
+        causal_part += z[:, local] @ effects_std[inside]
+        causal_mean[inside] = mean[local]
+        causal_sd[inside] = sd[local]
+    noise = rng_noise.normal(0.0, np.sqrt(noise_var), n_samples)
+    covariates = rng_covariates.standard_normal((n_samples, n_covariates))
+    covariate_effects = rng_covariates.normal(0.0, _COVARIATE_EFFECT_SD, n_covariates)
+    phenotype = intercept + covariates @ covariate_effects + polygenic + causal_part + noise
+
+    fid = [f"fam{f}" for f in layout.family]
+    iid = [f"ind{i}" for i in range(n_samples)]
+    snp_ids = [f"snp{j}" for j in range(n_snps)]
+    chromosome, position = _chromosome_layout(n_snps, n_chromosomes)
+    properties = {
+        "fid": fid,
+        "iid": iid,
+        "father": ["0"] * n_samples,
+        "mother": ["0"] * n_samples,
+        "sex": [0] * n_samples,
+        "pheno": ["-9"] * n_samples,
+        "chromosome": [str(c) for c in chromosome],
+        "sid": snp_ids,
+        "cm_position": [0.0] * n_snps,
+        "bp_position": position.tolist(),
+        "allele_1": ["A"] * n_snps,
+        "allele_2": ["G"] * n_snps,
+    }
+
+    genetic = polygenic + causal_part
+    random_part = genetic + noise
+    pairs = [pair for _, group_pairs in layout.groups for pair in group_pairs.tolist()]
+    truth: dict[str, Any] = {
+        "gamma": h2 / (1.0 - h2),
+        "gamma_estimand": "total",
+        "gamma_total": h2 / (1.0 - h2),
+        "gamma_polygenic": polygenic_var / (1.0 - h2),
+        "gamma_note": (
+            "gamma = gamma_total = h2/(1-h2): the causal SNPs are columns of Z, so an LMM on "
+            "K = ZZ'/M absorbs their variance into sigma_g2 (see exactlmm.simulate docstring); "
+            "gamma_polygenic = (h2-causal_h2)/(1-h2) applies when causal SNPs are fitted as "
+            "fixed effects"
+        ),
+        "h2": h2,
+        "causal_h2": causal_h2,
+        "polygenic_h2": polygenic_var,
+        "sigma_g2": h2,
+        "sigma_e2": noise_var,
+        "kinship": "K = ZZ'/M, Z standardised per SNP by observed mean and sd (ddof 0), "
+        "missing set to 0 (mean imputation), all SNPs",
+        "kinship_mean_diag": kinship_trace / (n_snps * n_samples),
+        "intercept": intercept,
+        "covariate_effects": covariate_effects.tolist(),
+        "n_causal": n_causal,
+        "causal_snps": [snp_ids[j] for j in causal],
+        "causal_effects_std": effects_std.tolist(),
+        "causal_effects_per_allele": (effects_std / causal_sd).tolist(),
+        "causal_af": (causal_mean / 2.0).tolist(),
+        "counted_allele": "a1 (PLINK .bim column 5, 'A'); effects are per copy of a1",
+        "realised": {
+            "var_polygenic": float(np.var(polygenic)),
+            "var_causal": float(np.var(causal_part)),
+            "var_noise": float(np.var(noise)),
+            "h2": float(np.var(genetic) / np.var(random_part)),
+        },
+        "n_sib_pairs": len(pairs),
+        "sib_pairs": [[iid[a], iid[b]] for a, b in pairs],
+        "population_sizes": np.bincount(layout.population, minlength=n_populations).tolist(),
+        "population": layout.population.tolist(),
+        "seed": seed,
+        "parameters": arguments,
+        "provenance": provenance("exactlmm.simulate", __version__, arguments),
+    }
+
+    _write_plink_atomic(out_prefix, genotypes, properties)
+    write_text_atomic(f"{out_prefix}.pheno", _sample_table(fid, iid, {"pheno": phenotype}))
+    if n_covariates > 0:
+        columns = {f"cov{k + 1}": covariates[:, k] for k in range(n_covariates)}
+        write_text_atomic(f"{out_prefix}.covar", _sample_table(fid, iid, columns))
+    else:
+        # A stale .covar from an earlier run with covariates would contradict the truth record.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{out_prefix}.covar")
+    write_text_atomic(f"{out_prefix}.truth.json", json.dumps(truth, indent=1) + "\n")
+    return truth
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m exactlmm.simulate",
+        description="Simulate PLINK genotypes and an LMM phenotype with a known truth.",
+    )
+    parser.add_argument("--out", required=True, help="output prefix")
+    parser.add_argument("--n-samples", type=int, required=True)
+    parser.add_argument("--n-snps", type=int, required=True)
+    parser.add_argument("--n-chromosomes", type=int, required=True)
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--h2", type=float, required=True, help="total heritability, in (0, 1)")
+    parser.add_argument("--n-causal", type=int, required=True)
+    parser.add_argument("--causal-h2", type=float, required=True,
+                        help="variance explained by the causal SNPs, in [0, h2)")
+    parser.add_argument("--n-populations", type=int, default=1)
+    parser.add_argument("--fst", type=float, default=0.0)
+    parser.add_argument("--sib-fraction", type=float, default=0.0)
+    parser.add_argument("--missing-rate", type=float, default=0.0)
+    parser.add_argument("--maf-min", type=float, default=0.05)
+    parser.add_argument("--n-covariates", type=int, default=0)
+    parser.add_argument("--intercept", type=float, default=1.0)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``python -m exactlmm.simulate --out PREFIX --n-samples N ...``."""
+    args = vars(_parser().parse_args(argv))
+    out = args.pop("out")
+    try:
+        simulate_dataset(out, **args)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

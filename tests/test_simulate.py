@@ -1,0 +1,222 @@
+"""Tests for exactlmm.simulate: file layout, reproducibility, structure, truth, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bed_reader import open_bed
+
+from exactlmm.errors import InputError
+from exactlmm.simulate import main, simulate_dataset, standardise
+
+BASE = dict(
+    n_samples=120,
+    n_snps=300,
+    n_chromosomes=3,
+    seed=7,
+    h2=0.5,
+    n_causal=4,
+    causal_h2=0.2,
+)
+
+
+def _read(prefix: Path) -> tuple[np.ndarray, open_bed]:
+    bed = open_bed(f"{prefix}.bed")
+    return bed.read(dtype="int8"), bed
+
+
+def _sample_table(path: Path) -> tuple[list[str], np.ndarray]:
+    lines = Path(path).read_text().splitlines()
+    rows = [line.split() for line in lines[1:]]
+    return lines[0].split(), np.array([[float(v) for v in row[2:]] for row in rows])
+
+
+def test_files_and_layout(tmp_path: Path) -> None:
+    prefix = tmp_path / "sim"
+    truth = simulate_dataset(prefix, **{**BASE, "n_covariates": 2, "sib_fraction": 0.5})
+    genotypes, bed = _read(prefix)
+    assert genotypes.shape == (120, 300)
+    assert set(np.unique(genotypes)) <= {0, 1, 2}
+    assert list(bed.sid[:3]) == ["snp0", "snp1", "snp2"]
+    assert list(np.unique(bed.chromosome)) == ["1", "2", "3"]
+    for chrom in ("1", "2", "3"):
+        pos = bed.bp_position[bed.chromosome == chrom]
+        assert pos.size == 100 and pos[0] == 1000 and np.all(np.diff(pos) == 1000)
+    assert set(bed.allele_1) == {"A"} and set(bed.allele_2) == {"G"}
+    assert list(bed.iid[:2]) == ["ind0", "ind1"]
+    assert np.all(bed.pheno == "-9")
+    # Sibs share a FID; everyone else has their own.
+    fid_of = dict(zip(bed.iid, bed.fid, strict=True))
+    assert truth["n_sib_pairs"] == 30
+    for a, b in truth["sib_pairs"]:
+        assert fid_of[a] == fid_of[b]
+    assert len(set(bed.fid)) == 120 - 30
+    header, pheno = _sample_table(Path(f"{prefix}.pheno"))
+    assert header == ["FID", "IID", "pheno"] and pheno.shape == (120, 1)
+    header, covar = _sample_table(Path(f"{prefix}.covar"))
+    assert header == ["FID", "IID", "cov1", "cov2"] and covar.shape == (120, 2)
+    assert json.loads(Path(f"{prefix}.truth.json").read_text()) == truth
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"sim.{ext}" for ext in ("bed", "bim", "fam", "pheno", "covar", "truth.json")
+    )
+    assert truth["causal_snps"] == sorted(truth["causal_snps"], key=lambda s: int(s[3:]))
+    assert len(truth["causal_snps"]) == 4
+
+
+def test_same_arguments_same_bytes(tmp_path: Path) -> None:
+    args = {**BASE, "n_covariates": 1, "sib_fraction": 0.3, "missing_rate": 0.02,
+            "n_populations": 2, "fst": 0.1}
+    simulate_dataset(tmp_path / "a" / "sim", **args)
+    simulate_dataset(tmp_path / "b" / "sim", **args)
+    simulate_dataset(tmp_path / "c" / "sim", **{**args, "seed": 8})
+    for ext in ("bed", "bim", "fam", "pheno", "covar", "truth.json"):
+        first = (tmp_path / "a" / f"sim.{ext}").read_bytes()
+        assert first == (tmp_path / "b" / f"sim.{ext}").read_bytes(), ext
+    for ext in ("bed", "pheno"):
+        assert (tmp_path / "a" / f"sim.{ext}").read_bytes() != (
+            tmp_path / "c" / f"sim.{ext}"
+        ).read_bytes()
+
+
+def test_no_monomorphic_snps_even_when_likely(tmp_path: Path) -> None:
+    # Six samples, rare alleles and 40 % missing: many first draws are monomorphic.
+    truth = simulate_dataset(
+        tmp_path / "tiny", **{**BASE, "n_samples": 6, "maf_min": 0.01, "missing_rate": 0.4}
+    )
+    genotypes, _ = _read(tmp_path / "tiny")
+    observed = genotypes != -127
+    assert 0.3 < 1 - observed.mean() < 0.5
+    low = np.where(observed, genotypes, 3).min(axis=0)
+    high = np.where(observed, genotypes, -1).max(axis=0)
+    assert np.all(low < high)
+    assert truth["n_causal"] == 4
+
+
+def test_sibs_share_more_ibs_than_unrelated(tmp_path: Path) -> None:
+    truth = simulate_dataset(
+        tmp_path / "fam", **{**BASE, "n_samples": 200, "n_snps": 2000, "sib_fraction": 0.5}
+    )
+    genotypes, bed = _read(tmp_path / "fam")
+    index = {iid: i for i, iid in enumerate(bed.iid)}
+    g = genotypes.astype(float)
+
+    def ibs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return 1.0 - np.abs(g[a] - g[b]).mean(axis=1) / 2.0
+
+    sib_a = np.array([index[a] for a, _ in truth["sib_pairs"]])
+    sib_b = np.array([index[b] for _, b in truth["sib_pairs"]])
+    unrelated = np.arange(100, 200)  # samples after the 50 sib pairs
+    sib_ibs = ibs(sib_a, sib_b)
+    unrelated_ibs = ibs(unrelated[:50], unrelated[50:])
+    assert sib_ibs.min() > unrelated_ibs.max()
+    assert sib_ibs.mean() - unrelated_ibs.mean() > 0.1
+    # Kinship of sibs ≈ 1/2, of unrelated pairs ≈ 0.
+    z, _, _ = standardise(genotypes)
+    kinship = z @ z.T / z.shape[1]
+    assert abs(kinship[sib_a, sib_b].mean() - 0.5) < 0.05
+    assert abs(kinship[unrelated[:50], unrelated[50:]].mean()) < 0.05
+
+
+def test_population_structure_separates_groups(tmp_path: Path) -> None:
+    spread = {}
+    for fst in (0.0, 0.2):
+        simulate_dataset(
+            tmp_path / f"pop{fst}", **{**BASE, "n_samples": 200, "n_populations": 2, "fst": fst}
+        )
+        genotypes, _ = _read(tmp_path / f"pop{fst}")
+        freq = [genotypes[rows].mean(axis=0) / 2 for rows in (slice(0, 100), slice(100, 200))]
+        spread[fst] = np.mean((freq[0] - freq[1]) ** 2)
+    # Balding–Nichols: E(f1 − f2)² = 2F p(1−p) + sampling ≈ 0.08 for F = 0.2.
+    assert spread[0.2] > 10 * spread[0.0]
+
+
+def test_realised_heritability_and_effects(tmp_path: Path) -> None:
+    prefix = tmp_path / "h2"
+    truth = simulate_dataset(
+        prefix,
+        n_samples=2000,
+        n_snps=400,
+        n_chromosomes=2,
+        seed=11,
+        h2=0.4,
+        n_causal=5,
+        causal_h2=0.1,
+        n_covariates=1,
+        missing_rate=0.01,
+    )
+    assert truth["gamma"] == pytest.approx(0.4 / 0.6)
+    assert truth["gamma_total"] == truth["gamma"]
+    assert truth["gamma_polygenic"] == pytest.approx(0.3 / 0.6)
+    assert np.sum(np.square(truth["causal_effects_std"])) == pytest.approx(0.1)
+    realised = truth["realised"]
+    assert abs(realised["h2"] - 0.4) < 0.05
+    assert abs(realised["var_noise"] - 0.6) < 0.05
+    assert abs(realised["var_polygenic"] - 0.3) < 0.08
+    assert truth["kinship_mean_diag"] == pytest.approx(0.99, abs=0.005)
+    # Per-allele effects are the standardised ones over the SNP's sd; the phenotype minus the
+    # fixed effects has variance ≈ 1.
+    genotypes, _ = _read(prefix)
+    causal = np.array([int(s[3:]) for s in truth["causal_snps"]])
+    z, mean, sd = standardise(genotypes[:, causal])
+    np.testing.assert_allclose(
+        np.array(truth["causal_effects_per_allele"]) * sd, truth["causal_effects_std"]
+    )
+    np.testing.assert_allclose(mean / 2, truth["causal_af"])
+    _, pheno = _sample_table(Path(f"{prefix}.pheno"))
+    _, covar = _sample_table(Path(f"{prefix}.covar"))
+    residual = pheno[:, 0] - truth["intercept"] - covar @ truth["covariate_effects"]
+    assert abs(residual.mean()) < 0.1
+    assert abs(residual.var() - 1.0) < 0.15
+    # The causal SNPs explain about causal_h2 of the residual: regress it on them.
+    design = np.column_stack([np.ones(len(residual)), z])
+    coef, *_ = np.linalg.lstsq(design, residual, rcond=None)
+    np.testing.assert_allclose(coef[1:], truth["causal_effects_std"], atol=0.06)
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"h2": 0.0}, "h2 must lie strictly between 0 and 1"),
+        ({"h2": 1.0}, "h2 must lie strictly between 0 and 1"),
+        ({"causal_h2": 0.5}, "causal_h2 must satisfy"),
+        ({"causal_h2": -0.1}, "causal_h2 must satisfy"),
+        ({"n_causal": 301}, "n_causal must lie in"),
+        ({"n_causal": 0}, "disagree"),
+        ({"n_causal": 3, "causal_h2": 0.0}, "disagree"),
+        ({"n_chromosomes": 23}, "n_chromosomes"),
+        ({"n_samples": 1}, "n_samples"),
+        ({"n_snps": 2.5}, "n_snps must be an integer"),
+        ({"missing_rate": 1.0}, "missing_rate"),
+        ({"fst": 1.0}, "fst"),
+        ({"sib_fraction": 1.5}, "sib_fraction"),
+        ({"maf_min": 0.0}, "maf_min"),
+        ({"n_populations": 0}, "n_populations"),
+        ({"h2": float("nan")}, "h2 must be a finite number"),
+    ],
+)
+def test_bad_arguments_raise_one_line(tmp_path: Path, change: dict, fragment: str) -> None:
+    with pytest.raises(InputError) as caught:
+        simulate_dataset(tmp_path / "bad", **{**BASE, **change})
+    message = str(caught.value)
+    assert fragment in message
+    assert "\n" not in message
+    assert not list(tmp_path.iterdir())
+
+
+def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--out", str(tmp_path / "cli"), "--n-samples", "50", "--n-snps", "40",
+            "--n-chromosomes", "2", "--seed", "3", "--h2", "0.3", "--n-causal", "2",
+            "--causal-h2", "0.1", "--sib-fraction", "0.2", "--n-covariates", "1"]
+    assert main(args) == 0
+    direct = simulate_dataset(
+        tmp_path / "api", n_samples=50, n_snps=40, n_chromosomes=2, seed=3, h2=0.3, n_causal=2,
+        causal_h2=0.1, sib_fraction=0.2, n_covariates=1,
+    )
+    assert json.loads((tmp_path / "cli.truth.json").read_text()) == direct
+    assert (tmp_path / "cli.bed").read_bytes() == (tmp_path / "api.bed").read_bytes()
+    bad = [a if a != "0.3" else "1.0" for a in args]
+    assert main(bad) == 2
+    assert "h2 must lie strictly between 0 and 1" in capsys.readouterr().err
