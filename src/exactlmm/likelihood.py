@@ -1,0 +1,107 @@
+"""Profile REML and ML log-likelihoods of the null model as functions of log δ.
+
+Notes
+-----
+With γ = σg²/σe² = 1/δ, H = γK + I and the spectrum (W, s) of Q₂ᵀKQ₂ from
+:mod:`exactlmm.spectral`, write ỹ = Wᵀy, wᵢ(γ) = 1/(γsᵢ + 1) and
+
+    yᵀPy = Σᵢ wᵢ ỹᵢ² + r_yy,     P = H⁻¹ − H⁻¹X(XᵀH⁻¹X)⁻¹XᵀH⁻¹ = Q₂(Q₂ᵀHQ₂)⁻¹Q₂ᵀ,
+
+where r_yy = ‖Sy‖² − ‖ỹ‖² is the part of y in the zero-eigenvalue residual dimensions (0 on the
+full-rank path).  With σe² profiled out (σ̂e² = yᵀPy/(n−c) for REML, yᵀPy/n for ML):
+
+    REML(γ) = −½ [ (n−c) log(2π yᵀPy/(n−c)) + log|Q₂ᵀHQ₂| + (n−c) ],  log|Q₂ᵀHQ₂| = Σᵢ log(γsᵢ+1)
+    ML(γ)   = −½ [ n log(2π yᵀPy/n) + log|H| + n ],                      log|H| = Σⱼ log(γdⱼ+1)
+
+(dⱼ the n eigenvalues of K).  Since log|Q₂ᵀHQ₂| = log|H| + log|XᵀH⁻¹X| − log|XᵀX|, this REML is
+the exact restricted likelihood *including* +½ log|XᵀX| — the convention of GEMMA and FaST-LMM.
+Dropping that constant (some texts do) changes REML by −½ log|XᵀX| and nothing else.
+
+These are the true likelihoods in the σe²-scale parameterisation: Var(y) = σe²H = σg²K + σe²I.
+In FaST-LMM's δ-parameterisation, Var(y) = σg²(K + δI) with δ = 1/γ; the two give the same
+numbers at the same variances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from .spectral import Spectrum
+
+Likelihood = Literal["REML", "ML"]
+
+LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+@dataclass(frozen=True)
+class RotatedPhenotype:
+    """The phenotype y, its rotation ỹ = Wᵀy, r_yy = ‖Sy‖² − ‖ỹ‖², and Sy."""
+
+    spectrum: Spectrum
+    y: np.ndarray
+    rotated: np.ndarray
+    residual_ss: float
+    projected: np.ndarray
+
+    @classmethod
+    def from_phenotype(cls, spectrum: Spectrum, y: np.ndarray) -> RotatedPhenotype:
+        y = np.asarray(y, dtype=float)
+        q = spectrum.covariate_basis
+        projected = y - q @ (q.T @ y)
+        rotated = spectrum.basis.T @ y
+        residual = 0.0
+        if spectrum.n_residual > 0:
+            residual = max(float(projected @ projected - rotated @ rotated), 0.0)
+        return cls(spectrum, y, rotated, residual, projected)
+
+    def quadratic_form(self, gamma: np.ndarray | float) -> np.ndarray:
+        """yᵀPy at each γ (vectorised over γ)."""
+        g = np.atleast_1d(np.asarray(gamma, dtype=float))
+        weights = 1.0 / (np.outer(g, self.spectrum.eigenvalues) + 1.0)
+        return weights @ (self.rotated**2) + self.residual_ss
+
+
+def logdet_projected(spectrum: Spectrum, gamma: np.ndarray | float) -> np.ndarray:
+    """log|Q₂ᵀHQ₂| = Σᵢ log(γsᵢ + 1), vectorised over γ."""
+    g = np.atleast_1d(np.asarray(gamma, dtype=float))
+    return np.log1p(np.outer(g, spectrum.eigenvalues)).sum(axis=1)
+
+
+def logdet_h(spectrum: Spectrum, gamma: np.ndarray | float) -> np.ndarray:
+    """log|H| = Σⱼ log(γdⱼ + 1) over the n eigenvalues of K, vectorised over γ."""
+    if spectrum.kinship_eigenvalues is None:
+        raise ValueError("ML needs the eigenvalues of K: use Spectrum.with_kinship_eigenvalues")
+    g = np.atleast_1d(np.asarray(gamma, dtype=float))
+    return np.log1p(np.outer(g, spectrum.kinship_eigenvalues)).sum(axis=1)
+
+
+def profile_loglik(
+    phenotype: RotatedPhenotype, log_delta: np.ndarray | float, likelihood: Likelihood = "REML"
+) -> np.ndarray:
+    """REML or ML log-likelihood with σe² profiled out, at each log δ (vectorised).
+
+    See the module notes for the formulas.
+    """
+    spectrum = phenotype.spectrum
+    gamma = np.exp(-np.atleast_1d(np.asarray(log_delta, dtype=float)))
+    ypy = phenotype.quadratic_form(gamma)
+    n, c = spectrum.n_samples, spectrum.n_covariates
+    if likelihood == "REML":
+        dof = n - c
+        logdet = logdet_projected(spectrum, gamma)
+        return -0.5 * (dof * (LOG_2PI + np.log(ypy / dof)) + logdet + dof)
+    if likelihood == "ML":
+        return -0.5 * (n * (LOG_2PI + np.log(ypy / n)) + logdet_h(spectrum, gamma) + n)
+    raise ValueError(f"likelihood must be 'REML' or 'ML', not {likelihood!r}")
+
+
+def residual_variance(
+    phenotype: RotatedPhenotype, gamma: float, likelihood: Likelihood = "REML"
+) -> float:
+    """σ̂e² = yᵀPy/(n−c) (REML) or yᵀPy/n (ML) at γ."""
+    spectrum = phenotype.spectrum
+    dof = spectrum.n_samples - (spectrum.n_covariates if likelihood == "REML" else 0)
+    return float(phenotype.quadratic_form(gamma)[0]) / dof

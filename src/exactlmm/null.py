@@ -1,0 +1,211 @@
+"""Fit the null model (no SNP): maximise the profile REML/ML likelihood over log δ.
+
+Notes
+-----
+The search runs over t = log δ, δ = σe²/σg² = 1/γ, on [log δ_min, log δ_max] (default
+δ ∈ [1e-5, 1e5], GEMMA's λ range): the profile likelihood of :mod:`exactlmm.likelihood` is
+evaluated on an evenly spaced grid of ``n_grid`` points, and every interior grid maximum is
+refined by Brent's method on its two neighbouring intervals; the best refined point wins.
+A maximum on the edge of the grid is reported at the bound with ``boundary`` set
+(``"h2=0"`` when δ hits its upper bound, σg² → 0; ``"h2=1"`` when it hits its lower bound,
+σe² → 0) and a warning.
+
+At the optimum, σ̂e² = yᵀPy/(n−c) (REML) or yᵀPy/n (ML), σ̂g² = γσ̂e², h² = γ/(1+γ) on K as
+given, pve = γt/(1+γt) with t = tr(K)/n, and β̂ is the GLS estimate
+(XᵀH⁻¹X)⁻¹XᵀH⁻¹y, computed from Xβ̂ = y − H·Py.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.optimize
+
+from .likelihood import Likelihood, RotatedPhenotype, profile_loglik, residual_variance
+from .spectral import Spectrum
+
+DEFAULT_LOG_DELTA_BOUNDS = (float(np.log(1e-5)), float(np.log(1e5)))
+DEFAULT_GRID = 100
+
+
+@dataclass(frozen=True)
+class NullModel:
+    """A fitted null model.  ``phenotype`` keeps the rotated data the scan reuses."""
+
+    likelihood: Likelihood
+    log_delta: float
+    loglik: float
+    sigma_e2: float
+    beta: np.ndarray
+    kinship_mean_diag: float
+    boundary: str | None
+    phenotype: RotatedPhenotype
+    log_delta_bounds: tuple[float, float]
+
+    @property
+    def delta(self) -> float:
+        return float(np.exp(self.log_delta))
+
+    @property
+    def gamma(self) -> float:
+        return float(np.exp(-self.log_delta))
+
+    @property
+    def h2(self) -> float:
+        """σg²/(σg² + σe²) = γ/(1+γ) on K as given (PyLMM's h)."""
+        return self.gamma / (1.0 + self.gamma)
+
+    @property
+    def pve(self) -> float:
+        """γt/(1+γt), t = tr(K)/n: GEMMA's PVE and FaST-LMM's h2 (which rescales K to t = 1)."""
+        gt = self.gamma * self.kinship_mean_diag
+        return gt / (1.0 + gt)
+
+    @property
+    def sigma_g2(self) -> float:
+        return self.gamma * self.sigma_e2
+
+    @property
+    def spectrum(self) -> Spectrum:
+        return self.phenotype.spectrum
+
+    def summary(self) -> dict:
+        """The null-model fields of the JSON record (docs/DESIGN.md)."""
+        return {
+            "likelihood": self.likelihood,
+            "gamma": self.gamma,
+            "delta": self.delta,
+            "log_delta": self.log_delta,
+            "h2": self.h2,
+            "pve": self.pve,
+            "kinship_mean_diag": self.kinship_mean_diag,
+            "sigma_g2": self.sigma_g2,
+            "sigma_e2": self.sigma_e2,
+            "loglik": self.loglik,
+            "beta": [float(b) for b in self.beta],
+            "n_samples": self.spectrum.n_samples,
+            "n_covariates": self.spectrum.n_covariates,
+            "boundary": self.boundary,
+        }
+
+
+def maximise_profile(
+    objective: Callable[[np.ndarray], np.ndarray],
+    bounds: tuple[float, float],
+    n_grid: int,
+) -> tuple[float, float, str | None]:
+    """Maximise a smooth function of one variable: grid, then Brent around each grid maximum.
+
+    Returns ``(argmax, max, boundary)`` where boundary is ``"lower"``/``"upper"`` when the best
+    value is on the edge of the search interval.
+    """
+    lo, hi = bounds
+    if not lo < hi:
+        raise ValueError(f"empty search interval {bounds}")
+    if n_grid < 3:
+        raise ValueError("the grid needs at least 3 points")
+    grid = np.linspace(lo, hi, n_grid)
+    values = objective(grid)
+    best_x, best_f = float(grid[np.argmax(values)]), float(values.max())
+    interior = np.flatnonzero((values[1:-1] >= values[:-2]) & (values[1:-1] >= values[2:])) + 1
+    for j in interior:
+        result = scipy.optimize.minimize_scalar(
+            lambda t: -float(objective(np.array([t]))[0]),
+            bounds=(grid[j - 1], grid[j + 1]),
+            method="bounded",
+            options={"xatol": 1e-10, "maxiter": 500},
+        )
+        if -result.fun > best_f:
+            best_x, best_f = float(result.x), float(-result.fun)
+    boundary = None
+    if best_x <= lo:
+        boundary = "lower"
+    elif best_x >= hi:
+        boundary = "upper"
+    return best_x, best_f, boundary
+
+
+def fit_null(
+    spectrum: Spectrum,
+    y: np.ndarray,
+    covariates: np.ndarray,
+    kinship_matvec: Callable[[np.ndarray], np.ndarray],
+    kinship_mean_diag: float,
+    *,
+    likelihood: Likelihood = "REML",
+    log_delta_bounds: tuple[float, float] = DEFAULT_LOG_DELTA_BOUNDS,
+    n_grid: int = DEFAULT_GRID,
+    fixed_log_delta: float | None = None,
+    source: object | None = None,
+) -> NullModel:
+    """Fit the null model by REML (default) or ML over log δ; see the module notes.
+
+    Parameters
+    ----------
+    spectrum:
+        From :func:`exactlmm.spectral.spectrum_from_kinship` or ``spectrum_from_genotypes``.
+        ML needs its ``kinship_eigenvalues``.
+    y, covariates:
+        Phenotype (n,) and covariates X (n × c, intercept included).
+    kinship_matvec:
+        v ↦ K v, used once to recover β̂.
+    kinship_mean_diag:
+        t = tr(K)/n, for the reported pve.
+    fixed_log_delta:
+        Evaluate at this log δ instead of optimising.
+    source:
+        Named in the boundary warning (normally the phenotype file).
+    """
+    phenotype = RotatedPhenotype.from_phenotype(spectrum, y)
+    if fixed_log_delta is None:
+        log_delta, loglik, edge = maximise_profile(
+            lambda t: profile_loglik(phenotype, t, likelihood), log_delta_bounds, n_grid
+        )
+    else:
+        log_delta = float(fixed_log_delta)
+        loglik = float(profile_loglik(phenotype, log_delta, likelihood)[0])
+        edge = None
+    boundary = {"upper": "h2=0", "lower": "h2=1", None: None}[edge]
+    if boundary is not None:
+        where = f"{source}: " if source is not None else ""
+        warnings.warn(
+            f"{where}{likelihood} estimate of h² is at its bound ({boundary}: δ = "
+            f"{np.exp(log_delta):.3g}); the variance ratio is not identified from these data",
+            stacklevel=2,
+        )
+    gamma = float(np.exp(-log_delta))
+    beta = gls_beta(phenotype, covariates, kinship_matvec, gamma)
+    return NullModel(
+        likelihood=likelihood,
+        log_delta=float(log_delta),
+        loglik=float(loglik),
+        sigma_e2=residual_variance(phenotype, gamma, likelihood),
+        beta=beta,
+        kinship_mean_diag=float(kinship_mean_diag),
+        boundary=boundary,
+        phenotype=phenotype,
+        log_delta_bounds=(float(log_delta_bounds[0]), float(log_delta_bounds[1])),
+    )
+
+
+def gls_beta(
+    phenotype: RotatedPhenotype,
+    covariates: np.ndarray,
+    kinship_matvec: Callable[[np.ndarray], np.ndarray],
+    gamma: float,
+) -> np.ndarray:
+    """GLS β̂ = (XᵀH⁻¹X)⁻¹XᵀH⁻¹y without forming H⁻¹.
+
+    H⁻¹(y − Xβ̂) = Py, so Xβ̂ = y − H·Py = y − γK(Py) − Py, and β̂ solves that in least squares
+    (exactly, since the right-hand side lies in col(X)).  Py = W diag(w) ỹ + (Sy − Wỹ).
+    """
+    spectrum = phenotype.spectrum
+    w = 1.0 / (gamma * spectrum.eigenvalues + 1.0)
+    explicit = spectrum.basis @ (w * phenotype.rotated)
+    residual = phenotype.projected - spectrum.basis @ phenotype.rotated
+    py = explicit + (residual if spectrum.n_residual > 0 else 0.0)
+    xb = phenotype.y - gamma * kinship_matvec(py) - py
+    return np.linalg.lstsq(covariates, xb, rcond=None)[0]
