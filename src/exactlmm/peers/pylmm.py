@@ -1,0 +1,142 @@
+"""Run PyLMM (``pylmm3`` 0.1.1, ``pylmm3.lmm.LMM``) and write our two result files.
+
+PyLMM's model (``pylmm3/lmm.py``): V = σ²(hK + (1 − h)I) with K exactly as given (the
+analysed samples' kinship; PyLMM neither rescales nor re-centres it), so h = γ/(1 + γ) and
+γ = h/(1 − h) (``params.gamma_from_h2``).  Eigenvalues of K below 1e-6 are set to 1e-6.
+
+* Null fit: ``LMM.fit()`` — REML, a grid h = 0, 0.01, …, 0.99 then Brent around each
+  interior grid maximum.  Its log-likelihood is the exact REML plus the constant
+  ``params.pylmm_reml_offset(n, c)``; ``null.json`` ``loglik`` has it removed.
+* ``fixed`` mode: ``LMM.association(x)`` at the null h — a Wald t test with n − c − 1
+  degrees of freedom, σ² = Q/(n − c − 1).
+* ``refit`` mode: ``LMM.fit(X=x)`` re-estimates h by REML with the SNP among the fixed
+  effects, then ``association(x)`` uses it.  ``fit`` overwrites the stored null h, so the
+  null fit is restored afterwards.
+* PyLMM has no LRT or score test: ``p_lrt``, ``p_score`` and ``delta_ml`` are NA.
+
+We call the ``LMM`` class directly with complete data, not ``pylmm3.lmm.GWAS``: ``GWAS``
+fails (``True - v`` on numpy booleans) on any missing phenotype or genotype and ignores its
+REML flag.  The per-SNP loop below is the one ``GWAS`` runs (one ``association`` call per
+SNP, after ``fit(X=x)`` when refitting) — PyLMM's own cost, which the comparison measures.
+Genotypes are the ``a1`` dosages, missing calls replaced by the SNP's mean, *not*
+standardised (``pylmmGWAS.py`` standardises them, which rescales β and leaves p unchanged),
+so β is per copy of ``a1``.  SNPs constant in the analysed samples get NA.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from exactlmm import params
+from exactlmm.peers._common import (
+    ToolNotInstalled,
+    check_mode,
+    empty_stat_columns,
+    iter_snp_blocks,
+    load_inputs,
+    null_record,
+    run_main,
+    run_parameters,
+    snp_columns,
+    write_results,
+)
+from exactlmm.provenance import package_version
+
+TOOL = "pylmm"
+PACKAGE = "pylmm3"
+
+
+def _import_lmm():
+    try:
+        from pylmm3.lmm import LMM
+    except ImportError as err:
+        raise ToolNotInstalled(
+            f"PyLMM is not installed (import pylmm3.lmm failed: {err}); pip install pylmm3"
+        ) from None
+    return LMM
+
+
+def _delta_from_h(h: np.ndarray) -> np.ndarray:
+    """Per-SNP δ = (1 − h)/h via γ = h/(1 − h); h = 0 → δ = inf, h outside [0, 1] → NaN.
+
+    PyLMM's Brent step is not bounded, so a refit h can leave [0, 1]; such values have no
+    meaning as variance ratios and are written as NA.
+    """
+    out = np.full(h.shape, np.nan)
+    ok = np.isfinite(h) & (h >= 0) & (h <= 1)
+    gamma = params.gamma_from_h2(h[ok], strict=False)
+    out[ok] = params.delta_from_gamma(gamma, strict=False)
+    return out
+
+
+def run(
+    bfile: str | os.PathLike[str],
+    pheno: str | os.PathLike[str] | None,
+    mpheno: int,
+    covar: str | os.PathLike[str] | None,
+    kinship: str | os.PathLike[str],
+    snps: str | os.PathLike[str],
+    mode: str,
+    out: str | os.PathLike[str],
+) -> None:
+    """Fit PyLMM's null model and test every listed SNP; write ``out.assoc.tsv``/``.null.json``."""
+    check_mode(mode)
+    LMM = _import_lmm()
+    inputs = load_inputs(bfile, pheno, mpheno, covar, kinship, snps)
+    n, c = inputs.n_samples, inputs.n_covariates
+
+    lmm = LMM(inputs.match.y.copy(), inputs.kinship.copy(), X0=inputs.design)
+    lmm.fit()  # REML (the default); sets optH, optLL, optBeta, optSigma
+    null_state = {key: getattr(lmm, key) for key in ("optH", "optLL", "optBeta", "optSigma")}
+    null_h = float(lmm.optH)
+
+    m = inputs.snp_index.size
+    stats = empty_stat_columns(m)
+    h_used = np.full(m, np.nan)
+    for block in iter_snp_blocks(inputs):
+        stats["n"][block.rows] = block.n_called
+        stats["af"][block.rows] = block.af
+        for j, row in enumerate(block.rows):
+            if not block.sd[j] > 0:  # constant (or never called) in the analysed samples
+                continue
+            x = block.dosage[:, j : j + 1]
+            if mode == "refit":
+                lmm.fit(X=x)
+            _, p, beta, var = lmm.association(x, REML=True, returnBeta=True)
+            stats["beta"][row] = beta
+            stats["se"][row] = np.sqrt(np.ravel(var)[0])  # var comes back as a 1 × 1 array
+            stats["p_wald"][row] = p
+            h_used[row] = lmm.optH
+    for key, value in null_state.items():  # fit(X=x) overwrote the null
+        setattr(lmm, key, value)
+
+    stats["delta"] = _delta_from_h(h_used)
+    native = {
+        "h": null_h,
+        "sigma2": float(null_state["optSigma"]),
+        "loglik_reml_pylmm": float(null_state["optLL"]),
+        "reml_offset": params.pylmm_reml_offset(n, c),
+        "kinship_eigenvalues_clamped": int(np.count_nonzero(lmm.Kva <= 1e-6)),
+    }
+    record = null_record(
+        TOOL,
+        package_version(PACKAGE),
+        inputs,
+        native,
+        loglik=params.reml_from_pylmm(native["loglik_reml_pylmm"], n, c),
+        beta=np.ravel(null_state["optBeta"]),
+        parameters=run_parameters(inputs, mpheno, mode, api="pylmm3.lmm.LMM", reml=True),
+    )
+    write_results(out, {**snp_columns(inputs), **stats}, record)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_main(argv, "exactlmm.peers.pylmm", "Run PyLMM on our inputs.", run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
