@@ -1,0 +1,234 @@
+"""The two result files every tool run writes (docs/DESIGN.md): ``.assoc.tsv`` and ``.null.json``.
+
+``PREFIX.assoc.tsv``: tab separated, one header line with exactly :data:`ASSOC_COLUMNS`,
+``NA`` for a statistic a tool does not give.  Floats are written with 10 significant
+digits (``%.10g``; ample for comparing tools, whose agreement is judged at ~1e-6), integers
+as integers, ``inf`` as ``inf``.
+
+``PREFIX.null.json``: the null model, ``json.dumps(indent=2)`` in the key order given.  numpy
+scalars and arrays become Python numbers and lists; Python floats are written by ``json``
+with ``repr`` (exact round trip).  A NaN becomes ``null`` (the JSON spelling of "not given",
+like ``NA`` in the TSV); ±inf raises ``ValueError`` since JSON cannot hold it.
+
+Both writers are atomic and byte-reproducible (no timestamps).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from exactlmm.errors import InputError
+from exactlmm.io.atomic import atomic_write, write_text_atomic
+
+ASSOC_COLUMNS = (
+    "chrom", "snp", "pos", "a1", "a2", "n", "af", "beta", "se",
+    "p_wald", "p_lrt", "p_score", "delta", "delta_ml",
+)  # fmt: skip
+STRING_COLUMNS = frozenset({"chrom", "snp", "a1", "a2"})
+INTEGER_COLUMNS = frozenset({"pos", "n"})
+FLOAT_FORMAT = "%.10g"
+NA = "NA"
+
+NULL_REQUIRED_KEYS = ("tool", "gamma", "loglik", "likelihood")
+LIKELIHOODS = ("REML", "ML")
+
+
+# --------------------------------------------------------------------------- assoc.tsv
+
+
+def _format(form: str, values: np.ndarray, missing: np.ndarray) -> list[str]:
+    """``form % v`` for every value (C-level ``%`` through ``map``), ``NA`` where missing."""
+    text = list(map(form.__mod__, values.tolist()))
+    for i in np.flatnonzero(missing).tolist():
+        text[i] = NA
+    return text
+
+
+def _format_strings(name: str, values: np.ndarray) -> list[str]:
+    text = values.astype(str).tolist()
+    bad = next((t for t in text if not t or "\t" in t or "\n" in t), None)
+    if bad is not None:
+        raise ValueError(f"column {name!r}: value {bad!r} is empty or holds a tab or newline")
+    return text
+
+
+def _format_integers(name: str, values: np.ndarray) -> list[str]:
+    if np.issubdtype(values.dtype, np.integer):
+        return _format("%d", values, np.zeros(values.shape, dtype=bool))
+    floats = values.astype(np.float64)
+    missing = np.isnan(floats)
+    whole = np.where(missing, 0.0, floats)
+    if not np.all(np.isfinite(whole)) or np.any(whole != np.round(whole)):
+        raise ValueError(f"column {name!r} must hold integers (or NaN for NA)")
+    return _format("%d", whole.astype(np.int64), missing)
+
+
+def _format_floats(name: str, values: np.ndarray) -> list[str]:
+    try:
+        floats = values.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"column {name!r} must hold numbers") from None
+    return _format(FLOAT_FORMAT, floats, np.isnan(floats))
+
+
+def write_assoc_tsv(
+    path: str | os.PathLike[str], columns: Mapping[str, np.ndarray | Sequence[Any]]
+) -> None:
+    """Write ``PREFIX.assoc.tsv`` atomically from one array per column of :data:`ASSOC_COLUMNS`.
+
+    Every column must be given and all must have the same length; ``None`` or NaN in a
+    numeric column is written ``NA``.  ``pos`` and ``n`` must hold whole numbers.
+    """
+    missing = [name for name in ASSOC_COLUMNS if name not in columns]
+    unknown = [name for name in columns if name not in ASSOC_COLUMNS]
+    if missing or unknown:
+        raise ValueError(f"assoc columns: missing {missing}, unknown {unknown}")
+    formatted = []
+    length = None
+    for name in ASSOC_COLUMNS:
+        values = np.asarray(columns[name])
+        if values.dtype == object and name not in STRING_COLUMNS:
+            values = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        if values.ndim != 1:
+            raise ValueError(f"column {name!r} must be one-dimensional, got shape {values.shape}")
+        if length is None:
+            length = values.size
+        elif values.size != length:
+            raise ValueError(f"column {name!r} has {values.size} values, 'chrom' has {length}")
+        if name in STRING_COLUMNS:
+            formatted.append(_format_strings(name, values))
+        elif name in INTEGER_COLUMNS:
+            formatted.append(_format_integers(name, values))
+        else:
+            formatted.append(_format_floats(name, values))
+    with atomic_write(path, "w") as handle:
+        handle.write("\t".join(ASSOC_COLUMNS) + "\n")
+        handle.writelines("\t".join(row) + "\n" for row in zip(*formatted, strict=True))
+
+
+def read_assoc_tsv(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Read an ``.assoc.tsv`` file into one numpy array per column.
+
+    ``chrom``, ``snp``, ``a1``, ``a2`` are strings; ``pos`` and ``n`` are int64, or float64
+    with NaN when any value is ``NA``; the other columns are float64 with NaN for ``NA``.
+    Extra columns are kept (as strings).  Errors (``InputError`` naming the file): missing
+    file, missing columns, a line with the wrong number of fields, a value that is not a
+    number in a numeric column.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        raise InputError("association file not found", path=path) from None
+    if not lines:
+        raise InputError("the association file is empty (no header line)", path=path)
+    header = lines[0].split("\t")
+    absent = [name for name in ASSOC_COLUMNS if name not in header]
+    if absent:
+        raise InputError(f"missing column{'s' if len(absent) > 1 else ''} "
+                         f"{', '.join(absent)} in the header line", path=path)
+    rows = [line.split("\t") for line in lines[1:] if line]
+    for lineno, fields in enumerate(rows, 2):
+        if len(fields) != len(header):
+            raise InputError(
+                f"line {lineno}: {len(fields)} fields, the header has {len(header)}", path=path
+            )
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in header]
+    out: dict[str, np.ndarray] = {}
+    for name, text in zip(header, columns, strict=True):
+        if name in STRING_COLUMNS or name not in ASSOC_COLUMNS:
+            out[name] = np.array(text, dtype=str)
+            continue
+        try:
+            values = np.array([math.nan if t == NA else float(t) for t in text], dtype=np.float64)
+        except ValueError:
+            bad = next(i for i, t in enumerate(text) if t != NA and not _is_float(t))
+            raise InputError(
+                f"line {bad + 2}, column {name}: '{text[bad]}' is not a number", path=path
+            ) from None
+        if name in INTEGER_COLUMNS and not np.isnan(values).any():
+            values = values.astype(np.int64)
+        out[name] = values
+    return out
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- null.json
+
+
+def _to_json(value: Any, where: str) -> Any:
+    """numpy → Python types, recursively; NaN → None; ±inf → ValueError."""
+    if isinstance(value, Mapping):
+        return {str(k): _to_json(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return [_to_json(v, f"{where}[{i}]") for i, v in enumerate(value.tolist())]
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            raise ValueError(f"null model entry {where} is {value}; JSON cannot hold infinity")
+    return value
+
+
+def write_null_json(path: str | os.PathLike[str], record: Mapping[str, Any]) -> None:
+    """Write ``PREFIX.null.json`` atomically (``indent=2``, keys in the order given)."""
+    missing = [key for key in NULL_REQUIRED_KEYS if key not in record]
+    if missing:
+        raise ValueError(f"null model record lacks {missing}")
+    clean = _to_json(record, "record")
+    text = json.dumps(clean, indent=2, sort_keys=False, allow_nan=False)
+    write_text_atomic(path, text + "\n")
+
+
+def read_null_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read ``PREFIX.null.json``; ``null`` values stay ``None``.
+
+    Errors (``InputError`` naming the file): missing file, invalid JSON, not an object,
+    missing ``tool``/``gamma``/``loglik``/``likelihood``, ``likelihood`` not REML or ML,
+    ``gamma`` not a number ≥ 0.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise InputError("null-model file not found", path=path) from None
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(
+            f"not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})", path=path
+        ) from None
+    if not isinstance(record, dict):
+        raise InputError("a null-model file must hold a JSON object", path=path)
+    missing = [key for key in NULL_REQUIRED_KEYS if key not in record]
+    if missing:
+        raise InputError(f"missing key{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(missing)}", path=path)
+    if record["likelihood"] not in LIKELIHOODS:
+        raise InputError(
+            f"likelihood is {record['likelihood']!r}, expected 'REML' or 'ML'", path=path
+        )
+    gamma = record["gamma"]
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or gamma < 0:
+        raise InputError(f"gamma is {gamma!r}, expected a number >= 0", path=path)
+    return record

@@ -1,0 +1,229 @@
+"""Tests for exactlmm.io.kinship_txt and exactlmm.io.results."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from exactlmm.errors import InputError
+from exactlmm.io.kinship_txt import check_kinship, read_kinship, write_kinship
+from exactlmm.io.results import (
+    ASSOC_COLUMNS,
+    read_assoc_tsv,
+    read_null_json,
+    write_assoc_tsv,
+    write_null_json,
+)
+
+
+def random_kinship(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 3 * n))
+    return X @ X.T / (3 * n)
+
+
+# --------------------------------------------------------------------------- kinship text
+
+
+def test_kinship_round_trip_exact_and_reproducible(tmp_path):
+    K = random_kinship(12, seed=0)
+    K[0, 1] = K[1, 0] = 1e-300  # extreme values survive too
+    K[2, 3] = K[3, 2] = -0.1
+    path = tmp_path / "k.txt"
+    write_kinship(path, K)
+    first = path.read_bytes()
+    back = read_kinship(path, n_expected=12)
+    np.testing.assert_array_equal(back, K)
+    write_kinship(path, back)
+    assert path.read_bytes() == first
+    lines = first.decode().splitlines()
+    assert len(lines) == 12 and all(len(line.split("\t")) == 12 for line in lines)
+
+
+def test_reads_gemma_style_text(tmp_path):
+    path = tmp_path / "gemma.cXX.txt"
+    path.write_text("0.5\t-0.25 \n\n-0.25\t0.75\n")
+    np.testing.assert_array_equal(read_kinship(path), [[0.5, -0.25], [-0.25, 0.75]])
+
+
+def test_symmetrised_within_tolerance(tmp_path):
+    path = tmp_path / "k.txt"
+    path.write_text("1 0.3\n0.3000000001 1\n")
+    K = read_kinship(path)
+    assert K[0, 1] == K[1, 0] == (0.3 + 0.3000000001) / 2
+
+
+@pytest.mark.parametrize(
+    ("text", "n_expected", "pattern"),
+    [
+        ("1 0\n0 1\n", 3, r"k\.txt: has 2 rows, \.fam has 3 samples"),
+        ("1 0 0\n0 1 0\n", None, r"k\.txt: 3 values per line, but the file has 2 rows"),
+        ("1 0\n0 1 5\n", None, r"k\.txt: line 2: 3 values, but line 1 has 2"),
+        ("1 0\n0 abc\n", None, r"k\.txt: line 2, column 2: 'abc' is not a number"),
+        ("1 nan\nnan 1\n", None, r"k\.txt: row 1, column 2: nan is not a finite number"),
+        ("1 inf\ninf 1\n", None, r"k\.txt: row 1, column 2: inf is not a finite"),
+        ("1 0.5\n0.4 1\n", None, r"k\.txt: kinship is not symmetric: K\[1,2\] = 0\.5"),
+        ("\n \n", None, r"k\.txt: the kinship file is empty"),
+    ],
+)
+def test_kinship_errors_name_file(tmp_path, text, n_expected, pattern):
+    path = tmp_path / "k.txt"
+    path.write_text(text)
+    with pytest.raises(InputError, match=pattern):
+        read_kinship(path, n_expected=n_expected)
+
+
+def test_write_kinship_rejects_bad_matrix(tmp_path):
+    with pytest.raises(ValueError, match="square"):
+        write_kinship(tmp_path / "k.txt", np.ones((2, 3)))
+    with pytest.raises(ValueError, match="non-finite"):
+        write_kinship(tmp_path / "k.txt", np.full((2, 2), np.nan))
+    assert not (tmp_path / "k.txt").exists()
+
+
+def test_check_kinship(tmp_path):
+    K = random_kinship(8, seed=1)
+    eigenvalues = check_kinship(K)
+    np.testing.assert_allclose(eigenvalues, np.linalg.eigvalsh(K), atol=1e-12)
+    rank_deficient = K - K.mean(axis=0) - K.mean(axis=1)[:, None] + K.mean()  # centred: PSD
+    check_kinship(rank_deficient)
+    with pytest.raises(InputError, match=r"k\.txt: kinship is not positive semi-definite"):
+        check_kinship(K - 2 * np.eye(8) * np.linalg.eigvalsh(K)[0] - np.eye(8), path="k.txt")
+    with pytest.raises(InputError, match="all entries are zero"):
+        check_kinship(np.zeros((3, 3)))
+
+
+# --------------------------------------------------------------------------- assoc.tsv
+
+
+def assoc_columns(m: int, seed: int) -> dict[str, object]:
+    rng = np.random.default_rng(seed)
+    columns: dict[str, object] = {name: rng.random(m) for name in ASSOC_COLUMNS}
+    columns.update(
+        chrom=np.array(["1", "X"])[rng.integers(0, 2, m)],
+        snp=np.array([f"rs{j}" for j in range(m)]),
+        pos=rng.integers(1, 10**8, m),
+        a1=np.full(m, "A"),
+        a2=np.full(m, "G"),
+        n=np.full(m, 1410.0),
+    )
+    columns["p_wald"] = 10.0 ** -rng.uniform(0, 300, m)
+    columns["delta_ml"] = np.full(m, np.nan)
+    columns["p_lrt"] = [None] * m
+    return columns
+
+
+def test_assoc_round_trip(tmp_path):
+    columns = assoc_columns(50, seed=2)
+    path = tmp_path / "x.assoc.tsv"
+    write_assoc_tsv(path, columns)
+    text = path.read_text()
+    assert text.splitlines()[0] == "\t".join(ASSOC_COLUMNS)
+    back = read_assoc_tsv(path)
+    assert list(back) == list(ASSOC_COLUMNS)
+    for name in ("chrom", "snp", "a1", "a2"):
+        np.testing.assert_array_equal(back[name], columns[name])
+    assert back["pos"].dtype == np.int64 and back["n"].dtype == np.int64
+    np.testing.assert_array_equal(back["pos"], columns["pos"])
+    for name in ("af", "beta", "se", "p_wald", "p_score", "delta"):
+        np.testing.assert_allclose(back[name], columns[name], rtol=1e-9, atol=0)
+    assert np.isnan(back["p_lrt"]).all() and np.isnan(back["delta_ml"]).all()
+    assert "\tNA\t" in text and "nan" not in text
+    write_assoc_tsv(path, back)  # writing what was read gives the same bytes
+    assert path.read_text() == text
+
+
+def test_assoc_na_in_integer_column_and_inf(tmp_path):
+    columns = assoc_columns(3, seed=3)
+    columns["n"] = np.array([10.0, np.nan, 12.0])
+    columns["delta"] = np.array([np.inf, 1.0, 2.0])
+    path = tmp_path / "x.assoc.tsv"
+    write_assoc_tsv(path, columns)
+    back = read_assoc_tsv(path)
+    np.testing.assert_array_equal(back["n"], [10.0, np.nan, 12.0])
+    assert back["delta"][0] == np.inf
+
+
+def test_assoc_writer_rejects_bad_columns(tmp_path):
+    columns = assoc_columns(3, seed=4)
+    path = tmp_path / "x.assoc.tsv"
+    with pytest.raises(ValueError, match="missing"):
+        write_assoc_tsv(path, {k: v for k, v in columns.items() if k != "se"})
+    with pytest.raises(ValueError, match="has 2 values"):
+        write_assoc_tsv(path, {**columns, "se": np.ones(2)})
+    with pytest.raises(ValueError, match="integers"):
+        write_assoc_tsv(path, {**columns, "n": np.array([1.5, 2, 3])})
+    with pytest.raises(ValueError, match="tab"):
+        write_assoc_tsv(path, {**columns, "snp": np.array(["a", "b\tc", "d"])})
+    assert not path.exists()
+
+
+def test_assoc_reader_errors(tmp_path):
+    path = tmp_path / "bad.assoc.tsv"
+    path.write_text("chrom\tsnp\tpos\n1\trs1\t5\n")
+    with pytest.raises(InputError, match=r"bad\.assoc\.tsv: missing columns a1, a2, n"):
+        read_assoc_tsv(path)
+    good = tmp_path / "good.assoc.tsv"
+    write_assoc_tsv(good, assoc_columns(2, seed=5))
+    lines = good.read_text().splitlines()
+    path.write_text("\n".join([lines[0], lines[1], lines[2] + "\textra"]) + "\n")
+    with pytest.raises(InputError, match=r"bad\.assoc\.tsv: line 3: 15 fields"):
+        read_assoc_tsv(path)
+    fields = lines[2].split("\t")
+    fields[ASSOC_COLUMNS.index("beta")] = "big"
+    path.write_text("\n".join([lines[0], lines[1], "\t".join(fields)]) + "\n")
+    with pytest.raises(InputError, match=r"bad\.assoc\.tsv: line 3, column beta: 'big' is not"):
+        read_assoc_tsv(path)
+
+
+# --------------------------------------------------------------------------- null.json
+
+
+def null_record() -> dict[str, object]:
+    return {
+        "tool": "exactlmm",
+        "version": "0.1.0",
+        "likelihood": "REML",
+        "gamma": np.float64(4.343368),
+        "delta": 1 / 4.343368,
+        "loglik": -1584.0740,
+        "beta": np.array([0.1, -0.2]),
+        "n_samples": np.int64(1410),
+        "sigma_g2": float("nan"),
+        "native": {"h": np.float32(0.5), "flags": (True, None)},
+    }
+
+
+def test_null_json_round_trip(tmp_path):
+    path = tmp_path / "x.null.json"
+    write_null_json(path, null_record())
+    text = path.read_text()
+    assert text.endswith("}\n") and list(json.loads(text))[:3] == ["tool", "version", "likelihood"]
+    back = read_null_json(path)
+    assert back["gamma"] == 4.343368 and back["delta"] == 1 / 4.343368
+    assert back["beta"] == [0.1, -0.2] and back["n_samples"] == 1410
+    assert back["sigma_g2"] is None
+    assert back["native"] == {"h": 0.5, "flags": [True, None]}
+    write_null_json(path, back)
+    assert path.read_text() == text
+
+
+def test_null_json_errors(tmp_path):
+    path = tmp_path / "x.null.json"
+    with pytest.raises(ValueError, match="infinity"):
+        write_null_json(path, {**null_record(), "delta": np.inf})
+    assert not path.exists()
+    path.write_text('{"tool": "gemma", "gamma": 1.0}')
+    with pytest.raises(InputError, match=r"x\.null\.json: missing keys loglik, likelihood"):
+        read_null_json(path)
+    path.write_text('{"tool": "gemma", "gamma": 1.0, "loglik": 0, "likelihood": "REMLX"}')
+    with pytest.raises(InputError, match=r"x\.null\.json: likelihood is 'REMLX'"):
+        read_null_json(path)
+    path.write_text('{"tool": "gemma", "gamma": -1, "loglik": 0, "likelihood": "ML"}')
+    with pytest.raises(InputError, match=r"x\.null\.json: gamma is -1"):
+        read_null_json(path)
+    path.write_text('{"tool": "gemma",\n "gamma": }')
+    with pytest.raises(InputError, match=r"x\.null\.json: not valid JSON \(line 2"):
+        read_null_json(path)
