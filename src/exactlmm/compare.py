@@ -1,0 +1,422 @@
+"""Compare tool results with each other and with the simulated truth; check tolerances.
+
+Every tool run (ours and each peer's) is converted to the two files of ``docs/DESIGN.md``:
+``PREFIX.assoc.tsv`` and ``PREFIX.null.json``.  By then every variance parameter is in the one
+standard form (γ = σg²/σe² on the K that was passed in, converted in ``exactlmm.params`` and the
+``peers`` modules), so this module compares numbers directly and converts nothing.
+
+Definitions used throughout
+---------------------------
+* ``-log10 p`` with p clipped below at the smallest positive double (so p = 0 stays finite).
+* ``λGC = median(χ²₁ quantile of p) / median(χ²₁) = median(F⁻¹(1 − p)) / 0.4549364…``.
+* SNPs are matched between tools by ``snp`` id; metrics on a statistic use the SNPs where both
+  p values are finite.  ``n_snps`` counts the SNP ids the two results have in common.
+* ``rel_diff_gamma = |γa − γb| / max(|γa|, |γb|)`` (0 when both are 0).
+
+pandas is a workflow dependency, imported here only.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from exactlmm.errors import InputError
+from exactlmm.io.atomic import write_text_atomic
+
+#: Columns of ``PREFIX.assoc.tsv`` (docs/DESIGN.md), in order.
+ASSOC_COLUMNS = (
+    "chrom", "snp", "pos", "a1", "a2", "n", "af", "beta", "se",
+    "p_wald", "p_lrt", "p_score", "delta", "delta_ml",
+)
+_TEXT_COLUMNS = ("chrom", "snp", "a1", "a2")
+#: The p-value columns compared between tools.
+STATISTICS = ("p_wald", "p_lrt", "p_score")
+MODES = ("fixed", "refit")
+#: Median of the χ² distribution with one degree of freedom.
+CHI2_1_MEDIAN = float(stats.chi2.ppf(0.5, 1))
+_SMALLEST_P = np.finfo(np.float64).tiny
+
+CONCORDANCE_COLUMNS = (
+    "dataset", "mode", "tool_a", "tool_b", "statistic", "n_snps", "n_compared",
+    "gamma_a", "gamma_b", "rel_diff_gamma",
+    "likelihood_a", "likelihood_b", "loglik_a", "loglik_b", "abs_diff_loglik",
+    "pearson_r", "max_abs_diff_log10p", "median_abs_diff_log10p",
+    "n_sig_a", "n_sig_b", "n_sig_a_only", "n_sig_b_only", "lambda_gc_a", "lambda_gc_b",
+)
+_OURS_COLUMNS = ("ours_loglik_at_gamma_a", "ours_loglik_at_gamma_b", "abs_diff_ours_loglik")
+#: Columns of a tolerance entry that select rows; every other key is a metric bound.
+SELECTORS = ("dataset", "mode", "tool", "tool_a", "tool_b", "statistic")
+
+
+@dataclass
+class ToolResult:
+    """One tool run: its null model record and its association table.
+
+    ``null`` is the ``PREFIX.null.json`` dict; ``assoc`` the ``PREFIX.assoc.tsv`` table with the
+    columns of :data:`ASSOC_COLUMNS` (text columns as ``str``, the others ``float``, NA → NaN).
+    """
+
+    tool: str
+    mode: str
+    null: dict
+    assoc: pd.DataFrame
+
+
+def _read_assoc(path: Path) -> pd.DataFrame:
+    """Read and check an ``assoc.tsv`` file (header exactly :data:`ASSOC_COLUMNS`)."""
+    try:
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_filter=False)
+    except FileNotFoundError:
+        raise InputError("association file not found", path=path) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise InputError(f"not a tab-separated table ({err})", path=path) from None
+    if tuple(table.columns) != ASSOC_COLUMNS:
+        raise InputError(
+            f"header is {' '.join(table.columns)!r}, expected {' '.join(ASSOC_COLUMNS)!r}",
+            path=path,
+        )
+    for column in ASSOC_COLUMNS:
+        if column in _TEXT_COLUMNS:
+            continue
+        text = table[column]
+        values = pd.to_numeric(text.where(text != "NA"), errors="coerce")
+        bad = values.isna() & (text != "NA")
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputError(
+                f"line {row + 2}: column {column} value {text.iloc[row]!r} is not a number",
+                path=path,
+            )
+        table[column] = values.astype(np.float64)
+    duplicated = table["snp"].duplicated()
+    if duplicated.any():
+        snp = table["snp"][duplicated].iloc[0]
+        raise InputError(f"SNP id {snp!r} occurs more than once", path=path)
+    return table
+
+
+def _read_null(path: Path) -> dict:
+    """Read a ``null.json`` record; it must be a JSON object with a numeric ``gamma``."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError("null-model file not found", path=path) from None
+    except json.JSONDecodeError as err:
+        raise InputError(f"not valid JSON ({err})", path=path) from None
+    if not isinstance(record, dict):
+        raise InputError("null-model record is not a JSON object", path=path)
+    if not isinstance(record.get("gamma"), (int, float)):
+        raise InputError("null-model record has no numeric 'gamma'", path=path)
+    return record
+
+
+def load_result(prefix: str | Path, tool: str, mode: str) -> ToolResult:
+    """Read ``{prefix}.assoc.tsv`` and ``{prefix}.null.json`` into a :class:`ToolResult`."""
+    if mode not in MODES:
+        raise InputError(f"mode must be one of {', '.join(MODES)} (got {mode!r})", path=prefix)
+    null = _read_null(Path(f"{prefix}.null.json"))
+    assoc = _read_assoc(Path(f"{prefix}.assoc.tsv"))
+    return ToolResult(tool=tool, mode=mode, null=null, assoc=assoc)
+
+
+def minus_log10(p: np.ndarray) -> np.ndarray:
+    """``-log10 p`` with p clipped below at the smallest positive double."""
+    return -np.log10(np.maximum(np.asarray(p, dtype=np.float64), _SMALLEST_P))
+
+
+def lambda_gc(p: np.ndarray) -> float:
+    """Genomic-control λ: median χ²₁ quantile of the p values over the χ²₁ median.
+
+    ``λ = median(F⁻¹_{χ²₁}(1 − p)) / 0.4549364…``, the χ²₁ quantile computed as ``Φ⁻¹(p/2)²``
+    (a hundred times faster than ``chi2.isf``, same values).  NaN p values are ignored; NaN when
+    none is left.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    p = p[np.isfinite(p)]
+    if p.size == 0:
+        return math.nan
+    return float(np.median(special.ndtri(p / 2.0) ** 2) / CHI2_1_MEDIAN)
+
+
+def _number(record: dict, key: str) -> float:
+    value = record.get(key)
+    return float(value) if isinstance(value, (int, float)) else math.nan
+
+
+def _relative_difference(a: float, b: float) -> float:
+    scale = max(abs(a), abs(b))
+    if scale == 0.0:
+        return 0.0
+    return abs(a - b) / scale
+
+
+def _has_values(result: ToolResult, statistic: str) -> bool:
+    return bool(np.isfinite(result.assoc[statistic].to_numpy(dtype=np.float64)).any())
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    if x.size < 2 or np.ptp(x) == 0.0 or np.ptp(y) == 0.0:
+        return math.nan
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def _pair_metrics(p_a: np.ndarray, p_b: np.ndarray, alpha: float) -> dict[str, Any]:
+    """Agreement of two p-value vectors over the same SNPs (NaN where a tool gives none)."""
+    both = np.isfinite(p_a) & np.isfinite(p_b)
+    log_a, log_b = minus_log10(p_a[both]), minus_log10(p_b[both])
+    diff = np.abs(log_a - log_b)
+    sig_a, sig_b = p_a < alpha, p_b < alpha  # NaN compares False: not significant
+    return {
+        "n_compared": int(both.sum()),
+        "pearson_r": _pearson(log_a, log_b),
+        "max_abs_diff_log10p": float(diff.max()) if diff.size else math.nan,
+        "median_abs_diff_log10p": float(np.median(diff)) if diff.size else math.nan,
+        "n_sig_a": int(sig_a.sum()),
+        "n_sig_b": int(sig_b.sum()),
+        "n_sig_a_only": int((sig_a & ~sig_b).sum()),
+        "n_sig_b_only": int((sig_b & ~sig_a).sum()),
+        "lambda_gc_a": lambda_gc(p_a),
+        "lambda_gc_b": lambda_gc(p_b),
+    }
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0.0 < alpha < 1.0:
+        raise InputError(f"alpha must lie strictly between 0 and 1 (got {alpha})")
+
+
+def concordance(
+    results: list[ToolResult],
+    *,
+    dataset: str,
+    alpha: float,
+    ours_loglik_at: dict[str, float] | None = None,
+) -> pd.DataFrame:
+    """Tidy agreement table: one row per (pair of results of the same mode, statistic).
+
+    Pairs are unordered, taken in the order of ``results``; a statistic is compared when both
+    results give it for at least one SNP.  ``alpha`` is the significance threshold as given
+    (e.g. 0.05 / n_snps).  Columns are :data:`CONCORDANCE_COLUMNS`; λGC is computed over the
+    SNPs the two results share.  ``loglik`` values are each tool's own (see ``likelihood_a/_b``:
+    REML or ML, possibly with different constants); when ``ours_loglik_at`` maps a tool to our
+    REML log-likelihood evaluated at that tool's γ, the columns ``ours_loglik_at_gamma_a/_b`` and
+    their absolute difference compare the fits on one convention.
+    """
+    _check_alpha(alpha)
+    columns = list(CONCORDANCE_COLUMNS)
+    if ours_loglik_at is not None:
+        columns += _OURS_COLUMNS
+    rows = []
+    for a, b in combinations(results, 2):
+        if a.mode != b.mode:
+            continue
+        merged = a.assoc[["snp", *STATISTICS]].merge(
+            b.assoc[["snp", *STATISTICS]], on="snp", suffixes=("_a", "_b"), validate="one_to_one"
+        )
+        gamma_a, gamma_b = _number(a.null, "gamma"), _number(b.null, "gamma")
+        loglik_a, loglik_b = _number(a.null, "loglik"), _number(b.null, "loglik")
+        for statistic in STATISTICS:
+            if not (_has_values(a, statistic) and _has_values(b, statistic)):
+                continue
+            row: dict[str, Any] = {
+                "dataset": dataset,
+                "mode": a.mode,
+                "tool_a": a.tool,
+                "tool_b": b.tool,
+                "statistic": statistic,
+                "n_snps": len(merged),
+                "gamma_a": gamma_a,
+                "gamma_b": gamma_b,
+                "rel_diff_gamma": _relative_difference(gamma_a, gamma_b),
+                "likelihood_a": a.null.get("likelihood", "NA"),
+                "likelihood_b": b.null.get("likelihood", "NA"),
+                "loglik_a": loglik_a,
+                "loglik_b": loglik_b,
+                "abs_diff_loglik": abs(loglik_a - loglik_b),
+            }
+            row.update(
+                _pair_metrics(
+                    merged[f"{statistic}_a"].to_numpy(dtype=np.float64),
+                    merged[f"{statistic}_b"].to_numpy(dtype=np.float64),
+                    alpha,
+                )
+            )
+            if ours_loglik_at is not None:
+                at_a = float(ours_loglik_at.get(a.tool, math.nan))
+                at_b = float(ours_loglik_at.get(b.tool, math.nan))
+                row["ours_loglik_at_gamma_a"] = at_a
+                row["ours_loglik_at_gamma_b"] = at_b
+                row["abs_diff_ours_loglik"] = abs(at_a - at_b)
+            rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def truth_table(
+    results: list[ToolResult], truth: dict, *, dataset: str, alpha: float
+) -> pd.DataFrame:
+    """One row per result: distance of the null fit to the simulated truth, power, false hits.
+
+    ``truth`` is the record of :func:`exactlmm.simulate.simulate_dataset`: ``gamma`` (the γ an
+    LMM on K estimates, ``gamma_total``), ``h2``, ``causal_snps`` and ``kinship_mean_diag`` t
+    (the truth's pve is γt/(1 + γt)).  Per statistic ``s``: ``n_detected_s`` causal SNPs with
+    p < alpha, ``power_s`` = that over the causal SNPs the result tested, ``n_false_pos_s``
+    non-causal SNPs with p < alpha, ``lambda_gc_s`` over all tested SNPs (NaN when the tool does
+    not give ``s``).
+    """
+    _check_alpha(alpha)
+    gamma_true = float(truth["gamma"])
+    h2_true = float(truth["h2"])
+    t = float(truth.get("kinship_mean_diag", 1.0))
+    pve_true = gamma_true * t / (1.0 + gamma_true * t)
+    causal = set(truth.get("causal_snps", []))
+    rows = []
+    for result in results:
+        gamma = _number(result.null, "gamma")
+        h2 = _number(result.null, "h2")
+        pve = _number(result.null, "pve")
+        is_causal = result.assoc["snp"].isin(causal).to_numpy()
+        row: dict[str, Any] = {
+            "dataset": dataset,
+            "tool": result.tool,
+            "mode": result.mode,
+            "gamma": gamma,
+            "gamma_true": gamma_true,
+            "gamma_polygenic_true": float(truth.get("gamma_polygenic", math.nan)),
+            "abs_err_gamma": abs(gamma - gamma_true),
+            "rel_err_gamma": abs(gamma - gamma_true) / gamma_true,
+            "h2": h2,
+            "h2_true": h2_true,
+            "abs_err_h2": abs(h2 - h2_true),
+            "pve": pve,
+            "pve_true": pve_true,
+            "abs_err_pve": abs(pve - pve_true),
+            "n_causal": len(causal),
+            "n_causal_tested": int(is_causal.sum()),
+        }
+        for statistic in STATISTICS:
+            p = result.assoc[statistic].to_numpy(dtype=np.float64)
+            given = bool(np.isfinite(p).any())
+            hit = p < alpha
+            detected = int((hit & is_causal).sum())
+            tested = int((np.isfinite(p) & is_causal).sum())
+            row[f"n_detected_{statistic}"] = detected if given else math.nan
+            row[f"power_{statistic}"] = detected / tested if given and tested else math.nan
+            row[f"n_false_pos_{statistic}"] = int((hit & ~is_causal).sum()) if given else math.nan
+            row[f"lambda_gc_{statistic}"] = lambda_gc(p)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _describe(row: pd.Series) -> str:
+    """Short row description for messages: dataset, mode, tools and statistic where present."""
+    parts = []
+    for key in ("dataset", "mode"):
+        if key in row.index:
+            parts.append(f"{key}={row[key]}")
+    if "tool_a" in row.index and "tool_b" in row.index:
+        parts.append(f"{row['tool_a']} vs {row['tool_b']}")
+    elif "tool" in row.index:
+        parts.append(f"tool={row['tool']}")
+    if "statistic" in row.index:
+        parts.append(str(row["statistic"]))
+    return " ".join(parts)
+
+
+def _selected(table: pd.DataFrame, tolerance: dict) -> pd.Series | str:
+    """Boolean row mask for a tolerance's selectors, or an error text."""
+    mask = pd.Series(True, index=table.index)
+    for key in ("dataset", "mode", "statistic"):
+        if key in tolerance:
+            if key not in table.columns:
+                return f"selector {key!r} is not a column of the table"
+            mask &= table[key].astype(str) == str(tolerance[key])
+    pair = [str(tolerance[key]) for key in ("tool_a", "tool_b") if key in tolerance]
+    if "tool_a" in table.columns and "tool_b" in table.columns:
+        side_a, side_b = table["tool_a"].astype(str), table["tool_b"].astype(str)
+        if len(pair) == 2:
+            mask &= ((side_a == pair[0]) & (side_b == pair[1])) | (
+                (side_a == pair[1]) & (side_b == pair[0])
+            )
+        for tool in pair[:1] if len(pair) == 1 else []:
+            mask &= (side_a == tool) | (side_b == tool)
+        if "tool" in tolerance:
+            mask &= (side_a == str(tolerance["tool"])) | (side_b == str(tolerance["tool"]))
+    elif pair:
+        return "selectors tool_a/tool_b need a table with tool_a and tool_b columns"
+    elif "tool" in tolerance:
+        if "tool" not in table.columns:
+            return "selector 'tool' is not a column of the table"
+        mask &= table["tool"].astype(str) == str(tolerance["tool"])
+    return mask
+
+
+def _bound(table: pd.DataFrame, key: str) -> tuple[str, str] | None:
+    """Metric and direction of a bound key: ``metric`` (upper) or ``min_metric`` (lower)."""
+    if key in table.columns:
+        return key, "max"
+    if key.startswith("min_") and key[4:] in table.columns:
+        return key[4:], "min"
+    return None
+
+
+def check_tolerances(table: pd.DataFrame, tolerances: list[dict]) -> list[str]:
+    """One-line violation messages for ``tolerances`` applied to a concordance or truth table.
+
+    Each tolerance is a dict of selectors (:data:`SELECTORS`; a missing selector matches any
+    value; ``tool_a``/``tool_b`` match a pair in either order, ``tool`` a row of either tool or
+    the ``tool`` column of a truth table) and metric bounds: ``metric: bound`` requires
+    ``value <= bound``; ``min_metric: bound`` requires ``value >= bound``.  A NaN value, an
+    unknown metric and a tolerance that matches no row are violations too, so a misconfigured
+    check cannot pass silently.  Returns ``[]`` when everything holds.
+    """
+    messages = []
+    for tolerance in tolerances:
+        selectors = {k: v for k, v in tolerance.items() if k in SELECTORS}
+        described = " ".join(f"{k}={v}" for k, v in selectors.items()) or "(all rows)"
+        mask = _selected(table, tolerance)
+        if isinstance(mask, str):
+            messages.append(f"tolerance {described}: {mask}")
+            continue
+        matched = table[mask]
+        if matched.empty:
+            messages.append(f"tolerance matched nothing: {described}")
+            continue
+        for key, bound in tolerance.items():
+            if key in SELECTORS:
+                continue
+            metric = _bound(table, key)
+            if isinstance(bound, bool) or not isinstance(bound, (int, float)):
+                messages.append(f"tolerance {described}: bound {key} = {bound!r} is not a number")
+                continue
+            if metric is None:
+                messages.append(f"tolerance {described}: unknown metric {key!r}")
+                continue
+            name, direction = metric
+            for _, row in matched.iterrows():
+                value = float(row[name])
+                where = _describe(row)
+                if math.isnan(value):
+                    messages.append(f"{where}: {name} is NaN (bound {direction} {bound:g})")
+                elif direction == "max" and value > bound:
+                    messages.append(f"{where}: {name} = {value:.6g} > {bound:g}")
+                elif direction == "min" and value < bound:
+                    messages.append(f"{where}: {name} = {value:.6g} < {bound:g}")
+    return messages
+
+
+def write_table(df: pd.DataFrame, path: str | Path) -> None:
+    """Write ``df`` as a TSV atomically: header, ``NA`` for missing, floats to 10 significant
+    digits (``%.10g``), ``\\n`` line ends, no index; the same table gives the same bytes."""
+    buffer = io.StringIO()
+    df.to_csv(buffer, sep="\t", index=False, na_rep="NA", float_format="%.10g", lineterminator="\n")
+    write_text_atomic(path, buffer.getvalue())
