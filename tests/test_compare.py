@@ -12,7 +12,6 @@ import pytest
 from scipy import stats
 
 from exactlmm.compare import (
-    ASSOC_COLUMNS,
     ToolResult,
     check_tolerances,
     concordance,
@@ -22,6 +21,7 @@ from exactlmm.compare import (
     write_table,
 )
 from exactlmm.errors import InputError
+from exactlmm.io.results import ASSOC_COLUMNS
 
 
 def _assoc(snps: list[str], **pvalues: list[float]) -> pd.DataFrame:
@@ -37,7 +37,7 @@ def _assoc(snps: list[str], **pvalues: list[float]) -> pd.DataFrame:
 
 
 def _null(gamma: float, loglik: float, likelihood: str = "REML") -> dict:
-    return {"gamma": gamma, "h2": gamma / (1 + gamma), "pve": gamma / (1 + gamma),
+    return {"tool": "t", "gamma": gamma, "h2": gamma / (1 + gamma), "pve": gamma / (1 + gamma),
             "loglik": loglik, "likelihood": likelihood}
 
 
@@ -185,16 +185,16 @@ def test_load_result_round_trip_and_errors(tmp_path: Path) -> None:
     assert result.assoc.p_wald.iloc[0] == 1e-3 and math.isnan(result.assoc.p_lrt.iloc[0])
     assert result.assoc.p_lrt.dtype == np.float64
     _write_result(tmp_path / "hdr", HEADER.replace("p_wald", "pwald") + line, _null(1.0, 0.0))
-    with pytest.raises(InputError, match=r"hdr\.assoc\.tsv: header is"):
+    with pytest.raises(InputError, match=r"hdr\.assoc\.tsv: missing column p_wald"):
         load_result(tmp_path / "hdr", "x", "fixed")
     _write_result(tmp_path / "num", HEADER + line.replace("1e-3", "abc"), _null(1.0, 0.0))
-    with pytest.raises(InputError, match="line 2: column p_wald value 'abc' is not a number"):
+    with pytest.raises(InputError, match="line 2, column p_wald: 'abc' is not a number"):
         load_result(tmp_path / "num", "x", "fixed")
     _write_result(tmp_path / "dup", HEADER + line + line, _null(1.0, 0.0))
     with pytest.raises(InputError, match="occurs more than once"):
         load_result(tmp_path / "dup", "x", "fixed")
     _write_result(tmp_path / "json", HEADER + line, {"h2": 0.5})
-    with pytest.raises(InputError, match=r"json\.null\.json: .*'gamma'"):
+    with pytest.raises(InputError, match=r"json\.null\.json: missing keys tool, gamma"):
         load_result(tmp_path / "json", "x", "fixed")
     with pytest.raises(InputError, match="mode must be one of"):
         load_result(tmp_path / "ok", "x", "exact")

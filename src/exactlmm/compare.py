@@ -19,7 +19,6 @@ pandas is a workflow dependency, imported here only.
 from __future__ import annotations
 
 import io
-import json
 import math
 from dataclasses import dataclass
 from itertools import combinations
@@ -32,13 +31,8 @@ from scipy import special, stats
 
 from exactlmm.errors import InputError
 from exactlmm.io.atomic import write_text_atomic
+from exactlmm.io.results import read_assoc_tsv, read_null_json
 
-#: Columns of ``PREFIX.assoc.tsv`` (docs/DESIGN.md), in order.
-ASSOC_COLUMNS = (
-    "chrom", "snp", "pos", "a1", "a2", "n", "af", "beta", "se",
-    "p_wald", "p_lrt", "p_score", "delta", "delta_ml",
-)
-_TEXT_COLUMNS = ("chrom", "snp", "a1", "a2")
 #: The p-value columns compared between tools.
 STATISTICS = ("p_wald", "p_lrt", "p_score")
 MODES = ("fixed", "refit")
@@ -63,7 +57,8 @@ class ToolResult:
     """One tool run: its null model record and its association table.
 
     ``null`` is the ``PREFIX.null.json`` dict; ``assoc`` the ``PREFIX.assoc.tsv`` table with the
-    columns of :data:`ASSOC_COLUMNS` (text columns as ``str``, the others ``float``, NA → NaN).
+    columns of ``exactlmm.io.results.ASSOC_COLUMNS`` (``chrom snp a1 a2`` text, the statistics
+    float with NA → NaN).
     """
 
     tool: str
@@ -73,31 +68,9 @@ class ToolResult:
 
 
 def _read_assoc(path: Path) -> pd.DataFrame:
-    """Read and check an ``assoc.tsv`` file (header exactly :data:`ASSOC_COLUMNS`)."""
-    try:
-        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_filter=False)
-    except FileNotFoundError:
-        raise InputError("association file not found", path=path) from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise InputError(f"not a tab-separated table ({err})", path=path) from None
-    if tuple(table.columns) != ASSOC_COLUMNS:
-        raise InputError(
-            f"header is {' '.join(table.columns)!r}, expected {' '.join(ASSOC_COLUMNS)!r}",
-            path=path,
-        )
-    for column in ASSOC_COLUMNS:
-        if column in _TEXT_COLUMNS:
-            continue
-        text = table[column]
-        values = pd.to_numeric(text.where(text != "NA"), errors="coerce")
-        bad = values.isna() & (text != "NA")
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise InputError(
-                f"line {row + 2}: column {column} value {text.iloc[row]!r} is not a number",
-                path=path,
-            )
-        table[column] = values.astype(np.float64)
+    """Read an ``assoc.tsv`` file with :func:`exactlmm.io.results.read_assoc_tsv`; SNP ids must
+    be unique (they are the key that matches tools)."""
+    table = pd.DataFrame(read_assoc_tsv(path))
     duplicated = table["snp"].duplicated()
     if duplicated.any():
         snp = table["snp"][duplicated].iloc[0]
@@ -105,26 +78,11 @@ def _read_assoc(path: Path) -> pd.DataFrame:
     return table
 
 
-def _read_null(path: Path) -> dict:
-    """Read a ``null.json`` record; it must be a JSON object with a numeric ``gamma``."""
-    try:
-        record = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise InputError("null-model file not found", path=path) from None
-    except json.JSONDecodeError as err:
-        raise InputError(f"not valid JSON ({err})", path=path) from None
-    if not isinstance(record, dict):
-        raise InputError("null-model record is not a JSON object", path=path)
-    if not isinstance(record.get("gamma"), (int, float)):
-        raise InputError("null-model record has no numeric 'gamma'", path=path)
-    return record
-
-
 def load_result(prefix: str | Path, tool: str, mode: str) -> ToolResult:
     """Read ``{prefix}.assoc.tsv`` and ``{prefix}.null.json`` into a :class:`ToolResult`."""
     if mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)} (got {mode!r})", path=prefix)
-    null = _read_null(Path(f"{prefix}.null.json"))
+    null = read_null_json(Path(f"{prefix}.null.json"))
     assoc = _read_assoc(Path(f"{prefix}.assoc.tsv"))
     return ToolResult(tool=tool, mode=mode, null=null, assoc=assoc)
 
