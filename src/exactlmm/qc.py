@@ -1,0 +1,199 @@
+"""SNP quality control: allele frequency, missingness, monomorphic SNPs; kept-SNP list files.
+
+For SNP j over the n analysed samples, with c_j called (non-missing) genotypes x_ij ∈ {0,1,2}
+(copies of ``a1``):
+
+    af_j = Σ x_ij / (2 c_j)            frequency of a1 among the called alleles
+    maf_j = min(af_j, 1 − af_j)
+    missing_rate_j = (n − c_j) / n
+    var_j = Σ x_ij² / c_j − (Σ x_ij / c_j)²     variance of the called genotypes (ddof 0)
+
+A SNP is monomorphic when var_j = 0 (one genotype class among its calls — all 0, all 1 or all
+2 — or no call at all).  The genotype sums are whole numbers, so ``c_j Σx² − (Σx)² = 0`` is
+tested exactly.
+
+GEMMA's rule (``ReadFile_bed`` in ``src/gemma_io.cpp``, 0.98.5; defaults in ``param.cpp``
+``maf_level(0.01)``, ``miss_level(0.05)``) computed on the analysed (phenotyped, covariates
+present) individuals, keeps a SNP when
+
+    missing_rate ≤ miss_level   and   maf_level ≤ af ≤ 1 − maf_level   and   not monomorphic,
+
+i.e. the missingness bound is inclusive (a SNP is dropped when missing_rate > 0.05, as PLINK's
+``--geno``) and so is the MAF bound (dropped when maf < 0.01).  :func:`qc_mask` applies exactly
+this rule with the same floating-point expressions.  GEMMA further drops, only when
+covariates besides the intercept are given, a SNP whose R² on the covariates exceeds 0.9999
+(``r2_level``); that collinearity check is not part of this module.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from exactlmm.errors import InputError
+from exactlmm.io.atomic import write_text_atomic
+from exactlmm.io.plink import PlinkDataset, iter_genotype_blocks
+
+GEMMA_MAF = 0.01
+GEMMA_MISSING = 0.05
+
+
+@dataclass
+class SnpStats:
+    """Per-SNP summaries over the analysed samples (arrays over the ``.bim`` SNPs).
+
+    Attributes
+    ----------
+    af: frequency of ``a1`` among the called alleles (NaN when no call).
+    maf: min(af, 1 − af).
+    missing_rate: fraction of the analysed samples without a call.
+    n_called: number of called genotypes (int64).
+    genotype_var: variance (ddof 0) of the called genotypes (NaN when no call).
+    n_samples: number of analysed samples.
+    """
+
+    af: np.ndarray
+    maf: np.ndarray
+    missing_rate: np.ndarray
+    n_called: np.ndarray
+    genotype_var: np.ndarray
+    n_samples: int
+
+
+def snp_stats(
+    ds: PlinkDataset,
+    sample_index: np.ndarray | None = None,
+    block_size: int = 4096,
+    *,
+    progress: bool = False,
+) -> SnpStats:
+    """Allele frequency, missingness and genotype variance of every SNP, streamed in blocks."""
+    total = np.zeros(ds.n_snps)
+    total_sq = np.zeros(ds.n_snps)
+    n_called = np.zeros(ds.n_snps, dtype=np.int64)
+    n_samples = None
+    with tqdm(total=ds.n_snps, unit="SNP", desc="SNP QC", file=sys.stderr,
+              disable=not progress) as bar:
+        for positions, G in iter_genotype_blocks(ds, sample_index, None, block_size):
+            n_samples = G.shape[0]
+            called = ~np.isnan(G)
+            G0 = np.where(called, G, 0.0)
+            n_called[positions] = called.sum(axis=0)
+            total[positions] = G0.sum(axis=0)
+            total_sq[positions] = np.einsum("ij,ij->j", G0, G0)
+            bar.update(positions.size)
+    if n_samples is None:
+        raise ValueError("the dataset has no SNPs")  # open_plink rejects an empty .bim
+    if n_samples == 0:
+        raise ValueError("no samples selected")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        af = total / (2.0 * n_called)  # GEMMA: maf /= 2.0 * (ni_test - n_miss)
+        genotype_var = (n_called * total_sq - total * total) / (n_called.astype(float) ** 2)
+    genotype_var[n_called == 0] = np.nan
+    return SnpStats(
+        af=af,
+        maf=np.minimum(af, 1.0 - af),
+        missing_rate=(n_samples - n_called) / float(n_samples),  # GEMMA: n_miss / ni_test
+        n_called=n_called,
+        genotype_var=genotype_var,
+        n_samples=int(n_samples),
+    )
+
+
+def monomorphic(stats: SnpStats) -> np.ndarray:
+    """SNPs with one genotype class among their calls, or no call (variance not > 0)."""
+    return ~(stats.genotype_var > 0)
+
+
+def qc_mask(stats: SnpStats, maf_min: float = 0.0, missing_max: float = 1.0) -> np.ndarray:
+    """Boolean mask of the SNPs kept: GEMMA's rule (see the module docstring).
+
+    keep = (missing_rate ≤ missing_max) & (maf_min ≤ af ≤ 1 − maf_min) & polymorphic.
+
+    The defaults keep every polymorphic SNP; GEMMA's defaults are ``maf_min=0.01``,
+    ``missing_max=0.05`` (:data:`GEMMA_MAF`, :data:`GEMMA_MISSING`).  Monomorphic SNPs are
+    always dropped: they carry no information and their standardised genotypes are undefined.
+    """
+    if not 0.0 <= maf_min <= 0.5:
+        raise InputError(f"minor allele frequency threshold {maf_min} is not in [0, 0.5]")
+    if not 0.0 <= missing_max <= 1.0:
+        raise InputError(f"missingness threshold {missing_max} is not in [0, 1]")
+    with np.errstate(invalid="ignore"):
+        keep = stats.missing_rate <= missing_max
+        keep &= (stats.af >= maf_min) & (stats.af <= 1.0 - maf_min)
+    return keep & ~monomorphic(stats)
+
+
+def write_snp_list(path: str | os.PathLike[str], snp_ids) -> None:
+    """Write SNP IDs, one per line, atomically."""
+    ids = [str(s) for s in snp_ids]
+    bad = next((s for s in ids if not s or len(s.split()) != 1 or s != s.strip()), None)
+    if bad is not None:
+        raise ValueError(f"SNP ID {bad!r} is empty or holds whitespace")
+    write_text_atomic(path, "".join(s + "\n" for s in ids))
+
+
+def read_snp_list(path: str | os.PathLike[str]) -> list[str]:
+    """Read a SNP list: one ID per non-blank line (a line with two fields is an error)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise InputError("SNP list not found", path=path) from None
+    ids: list[str] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 1:
+            raise InputError(
+                f"line {lineno}: {len(fields)} fields; a SNP list has one ID per line", path=path
+            )
+        ids.append(fields[0])
+    return ids
+
+
+def snp_index_from_list(
+    ds: PlinkDataset, ids, path: str | os.PathLike[str] | None = None
+) -> np.ndarray:
+    """Positions (int64, increasing = ``.bim`` order) of the listed SNP IDs.
+
+    Errors (``InputError`` naming the list file): an empty list, an ID listed twice, an ID not
+    in the ``.bim`` file (the first is named, with the count), an ID the ``.bim`` file holds
+    more than once (ambiguous).
+    """
+    ids = list(ids)
+    if not ids:
+        raise InputError("the SNP list is empty", path=path)
+    listed, first_seen = np.unique(np.asarray(ids, dtype=str), return_index=True)
+    if listed.size != len(ids):
+        duplicated = np.ones(len(ids), dtype=bool)
+        duplicated[first_seen] = False
+        raise InputError(f"SNP {ids[int(np.argmax(duplicated))]} is listed twice", path=path)
+    order = np.argsort(ds.snp, kind="stable")
+    sorted_snps = ds.snp[order]
+    at = np.searchsorted(sorted_snps, listed)
+    found = (at < sorted_snps.size) & (sorted_snps[np.minimum(at, sorted_snps.size - 1)] == listed)
+    if not found.all():
+        unknown = set(listed[~found].tolist())
+        first = next(s for s in ids if s in unknown)
+        raise InputError(
+            f"{len(unknown)} listed SNP ID{'s are' if len(unknown) > 1 else ' is'} not in "
+            f"{ds.bim_path}, e.g. {first}",
+            path=path,
+        )
+    after = np.searchsorted(sorted_snps, listed, side="right")
+    copies = after - at
+    if (copies > 1).any():
+        k = int(np.argmax(copies > 1))
+        raise InputError(
+            f"SNP {listed[k]} occurs {int(copies[k])} times in "
+            f"{ds.bim_path}; the list cannot select it unambiguously",
+            path=path,
+        )
+    return np.sort(order[at]).astype(np.int64)
