@@ -32,7 +32,7 @@ filled once at the end, so K is exactly symmetric.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.linalg.blas import dsyrk
@@ -55,8 +55,30 @@ def _impute_centre(G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _describe(bad: np.ndarray, snp_ids: Sequence[str] | np.ndarray | None) -> str:
     count = int(np.count_nonzero(bad))
     first = int(np.argmax(bad))
-    name = f"SNP {snp_ids[first]}" if snp_ids is not None else f"column {first + 1} of the block"
+    name = f"SNP {snp_ids[first]}" if snp_ids is not None else f"column {first + 1}"
     return f"{count} SNP{'s' if count > 1 else ''} (first: {name})"
+
+
+MONOMORPHIC = (
+    "monomorphic among the analysed samples; standardised genotypes are undefined — drop "
+    "them with a minor-allele-frequency filter (--maf)"
+)
+UNCALLED = "without any called genotype among the analysed samples — drop them with --geno"
+
+
+def _standardised_columns(G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(Z, bad): z = (x̃ − μ)/s per column; ``bad`` marks columns with s = 0 (left unscaled)."""
+    Z, _ = _impute_centre(np.asarray(G, dtype=np.float64))
+    sd = np.sqrt(np.einsum("ij,ij->j", Z, Z) / Z.shape[0])
+    bad = ~(sd > 0)  # also NaN: no call at all
+    Z /= np.where(bad, 1.0, sd)
+    return Z, bad
+
+
+def _centred_columns(G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(Z, bad): z = x̃ − μ per column; ``bad`` marks columns without any call."""
+    Z, n_called = _impute_centre(np.asarray(G, dtype=np.float64))
+    return Z, n_called == 0
 
 
 def standardise(
@@ -68,16 +90,9 @@ def standardise(
     calls (monomorphic, or no call at all) cannot be scaled: ``InputError`` naming ``path``
     (the ``.bed`` file), the count and the first such SNP (``snp_ids`` gives the names).
     """
-    Z, _ = _impute_centre(np.asarray(G, dtype=np.float64))
-    sd = np.sqrt(np.einsum("ij,ij->j", Z, Z) / Z.shape[0])
-    bad = ~(sd > 0)  # also NaN: no call at all
+    Z, bad = _standardised_columns(G)
     if bad.any():
-        raise InputError(
-            f"{_describe(bad, snp_ids)} monomorphic among the analysed samples; standardised "
-            "genotypes are undefined — drop them with a minor-allele-frequency filter (--maf)",
-            path=path,
-        )
-    Z /= sd
+        raise InputError(f"{_describe(bad, snp_ids)} {MONOMORPHIC}", path=path)
     return Z
 
 
@@ -86,15 +101,16 @@ def centre(
 ) -> np.ndarray:
     """Mean-impute and centre each column (GEMMA ``-gk 1``): x̃ − μ.  A column without any
     call has no mean: ``InputError`` naming ``path``.  Monomorphic columns become 0."""
-    Z, n_called = _impute_centre(np.asarray(G, dtype=np.float64))
-    bad = n_called == 0
+    Z, bad = _centred_columns(G)
     if bad.any():
-        raise InputError(
-            f"{_describe(bad, snp_ids)} without any called genotype among the analysed "
-            "samples — drop them with a missingness filter",
-            path=path,
-        )
+        raise InputError(f"{_describe(bad, snp_ids)} {UNCALLED}", path=path)
     return Z
+
+
+TRANSFORMS = {
+    "standardised": (_standardised_columns, MONOMORPHIC),
+    "centred": (_centred_columns, UNCALLED),
+}
 
 
 def _symmetrise_upper(S: np.ndarray) -> np.ndarray:
@@ -115,20 +131,30 @@ def _accumulate(
     ds: PlinkDataset,
     sample_index: np.ndarray | None,
     snp_index: np.ndarray | None,
-    transform: Callable[..., np.ndarray],
+    method: str,
     block_size: int,
     progress: bool,
     by_chromosome: bool,
 ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
-    """Upper triangles of Σ z_j z_jᵀ (per chromosome, or under the key "" for all) and counts."""
+    """Upper triangles of Σ z_j z_jᵀ (per chromosome, or under the key "" for all) and counts.
+
+    SNPs that ``method`` cannot transform are collected over the whole pass (the rest of the
+    pass then skips the products) and reported together in one ``InputError``.
+    """
+    columns, problem = TRANSFORMS[method]
     n = _n_selected(sample_index, ds.n_samples)
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, int] = {}
+    bad_ids: list[str] = []
     total = _n_selected(snp_index, ds.n_snps)
     with tqdm(total=total, unit="SNP", desc="kinship", file=sys.stderr,
               disable=not progress) as bar:
         for positions, G in iter_genotype_blocks(ds, sample_index, snp_index, block_size):
-            Z = transform(G, ds.bed_path, snp_ids=ds.snp[positions])
+            Z, bad = columns(G)
+            bar.update(positions.size)
+            if bad.any() or bad_ids:
+                bad_ids.extend(ds.snp[positions[bad]].tolist())
+                continue
             groups = ds.chrom[positions] if by_chromosome else np.full(positions.size, "")
             for chrom in dict.fromkeys(groups.tolist()):
                 cols = groups == chrom
@@ -139,7 +165,11 @@ def _accumulate(
                 sums[chrom] = dsyrk(1.0, Zc, beta=1.0, c=sums[chrom], trans=0, lower=0,
                                     overwrite_c=1)
                 counts[chrom] += int(Zc.shape[1])
-            bar.update(positions.size)
+    if bad_ids:
+        raise InputError(
+            f"{_describe(np.ones(len(bad_ids), dtype=bool), bad_ids)} {problem}",
+            path=ds.bed_path,
+        )
     if not counts:
         raise InputError("no SNPs selected for the kinship", path=ds.bim_path)
     return sums, counts
@@ -157,8 +187,8 @@ def kinship_standardised(
     Z is :func:`standardise` applied block by block, M the number of SNPs used.  Every selected
     SNP must be polymorphic among the selected samples (filter with ``qc.qc_mask``).
     """
-    sums, counts = _accumulate(ds, sample_index, snp_index, standardise, block_size, progress,
-                               by_chromosome=False)
+    sums, counts = _accumulate(ds, sample_index, snp_index, "standardised", block_size,
+                               progress, by_chromosome=False)
     K, M = sums[""], counts[""]
     K /= M
     return _symmetrise_upper(K), M
@@ -186,7 +216,7 @@ def kinship_centred(
         stats = qc.snp_stats(ds, analysed_fam_index)
         K, p = kinship_centred(ds, None, qc.qc_mask(stats, 0.01, 0.05))
     """
-    sums, counts = _accumulate(ds, sample_index, snp_index, centre, block_size, progress,
+    sums, counts = _accumulate(ds, sample_index, snp_index, "centred", block_size, progress,
                                by_chromosome=False)
     K, p = sums[""], counts[""]
     K /= p
@@ -228,13 +258,10 @@ def kinship_loco(
     per-chromosome buffers.  Needs SNPs on at least two chromosomes.  Keys are chromosome
     codes as in the ``.bim`` file, in order of first appearance.
     """
-    transforms: dict[str, Callable[..., np.ndarray]] = {
-        "standardised": standardise, "centred": centre,
-    }
-    if method not in transforms:
+    if method not in TRANSFORMS:
         raise ValueError(f"method must be 'standardised' or 'centred', got {method!r}")
-    sums, counts = _accumulate(ds, sample_index, snp_index, transforms[method], block_size,
-                               progress, by_chromosome=True)
+    sums, counts = _accumulate(ds, sample_index, snp_index, method, block_size, progress,
+                               by_chromosome=True)
     if len(sums) < 2:
         raise InputError(
             f"leave-one-chromosome-out needs SNPs on two or more chromosomes; all selected "
