@@ -1,0 +1,338 @@
+"""Run GEMMA (Debian ``gemma`` 0.98.5, ``-lmm 4``) and write our two result files.
+
+What GEMMA does with the input set written here (read in GEMMA v0.98.5 ``src/``):
+
+* Samples: GEMMA analyses the ``.fam`` samples whose phenotype (``.fam`` field 6 here) is not
+  ``NA``/−9 and whose ``-c`` covariate row has no ``NA`` (``ReadFile_fam``, ``ReadFile_cvt``,
+  ``PARAM::ProcessCvtPhen``).  We write our phenotype into field 6 and ``NA`` for every
+  sample we do not analyse, so GEMMA analyses exactly our samples.
+* Kinship: ``-k`` is the N × N file over all ``.fam`` samples; ``ReadFile_kin`` cuts it to the
+  analysed samples and ``CenterMatrix`` then **re-centres** it, K_c = PKP, P = I − 11ᵀ/n
+  (``src/gemma.cpp``, LMM branch), and eigenvalues below 1e-10 are set to 0
+  (``EigenDecomp_Zeroed``).  With the intercept in X this changes no REML quantity — the
+  null REML λ, per-SNP REML λ, β, se and ``p_wald`` are those of K — but the ML quantities
+  (``l_mle``, ``p_lrt``, ``p_score``, the null MLE log-likelihood) and GEMMA's pve
+  (t_c = tr(K_c)/n) belong to K_c.  See ``exactlmm.params``.
+* Covariates: ``-c`` rows hold a column of ones (GEMMA adds no intercept of its own when
+  ``-c`` is given) then our covariates.  Without covariates no ``-c`` is passed and GEMMA
+  uses the intercept alone.  The file must end in a newline (``ReadFile_cvt`` drops an
+  unterminated last line).
+* Genotypes: ``ReadFile_bed``/``AnalyzePlink`` count copies of the first ``.bim`` allele
+  (PLINK code 00 → 2), i.e. our ``a1``; output ``allele1`` = ``.bim`` column 5.  Missing calls
+  are replaced by the SNP's mean over the analysed samples.
+* SNPs: ``-snps`` restricts the test to our list; QC is switched off with ``-miss 1``
+  (``n_miss/n > 1`` never holds), ``-maf 0`` (``maf < 0 || maf > 1`` never holds), ``-r2 1``
+  (the covariate-collinearity filter, only active with > 1 covariate column) and ``-hwe 0``
+  (off, also the default).  GEMMA still drops SNPs whose called genotypes in the analysed
+  samples are all 0, all 1 or all 2 (``(n_0+n_1)==0 || (n_1+n_2)==0 || (n_2+n_0)==0``), i.e.
+  constant SNPs, which no tool can test; they get NA rows here, as with the other peers.
+* ``-lmm 4`` (``LMM::AnalyzePlink``): ``p_wald`` at the per-SNP REML λ (``l_remle``),
+  F(1, n − c − 1); ``p_lrt`` χ²(1) of 2(ML₁ − ML₀) with the per-SNP ML λ (``l_mle``) against
+  the null ML; ``p_score`` at the null ML λ, F(1, n − c − 1) of n(xᵀPy)²/(yᵀPy·xᵀPx).  β and se
+  are the Wald ones.  So δ = 1/``l_remle``, δ_ml = 1/``l_mle``.  GEMMA has no Wald test at a
+  fixed λ: ``fixed`` mode raises ``ModeNotSupported`` (exit 4).
+* Null model (``output/PREFIX.log.txt``): REML and ML log-likelihoods, pve, se(pve), vg, ve
+  and β, each printed with 6 significant digits; λ itself is not printed (its line is
+  commented out in ``gemma.cpp``), so λ = vg/ve (``CalcLmmVgVeBeta`` sets vg = λ·ve), good
+  to ~5e-6 relative.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from exactlmm import params
+from exactlmm.peers._common import (
+    ModeNotSupported,
+    PeerInputs,
+    ToolFailed,
+    ToolNotInstalled,
+    check_mode,
+    empty_stat_columns,
+    iter_snp_blocks,
+    load_inputs,
+    null_record,
+    run_main,
+    run_parameters,
+    snp_columns,
+    write_results,
+)
+
+TOOL = "gemma"
+QC_OFF = ("-miss", "1", "-maf", "0", "-r2", "1", "-hwe", "0")
+"""GEMMA options that switch its SNP filters off (see the module docstring)."""
+
+AF_DECIMALS = 3
+"""GEMMA prints ``af`` with 3 decimals."""
+
+ASSOC_FIELDS = (
+    "chr", "rs", "ps", "n_miss", "allele1", "allele0", "af", "beta", "se",
+    "logl_H1", "l_remle", "l_mle", "p_wald", "p_lrt", "p_score",
+)  # fmt: skip
+"""Header of GEMMA's ``-lmm 4`` ``output/PREFIX.assoc.txt``."""
+
+LOG_PATTERNS = {
+    "n_total": r"number of total individuals = (\S+)",
+    "n_analysed": r"number of analyzed individuals = (\S+)",
+    "n_covariates": r"number of covariates = (\S+)",
+    "n_snps": r"number of analyzed SNPs/var = (\S+)",
+    "logl_remle": r"REMLE log-likelihood in the null model = (\S+)",
+    "logl_mle": r"MLE log-likelihood in the null model = (\S+)",
+    "pve": r"pve estimate in the null model = (\S+)",
+    "se_pve": r"se\(pve\) in the null model = (\S+)",
+    "vg": r"vg estimate in the null model = (\S+)",
+    "ve": r"ve estimate in the null model = (\S+)",
+    "beta": r"beta estimate in the null model = (.*)",
+    "se_beta": r"se\(beta\) = (.*)",
+}
+
+
+def find_gemma(binary: str | None = None) -> str:
+    """Path of the ``gemma`` executable (``binary`` or ``gemma`` on PATH)."""
+    path = shutil.which(binary or "gemma")
+    if path is None:
+        raise ToolNotInstalled(
+            f"GEMMA is not installed ('{binary or 'gemma'}' not found on PATH); "
+            "apt-get install gemma"
+        )
+    return path
+
+
+def parse_log(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Null-model numbers from GEMMA's ``output/PREFIX.log.txt`` (``-lmm``, one phenotype).
+
+    Returns counts as int, the log-likelihoods, pve, se_pve, vg, ve as float and ``beta``,
+    ``se_beta`` as lists (covariate order of the ``-c`` file).
+    """
+    text = Path(path).read_text()
+    out: dict[str, Any] = {}
+    for key, pattern in LOG_PATTERNS.items():
+        match = re.search(r"^## " + pattern + r"$", text, flags=re.MULTILINE)
+        if match is None:
+            raise ToolFailed(f"{path}: no line matching '## {pattern}'")
+        value = match.group(1).strip()
+        if key.startswith("n_"):
+            out[key] = int(value)
+        elif key in ("beta", "se_beta"):
+            out[key] = [float(v) for v in value.split()]
+        else:
+            out[key] = float(value)
+    return out
+
+
+def parse_assoc(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """GEMMA's ``-lmm 4`` association table: one array per column (strings for text)."""
+    lines = Path(path).read_text().splitlines()
+    header = lines[0].split("\t") if lines else []
+    if tuple(header) != ASSOC_FIELDS:
+        raise ToolFailed(f"{path}: header {header} is not the -lmm 4 header {ASSOC_FIELDS}")
+    rows = [line.split("\t") for line in lines[1:] if line]
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in header]
+    out: dict[str, np.ndarray] = {}
+    for name, values in zip(header, columns, strict=True):
+        if name in ("chr", "rs", "allele1", "allele0"):
+            out[name] = np.array(values, dtype=str)
+        elif name in ("ps", "n_miss"):
+            out[name] = np.array(values, dtype=np.int64)
+        else:
+            out[name] = np.array([float(v) if v not in ("nan", "-nan") else np.nan
+                                  for v in values], dtype=np.float64)
+    return out
+
+
+def write_input_set(inputs: PeerInputs, directory: Path) -> list[str]:
+    """Write GEMMA's inputs into ``directory``; return the options naming them.
+
+    ``data.bed``/``data.bim`` are symbolic links to ours; ``data.fam`` is ours with field 6
+    replaced by our phenotype (``repr``, exact) or ``NA``; ``snps.txt`` lists the SNPs to test;
+    ``covar.txt`` (only with covariates) holds ``1 c1 … ck`` or ``NA`` rows in ``.fam`` order.
+    """
+    ds = inputs.ds
+    for ext in ("bed", "bim"):
+        (directory / f"data.{ext}").symlink_to(Path(getattr(ds, f"{ext}_path")).resolve())
+    analysed = np.zeros(ds.n_samples, dtype=bool)
+    analysed[inputs.match.fam_index] = True
+    phenotype = np.full(ds.n_samples, "NA", dtype=object)
+    phenotype[inputs.match.fam_index] = [repr(float(v)) for v in inputs.match.y]
+    fam_lines = []
+    original = ds.fam_path.read_text().splitlines()
+    fam_rows = [line.split() for line in original if line.split()]
+    for fields, value in zip(fam_rows, phenotype, strict=True):
+        fam_lines.append(" ".join([*fields[:5], value]))
+    (directory / "data.fam").write_text("\n".join(fam_lines) + "\n")
+    snp_ids = ds.snp[inputs.snp_index]
+    (directory / "snps.txt").write_text("\n".join(snp_ids.tolist()) + "\n")
+    options = ["-bfile", "data", "-snps", "snps.txt"]
+    covariates = inputs.match.covariates
+    if covariates.shape[1]:
+        lines = []
+        rows = {int(i): r for r, i in enumerate(inputs.match.fam_index)}
+        for i in range(ds.n_samples):
+            if i in rows:
+                values = covariates[rows[i]]
+                lines.append(" ".join(["1", *(repr(float(v)) for v in values)]))
+            else:
+                lines.append(" ".join(["NA"] * (1 + covariates.shape[1])))
+        (directory / "covar.txt").write_text("\n".join(lines) + "\n")
+        options += ["-c", "covar.txt"]
+    return options
+
+
+def _tail(text: str, lines: int = 8) -> str:
+    """Last lines of GEMMA's output, progress bars removed, joined with ' | '."""
+    kept = [line.strip() for line in text.splitlines() if line.strip() and "====" not in line]
+    return " | ".join(kept[-lines:])
+
+
+def run(
+    bfile: str | os.PathLike[str],
+    pheno: str | os.PathLike[str] | None,
+    mpheno: int,
+    covar: str | os.PathLike[str] | None,
+    kinship: str | os.PathLike[str],
+    snps: str | os.PathLike[str],
+    mode: str,
+    out: str | os.PathLike[str],
+    *,
+    gemma_binary: str | None = None,
+    keep_raw: str | os.PathLike[str] | None = None,
+) -> None:
+    """Run ``gemma -lmm 4`` (refit mode only); write ``out.assoc.tsv`` and ``out.null.json``.
+
+    ``gemma_binary`` names the executable (default ``gemma`` on PATH).  With ``keep_raw``,
+    GEMMA's own ``result.assoc.txt``, ``result.log.txt`` and its console output
+    (``result.stdout.txt``) are copied into that directory.
+    """
+    check_mode(mode)
+    if mode != "refit":
+        raise ModeNotSupported(
+            "GEMMA -lmm re-fits λ per SNP for its Wald and LRT tests; it has no Wald test at "
+            "the null λ, so no 'fixed' mode"
+        )
+    binary = find_gemma(gemma_binary)
+    inputs = load_inputs(bfile, pheno, mpheno, covar, kinship, snps)
+    kinship_path = str(Path(kinship).resolve())
+
+    with tempfile.TemporaryDirectory(prefix="gemma-") as tmp:
+        directory = Path(tmp)
+        options = write_input_set(inputs, directory)
+        command = [binary, *options, "-k", kinship_path, *QC_OFF, "-lmm", "4", "-o", "result"]
+        proc = subprocess.run(command, cwd=directory, capture_output=True, text=True)
+        output = proc.stdout + proc.stderr
+        assoc_path = directory / "output" / "result.assoc.txt"
+        log_path = directory / "output" / "result.log.txt"
+        if proc.returncode != 0 or not assoc_path.is_file() or not log_path.is_file():
+            raise ToolFailed(f"gemma exited with status {proc.returncode}: {_tail(output)}")
+        table = parse_assoc(assoc_path)
+        log = parse_log(log_path)
+        if keep_raw is not None:
+            raw = Path(keep_raw)
+            raw.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(assoc_path, raw / assoc_path.name)
+            shutil.copyfile(log_path, raw / log_path.name)
+            (raw / "result.stdout.txt").write_text(output)
+    version_match = re.search(r"GEMMA (\S+)", output)
+    version = version_match.group(1) if version_match else None
+
+    n, c = inputs.n_samples, inputs.n_covariates
+    if log["n_analysed"] != n or log["n_covariates"] != c:
+        raise ToolFailed(
+            f"GEMMA analysed {log['n_analysed']} samples with {log['n_covariates']} covariates; "
+            f"expected {n} and {c}"
+        )
+    columns = snp_columns(inputs)
+    stats = empty_stat_columns(inputs.snp_index.size)
+    for block in iter_snp_blocks(inputs):
+        stats["n"][block.rows] = block.n_called
+        stats["af"][block.rows] = block.af
+    row_of = {snp: i for i, snp in enumerate(columns["snp"].tolist())}
+    rows = np.array([row_of.get(snp, -1) for snp in table["rs"].tolist()], dtype=np.int64)
+    if np.any(rows < 0):
+        raise ToolFailed("GEMMA tested SNPs that are not in our list")
+    _check_coding(table, columns, stats, rows, n)
+
+    stats["beta"][rows] = table["beta"]
+    stats["se"][rows] = table["se"]
+    for name in ("p_wald", "p_lrt", "p_score"):
+        stats[name][rows] = table[name]
+    stats["delta"][rows] = params.delta_from_gamma(
+        params.gamma_from_gemma_lambda(table["l_remle"]), strict=False
+    )
+    stats["delta_ml"][rows] = params.delta_from_gamma(
+        params.gamma_from_gemma_lambda(table["l_mle"]), strict=False
+    )
+    n_skipped = inputs.snp_index.size - rows.size
+    if n_skipped:
+        print(
+            f"gemma: {n_skipped} listed SNPs were not tested by GEMMA (constant in the "
+            "analysed samples); their rows are NA",
+            file=sys.stderr,
+        )
+
+    K = inputs.kinship
+    t_centred = float(np.trace(K) - K.sum() / n) / n
+    native = {
+        "lambda": log["vg"] / log["ve"],
+        "pve": log["pve"],
+        "se_pve": log["se_pve"],
+        "vg": log["vg"],
+        "ve": log["ve"],
+        "logl_remle": log["logl_remle"],
+        "logl_mle": log["logl_mle"],
+        "beta": log["beta"],
+        "se_beta": log["se_beta"],
+        "K_centred_mean_diag": t_centred,
+        "n_snps_tested": int(log["n_snps"]),
+    }
+    record = null_record(
+        TOOL,
+        version,
+        inputs,
+        native,
+        loglik=log["logl_remle"],
+        beta=log["beta"],
+        parameters=run_parameters(
+            inputs,
+            mpheno,
+            mode,
+            command=["gemma", *command[1:]],
+        ),
+    )
+    write_results(out, {**columns, **stats}, record)
+
+
+def _check_coding(
+    table: dict[str, np.ndarray],
+    columns: dict[str, np.ndarray],
+    stats: dict[str, np.ndarray],
+    rows: np.ndarray,
+    n: int,
+) -> None:
+    """GEMMA's alleles, called counts and a1 frequencies must be ours (else β's sign is off)."""
+    if not (
+        np.array_equal(table["allele1"], columns["a1"][rows])
+        and np.array_equal(table["allele0"], columns["a2"][rows])
+    ):
+        raise ToolFailed("GEMMA's allele1/allele0 differ from .bim columns 5/6")
+    if not np.array_equal(n - table["n_miss"], stats["n"][rows]):
+        raise ToolFailed("GEMMA's missing-genotype counts differ from ours")
+    if np.any(np.abs(table["af"] - stats["af"][rows]) > 0.5 * 10.0**-AF_DECIMALS + 1e-9):
+        raise ToolFailed("GEMMA's allele frequencies differ from ours: allele coding mismatch")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_main(argv, "exactlmm.peers.gemma", "Run GEMMA on our inputs.", run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
