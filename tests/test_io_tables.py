@@ -36,6 +36,7 @@ def test_header_names_and_missing_codes(tmp_path):
 
 
 def test_default_names_without_header(tmp_path):
+    assert read_table(write(tmp_path / "h.txt", ["#FID IID x", "a b 1"]), "covar").names == ["x"]
     path = write(tmp_path / "c.txt", ["a b 1 2 3", "c d 4 5 6"])
     table = read_covar(path)
     assert table.names == ["covar1", "covar2", "covar3"]

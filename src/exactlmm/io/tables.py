@@ -1,11 +1,11 @@
 """PLINK-style sample tables (``FID IID v1 v2 …``): phenotypes, covariates, sample matching.
 
 Format (PLINK ``--pheno`` / ``--covar``): whitespace separated, one sample per line, an
-optional header line whose first two fields are ``FID IID`` (any case).  Missing values are
-``NA``, ``nan``, ``.`` or the number −9 (PLINK's and GEMMA's missing-phenotype code; a true
-value of −9 is therefore read as missing).  Covariate tables hold the covariates only: the
-intercept is added by the model code, not read from here (unlike GEMMA's ``-c`` files,
-which carry the column of ones themselves and have no ID columns).
+optional header line whose first two fields are ``FID IID`` (any case; PLINK 2's ``#FID``
+too).  Missing values are ``NA``, ``nan``, ``.`` or the number −9 (PLINK's and GEMMA's
+missing-phenotype code; a true value of −9 is therefore read as missing).  Covariate tables
+hold the covariates only: the intercept is added by the model code, not read from here
+(unlike GEMMA's ``-c`` files, which carry the column of ones and have no ID columns).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def read_table(path: str | os.PathLike[str], kind: str) -> SampleTable:
             f"line {first_line}: {width} fields; expected FID IID and at least one value",
             path=path,
         )
-    has_header = first[0].upper() == "FID" and first[1].upper() == "IID"
+    has_header = first[0].upper().lstrip("#") == "FID" and first[1].upper() == "IID"
     if has_header:
         names = first[2:]
         rows = rows[1:]
