@@ -1,0 +1,273 @@
+"""Command line: ``exactlmm qc | kinship | fit | assoc`` (PLINK/GEMMA-style flags).
+
+Each subcommand is an argparse subparser ending in ``set_defaults(runner=...)``; :func:`main`
+parses and calls the runner.  Bad input prints one line, ``exactlmm: error: <file>: <problem>``,
+and exits with status 2; outputs are written atomically, so a failed run leaves none behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, qc
+from . import kinship as kinship_mod
+from .errors import InputError
+from .io.kinship_txt import write_kinship
+from .io.plink import open_plink
+from .io.results import write_assoc_tsv, write_null_json
+from .io.tables import match_samples, phenotype_from_fam, read_covar, read_pheno
+from .params import gamma_from_h2
+from .pipeline import (
+    DEFAULT_BLOCK_SIZE,
+    AnalysisInputs,
+    AssocResult,
+    association,
+    fit,
+    kinship_model,
+    load_inputs,
+)
+from .provenance import provenance
+
+PROG = "exactlmm"
+
+
+def _add_data_options(parser: argparse.ArgumentParser, *, needs_pheno: bool = True) -> None:
+    parser.add_argument("--bfile", required=True, metavar="PREFIX",
+                        help="PLINK binary fileset PREFIX.bed/.bim/.fam")
+    if needs_pheno:
+        parser.add_argument(
+            "--pheno", metavar="FILE",
+            help="phenotype file 'FID IID v1 v2 ...' (whitespace; NA or -9 missing; optional "
+                 "header). Default: the .fam phenotype column(s)",
+        )
+        parser.add_argument(
+            "--mpheno", type=int, default=1, metavar="N",
+            help="use the N-th phenotype column (1-based; with no --pheno, .fam column 5+N, "
+                 "like GEMMA -n). Default: 1",
+        )
+        parser.add_argument("--covar", metavar="FILE",
+                            help="covariate file 'FID IID c1 c2 ...'; the intercept is added")
+    parser.add_argument("--extract", metavar="FILE",
+                        help="use only the SNPs listed in FILE (one ID per line)")
+    parser.add_argument("--maf", type=float, default=0.0, metavar="X",
+                        help="drop SNPs with minor-allele frequency < X. Default: 0")
+    parser.add_argument("--geno", type=float, default=1.0, metavar="X",
+                        help="drop SNPs with missingness >= X (X = 1 keeps all). Default: 1")
+    parser.add_argument("--block-size", type=int, default=DEFAULT_BLOCK_SIZE, metavar="N",
+                        help=f"SNPs read and tested per block. Default: {DEFAULT_BLOCK_SIZE}")
+    parser.add_argument("--out", required=True, metavar="PREFIX", help="output prefix")
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kinship", metavar="FILE",
+                        help="plain-text N×N kinship over all .fam samples in .fam order "
+                             "(GEMMA -gk/-k, PyLMM format). Default: standardised kinship "
+                             "of the analysed SNPs")
+    parser.add_argument("--center-kinship", action="store_true",
+                        help="double-centre the kinship over the analysed samples, as GEMMA "
+                             "-lmm does (changes ML and pve; REML is invariant)")
+    parser.add_argument("--ml", action="store_true",
+                        help="fit the null model by maximum likelihood (default REML)")
+    parser.add_argument("--h2", type=float, metavar="H2",
+                        help="do not estimate: fix h² = σg²/(σg²+σe²) on K as given (0 < H2 < 1)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Exact linear mixed model association scans (FaST-LMM-style: covariates "
+                    "projected out, eigendecomposition of the kinship, search over log δ).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(title="subcommands", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("qc", help="write the SNP list passing MAF/missingness filters",
+                       description="Compute allele frequency and missingness over the analysed "
+                                   "samples and write PREFIX.snplist (one SNP ID per line).")
+    _add_data_options(p)
+    p.set_defaults(runner=run_qc)
+
+    p = sub.add_parser("kinship", help="compute a kinship matrix (GEMMA's plain-text format)",
+                       description="Kinship over ALL .fam samples, written as PREFIX.kinship.txt "
+                                   "(N×N, .fam order), with PREFIX.kinship.json provenance.")
+    _add_data_options(p, needs_pheno=False)
+    p.add_argument("--kind", choices=("standardised", "centred"), default="standardised",
+                   help="standardised: K = ZZᵀ/M, Z the standardised SNPs (FaST-LMM); centred: "
+                        "GEMMA -gk 1, (1/p)Σ(x−x̄)(x−x̄)ᵀ. Default: standardised")
+    p.add_argument("--loco", action="store_true",
+                   help="also write PREFIX.chr<C>.kinship.txt leaving out each chromosome")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(runner=run_kinship)
+
+    p = sub.add_parser("fit", help="fit the null model (no SNP) and write PREFIX.null.json")
+    _add_data_options(p)
+    _add_model_options(p)
+    p.set_defaults(runner=run_fit)
+
+    p = sub.add_parser("assoc", help="test every SNP: Wald, LRT and score",
+                       description="Fit the null model, then test each SNP. Writes "
+                                   "PREFIX.assoc.tsv and PREFIX.null.json.")
+    _add_data_options(p)
+    _add_model_options(p)
+    p.add_argument("--refit", action="store_true",
+                   help="re-estimate the variance ratio for every SNP (GEMMA -lmm 4: Wald at "
+                        "the SNP's REML δ, LRT at its ML δ, score at the null ML δ)")
+    p.add_argument("--loco", action="store_true",
+                   help="leave-one-chromosome-out kinship from the genotypes")
+    p.set_defaults(runner=run_assoc)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    warnings.simplefilter("always")
+    warnings.showwarning = _show_warning
+    try:
+        args.runner(args)
+    except InputError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+def _log(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def _inputs(args: argparse.Namespace) -> AnalysisInputs:
+    return load_inputs(
+        args.bfile, args.pheno, args.mpheno, args.covar, getattr(args, "kinship", None),
+        args.extract, center_kinship=getattr(args, "center_kinship", False), maf=args.maf,
+        geno=args.geno, block_size=args.block_size,
+    )
+
+
+def _parameters(args: argparse.Namespace) -> dict:
+    return {k: v for k, v in sorted(vars(args).items()) if k != "runner"}
+
+
+def run_qc(args: argparse.Namespace) -> None:
+    ds = open_plink(args.bfile)
+    table = read_pheno(args.pheno, args.mpheno) if args.pheno else phenotype_from_fam(
+        ds, args.mpheno)
+    samples = match_samples(ds, table, read_covar(args.covar) if args.covar else None)
+    stats = qc.snp_stats(ds, samples.fam_index, block_size=args.block_size)
+    keep = qc.qc_mask(stats, maf_min=args.maf, missing_max=args.geno)
+    if args.extract:
+        listed = np.zeros(ds.n_snps, dtype=bool)
+        listed[qc.snp_index_from_list(ds, qc.read_snp_list(args.extract), args.extract)] = True
+        keep &= listed
+    path = Path(f"{args.out}.snplist")
+    qc.write_snp_list(path, ds.snp[keep])
+    _log(f"{int(keep.sum())} of {ds.n_snps} SNPs pass (MAF >= {args.maf}, missingness < "
+         f"{args.geno}) over {samples.fam_index.size} samples -> {path}")
+
+
+def run_kinship(args: argparse.Namespace) -> None:
+    from .io.atomic import write_text_atomic
+
+    ds = open_plink(args.bfile)
+    all_samples = np.arange(ds.n_samples)
+    snps = (qc.snp_index_from_list(ds, qc.read_snp_list(args.extract), args.extract)
+            if args.extract else np.arange(ds.n_snps))
+    if args.maf > 0 or args.geno < 1:
+        stats = qc.snp_stats(ds, all_samples, block_size=args.block_size)
+        snps = snps[qc.qc_mask(stats, maf_min=args.maf, missing_max=args.geno)[snps]]
+    progress = not args.no_progress
+    compute = (kinship_mod.kinship_standardised if args.kind == "standardised"
+               else kinship_mod.kinship_centred)
+    k, m = compute(ds, all_samples, snps, block_size=args.block_size, progress=progress)
+    path = Path(f"{args.out}.kinship.txt")
+    write_kinship(path, k)
+    record = {"kind": args.kind, "n_samples": int(ds.n_samples), "n_snps": int(m),
+              "mean_diag": float(np.trace(k)) / ds.n_samples,
+              "provenance": provenance(PROG, __version__, _parameters(args))}
+    if args.loco:
+        record["loco"] = {}
+        for chrom, (k_c, m_c) in kinship_mod.kinship_loco(
+            ds, all_samples, snps, block_size=args.block_size, method=args.kind
+        ).items():
+            write_kinship(Path(f"{args.out}.chr{chrom}.kinship.txt"), k_c)
+            record["loco"][chrom] = int(m_c)
+    import json
+
+    write_text_atomic(Path(f"{args.out}.kinship.json"), json.dumps(record, indent=2) + "\n")
+    _log(f"{args.kind} kinship of {ds.n_samples} samples from {m} SNPs -> {path}")
+
+
+def _fixed_gamma(args: argparse.Namespace) -> float | None:
+    return None if args.h2 is None else gamma_from_h2(args.h2)
+
+
+def run_fit(args: argparse.Namespace) -> None:
+    started = time.perf_counter()
+    inputs = _inputs(args)
+    likelihood = "ML" if args.ml else "REML"
+    model = kinship_model(inputs, with_ml=args.ml, block_size=args.block_size,
+                          progress=not args.no_progress)
+    null = fit(inputs, model, likelihood, fixed_gamma=_fixed_gamma(args))
+    record = _null_record(inputs, null, args, kinship=model.description)
+    write_null_json(Path(f"{args.out}.null.json"), record)
+    _log(f"{likelihood} fit on {inputs.n_samples} samples: γ = {null.gamma:.6g}, h² = "
+         f"{null.h2:.6g}, logL = {null.loglik:.6f} ({time.perf_counter() - started:.2f} s)")
+
+
+def run_assoc(args: argparse.Namespace) -> None:
+    started = time.perf_counter()
+    inputs = _inputs(args)
+    result = association(
+        inputs, refit=args.refit, likelihood="ML" if args.ml else "REML", loco=args.loco,
+        fixed_gamma=_fixed_gamma(args), block_size=args.block_size,
+        progress=not args.no_progress,
+    )
+    ds = inputs.dataset
+    idx = result.snp_index
+    columns = {"chrom": ds.chrom[idx], "snp": ds.snp[idx], "pos": ds.pos[idx],
+               "a1": ds.a1[idx], "a2": ds.a2[idx], **result.statistics}
+    write_assoc_tsv(Path(f"{args.out}.assoc.tsv"), columns)
+    write_null_json(Path(f"{args.out}.null.json"), _assoc_record(inputs, result, args))
+    elapsed = time.perf_counter() - started
+    _log(f"{idx.size} SNPs x {inputs.n_samples} samples ({'refit' if args.refit else 'fixed'} "
+         f"δ): null γ = {result.null.gamma:.6g}, logL = {result.null.loglik:.6f}; "
+         f"{elapsed:.2f} s -> {args.out}.assoc.tsv")
+
+
+def _null_record(inputs: AnalysisInputs, null, args: argparse.Namespace, *, kinship: str) -> dict:
+    record = {"tool": PROG, "version": __version__}
+    record.update(null.summary())
+    record["covariates"] = inputs.covariate_names
+    record["kinship"] = kinship
+    record["native"] = {"delta": null.delta, "log_delta": null.log_delta,
+                        "log_delta_bounds": list(null.log_delta_bounds)}
+    record["provenance"] = provenance(PROG, __version__, _parameters(args))
+    return record
+
+
+def _assoc_record(inputs: AnalysisInputs, result: AssocResult, args: argparse.Namespace) -> dict:
+    record = _null_record(inputs, result.null, args, kinship=result.kinship)
+    record["mode"] = "refit" if args.refit else "fixed"
+    record["n_snps"] = int(result.snp_index.size)
+    if result.ml_null is not None and result.ml_null is not result.null:
+        record["ml_null"] = {k: v for k, v in result.ml_null.summary().items()
+                             if k in ("gamma", "delta", "h2", "pve", "loglik", "sigma_e2")}
+    if result.loco is not None:
+        record["loco"] = {c: {"gamma": n.gamma, "loglik": n.loglik}
+                          for c, n in result.loco.items()}
+    return record
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

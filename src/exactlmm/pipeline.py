@@ -1,0 +1,338 @@
+"""From files to fitted models and scans: the steps the command line and the workflow share.
+
+Sample handling follows GEMMA and PLINK: samples are matched on (FID, IID), kept in ``.fam``
+order, and those with a missing phenotype or covariate are dropped.  A kinship file covers every
+``.fam`` sample (GEMMA's ``-k`` format) and is cut to the analysed samples.  The intercept is
+always the first covariate.
+
+Kinship choices:
+
+* ``--kinship FILE``: that matrix (cut to the analysed samples), full-rank eigh path;
+  with ``center_kinship`` it is double-centred over the analysed samples, K ← CKC with
+  C = I − 11ᵀ/n, as GEMMA ``-lmm`` does after subsetting.  With an intercept, centring leaves
+  REML unchanged (Q₂ᵀCKCQ₂ = Q₂ᵀKQ₂ since Q₂ᵀ1 = 0) but changes ML and the pve.
+* no file: the standardised kinship K = ZZᵀ/M of the scanned SNPs over the analysed samples; when
+  M < n the low-rank SVD path is used and K is never formed.
+* LOCO (``loco=True``): for the SNPs of chromosome c, K₋c from the SNPs of all other
+  chromosomes (FaST-LMM's answer to proximal contamination); one null fit per chromosome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import kinship as kinship_mod
+from . import qc
+from .errors import InputError
+from .io.kinship_txt import read_kinship
+from .io.plink import PlinkDataset, iter_genotype_blocks, open_plink, read_genotypes
+from .io.tables import SampleMatch, match_samples, phenotype_from_fam, read_covar, read_pheno
+from .likelihood import Likelihood, RotatedPhenotype, profile_loglik
+from .null import DEFAULT_GRID, DEFAULT_LOG_DELTA_BOUNDS, NullModel, fit_null
+from .scan import Scanner, scan
+from .spectral import (
+    Spectrum,
+    kinship_eigenvalues,
+    spectrum_from_genotypes,
+    spectrum_from_kinship,
+)
+
+DEFAULT_BLOCK_SIZE = 4096
+
+
+@dataclass
+class AnalysisInputs:
+    """Everything one analysis reads, matched and cut to the analysed samples."""
+
+    dataset: PlinkDataset
+    samples: SampleMatch
+    covariates: np.ndarray
+    covariate_names: list[str]
+    snp_index: np.ndarray
+    pheno_source: str
+    kinship: np.ndarray | None = None
+    kinship_source: str | None = None
+    parameters: dict = field(default_factory=dict)
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.samples.y
+
+    @property
+    def n_samples(self) -> int:
+        return self.samples.y.size
+
+
+def load_inputs(
+    bfile: str | Path,
+    pheno: str | Path | None = None,
+    mpheno: int = 1,
+    covar: str | Path | None = None,
+    kinship: str | Path | None = None,
+    extract: str | Path | None = None,
+    *,
+    center_kinship: bool = False,
+    maf: float = 0.0,
+    geno: float = 1.0,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> AnalysisInputs:
+    """Open and check every input of an analysis.
+
+    ``pheno=None`` takes the phenotype from the ``.fam`` (column ``5 + mpheno``, GEMMA's ``-n``).
+    ``extract`` is a SNP list (one ID per line); ``maf``/``geno`` drop SNPs with minor-allele
+    frequency below ``maf`` or missingness of ``geno`` or more among the analysed samples
+    (PLINK's flags; the defaults keep every SNP).
+    """
+    ds = open_plink(bfile)
+    table = read_pheno(pheno, mpheno) if pheno is not None else phenotype_from_fam(ds, mpheno)
+    covariates_table = read_covar(covar) if covar is not None else None
+    samples = match_samples(ds, table, covariates_table)
+    n = samples.y.size
+    x = np.column_stack([np.ones(n), samples.covariates])
+    names = ["intercept", *samples.covariate_names]
+    if extract is not None:
+        snp_index = qc.snp_index_from_list(ds, qc.read_snp_list(extract), extract)
+    else:
+        snp_index = np.arange(ds.n_snps)
+    if maf > 0.0 or geno < 1.0:
+        stats = qc.snp_stats(ds, samples.fam_index, block_size=block_size)
+        keep = qc.qc_mask(stats, maf_min=maf, missing_max=geno)
+        snp_index = snp_index[keep[snp_index]]
+    if snp_index.size == 0:
+        raise InputError("no SNP left to analyse after --extract/--maf/--geno", ds.bed_path)
+    k = None
+    if kinship is not None:
+        k = read_kinship(kinship, ds.n_samples)[np.ix_(samples.fam_index, samples.fam_index)]
+        if center_kinship:
+            k = k - k.mean(axis=0)[None, :] - k.mean(axis=1)[:, None] + k.mean()
+            k = 0.5 * (k + k.T)
+    return AnalysisInputs(
+        dataset=ds,
+        samples=samples,
+        covariates=x,
+        covariate_names=names,
+        snp_index=snp_index,
+        pheno_source=str(pheno if pheno is not None else ds.fam_path),
+        kinship=k,
+        kinship_source=str(kinship) if kinship is not None else None,
+        parameters={
+            "bfile": str(bfile),
+            "pheno": None if pheno is None else str(pheno),
+            "mpheno": mpheno,
+            "covar": None if covar is None else str(covar),
+            "kinship": None if kinship is None else str(kinship),
+            "extract": None if extract is None else str(extract),
+            "center_kinship": center_kinship,
+            "maf": maf,
+            "geno": geno,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class KinshipModel:
+    """A spectrum with what the null fit needs besides it."""
+
+    spectrum: Spectrum
+    matvec: Callable[[np.ndarray], np.ndarray]
+    mean_diag: float
+    description: str
+
+
+def kinship_model(
+    inputs: AnalysisInputs,
+    snp_index: np.ndarray | None = None,
+    *,
+    with_ml: bool = False,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    progress: bool = False,
+) -> KinshipModel:
+    """Spectrum of the kinship: from the kinship file, else from the SNPs ``snp_index``.
+
+    ``with_ml`` attaches the eigenvalues of the full K, which ML needs.
+    """
+    x = inputs.covariates
+    source = inputs.kinship_source or inputs.dataset.bed_path
+    if inputs.kinship is not None:
+        k = inputs.kinship
+        spectrum = spectrum_from_kinship(k, x, source)
+        if with_ml:
+            spectrum = spectrum.with_kinship_eigenvalues(kinship_eigenvalues(k))
+        return KinshipModel(spectrum, k.__matmul__, float(np.trace(k)) / k.shape[0], "file")
+    snps = inputs.snp_index if snp_index is None else snp_index
+    ds = inputs.dataset
+    if snps.size < inputs.n_samples:
+        z = kinship_mod.standardise(
+            read_genotypes(ds, inputs.samples.fam_index, snps),
+            path=ds.bed_path,
+            snp_ids=ds.snp[snps],
+        )
+        m = z.shape[1]
+        spectrum = spectrum_from_genotypes(z, m, x, ds.bed_path)
+        return KinshipModel(
+            spectrum, lambda v: z @ (z.T @ v) / m, 1.0, f"standardised, {m} SNPs, low rank"
+        )
+    k, m = kinship_mod.kinship_standardised(
+        ds, inputs.samples.fam_index, snps, block_size=block_size, progress=progress
+    )
+    spectrum = spectrum_from_kinship(k, x, ds.bed_path)
+    if with_ml:
+        spectrum = spectrum.with_kinship_eigenvalues(kinship_eigenvalues(k))
+    return KinshipModel(spectrum, k.__matmul__, float(np.trace(k)) / k.shape[0],
+                        f"standardised, {m} SNPs")
+
+
+def fit(
+    inputs: AnalysisInputs,
+    model: KinshipModel,
+    likelihood: Likelihood = "REML",
+    *,
+    fixed_gamma: float | None = None,
+    log_delta_bounds: tuple[float, float] = DEFAULT_LOG_DELTA_BOUNDS,
+    n_grid: int = DEFAULT_GRID,
+) -> NullModel:
+    """Null-model fit (or evaluation at ``fixed_gamma``) by REML or ML."""
+    return fit_null(
+        model.spectrum,
+        inputs.y,
+        inputs.covariates,
+        model.matvec,
+        model.mean_diag,
+        likelihood=likelihood,
+        log_delta_bounds=log_delta_bounds,
+        n_grid=n_grid,
+        fixed_log_delta=None if fixed_gamma is None else -float(np.log(fixed_gamma)),
+        source=inputs.pheno_source,
+    )
+
+
+def loglik_at_gamma(
+    inputs: AnalysisInputs, gammas: list[float], likelihood: Likelihood = "REML"
+) -> list[float]:
+    """Our profile log-likelihood at each γ — to put every tool's estimate on one convention."""
+    model = kinship_model(inputs, with_ml=likelihood == "ML")
+    phenotype = RotatedPhenotype.from_phenotype(model.spectrum, inputs.y)
+    log_delta = -np.log(np.asarray(gammas, dtype=float))
+    return [float(v) for v in profile_loglik(phenotype, log_delta, likelihood)]
+
+
+@dataclass
+class AssocResult:
+    """Per-SNP statistics (in ``snp_index`` order) and the null fit(s) they used."""
+
+    snp_index: np.ndarray
+    statistics: dict[str, np.ndarray]
+    null: NullModel
+    ml_null: NullModel | None
+    kinship: str
+    loco: dict[str, NullModel] | None = None
+
+
+def association(
+    inputs: AnalysisInputs,
+    *,
+    refit: bool = False,
+    likelihood: Likelihood = "REML",
+    loco: bool = False,
+    fixed_gamma: float | None = None,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    progress: bool = False,
+) -> AssocResult:
+    """Fit the null model and scan every selected SNP (see :mod:`exactlmm.scan`)."""
+    if loco:
+        return _association_loco(
+            inputs, refit=refit, likelihood=likelihood, fixed_gamma=fixed_gamma,
+            block_size=block_size, progress=progress,
+        )
+    model = kinship_model(
+        inputs, with_ml=refit or likelihood == "ML", block_size=block_size, progress=progress
+    )
+    null, ml_null = _null_fits(inputs, model, refit, likelihood, fixed_gamma)
+    stats = _scan(inputs, Scanner(null, refit=refit, ml_null=ml_null), inputs.snp_index,
+                  block_size, progress)
+    return AssocResult(inputs.snp_index, stats, null, ml_null, model.description)
+
+
+def _null_fits(
+    inputs: AnalysisInputs,
+    model: KinshipModel,
+    refit: bool,
+    likelihood: Likelihood,
+    fixed_gamma: float | None,
+) -> tuple[NullModel, NullModel | None]:
+    null = fit(inputs, model, likelihood, fixed_gamma=fixed_gamma)
+    ml_null = None
+    if refit:
+        ml_null = null if likelihood == "ML" else fit(inputs, model, "ML")
+    return null, ml_null
+
+
+def _scan(
+    inputs: AnalysisInputs,
+    scanner: Scanner,
+    snp_index: np.ndarray,
+    block_size: int,
+    progress: bool,
+) -> dict[str, np.ndarray]:
+    ds = inputs.dataset
+    blocks: Iterator = iter_genotype_blocks(ds, inputs.samples.fam_index, snp_index, block_size)
+    # iter_genotype_blocks yields positions into the .bim; keep them for error messages.
+    return scan(
+        scanner, blocks, snp_ids=ds.snp, source=ds.bed_path, progress=progress,
+        total=int(snp_index.size),
+    )
+
+
+def _association_loco(
+    inputs: AnalysisInputs,
+    *,
+    refit: bool,
+    likelihood: Likelihood,
+    fixed_gamma: float | None,
+    block_size: int,
+    progress: bool,
+) -> AssocResult:
+    if inputs.kinship is not None:
+        raise InputError(
+            "LOCO builds one kinship per chromosome from the genotypes; do not also pass "
+            "--kinship",
+            inputs.kinship_source,
+        )
+    ds = inputs.dataset
+    chrom = ds.chrom[inputs.snp_index]
+    chromosomes = list(dict.fromkeys(chrom.tolist()))
+    if len(chromosomes) < 2:
+        raise InputError("LOCO needs SNPs on at least two chromosomes", ds.bim_path)
+    pieces: dict[str, np.ndarray] = {}
+    order: list[np.ndarray] = []
+    nulls: dict[str, NullModel] = {}
+    ml_null = None
+    for c in chromosomes:
+        on_c = chrom == c
+        model = kinship_model(
+            inputs, inputs.snp_index[~on_c], with_ml=refit or likelihood == "ML",
+            block_size=block_size,
+        )
+        null, ml_null = _null_fits(inputs, model, refit, likelihood, fixed_gamma)
+        nulls[str(c)] = null
+        stats = _scan(inputs, Scanner(null, refit=refit, ml_null=ml_null),
+                      inputs.snp_index[on_c], block_size, progress)
+        order.append(np.flatnonzero(on_c))
+        for name, values in stats.items():
+            pieces.setdefault(name, []).append(values)  # type: ignore[attr-defined]
+    position = np.concatenate(order)
+    statistics = {}
+    for name, parts in pieces.items():
+        values = np.concatenate(parts)  # type: ignore[arg-type]
+        out = np.empty_like(values)
+        out[position] = values
+        statistics[name] = out
+    # The genome-wide null (all chromosomes) is the headline null model of the JSON.
+    model = kinship_model(inputs, with_ml=likelihood == "ML", block_size=block_size)
+    null = fit(inputs, model, likelihood, fixed_gamma=fixed_gamma)
+    return AssocResult(inputs.snp_index, statistics, null, ml_null,
+                       "standardised, leave one chromosome out", nulls)
