@@ -122,7 +122,9 @@ def _has_values(result: ToolResult, statistic: str) -> bool:
     return bool(np.isfinite(result.assoc[statistic].to_numpy(dtype=np.float64)).any())
 
 
-def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+def pearson(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson correlation of two equal-length vectors; NaN for fewer than two points or a
+    constant vector."""
     if x.size < 2 or np.ptp(x) == 0.0 or np.ptp(y) == 0.0:
         return math.nan
     return float(np.corrcoef(x, y)[0, 1])
@@ -136,7 +138,7 @@ def _pair_metrics(p_a: np.ndarray, p_b: np.ndarray, alpha: float) -> dict[str, A
     sig_a, sig_b = p_a < alpha, p_b < alpha  # NaN compares False: not significant
     return {
         "n_compared": int(both.sum()),
-        "pearson_r": _pearson(log_a, log_b),
+        "pearson_r": pearson(log_a, log_b),
         "max_abs_diff_log10p": float(diff.max()) if diff.size else math.nan,
         "median_abs_diff_log10p": float(np.median(diff)) if diff.size else math.nan,
         "n_sig_a": int(sig_a.sum()),

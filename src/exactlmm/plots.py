@@ -1,0 +1,409 @@
+"""Plots of the tool comparison: p-value concordance, QQ, γ against truth and each other, timing.
+
+Every function writes a PNG at ``path`` and an SVG beside it (``path.with_suffix(".svg")``),
+both atomically.  Figures are built with ``matplotlib.figure.Figure`` (Agg canvas, no pyplot
+state).  Bytes are reproducible: the SVG has a fixed ``svg.hashsalt`` and no date, the PNG no
+``Software`` entry, and nothing is drawn at random.
+
+Conventions: ``-log10 p`` with p clipped below at the smallest positive double (as in
+``exactlmm.compare``); λGC is :func:`exactlmm.compare.lambda_gc`.  matplotlib and pandas are
+workflow dependencies, imported here only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib as mpl
+import matplotlib.ticker as mticker
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from scipy import stats
+
+from exactlmm.compare import lambda_gc, minus_log10, pearson
+from exactlmm.errors import InputError
+from exactlmm.io.atomic import atomic_write
+
+_RC = {
+    "svg.hashsalt": "exactlmm",
+    "svg.fonttype": "path",
+    "font.size": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "legend.fontsize": 8,
+    "legend.framealpha": 0.85,
+}
+_DPI = 150
+#: QQ plots keep every point among the smallest p values and a log-spaced subset of the rest.
+_QQ_KEEP_TOP = 2000
+_QQ_KEEP_REST = 2000
+_MODE_MARKERS = {"fixed": "o", "refit": "s"}
+_MODE_LINES = {"fixed": "-", "refit": "--"}
+#: Meta columns of a benchmark table, in order.
+BENCH_META = ("tool", "mode", "dataset", "n_samples", "n_snps")
+
+
+def _figure(n_panels: int, width: float = 4.6, height: float = 4.2) -> Figure:
+    with mpl.rc_context(_RC):
+        fig = Figure(figsize=(width * n_panels, height), layout="constrained")
+        fig.subplots(1, n_panels, squeeze=False)
+    return fig
+
+
+def _save(fig: Figure, path: str | Path) -> None:
+    """Write ``fig`` to ``path`` (PNG) and ``path.with_suffix('.svg')``, atomically."""
+    png = Path(path)
+    with mpl.rc_context(_RC):
+        with atomic_write(png, "wb") as handle:
+            fig.savefig(handle, format="png", dpi=_DPI, metadata={"Software": None})
+        with atomic_write(png.with_suffix(".svg"), "wb") as handle:
+            fig.savefig(handle, format="svg", metadata={"Date": None, "Creator": None})
+
+
+def _colours(names: Sequence[str]) -> dict[str, tuple]:
+    """A fixed colour per name (tab10 in sorted order)."""
+    cmap = mpl.colormaps["tab10"]
+    return {name: cmap(i % 10) for i, name in enumerate(sorted(set(names)))}
+
+
+def _log_axes(ax, which: str = "xy") -> None:
+    """Log scale with plain tick labels (1, 2, 5 × 10^k written as 0.5, 1000, …)."""
+    for name in which:
+        axis = ax.xaxis if name == "x" else ax.yaxis
+        (ax.set_xscale if name == "x" else ax.set_yscale)("log")
+        axis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(mticker.NullFormatter())
+
+
+def _identity(ax, low: float, high: float) -> None:
+    ax.plot([low, high], [low, high], color="0.4", lw=0.8, ls=":", label="y = x", zorder=1)
+
+
+def scatter_log10p(
+    p_a: np.ndarray,
+    p_b: np.ndarray,
+    *,
+    label_a: str,
+    label_b: str,
+    title: str,
+    path: str | Path,
+) -> None:
+    """``-log10 p`` of tool B against tool A (left) and their difference B − A (right).
+
+    Only SNPs where both p values are finite are drawn; the legend gives their number, the
+    Pearson r of ``-log10 p`` and ``max |Δ -log10 p|``.  The difference panel makes agreement at
+    the 1e-6 level visible, which a scatter cannot.
+    """
+    p_a = np.asarray(p_a, dtype=np.float64)
+    p_b = np.asarray(p_b, dtype=np.float64)
+    if p_a.shape != p_b.shape:
+        raise ValueError(f"p_a has shape {p_a.shape}, p_b {p_b.shape}")
+    both = np.isfinite(p_a) & np.isfinite(p_b)
+    x, y = minus_log10(p_a[both]), minus_log10(p_b[both])
+    diff = y - x
+    r = pearson(x, y)
+    max_diff = float(np.abs(diff).max()) if diff.size else math.nan
+    r_text = f"Pearson r = {r:.6f}"
+    if r > 0.999:
+        r_text += f" (1 − r = {1.0 - r:.2g})"
+    fig = _figure(2)
+    left, right = fig.axes
+    with mpl.rc_context(_RC):
+        high = max(float(np.max(x, initial=0.0)), float(np.max(y, initial=0.0)), 1.0) * 1.05
+        _identity(left, 0.0, high)
+        left.scatter(x, y, s=6, alpha=0.6, color="C0", linewidths=0, rasterized=True,
+                     label=f"n = {x.size}\n{r_text}\nmax |Δ| = {max_diff:.3g}")
+        left.set_xlim(0, high)
+        left.set_ylim(0, high)
+        left.set_aspect("equal")
+        left.set_xlabel(f"{label_a}: −log10 p")
+        left.set_ylabel(f"{label_b}: −log10 p")
+        left.legend(loc="upper left")
+        right.axhline(0.0, color="0.4", lw=0.8, ls=":")
+        right.scatter(x, diff, s=6, alpha=0.6, color="C1", linewidths=0, rasterized=True)
+        right.set_xlabel(f"{label_a}: −log10 p")
+        right.set_ylabel(f"Δ −log10 p ({label_b} − {label_a})")
+        if diff.size and np.abs(diff).max() > 0:
+            right.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+        fig.suptitle(title)
+    _save(fig, path)
+
+
+def _qq_points(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Ranks kept for drawing, expected and observed ``-log10 p``, and n (finite p only)."""
+    p = np.sort(p[np.isfinite(p)])
+    n = p.size
+    if n <= _QQ_KEEP_TOP + _QQ_KEEP_REST:
+        ranks = np.arange(1, n + 1)
+    else:
+        rest = np.geomspace(_QQ_KEEP_TOP + 1, n, _QQ_KEEP_REST).astype(np.int64)
+        ranks = np.unique(np.concatenate([np.arange(1, _QQ_KEEP_TOP + 1), rest, [n]]))
+    expected = -np.log10(ranks / (n + 1.0))
+    return ranks, expected, minus_log10(p[ranks - 1]), n
+
+
+def qq_plot(pvalues: dict[str, np.ndarray], *, title: str, path: str | Path) -> None:
+    """QQ plot: expected against observed ``-log10 p``, one series per label, λGC in the legend.
+
+    The expected value of the i-th smallest of n uniform p values is i/(n + 1); under the null
+    it follows Beta(i, n − i + 1), whose 2.5 % and 97.5 % quantiles give the grey 95 % band
+    (pointwise, for the largest n among the series).  Large series are thinned to all of the
+    smallest 2000 p values plus 2000 log-spaced ranks, which leaves the picture unchanged.
+    """
+    fig = _figure(1, width=5.2, height=4.8)
+    (ax,) = fig.axes
+    colours = _colours(list(pvalues))
+    largest = 0
+    top = 1.0
+    right = 1.0
+    with mpl.rc_context(_RC):
+        for label, p in pvalues.items():
+            p = np.asarray(p, dtype=np.float64)
+            ranks, expected, observed, n = _qq_points(p)
+            if n > largest:
+                largest, band_ranks = n, ranks
+            if n:
+                top = max(top, float(expected.max()), float(observed.max()))
+                right = max(right, float(expected.max()))
+            ax.plot(expected, observed, ls="none", marker="o", ms=2.5, alpha=0.7, rasterized=True,
+                    color=colours[label], label=f"{label} (λGC = {lambda_gc(p):.3f}, n = {n})")
+        if largest:
+            n = largest
+            lower = stats.beta.ppf(0.975, band_ranks, n - band_ranks + 1)
+            upper = stats.beta.ppf(0.025, band_ranks, n - band_ranks + 1)
+            ax.fill_between(-np.log10(band_ranks / (n + 1.0)), -np.log10(lower), -np.log10(upper),
+                            color="0.85", zorder=0, label="95 % band (Beta order statistics)")
+        _identity(ax, 0.0, right * 1.05)
+        ax.set_xlim(0, right * 1.05)
+        ax.set_ylim(0, top * 1.05)
+        ax.set_xlabel("expected −log10 p")
+        ax.set_ylabel("observed −log10 p")
+        ax.set_title(title)
+        ax.legend(loc="upper left")
+    _save(fig, path)
+
+
+def _require(rows: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in rows.columns]
+    if missing:
+        raise ValueError(f"{what}: table lacks column(s) {', '.join(missing)}")
+
+
+def _mode_style(mode: str, colour: tuple) -> dict:
+    """Scatter style: fixed as small filled markers inside refit's larger open ones."""
+    if mode == "fixed":
+        return {"marker": "o", "s": 22, "color": colour, "linewidths": 0, "zorder": 4}
+    return {"marker": _MODE_MARKERS.get(mode, "^"), "s": 70, "facecolors": "none",
+            "edgecolors": colour, "linewidths": 1.2, "zorder": 3}
+
+
+def _tool_mode_legend(ax, rows: pd.DataFrame, colours: dict) -> None:
+    """Legend with one entry per tool (colour) and per mode (marker)."""
+    handles = [ax.scatter([], [], color=colours[t], marker="o", label=t) for t in colours]
+    handles += [
+        ax.scatter([], [], **{**_mode_style(m, "0.3"), "zorder": None}, label=f"mode {m}")
+        for m in sorted(rows["mode"].unique())
+    ]
+    ax.legend(handles=handles, loc="upper left")
+
+
+def gamma_vs_truth(rows: pd.DataFrame, *, path: str | Path) -> None:
+    """Estimated γ (left, log axes) and h² = γ/(1 + γ) (right) per tool against the truth.
+
+    ``rows`` has columns ``dataset, tool, mode, gamma, gamma_true`` (e.g. from
+    :func:`exactlmm.compare.truth_table`): one point per row, colour by tool, marker by mode
+    (filled for fixed, open for refit), and the line y = x.
+    """
+    _require(rows, ("dataset", "tool", "mode", "gamma", "gamma_true"), "gamma_vs_truth")
+    rows = rows.sort_values(["dataset", "tool", "mode"], kind="stable")
+    fig = _figure(2)
+    left, right = fig.axes
+    colours = _colours(rows["tool"].astype(str).tolist())
+    with mpl.rc_context(_RC):
+        for (tool, mode), group in rows.groupby(["tool", "mode"], sort=True):
+            gamma = group["gamma"].to_numpy(dtype=np.float64)
+            truth = group["gamma_true"].to_numpy(dtype=np.float64)
+            style = _mode_style(mode, colours[tool])
+            for ax, xs, ys in ((left, truth, gamma), (right, truth / (1 + truth),
+                                                      gamma / (1 + gamma))):
+                ax.scatter(xs, ys, **style)
+        values = rows[["gamma", "gamma_true"]].to_numpy(dtype=np.float64)
+        positive = values[np.isfinite(values) & (values > 0)]
+        if positive.size:
+            low, high = positive.min() / 1.5, positive.max() * 1.5
+            _identity(left, low, high)
+            _log_axes(left)
+            left.set_xlim(low, high)
+            left.set_ylim(low, high)
+        left.set_xlabel("simulated γ = σg²/σe²")
+        left.set_ylabel("estimated γ")
+        _identity(right, 0.0, 1.0)
+        right.set_xlim(0, 1)
+        right.set_ylim(0, 1)
+        right.set_xlabel("simulated h² = γ/(1+γ)")
+        right.set_ylabel("estimated h²")
+        _tool_mode_legend(left, rows, colours)
+        fig.suptitle(f"Null-model fit against the simulated truth ({rows['dataset'].nunique()} "
+                     "datasets)")
+    _save(fig, path)
+
+
+def gamma_agreement(
+    rows: pd.DataFrame, *, path: str | Path, reference: str = "exactlmm"
+) -> None:
+    """γ of each tool against ours (``reference``), per dataset and mode.
+
+    Left: γ_tool against γ_ours (log axes, y = x).  Right: relative difference
+    (γ_tool − γ_ours)/γ_ours per dataset on a symmetric-log axis (linear within ±1e-8), so
+    agreement to 1e-6 and disagreement of 10 % are both readable.  ``rows`` has columns
+    ``dataset, tool, mode, gamma``.
+    """
+    _require(rows, ("dataset", "tool", "mode", "gamma"), "gamma_agreement")
+    ours = rows[rows["tool"] == reference][["dataset", "mode", "gamma"]]
+    if ours.empty:
+        raise ValueError(f"gamma_agreement: no rows of the reference tool {reference!r}")
+    merged = rows[rows["tool"] != reference].merge(
+        ours.drop_duplicates(["dataset", "mode"]), on=["dataset", "mode"], suffixes=("", "_ours")
+    )
+    merged = merged.sort_values(["dataset", "tool", "mode"], kind="stable")
+    merged["rel_diff"] = (merged["gamma"] - merged["gamma_ours"]) / merged["gamma_ours"]
+    datasets = sorted(merged["dataset"].astype(str).unique())
+    position = {d: i for i, d in enumerate(datasets)}
+    tools = sorted(merged["tool"].astype(str).unique())
+    colours = _colours(tools)
+    offsets = {t: (i - (len(tools) - 1) / 2) * 0.12 for i, t in enumerate(tools)}
+    fig = _figure(2, width=5.0)
+    left, right = fig.axes
+    with mpl.rc_context(_RC):
+        for (tool, mode), group in merged.groupby(["tool", "mode"], sort=True):
+            style = _mode_style(mode, colours[tool])
+            left.scatter(group["gamma_ours"], group["gamma"], **style)
+            xs = [position[str(d)] + offsets[tool] for d in group["dataset"]]
+            right.scatter(xs, group["rel_diff"], **style)
+        values = merged[["gamma", "gamma_ours"]].to_numpy(dtype=np.float64)
+        positive = values[np.isfinite(values) & (values > 0)]
+        if positive.size:
+            low, high = positive.min() / 1.5, positive.max() * 1.5
+            _identity(left, low, high)
+            _log_axes(left)
+            left.set_xlim(low, high)
+            left.set_ylim(low, high)
+        left.set_xlabel(f"γ ({reference})")
+        left.set_ylabel("γ (other tool)")
+        right.axhline(0.0, color="0.4", lw=0.8, ls=":")
+        right.set_yscale("symlog", linthresh=1e-8)
+        spread = np.abs(merged["rel_diff"].to_numpy(dtype=np.float64))
+        spread = spread[np.isfinite(spread)]
+        limit = max(float(spread.max(initial=0.0)) * 5.0, 1e-7)
+        right.set_ylim(-limit, limit)
+        right.set_xticks(range(len(datasets)), datasets, rotation=30, ha="right")
+        right.set_xlim(-0.6, len(datasets) - 0.4)
+        right.set_ylabel(f"(γ_tool − γ_{reference}) / γ_{reference}")
+        _tool_mode_legend(left, merged, colours)
+        fig.suptitle(f"Variance ratio γ of each tool against {reference}")
+    _save(fig, path)
+
+
+def _slice(bench: pd.DataFrame, vary: str, fixed: str) -> tuple[pd.DataFrame, str]:
+    """Rows where ``fixed`` takes the value with the most distinct ``vary`` values (ties: the
+    largest); all rows when no value of ``fixed`` has two.  Returns rows and a caption."""
+    counts = bench.groupby(fixed)[vary].nunique()
+    if counts.empty or counts.max() < 2:
+        return bench, "all datasets"
+    value = max(counts[counts == counts.max()].index)
+    return bench[bench[fixed] == value], f"{fixed} = {value:,}"
+
+
+def _lines(ax, bench: pd.DataFrame, x: str, y: str, colours: dict) -> None:
+    """One line per tool × mode through the median ``y`` at each ``x``."""
+    data = bench[np.isfinite(bench[y].to_numpy(dtype=np.float64))]
+    data = data[data[y] > 0]
+    if data.empty:
+        ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center")
+        return
+    for (tool, mode), group in data.groupby(["tool", "mode"], sort=True):
+        median = group.groupby(x)[y].median().sort_index()
+        ax.plot(median.index.to_numpy(dtype=np.float64), median.to_numpy(), marker="o", ms=4,
+                ls=_MODE_LINES.get(mode, "-."), color=colours[tool], label=f"{tool} {mode}")
+    _log_axes(ax)
+
+
+def runtime_plot(bench: pd.DataFrame, *, path: str | Path) -> None:
+    """Wall time against N and against M, and peak memory against N; log axes.
+
+    ``bench`` has columns ``tool, mode, dataset, n_samples, n_snps, seconds, max_rss`` (MB), e.g.
+    from :func:`read_benchmarks`.  One line per tool × mode (colour by tool, dashed for refit)
+    through the median over repeats.  The N panels use the SNP count with the most distinct N
+    (the M panel likewise the sample count with the most distinct M), named in the panel title.
+    """
+    _require(bench, (*BENCH_META, "seconds", "max_rss"), "runtime_plot")
+    bench = bench.sort_values([*BENCH_META], kind="stable")
+    colours = _colours(bench["tool"].astype(str).tolist())
+    fig = _figure(3, width=4.4)
+    by_n, by_m, memory = fig.axes
+    with mpl.rc_context(_RC):
+        rows, caption = _slice(bench, "n_samples", "n_snps")
+        _lines(by_n, rows, "n_samples", "seconds", colours)
+        by_n.set_title(f"run time vs N ({caption})")
+        by_n.set_xlabel("samples N")
+        by_n.set_ylabel("wall time (s)")
+        rows, caption = _slice(bench, "n_snps", "n_samples")
+        _lines(by_m, rows, "n_snps", "seconds", colours)
+        by_m.set_title(f"run time vs M ({caption})")
+        by_m.set_xlabel("SNPs M")
+        by_m.set_ylabel("wall time (s)")
+        rows, caption = _slice(bench, "n_samples", "n_snps")
+        _lines(memory, rows, "n_samples", "max_rss", colours)
+        memory.set_title(f"peak memory vs N ({caption})")
+        memory.set_xlabel("samples N")
+        memory.set_ylabel("max RSS (MB)")
+        labelled = by_n if by_n.get_legend_handles_labels()[0] else by_m
+        handles, labels = labelled.get_legend_handles_labels()
+        if handles:
+            fig.legend(handles, labels, loc="outside right upper")
+    _save(fig, path)
+
+
+def read_benchmarks(files: list[Path], meta: list[dict]) -> pd.DataFrame:
+    """Read Snakemake benchmark TSVs and attach one ``meta`` dict per file.
+
+    A benchmark file has a header (``s  h:m:s  max_rss  max_vms  max_uss  max_pss  io_in  io_out
+    mean_load  cpu_time`` and possibly more) and one row per repeat; ``-`` and ``NA`` mean not
+    measured.  The result has the :data:`BENCH_META` columns (from ``meta``), ``repeat``,
+    ``seconds`` (from ``s``), ``max_rss`` (MB) and the file's other numeric columns.
+    """
+    if len(files) != len(meta):
+        raise ValueError(f"read_benchmarks: {len(files)} files but {len(meta)} meta records")
+    tables = []
+    for file, info in zip(files, meta, strict=True):
+        missing = [key for key in BENCH_META if key not in info]
+        if missing:
+            raise ValueError(f"read_benchmarks: meta for {file} lacks {', '.join(missing)}")
+        try:
+            table = pd.read_csv(file, sep="\t", na_values=["-", "NA"], keep_default_na=False)
+        except FileNotFoundError:
+            raise InputError("benchmark file not found", path=file) from None
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+            raise InputError(f"not a Snakemake benchmark table ({err})", path=file) from None
+        if "s" not in table.columns:
+            raise InputError("benchmark table has no 's' (seconds) column", path=file)
+        if table.empty:
+            raise InputError("benchmark table has no rows", path=file)
+        table = table.rename(columns={"s": "seconds"})
+        if "max_rss" not in table.columns:
+            table["max_rss"] = math.nan
+        for column in ("seconds", "max_rss"):
+            table[column] = pd.to_numeric(table[column], errors="coerce")
+        if table["seconds"].isna().any():
+            raise InputError("benchmark table has a non-numeric 's' value", path=file)
+        front = {key: info[key] for key in BENCH_META}
+        front["repeat"] = np.arange(len(table))
+        table = pd.concat([pd.DataFrame(front, index=table.index), table], axis=1)
+        tables.append(table)
+    if not tables:
+        return pd.DataFrame(columns=[*BENCH_META, "repeat", "seconds", "max_rss"])
+    return pd.concat(tables, ignore_index=True)

@@ -1,0 +1,137 @@
+"""Tests for exactlmm.plots: files written, reproducible bytes, benchmark reading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from exactlmm import plots
+from exactlmm.errors import InputError
+
+
+def _pvalues(seed: int, n: int = 300) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(size=n)
+    p[:5] = 10.0 ** -rng.uniform(5, 12, 5)
+    q = np.clip(p * np.exp(rng.normal(0, 0.05, n)), 0, 1)
+    q[7] = np.nan
+    return p, q
+
+
+def _gamma_rows() -> pd.DataFrame:
+    rows = []
+    for dataset, gamma in (("sim1", 0.5), ("sim2", 2.0)):
+        for tool, shift in (("exactlmm", 0.0), ("gemma", 1e-7), ("pylmm", 0.02)):
+            for mode in ("fixed", "refit"):
+                rows.append({"dataset": dataset, "tool": tool, "mode": mode,
+                             "gamma": gamma * 1.1 * (1 + shift), "gamma_true": gamma})
+    return pd.DataFrame(rows)
+
+
+def _bench() -> pd.DataFrame:
+    rows = []
+    for tool, rate in (("exactlmm", 1e-7), ("gemma", 4e-7)):
+        for mode in ("fixed", "refit"):
+            for n, m in ((200, 1000), (400, 1000), (400, 2000)):
+                rows.append({"tool": tool, "mode": mode, "dataset": f"n{n}m{m}", "n_samples": n,
+                             "n_snps": m, "seconds": rate * n * m, "max_rss": 40.0 + n / 10})
+    rows[0]["max_rss"] = np.nan
+    return pd.DataFrame(rows)
+
+
+def _draw_all(folder: Path) -> list[Path]:
+    p, q = _pvalues(1)
+    paths = [folder / name for name in ("scatter.png", "qq.png", "gvt.png", "agree.png",
+                                        "runtime.png")]
+    plots.scatter_log10p(p, q, label_a="exactlmm", label_b="gemma", title="toy", path=paths[0])
+    plots.qq_plot({"exactlmm": p, "gemma": q}, title="toy QQ", path=paths[1])
+    plots.gamma_vs_truth(_gamma_rows(), path=paths[2])
+    plots.gamma_agreement(_gamma_rows(), path=paths[3])
+    plots.runtime_plot(_bench(), path=paths[4])
+    return paths
+
+
+def test_plots_written_and_reproducible(tmp_path: Path) -> None:
+    first = _draw_all(tmp_path / "a")
+    second = _draw_all(tmp_path / "b")
+    for a, b in zip(first, second, strict=True):
+        for suffix in (".png", ".svg"):
+            path_a, path_b = a.with_suffix(suffix), b.with_suffix(suffix)
+            data = path_a.read_bytes()
+            assert len(data) > 1000, path_a
+            assert data == path_b.read_bytes(), path_a.name
+        assert a.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        svg = a.with_suffix(".svg").read_text()
+        assert svg.lstrip().startswith("<?xml") and "<dc:date>" not in svg
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(
+        f"{p.stem}{s}" for p in first for s in (".png", ".svg")
+    )
+
+
+def test_different_data_different_svg(tmp_path: Path) -> None:
+    p, q = _pvalues(1)
+    plots.qq_plot({"a": p}, title="t", path=tmp_path / "one.png")
+    plots.qq_plot({"a": q}, title="t", path=tmp_path / "two.png")
+    assert (tmp_path / "one.svg").read_bytes() != (tmp_path / "two.svg").read_bytes()
+
+
+def test_qq_thins_large_series_but_keeps_extremes() -> None:
+    p = np.random.default_rng(3).uniform(size=50_000)
+    ranks, expected, observed, n = plots._qq_points(p)
+    assert n == 50_000 and ranks[0] == 1 and ranks[-1] == n
+    assert ranks.size < 4100 and np.all(np.diff(ranks) > 0)
+    assert observed[0] == pytest.approx(-np.log10(p.min()))
+    assert expected[0] == pytest.approx(-np.log10(1 / 50_001))
+
+
+def test_plot_input_errors(tmp_path: Path) -> None:
+    rows = _gamma_rows()
+    with pytest.raises(ValueError, match="no rows of the reference tool 'fastlmm'"):
+        plots.gamma_agreement(rows, path=tmp_path / "x.png", reference="fastlmm")
+    with pytest.raises(ValueError, match="lacks column"):
+        plots.gamma_vs_truth(rows.drop(columns="gamma_true"), path=tmp_path / "x.png")
+    with pytest.raises(ValueError, match="shape"):
+        plots.scatter_log10p(np.ones(3), np.ones(4), label_a="a", label_b="b", title="t",
+                             path=tmp_path / "x.png")
+    assert not list(tmp_path.iterdir())
+
+
+BENCH_HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+
+
+def test_read_benchmarks(tmp_path: Path) -> None:
+    one = tmp_path / "one.tsv"
+    one.write_text(BENCH_HEADER + "1.50\t0:00:01\t120.5\t300\t100\t110\t0.1\t0.2\t80\t1.2\n"
+                   "1.70\t0:00:01\t-\t-\t-\t-\t-\t-\t-\t-\n")
+    two = tmp_path / "two.tsv"
+    two.write_text(BENCH_HEADER + "0.20\t0:00:00\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n")
+    meta = [
+        {"tool": "gemma", "mode": "refit", "dataset": "hs", "n_samples": 1410, "n_snps": 10768},
+        {"tool": "exactlmm", "mode": "fixed", "dataset": "hs", "n_samples": 1410,
+         "n_snps": 10768},
+    ]
+    bench = plots.read_benchmarks([one, two], meta)
+    assert list(bench.columns[:8]) == [
+        "tool", "mode", "dataset", "n_samples", "n_snps", "repeat", "seconds", "h:m:s"]
+    assert list(bench.tool) == ["gemma", "gemma", "exactlmm"]
+    assert list(bench.repeat) == [0, 1, 0]
+    np.testing.assert_allclose(bench.seconds, [1.5, 1.7, 0.2])
+    assert bench.max_rss.iloc[0] == 120.5
+    assert bench.max_rss.iloc[1:].isna().all()
+    plots.runtime_plot(bench, path=tmp_path / "runtime.png")  # NaN memory is drawn as "no data"
+    assert (tmp_path / "runtime.svg").stat().st_size > 1000
+    empty = plots.read_benchmarks([], [])
+    assert empty.empty and "seconds" in empty.columns
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("time\tmax_rss\n1\t2\n")
+    with pytest.raises(InputError, match=r"bad\.tsv: benchmark table has no 's'"):
+        plots.read_benchmarks([bad], meta[:1])
+    with pytest.raises(InputError, match="not found"):
+        plots.read_benchmarks([tmp_path / "missing.tsv"], meta[:1])
+    with pytest.raises(ValueError, match="2 files but 1 meta"):
+        plots.read_benchmarks([one, two], meta[:1])
+    with pytest.raises(ValueError, match="lacks n_snps"):
+        plots.read_benchmarks([one], [{k: v for k, v in meta[0].items() if k != "n_snps"}])
