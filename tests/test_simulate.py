@@ -155,12 +155,16 @@ def test_realised_heritability_and_effects(tmp_path: Path) -> None:
     assert abs(realised["h2"] - 0.4) < 0.05
     assert abs(realised["var_noise"] - 0.6) < 0.05
     assert abs(realised["var_polygenic"] - 0.3) < 0.08
-    assert truth["kinship_mean_diag"] == pytest.approx(0.99, abs=0.005)
+    assert truth["kinship_mean_diag"] == pytest.approx(1.0)
     # Per-allele effects are the standardised ones over the SNP's sd; the phenotype minus the
     # fixed effects has variance ≈ 1.
     genotypes, _ = _read(prefix)
     causal = np.array([int(s[3:]) for s in truth["causal_snps"]])
     z, mean, sd = standardise(genotypes[:, causal])
+    called = genotypes[:, causal] != -127
+    assert 0 < (~called).sum() and np.all(z[~called] == 0)
+    np.testing.assert_allclose(z[called], ((genotypes[:, causal] - mean) / sd)[called])
+    np.testing.assert_allclose((z**2).sum(axis=0), 2000)
     np.testing.assert_allclose(
         np.array(truth["causal_effects_per_allele"]) * sd, truth["causal_effects_std"]
     )

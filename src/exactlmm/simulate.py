@@ -23,8 +23,9 @@ Phenotype
 ---------
 ``y = μ + C β_C + g + g_c + e`` with
 
-* ``Z`` the standardised genotypes of ALL SNPs: per SNP, mean and standard deviation (ddof 0) of
-  the observed genotypes; missing entries set to 0 (mean imputation),
+* ``Z`` the standardised genotypes of ALL SNPs, exactly those of ``kinship.standardise``: per
+  SNP, missing calls imputed to the mean of the called genotypes, then centred and divided by
+  the standard deviation (ddof 0) of the imputed column (missing entries become 0),
 * ``g = Z u``, ``u ~ N(0, σ_p²/M · I)``, hence ``g ~ N(0, σ_p² K)`` with ``K = ZZᵀ/M`` (the
   standardised kinship of ``kinship.py``), ``σ_p² = h2 − causal_h2``,
 * ``g_c = Σ_{j causal} z_j b_j`` over ``n_causal`` SNPs chosen at random; ``b ~ N(0, 1)`` rescaled
@@ -32,7 +33,7 @@ Phenotype
 * ``e ~ N(0, σe² I)``, ``σe² = 1 − h2``,
 * ``C`` standard-normal covariates with effects ``β_C ~ N(0, 0.5²)`` and ``μ = intercept``.
 
-The random part ``g + g_c + e`` has variance 1 (for ``tr(K)/n = 1``, i.e. no missing genotypes),
+The random part ``g + g_c + e`` has expected variance 1 (``tr(K)/n = 1`` by construction of Z),
 of which ``h2`` is genetic.
 
 Which γ does an LMM fit on K estimate?
@@ -74,7 +75,7 @@ from typing import Any
 import numpy as np
 from bed_reader import to_bed
 
-from exactlmm import __version__
+from exactlmm import __version__, kinship
 from exactlmm.errors import InputError
 from exactlmm.io.atomic import write_text_atomic
 from exactlmm.provenance import provenance
@@ -271,18 +272,21 @@ def _polymorphic_block(
 
 
 def standardise(genotypes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Standardised genotypes ``Z`` (float64) with per-SNP observed mean and sd (ddof 0).
+    """Standardised genotypes ``Z`` with the per-SNP mean and sd used, exactly as the workflow's
+    kinship (:func:`exactlmm.kinship.standardise`) computes them.
 
-    ``Z[i, j] = (x_ij − mean_j)/sd_j`` over observed entries, 0 where ``x_ij`` is missing (mean
-    imputation).  Returns ``(Z, mean, sd)``; ``sd`` is positive for polymorphic SNPs.
+    ``genotypes``: int8 copies of a1, ``-127`` missing.  ``mean_j`` is the mean of the called
+    genotypes; a missing call is imputed to it; ``sd_j`` is the standard deviation (ddof 0) of
+    the imputed column, so ``Z[i, j] = (x_ij − mean_j)/sd_j`` for a call, 0 for a missing one,
+    and every column has ``Σ_i z_ij² = n`` (mean diagonal of ``K = ZZᵀ/M`` is 1).
+    Returns ``(Z, mean, sd)``.
     """
-    observed = genotypes != _MISSING
-    values = np.where(observed, genotypes, 0).astype(np.float64)
-    count = observed.sum(axis=0)
-    mean = values.sum(axis=0) / count
-    centred = np.where(observed, values - mean, 0.0)
-    sd = np.sqrt((centred**2).sum(axis=0) / count)
-    return centred / sd, mean, sd
+    dosages = np.where(genotypes == _MISSING, np.nan, genotypes).astype(np.float64)
+    z = kinship.standardise(dosages)
+    called = ~np.isnan(dosages)
+    mean = np.where(called, dosages, 0.0).sum(axis=0) / called.sum(axis=0)
+    sd = np.sqrt((np.where(called, dosages - mean, 0.0) ** 2).sum(axis=0) / dosages.shape[0])
+    return z, mean, sd
 
 
 def _chromosome_layout(n_snps: int, n_chromosomes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -462,8 +466,8 @@ def simulate_dataset(
         "polygenic_h2": polygenic_var,
         "sigma_g2": h2,
         "sigma_e2": noise_var,
-        "kinship": "K = ZZ'/M, Z standardised per SNP by observed mean and sd (ddof 0), "
-        "missing set to 0 (mean imputation), all SNPs",
+        "kinship": "K = ZZ'/M over all SNPs, Z as exactlmm.kinship.standardise: missing calls "
+        "mean-imputed, centred, divided by the sd (ddof 0) of the imputed column",
         "kinship_mean_diag": kinship_trace / (n_snps * n_samples),
         "intercept": intercept,
         "covariate_effects": covariate_effects.tolist(),
