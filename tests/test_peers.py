@@ -1,0 +1,331 @@
+"""The peer runners on a small simulated dataset: files, agreement between tools, exit codes.
+
+One seeded dataset (200 samples, 300 SNPs, 2% missing calls, one constant SNP, one causal SNP
+with +0.8 per copy of a1, polygenic background) is written once; each runner is run once
+per mode it has on the first 150 SNPs (less two) and the tests compare the files.  Tools
+that are not installed are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bed_reader import to_bed
+
+from exactlmm.errors import InputError
+from exactlmm.io.results import ASSOC_COLUMNS, read_assoc_tsv, read_null_json
+from exactlmm.peers import (
+    EXIT_INPUT_ERROR,
+    EXIT_MODE_NOT_SUPPORTED,
+    EXIT_NOT_INSTALLED,
+    fastlmm,
+    gemma,
+    pylmm,
+)
+
+N, M = 200, 300
+M_TESTED = 150  # SNPs rs0..rs149 are listed, except LEFT_OUT
+CAUSAL = 40  # .bim position of the causal SNP
+CONSTANT = 3  # .bim position of a SNP that is constant in every sample
+LEFT_OUT = (10, 11)  # SNPs not in the kept list
+BETA_CAUSAL = 0.8
+NULL_KEYS = (
+    "tool", "version", "likelihood", "gamma", "delta", "h2", "pve", "kinship_mean_diag",
+    "sigma_g2", "sigma_e2", "loglik", "beta", "covariates", "n_samples", "n_covariates",
+    "native", "provenance",
+)  # fmt: skip
+
+
+def _write_dataset(directory: Path) -> dict:
+    rng = np.random.default_rng(20240611)
+    freq = rng.uniform(0.1, 0.9, size=M)
+    G = rng.binomial(2, freq, size=(N, M)).astype(np.float64)
+    G[:, CONSTANT] = 2.0
+    G[rng.random((N, M)) < 0.02] = np.nan
+    chrom = np.repeat(["1", "2", "3"], M // 3)
+    pos = np.tile(np.arange(1, M // 3 + 1) * 1000, 3)
+    to_bed(
+        directory / "data.bed",
+        G,
+        properties={
+            "fid": [f"f{i}" for i in range(N)],
+            "iid": [f"i{i}" for i in range(N)],
+            "sid": [f"rs{j}" for j in range(M)],
+            "chromosome": chrom,
+            "bp_position": pos,
+            "allele_1": ["A"] * M,
+            "allele_2": ["G"] * M,
+        },
+        count_A1=True,
+    )
+    # Kinship: standardised dosages (mean-imputed), K = ZZᵀ/M over all samples.
+    mean = np.nanmean(G, axis=0)
+    Z = np.where(np.isnan(G), mean, G) - mean
+    sd = Z.std(axis=0)
+    Z = Z[:, sd > 0] / sd[sd > 0]
+    K = Z @ Z.T / Z.shape[1]
+    np.savetxt(directory / "kinship.txt", K, delimiter="\t")
+    # Phenotype: causal SNP + polygenic background (h² ≈ 0.5) + noise; a covariate.
+    g_poly = Z @ rng.normal(0, 0.8, Z.shape[1]) / math.sqrt(Z.shape[1])
+    covariate = rng.normal(size=N)
+    x = np.where(np.isnan(G[:, CAUSAL]), mean[CAUSAL], G[:, CAUSAL])
+    y = 1.0 + BETA_CAUSAL * x + 0.5 * covariate + g_poly + rng.normal(0, 1, N)
+    y_text = [repr(round(float(v), 8)) for v in y]
+    for i in (2, 17, 50, 51, 99):
+        y_text[i] = "NA"
+    y_text[60] = "-9"
+    c_text = [repr(round(float(v), 8)) for v in covariate]
+    c_text[7] = "NA"
+    with open(directory / "pheno.txt", "w") as handle:
+        handle.write("FID IID trait other\n")
+        for i in range(N):
+            handle.write(f"f{i} i{i} {y_text[i]} 0.5\n")
+    with open(directory / "covar.txt", "w") as handle:
+        for i in range(N):
+            handle.write(f"f{i} i{i} {c_text[i]}\n")
+    kept = [f"rs{j}" for j in range(M_TESTED) if j not in LEFT_OUT]
+    (directory / "snps.txt").write_text("\n".join(kept) + "\n")
+    return {
+        "bfile": str(directory / "data"),
+        "pheno": str(directory / "pheno.txt"),
+        "mpheno": 1,
+        "covar": str(directory / "covar.txt"),
+        "kinship": str(directory / "kinship.txt"),
+        "snps": str(directory / "snps.txt"),
+        "n_analysed": N - 7,
+        "dosage": G,
+        "kept": kept,
+    }
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return _write_dataset(tmp_path_factory.mktemp("peers_data"))
+
+
+def _available(tool: str) -> bool:
+    if tool == "gemma":
+        return shutil.which("gemma") is not None
+    module = {"pylmm": "pylmm3.lmm", "fastlmm": "fastlmm.association"}[tool]
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+RUNS = {
+    ("pylmm", "fixed"): pylmm.run,
+    ("pylmm", "refit"): pylmm.run,
+    ("fastlmm", "fixed"): fastlmm.run,
+    ("gemma", "refit"): gemma.run,
+}
+
+
+@pytest.fixture(scope="module")
+def results(dataset: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Run every installed peer once per mode; {(tool, mode): (assoc columns, null record)}."""
+    out_dir = tmp_path_factory.mktemp("peers_out")
+    inputs = {k: dataset[k] for k in ("bfile", "pheno", "mpheno", "covar", "kinship", "snps")}
+    found = {}
+    for (tool, mode), run in RUNS.items():
+        if not _available(tool):
+            continue
+        out = out_dir / f"{tool}_{mode}"
+        extra = {"keep_raw": out_dir / "gemma_raw"} if tool == "gemma" else {}
+        run(**inputs, mode=mode, out=out, **extra)
+        found[(tool, mode)] = (
+            read_assoc_tsv(f"{out}.assoc.tsv"),
+            read_null_json(f"{out}.null.json"),
+            out,
+        )
+    found["raw"] = out_dir / "gemma_raw"
+    return found
+
+
+def _get(results: dict, tool: str, mode: str):
+    if (tool, mode) not in results:
+        pytest.skip(f"{tool} is not installed")
+    return results[(tool, mode)]
+
+
+def _neglog10(p: np.ndarray) -> np.ndarray:
+    return -np.log10(p)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("tool", "mode"), list(RUNS))
+def test_result_files_follow_the_design(results, dataset, tool, mode):
+    assoc, null, out = _get(results, tool, mode)
+    header = Path(f"{out}.assoc.tsv").read_text().splitlines()[0].split("\t")
+    assert tuple(header) == ASSOC_COLUMNS
+    assert assoc["snp"].tolist() == dataset["kept"]
+    assert list(null)[: len(NULL_KEYS)] == list(NULL_KEYS)
+    assert null["tool"] == tool and null["likelihood"] == "REML"
+    assert null["n_samples"] == dataset["n_analysed"]
+    assert null["n_covariates"] == 2 and null["covariates"] == ["intercept", "covar1"]
+    assert null["provenance"]["parameters"]["mode"] == mode
+
+    # n and af are the called count and a1 frequency over the analysed samples.
+    G = dataset["dosage"]
+    keep = np.ones(N, dtype=bool)
+    keep[[2, 17, 50, 51, 99, 60, 7]] = False
+    kept_idx = [int(s[2:]) for s in dataset["kept"]]
+    g = G[keep][:, kept_idx]
+    assert np.array_equal(assoc["n"], (~np.isnan(g)).sum(axis=0))
+    assert np.allclose(assoc["af"], np.nanmean(g, axis=0) / 2, rtol=1e-9)
+
+    # The constant SNP has no statistics; every other SNP has a Wald p-value and δ.
+    const = dataset["kept"].index(f"rs{CONSTANT}")
+    for name in ("beta", "se", "p_wald", "delta"):
+        assert np.isnan(assoc[name][const])
+        others = np.delete(assoc[name], const)
+        assert np.all(np.isfinite(others)), name
+    p = np.delete(assoc["p_wald"], const)
+    assert np.all((p > 0) & (p <= 1))
+    # Only GEMMA has LRT and score tests and an ML δ.
+    for name in ("p_lrt", "p_score", "delta_ml"):
+        assert np.all(np.isnan(assoc[name])) == (tool != "gemma"), name
+    # Held δ in fixed mode, per-SNP δ in refit mode.
+    finite_delta = np.delete(assoc["delta"], const)
+    if mode == "fixed":
+        assert np.allclose(finite_delta, null["delta"], rtol=1e-9)
+    else:
+        assert np.ptp(finite_delta) > 0
+
+
+@pytest.mark.slow
+def test_causal_snp_found_with_positive_per_a1_effect(results, dataset):
+    row = dataset["kept"].index(f"rs{CAUSAL}")
+    for (tool, mode), (assoc, _, _) in ((k, v) for k, v in results.items() if k != "raw"):
+        assert assoc["p_wald"][row] < 1e-4, (tool, mode)
+        assert assoc["beta"][row] == pytest.approx(BETA_CAUSAL, abs=4 * assoc["se"][row])
+        assert np.nanargmin(assoc["p_wald"]) == row, (tool, mode)
+
+
+@pytest.mark.slow
+def test_fixed_pylmm_and_fastlmm_agree(results):
+    py, py_null, _ = _get(results, "pylmm", "fixed")
+    fa, fa_null, _ = _get(results, "fastlmm", "fixed")
+    ok = np.isfinite(py["p_wald"])
+    assert np.array_equal(ok, np.isfinite(fa["p_wald"]))
+    assert np.allclose(_neglog10(fa["p_wald"][ok]), _neglog10(py["p_wald"][ok]), rtol=1e-5)
+    assert np.allclose(fa["beta"][ok], py["beta"][ok], rtol=1e-5, atol=1e-9)
+    assert np.allclose(fa["se"][ok], py["se"][ok], rtol=1e-5)
+    # Same exact REML at the optimum once PyLMM's constant is removed.
+    assert fa_null["loglik"] == pytest.approx(py_null["loglik"], abs=1e-6)
+    assert fa_null["sigma_e2"] == pytest.approx(py_null["sigma_e2"], rel=1e-5)
+
+
+@pytest.mark.slow
+def test_gamma_agrees_across_tools(results):
+    gammas = {k: v[1]["gamma"] for k, v in results.items() if k != "raw"}
+    if len(gammas) < 2:
+        pytest.skip("fewer than two peers installed")
+    reference = next(iter(gammas.values()))
+    assert 0.05 < reference < 20  # an interior fit, not a boundary
+    for key, gamma in gammas.items():
+        assert gamma == pytest.approx(reference, rel=1e-3), key
+    loglik = {k: v[1]["loglik"] for k, v in results.items() if k != "raw"}
+    for key, value in loglik.items():  # GEMMA prints 6 significant digits
+        assert value == pytest.approx(next(iter(loglik.values())), abs=0.01), key
+
+
+@pytest.mark.slow
+def test_refit_pylmm_and_gemma_agree(results):
+    py, _, _ = _get(results, "pylmm", "refit")
+    ge, _, _ = _get(results, "gemma", "refit")
+    ok = np.isfinite(ge["p_wald"])
+    assert np.array_equal(ok, np.isfinite(py["p_wald"]))
+    # GEMMA prints p, β and λ with 7 significant digits; PyLMM's Brent stops at ~1e-8 in h.
+    assert np.allclose(_neglog10(py["p_wald"][ok]), _neglog10(ge["p_wald"][ok]), rtol=1e-4)
+    assert np.allclose(py["beta"][ok], ge["beta"][ok], rtol=1e-4, atol=1e-6)
+    assert np.allclose(py["delta"][ok], ge["delta"][ok], rtol=1e-3)
+
+
+@pytest.mark.slow
+def test_gemma_parsing_recovers_what_gemma_wrote(results):
+    assoc, null, _ = _get(results, "gemma", "refit")
+    raw = results["raw"]
+    table = gemma.parse_assoc(raw / "result.assoc.txt")
+    log = gemma.parse_log(raw / "result.log.txt")
+    rows = [assoc["snp"].tolist().index(rs) for rs in table["rs"]]
+    assert len(rows) == len(assoc["snp"]) - 1  # GEMMA skips the constant SNP
+    for ours, theirs in (("beta", "beta"), ("se", "se"), ("p_wald", "p_wald"),
+                         ("p_lrt", "p_lrt"), ("p_score", "p_score")):
+        assert np.allclose(assoc[ours][rows], table[theirs], rtol=1e-9), ours
+    assert np.allclose(assoc["delta"][rows], 1 / table["l_remle"], rtol=1e-9)
+    assert np.allclose(assoc["delta_ml"][rows], 1 / table["l_mle"], rtol=1e-9)
+    assert np.array_equal(assoc["a1"][rows], table["allele1"])
+    # The raw log, read independently of parse_log.
+    text = (raw / "result.log.txt").read_text()
+    assert f"## REMLE log-likelihood in the null model = {null['native']['logl_remle']:g}" in text
+    assert f"## pve estimate in the null model = {null['native']['pve']:g}" in text
+    assert null["loglik"] == log["logl_remle"]
+    assert null["gamma"] == pytest.approx(log["vg"] / log["ve"], rel=1e-12)
+    assert null["beta"] == log["beta"] and len(log["beta"]) == 2
+    # GEMMA's own pve uses its re-centred kinship: t_c = tr(PKP)/n.
+    t_c = null["native"]["K_centred_mean_diag"]
+    gt = null["gamma"] * t_c
+    assert gt / (1 + gt) == pytest.approx(log["pve"], abs=2e-6)
+
+
+def _argv(dataset: dict, out: Path, mode: str) -> list[str]:
+    return [
+        "--bfile", dataset["bfile"], "--pheno", dataset["pheno"], "--covar", dataset["covar"],
+        "--kinship", dataset["kinship"], "--snps", dataset["snps"], "--mode", mode,
+        "--out", str(out),
+    ]  # fmt: skip
+
+
+def test_modes_a_tool_lacks_exit_4(dataset, tmp_path, capsys):
+    assert fastlmm.main(_argv(dataset, tmp_path / "f", "refit")) == EXIT_MODE_NOT_SUPPORTED
+    assert gemma.main(_argv(dataset, tmp_path / "g", "fixed")) == EXIT_MODE_NOT_SUPPORTED
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and all("skipped" in line for line in lines)
+    assert not list(tmp_path.iterdir())
+
+
+def test_missing_tools_exit_3(dataset, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no gemma here
+    assert gemma.main(_argv(dataset, tmp_path / "g", "refit")) == EXIT_NOT_INSTALLED
+    monkeypatch.setitem(sys.modules, "pylmm3.lmm", None)  # import now fails
+    assert pylmm.main(_argv(dataset, tmp_path / "p", "fixed")) == EXIT_NOT_INSTALLED
+    monkeypatch.setitem(sys.modules, "fastlmm.association", None)
+    assert fastlmm.main(_argv(dataset, tmp_path / "f", "fixed")) == EXIT_NOT_INSTALLED
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and "not installed" in err[0]
+
+
+def test_unknown_snp_in_list_is_an_input_error(dataset, tmp_path, capsys):
+    pytest.importorskip("pylmm3.lmm")
+    bad = tmp_path / "snps.txt"
+    bad.write_text("rs1\nrs_nope\n")
+    argv = _argv(dataset, tmp_path / "p", "fixed")
+    argv[argv.index("--snps") + 1] = str(bad)
+    assert pylmm.main(argv) == EXIT_INPUT_ERROR
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "line 2: SNP 'rs_nope' is not in" in err
+    with pytest.raises(InputError, match="listed twice"):
+        bad.write_text("rs1\nrs1\n")
+        pylmm.run(**{k: dataset[k] for k in ("bfile", "pheno", "mpheno", "covar", "kinship")},
+                  snps=bad, mode="fixed", out=tmp_path / "p")
+
+
+def test_outputs_are_byte_reproducible(dataset, tmp_path):
+    pytest.importorskip("pylmm3.lmm")
+    inputs = {k: dataset[k] for k in ("bfile", "pheno", "mpheno", "covar", "kinship")}
+    small = tmp_path / "snps.txt"
+    small.write_text("rs40\nrs41\nrs42\n")
+    for name in ("a", "b"):
+        pylmm.run(**inputs, snps=small, mode="fixed", out=tmp_path / name)
+    for ext in (".assoc.tsv", ".null.json"):
+        assert (tmp_path / f"a{ext}").read_bytes() == (tmp_path / f"b{ext}").read_bytes()
+    record = json.loads((tmp_path / "a.null.json").read_text())
+    assert record["native"]["h"] == pytest.approx(record["h2"], rel=1e-12)
