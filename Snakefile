@@ -1,0 +1,28 @@
+# lmm-compare: our exact LMM scan (exactlmm) against PyLMM, FaST-LMM and GEMMA on simulated and
+# real PLINK data.  Run:  snakemake --cores 2            (default config.yaml)
+#                         snakemake --cores 2 --configfile config/ci.yaml --replace-workflow-config
+# Report:                 snakemake --report report.html
+
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/genotypes.smk"
+include: "workflow/rules/assoc.smk"
+include: "workflow/rules/compare.smk"
+include: "workflow/rules/plots.smk"
+
+
+rule all:
+    input:
+        all_outputs(),

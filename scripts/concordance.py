@@ -1,0 +1,32 @@
+"""Concordance of every pair of runs of one dataset in the same mode (exactlmm.compare).
+
+Skipped runs are left out.  Pairs are compared within a mode, with our REML log-likelihood at
+each tool's γ (from the loglik table) so fits are judged on one convention.
+"""
+
+import pandas as pd
+from glue import loaded_results, run_script
+
+from exactlmm.compare import concordance, write_table
+
+
+def main(snakemake):
+    results = loaded_results(snakemake)
+    loglik = pd.read_csv(snakemake.input.loglik, sep="\t")
+    tables = []
+    for mode in ("fixed", "refit"):
+        in_mode = [result for result in results if result.mode == mode]
+        at_gamma = loglik[loglik["mode"] == mode]
+        ours_at = dict(zip(at_gamma["tool"], at_gamma["ours_loglik_at_gamma"], strict=True))
+        tables.append(
+            concordance(
+                in_mode,
+                dataset=snakemake.wildcards.dataset,
+                alpha=snakemake.params.alpha,
+                ours_loglik_at=ours_at,
+            )
+        )
+    write_table(pd.concat(tables, ignore_index=True), snakemake.output.concordance)
+
+
+run_script(main, snakemake)  # noqa: F821 (the object Snakemake injects)

@@ -1,0 +1,22 @@
+"""Distance of every run of a simulated dataset to the truth (exactlmm.compare.truth_table)."""
+
+import json
+from pathlib import Path
+
+from glue import loaded_results, run_script
+
+from exactlmm.compare import truth_table, write_table
+
+
+def main(snakemake):
+    truth = json.loads(Path(snakemake.input.truth).read_text())
+    table = truth_table(
+        loaded_results(snakemake),
+        truth,
+        dataset=snakemake.wildcards.dataset,
+        alpha=snakemake.params.alpha,
+    )
+    write_table(table, snakemake.output.table)
+
+
+run_script(main, snakemake)  # noqa: F821 (the object Snakemake injects)

@@ -1,0 +1,473 @@
+"""Helpers of the lmm-compare workflow: config validation, lookups and input functions.
+
+Every helper returns what its name says; rules call them by name (no lambdas in rules).
+File layout (all under the working directory, git-ignored):
+
+    results/data/{dataset}/genotypes.{bed,bim,fam,pheno[,covar][,truth.json]}
+    results/qc/{dataset}.snplist                    SNPs kept by QC, read by every tool
+    results/kinship/{dataset}.kinship.txt           N x N kinship shared by every tool
+    results/assoc/{dataset}/{tool}.{mode}.{assoc.tsv,null.json}
+    results/compare/...                             tables;  results/plots/...  figures
+    results/logs/{step}/...  results/benchmarks/{step}/...
+"""
+
+import re
+from pathlib import PurePosixPath
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+#: Tools compared, ours first; the others are "peers".
+TOOLS = ("exactlmm", "pylmm", "fastlmm", "gemma")
+PEERS = TOOLS[1:]
+#: fixed: the null-model variance ratio is kept for every SNP; refit: re-estimated per SNP.
+MODES = ("fixed", "refit")
+STATISTICS = ("p_wald", "p_lrt", "p_score")
+#: p-value columns each tool fills in its .assoc.tsv (the others are NA).  PyLMM and FaST-LMM
+#: give a Wald test only; GEMMA -lmm 4 gives all three (see /work/shared/PEERS.md).
+TOOL_STATISTICS = {
+    "exactlmm": STATISTICS,
+    "pylmm": ("p_wald",),
+    "fastlmm": ("p_wald",),
+    "gemma": STATISTICS,
+}
+#: Threads of every tool run: the same for all tools so that their timings compare.
+#: Change with --set-threads, e.g. --set-threads gemma_assoc=8.
+TOOL_THREADS = 2
+
+
+def _schema_error_line(error):
+    """One line for a failed config validation: where, what, and what the key expects."""
+    for cause in (error.__cause__, error.__context__, *error.args):
+        if hasattr(cause, "absolute_path") and hasattr(cause, "message"):
+            parts = [str(part) for part in cause.absolute_path]
+            where = str(PurePosixPath(*parts)) if parts else "(top level)"
+            expected = " ".join(str(cause.schema.get("description", "")).split())
+            hint = f" Expected: {expected}" if expected else ""
+            return f"config error at {where}: {cause.message}.{hint}"
+    return str(error)
+
+
+try:
+    validate(config, schema="../schemas/config.schema.yaml")
+except WorkflowError as error:
+    raise WorkflowError(_schema_error_line(error)) from None
+
+
+def _check_config_semantics():
+    """Checks JSON schema cannot phrase well; each failure is one line naming the key."""
+    for name, spec in config["datasets"].items():
+        kinds = [kind for kind in ("simulate", "plink") if kind in spec]
+        if len(kinds) != 1:
+            raise WorkflowError(
+                f"config error at datasets/{name}: give exactly one of 'simulate' (simulated "
+                f"data) or 'plink' (real PLINK data), found {kinds or 'neither'}"
+            )
+        if "simulate" in spec:
+            sim = spec["simulate"]
+            if not 0 <= sim["causal_h2"] < sim["h2"]:
+                raise WorkflowError(
+                    f"config error at datasets/{name}/simulate: causal_h2 = {sim['causal_h2']} "
+                    f"must satisfy 0 <= causal_h2 < h2 = {sim['h2']}"
+                )
+            if (sim["n_causal"] > 0) != (sim["causal_h2"] > 0):
+                raise WorkflowError(
+                    f"config error at datasets/{name}/simulate: n_causal = {sim['n_causal']} "
+                    f"and causal_h2 = {sim['causal_h2']} must both be positive or both zero"
+                )
+        else:
+            phenotype = spec["plink"]["phenotype"]
+            if phenotype["file"] is None and phenotype["fam_column"] is None:
+                raise WorkflowError(
+                    f"config error at datasets/{name}/plink/phenotype: give a phenotype file "
+                    "or a fam_column (6 = the standard .fam phenotype)"
+                )
+    for index, tolerance in enumerate(config["tolerances"]):
+        dataset = tolerance.get("dataset")
+        if dataset is not None and dataset not in config["datasets"]:
+            raise WorkflowError(
+                f"config error at tolerances/{index}: dataset '{dataset}' is not one of "
+                f"the datasets ({', '.join(config['datasets'])})"
+            )
+
+
+_check_config_semantics()
+
+
+def _names_pattern(names):
+    """Regex matching exactly the given names (one that never matches when there are none)."""
+    return "|".join(re.escape(name) for name in sorted(names)) or "(?!)"
+
+
+wildcard_constraints:
+    dataset=_names_pattern(config["datasets"]),
+    tool="|".join(TOOLS),
+    peer="|".join(PEERS),
+    mode="|".join(MODES),
+    statistic="|".join(STATISTICS),
+
+
+# ---------------------------------------------------------------- datasets
+
+
+def dataset_names():
+    """Names of all configured datasets, in config order."""
+    return list(config["datasets"])
+
+
+def simulated_datasets():
+    """Names of the simulated datasets (they have a truth record)."""
+    return [name for name in dataset_names() if "simulate" in config["datasets"][name]]
+
+
+def plink_datasets():
+    """Names of the datasets read from real PLINK files."""
+    return [name for name in dataset_names() if "plink" in config["datasets"][name]]
+
+
+def simulated_with_covariates_pattern():
+    """Wildcard regex: simulated datasets with covariates (their rule also writes .covar)."""
+    return _names_pattern(
+        name
+        for name in simulated_datasets()
+        if config["datasets"][name]["simulate"]["n_covariates"] > 0
+    )
+
+
+def simulated_without_covariates_pattern():
+    """Wildcard regex: simulated datasets without covariates."""
+    return _names_pattern(
+        name
+        for name in simulated_datasets()
+        if config["datasets"][name]["simulate"]["n_covariates"] == 0
+    )
+
+
+def plink_datasets_pattern():
+    """Wildcard regex: datasets staged from PLINK files."""
+    return _names_pattern(plink_datasets())
+
+
+def simulation_parameters(wildcards):
+    """Keyword arguments of exactlmm.simulate.simulate_dataset for this dataset."""
+    return dict(config["datasets"][wildcards.dataset]["simulate"])
+
+
+def data_prefix(dataset):
+    """Prefix of the dataset's staged or simulated files."""
+    return f"results/data/{dataset}/genotypes"
+
+
+def is_url(source):
+    """True for an http:// or https:// source."""
+    return source.startswith(("http://", "https://"))
+
+
+def plink_source_files(wildcards):
+    """The dataset's source .bed/.bim/.fam (local paths, or http storage objects for URLs)."""
+    spec = config["datasets"][wildcards.dataset]["plink"]
+    suffix = ".gz" if spec["gzipped"] else ""
+    files = {ext: f"{spec['source']}.{ext}{suffix}" for ext in ("bed", "bim", "fam")}
+    if is_url(spec["source"]):
+        return {ext: storage.http(url) for ext, url in files.items()}
+    return files
+
+
+def plink_source_names(wildcards):
+    """The dataset's source .bed/.bim/.fam as written in the config (for error messages)."""
+    spec = config["datasets"][wildcards.dataset]["plink"]
+    suffix = ".gz" if spec["gzipped"] else ""
+    return {ext: f"{spec['source']}.{ext}{suffix}" for ext in ("bed", "bim", "fam")}
+
+
+def plink_phenotype_source(wildcards):
+    """The PLINK dataset's phenotype file as an input ({} when it is read from the .fam)."""
+    phenotype = config["datasets"][wildcards.dataset]["plink"]["phenotype"]
+    return {"pheno_file": phenotype["file"]} if phenotype["file"] else {}
+
+
+def plink_staging_settings(wildcards):
+    """gzip flag, expected sha256 per file, and the phenotype spec of a PLINK dataset."""
+    spec = config["datasets"][wildcards.dataset]["plink"]
+    return {
+        "gzipped": spec["gzipped"],
+        "sha256": dict(spec["sha256"]),
+        "phenotype": dict(spec["phenotype"]),
+    }
+
+
+def phenotype_column(dataset):
+    """1-based phenotype column (PLINK --mpheno) of the staged .pheno file.
+
+    Simulated data and .fam phenotypes are staged as ``FID IID pheno`` (column 1); a phenotype
+    file from the config is staged verbatim, so its configured column applies.
+    """
+    spec = config["datasets"][dataset]
+    if "plink" in spec and spec["plink"]["phenotype"]["file"]:
+        return spec["plink"]["phenotype"]["column"]
+    return 1
+
+
+def phenotype_column_of_run(wildcards):
+    """phenotype_column of the dataset of these wildcards."""
+    return phenotype_column(wildcards.dataset)
+
+
+def covariates_file(dataset):
+    """The dataset's covariate file, or None for intercept only."""
+    spec = config["datasets"][dataset]
+    if "simulate" in spec:
+        return f"{data_prefix(dataset)}.covar" if spec["simulate"]["n_covariates"] > 0 else None
+    return spec["plink"]["covariates"]
+
+
+def kinship_kind(wildcards):
+    """standardised or centred: the dataset's override, else the top-level kinship key."""
+    return config["datasets"][wildcards.dataset]["kinship"] or config["kinship"]
+
+
+def plink_fileset(wildcards):
+    """Named inputs bed, bim, fam of a dataset's staged or simulated PLINK fileset."""
+    prefix = data_prefix(wildcards.dataset)
+    return {ext: f"{prefix}.{ext}" for ext in ("bed", "bim", "fam")}
+
+
+def genotype_inputs(wildcards):
+    """Named inputs bed, bim, fam, pheno (and covar when there is one) of a dataset."""
+    files = plink_fileset(wildcards)
+    files["pheno"] = f"{data_prefix(wildcards.dataset)}.pheno"
+    covar = covariates_file(wildcards.dataset)
+    if covar:
+        files["covar"] = covar
+    return files
+
+
+def analysis_inputs(wildcards):
+    """genotype_inputs plus the QC SNP list and the kinship: everything a tool run reads."""
+    files = genotype_inputs(wildcards)
+    files["snplist"] = f"results/qc/{wildcards.dataset}.snplist"
+    files["kinship"] = f"results/kinship/{wildcards.dataset}.kinship.txt"
+    return files
+
+
+def phenotype_options(wildcards, input):
+    """Command-line options --pheno F --mpheno K [--covar C] of a tool run."""
+    options = f"--pheno {input.pheno} --mpheno {phenotype_column(wildcards.dataset)}"
+    if "covar" in input.keys():
+        options += f" --covar {input.covar}"
+    return options
+
+
+def ours_mode_options(wildcards):
+    """exactlmm assoc options: --refit in refit mode, --center-kinship if configured."""
+    options = ["--refit"] if wildcards.mode == "refit" else []
+    if config["center_kinship"]:
+        options.append("--center-kinship")
+    return " ".join(options)
+
+
+def truth_file(wildcards):
+    """The truth record of a simulated dataset ({} for real data)."""
+    if "simulate" in config["datasets"][wildcards.dataset]:
+        return {"truth": f"{data_prefix(wildcards.dataset)}.truth.json"}
+    return {}
+
+
+# ---------------------------------------------------------------- tool runs
+
+
+def _skip_entries(dataset):
+    return set(config["datasets"][dataset]["skip"])
+
+
+def _skipped_in_config(dataset, tool, mode):
+    entries = _skip_entries(dataset)
+    return tool in entries or f"{tool}:{mode}" in entries
+
+
+def tool_runs(dataset):
+    """(tool, mode) pairs scheduled for a dataset: config tools minus the dataset's skip list."""
+    return [
+        (tool, mode)
+        for tool in TOOLS
+        for mode in config["tools"][tool]["modes"]
+        if not _skipped_in_config(dataset, tool, mode)
+    ]
+
+
+def runs_skipped_in_config():
+    """(dataset, tool, mode) triples listed in a dataset's skip key."""
+    return [
+        (dataset, tool, mode)
+        for dataset in dataset_names()
+        for tool in TOOLS
+        for mode in config["tools"][tool]["modes"]
+        if _skipped_in_config(dataset, tool, mode)
+    ]
+
+
+def run_prefix(dataset, tool, mode):
+    """Output prefix of one tool run."""
+    return f"results/assoc/{dataset}/{tool}.{mode}"
+
+
+def run_benchmark(dataset, tool, mode):
+    """Benchmark file of one tool run."""
+    return f"results/benchmarks/{tool}/{dataset}.{mode}.tsv"
+
+
+def run_labels(dataset):
+    """'tool.mode' label of each scheduled run of a dataset, in tool_runs order."""
+    return [f"{tool}.{mode}" for tool, mode in tool_runs(dataset)]
+
+
+def dataset_null_models(wildcards):
+    """The null.json of every scheduled run of a dataset, in tool_runs order."""
+    return [
+        f"{run_prefix(wildcards.dataset, tool, mode)}.null.json"
+        for tool, mode in tool_runs(wildcards.dataset)
+    ]
+
+
+def dataset_assoc_tables(wildcards):
+    """The assoc.tsv of every scheduled run of a dataset, in tool_runs order."""
+    return [
+        f"{run_prefix(wildcards.dataset, tool, mode)}.assoc.tsv"
+        for tool, mode in tool_runs(wildcards.dataset)
+    ]
+
+
+def dataset_run_labels(wildcards):
+    """run_labels for the dataset of these wildcards."""
+    return run_labels(wildcards.dataset)
+
+
+def all_null_models():
+    """The null.json of every scheduled run of every dataset."""
+    return [
+        f"{run_prefix(dataset, tool, mode)}.null.json"
+        for dataset in dataset_names()
+        for tool, mode in tool_runs(dataset)
+    ]
+
+
+def all_run_metadata():
+    """One dict (dataset, tool, mode) per scheduled run, in all_null_models order."""
+    return [
+        {"dataset": dataset, "tool": tool, "mode": mode}
+        for dataset in dataset_names()
+        for tool, mode in tool_runs(dataset)
+    ]
+
+
+def all_benchmarks():
+    """The benchmark file of every scheduled run, in all_null_models order."""
+    return [
+        run_benchmark(dataset, tool, mode)
+        for dataset in dataset_names()
+        for tool, mode in tool_runs(dataset)
+    ]
+
+
+def all_snplists():
+    """The QC SNP list of every dataset, in dataset_names order."""
+    return [f"results/qc/{dataset}.snplist" for dataset in dataset_names()]
+
+
+def all_truth_files():
+    """The truth record of every simulated dataset."""
+    return [f"{data_prefix(dataset)}.truth.json" for dataset in simulated_datasets()]
+
+
+def all_concordance_tables():
+    """Per-dataset concordance tables."""
+    return [f"results/compare/{dataset}.concordance.tsv" for dataset in dataset_names()]
+
+
+def all_truth_tables():
+    """Per-dataset distance-to-truth tables (simulated datasets only)."""
+    return [f"results/compare/{dataset}.truth.tsv" for dataset in simulated_datasets()]
+
+
+def pair_inputs(wildcards):
+    """Ours and the peer's result files for one scatter plot (same dataset and mode)."""
+    ours = run_prefix(wildcards.dataset, "exactlmm", wildcards.mode)
+    peer = run_prefix(wildcards.dataset, wildcards.peer, wildcards.mode)
+    return {
+        "ours_assoc": f"{ours}.assoc.tsv",
+        "ours_null": f"{ours}.null.json",
+        "peer_assoc": f"{peer}.assoc.tsv",
+        "peer_null": f"{peer}.null.json",
+    }
+
+
+def mode_assoc_tables(wildcards):
+    """assoc.tsv of every scheduled run of a dataset in one mode."""
+    return [
+        f"{run_prefix(wildcards.dataset, tool, mode)}.assoc.tsv"
+        for tool, mode in tool_runs(wildcards.dataset)
+        if mode == wildcards.mode
+    ]
+
+
+def mode_null_models(wildcards):
+    """null.json of every scheduled run of a dataset in one mode (skip markers live here)."""
+    return [
+        f"{run_prefix(wildcards.dataset, tool, mode)}.null.json"
+        for tool, mode in tool_runs(wildcards.dataset)
+        if mode == wildcards.mode
+    ]
+
+
+def mode_tools(wildcards):
+    """Tools scheduled for a dataset in one mode, in mode_assoc_tables order."""
+    return [tool for tool, mode in tool_runs(wildcards.dataset) if mode == wildcards.mode]
+
+
+# ---------------------------------------------------------------- targets
+
+
+def scatter_plots():
+    """Ours vs each peer: one -log10 p scatter per dataset, mode and shared statistic."""
+    plots = []
+    for dataset in dataset_names():
+        runs = set(tool_runs(dataset))
+        for peer in PEERS:
+            for mode in MODES:
+                if ("exactlmm", mode) not in runs or (peer, mode) not in runs:
+                    continue
+                for statistic in TOOL_STATISTICS[peer]:
+                    plots.append(
+                        f"results/plots/{dataset}/scatter.{peer}.{mode}.{statistic}.png"
+                    )
+    return plots
+
+
+def qq_plots():
+    """One QQ plot per dataset and mode with at least one scheduled run."""
+    return [
+        f"results/plots/{dataset}/qq.{mode}.png"
+        for dataset in dataset_names()
+        for mode in MODES
+        if any(run_mode == mode for _, run_mode in tool_runs(dataset))
+    ]
+
+
+def summary_plots():
+    """Across-dataset figures: gamma agreement, runtime, and gamma vs truth when simulated."""
+    plots = ["results/plots/gamma_agreement.png", "results/plots/runtime.png"]
+    if simulated_datasets():
+        plots.append("results/plots/gamma_vs_truth.png")
+    return plots
+
+
+def all_outputs():
+    """Everything `snakemake` builds by default: checks, tables and report figures."""
+    outputs = [
+        "results/compare/check.txt",
+        "results/compare/all.concordance.tsv",
+        "results/compare/skipped.tsv",
+    ]
+    if simulated_datasets():
+        outputs.append("results/compare/all.truth.tsv")
+    return outputs + scatter_plots() + qq_plots() + summary_plots()

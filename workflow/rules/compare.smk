@@ -1,0 +1,145 @@
+# Cross-tool comparison: our REML log-likelihood at every tool's gamma, concordance tables,
+# distance to the simulated truth, and the acceptance check on the configured tolerances.
+
+
+rule loglik_at_gamma:
+    input:
+        unpack(analysis_inputs),
+        nulls=dataset_null_models,
+    output:
+        table="results/compare/{dataset}.loglik.tsv",
+    params:
+        bfile=data_prefix("{dataset}"),
+        mpheno=phenotype_column_of_run,
+        center_kinship=config["center_kinship"],
+        runs=dataset_run_labels,
+    log:
+        "results/logs/loglik_at_gamma/{dataset}.log",
+    benchmark:
+        "results/benchmarks/loglik_at_gamma/{dataset}.tsv"
+    conda:
+        "../../envs/exactlmm.yaml"
+    script:
+        "../../scripts/loglik_at_gamma.py"
+
+
+rule concordance:
+    input:
+        unpack(truth_file),
+        assoc=dataset_assoc_tables,
+        nulls=dataset_null_models,
+        loglik="results/compare/{dataset}.loglik.tsv",
+    output:
+        concordance="results/compare/{dataset}.concordance.tsv",
+    params:
+        runs=dataset_run_labels,
+        alpha=config["alpha"],
+    log:
+        "results/logs/concordance/{dataset}.log",
+    benchmark:
+        "results/benchmarks/concordance/{dataset}.tsv"
+    conda:
+        "../../envs/exactlmm.yaml"
+    script:
+        "../../scripts/concordance.py"
+
+
+rule truth_distance:
+    input:
+        truth="results/data/{dataset}/genotypes.truth.json",
+        assoc=dataset_assoc_tables,
+        nulls=dataset_null_models,
+    output:
+        table="results/compare/{dataset}.truth.tsv",
+    params:
+        runs=dataset_run_labels,
+        alpha=config["alpha"],
+    log:
+        "results/logs/truth_distance/{dataset}.log",
+    benchmark:
+        "results/benchmarks/truth_distance/{dataset}.tsv"
+    conda:
+        "../../envs/exactlmm.yaml"
+    script:
+        "../../scripts/truth_distance.py"
+
+
+rule combine_concordance:
+    input:
+        all_concordance_tables(),
+    output:
+        report(
+            "results/compare/all.concordance.tsv",
+            caption="../report/concordance.rst",
+            category="Tables",
+            labels={"table": "concordance"},
+        ),
+    log:
+        "results/logs/combine/concordance.log",
+    benchmark:
+        "results/benchmarks/combine/concordance.tsv"
+    conda:
+        "../../envs/exactlmm.yaml"
+    script:
+        "../../scripts/combine_tables.py"
+
+
+use rule combine_concordance as combine_truth with:
+    input:
+        all_truth_tables(),
+    output:
+        report(
+            "results/compare/all.truth.tsv",
+            caption="../report/truth.rst",
+            category="Tables",
+            labels={"table": "distance to truth"},
+        ),
+    log:
+        "results/logs/combine/truth.log",
+    benchmark:
+        "results/benchmarks/combine/truth.tsv"
+
+
+rule skipped_runs:
+    input:
+        nulls=all_null_models(),
+    output:
+        report(
+            "results/compare/skipped.tsv",
+            caption="../report/skipped.rst",
+            category="Warnings",
+            labels={"table": "skipped tool runs"},
+        ),
+    params:
+        runs=all_run_metadata(),
+        skipped_in_config=runs_skipped_in_config(),
+    log:
+        "results/logs/skipped_runs/skipped_runs.log",
+    benchmark:
+        "results/benchmarks/skipped_runs/skipped_runs.tsv"
+    conda:
+        "../../envs/exactlmm.yaml"
+    script:
+        "../../scripts/skipped_runs.py"
+
+
+rule check_tolerances:
+    input:
+        concordance="results/compare/all.concordance.tsv",
+    output:
+        report(
+            "results/compare/check.txt",
+            caption="../report/check.rst",
+            category="Tables",
+            labels={"table": "tolerance check"},
+        ),
+    params:
+        tolerances=config["tolerances"],
+    log:
+        "results/logs/check_tolerances/check.log",
+    benchmark:
+        "results/benchmarks/check_tolerances/check.tsv"
+    conda:
+        "../../envs/exactlmm.yaml"
+    script:
+        "../../scripts/check_tolerances.py"

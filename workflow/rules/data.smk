@@ -1,0 +1,60 @@
+# Datasets: simulated with a known truth, or staged from (possibly remote, gzipped) PLINK files.
+# Three rules can write results/data/{dataset}/genotypes.*; disjoint wildcard constraints built
+# from the config choose exactly one per dataset.
+
+
+rule simulate:
+    output:
+        bed="results/data/{dataset}/genotypes.bed",
+        bim="results/data/{dataset}/genotypes.bim",
+        fam="results/data/{dataset}/genotypes.fam",
+        pheno="results/data/{dataset}/genotypes.pheno",
+        truth="results/data/{dataset}/genotypes.truth.json",
+    wildcard_constraints:
+        dataset=simulated_without_covariates_pattern(),
+    params:
+        simulation=simulation_parameters,
+    log:
+        "results/logs/simulate/{dataset}.log",
+    benchmark:
+        "results/benchmarks/simulate/{dataset}.tsv"
+    conda:
+        "../../envs/exactlmm.yaml"
+    script:
+        "../../scripts/simulate.py"
+
+
+use rule simulate as simulate_with_covariates with:
+    output:
+        bed="results/data/{dataset}/genotypes.bed",
+        bim="results/data/{dataset}/genotypes.bim",
+        fam="results/data/{dataset}/genotypes.fam",
+        pheno="results/data/{dataset}/genotypes.pheno",
+        covar="results/data/{dataset}/genotypes.covar",
+        truth="results/data/{dataset}/genotypes.truth.json",
+    wildcard_constraints:
+        dataset=simulated_with_covariates_pattern(),
+
+
+rule stage_plink:
+    input:
+        unpack(plink_source_files),
+        unpack(plink_phenotype_source),
+    output:
+        bed="results/data/{dataset}/genotypes.bed",
+        bim="results/data/{dataset}/genotypes.bim",
+        fam="results/data/{dataset}/genotypes.fam",
+        pheno="results/data/{dataset}/genotypes.pheno",
+    wildcard_constraints:
+        dataset=plink_datasets_pattern(),
+    params:
+        sources=plink_source_names,
+        settings=plink_staging_settings,
+    log:
+        "results/logs/stage_plink/{dataset}.log",
+    benchmark:
+        "results/benchmarks/stage_plink/{dataset}.tsv"
+    conda:
+        "../../envs/exactlmm.yaml"
+    script:
+        "../../scripts/stage_plink.py"

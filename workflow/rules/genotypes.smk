@@ -1,0 +1,45 @@
+# Genotype QC and kinship: computed once per dataset and shared by every tool.
+
+
+rule qc:
+    input:
+        unpack(genotype_inputs),
+    output:
+        snplist="results/qc/{dataset}.snplist",
+    params:
+        bfile=data_prefix("{dataset}"),
+        phenotype=phenotype_options,
+        maf=config["qc"]["maf_min"],
+        geno=config["qc"]["missing_max"],
+        out="results/qc/{dataset}",
+    log:
+        "results/logs/qc/{dataset}.log",
+    benchmark:
+        "results/benchmarks/qc/{dataset}.tsv"
+    conda:
+        "../../envs/exactlmm.yaml"
+    shell:
+        "exactlmm qc --bfile {params.bfile} {params.phenotype} --maf {params.maf}"
+        " --geno {params.geno} --out {params.out} > {log} 2>&1"
+
+
+rule kinship:
+    input:
+        unpack(plink_fileset),
+        snplist="results/qc/{dataset}.snplist",
+    output:
+        kinship="results/kinship/{dataset}.kinship.txt",
+    params:
+        bfile=data_prefix("{dataset}"),
+        kind=kinship_kind,
+        out="results/kinship/{dataset}",
+    log:
+        "results/logs/kinship/{dataset}.log",
+    benchmark:
+        "results/benchmarks/kinship/{dataset}.tsv"
+    threads: TOOL_THREADS
+    conda:
+        "../../envs/exactlmm.yaml"
+    shell:
+        "exactlmm kinship --bfile {params.bfile} --extract {input.snplist} --kind {params.kind}"
+        " --out {params.out} > {log} 2>&1"

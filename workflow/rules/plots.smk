@@ -1,0 +1,120 @@
+# Figures for the report (exactlmm.plots writes each PNG with an SVG beside it).  Skipped runs
+# are drawn as a labelled placeholder, so the report always shows why a comparison is missing.
+
+
+rule scatter_log10p:
+    input:
+        unpack(pair_inputs),
+    output:
+        png=report(
+            "results/plots/{dataset}/scatter.{peer}.{mode}.{statistic}.png",
+            caption="../report/scatter.rst",
+            category="Concordance",
+            subcategory="{dataset}",
+            labels={"peer": "{peer}", "mode": "{mode}", "statistic": "{statistic}"},
+        ),
+        svg="results/plots/{dataset}/scatter.{peer}.{mode}.{statistic}.svg",
+    log:
+        "results/logs/scatter_log10p/{dataset}.{peer}.{mode}.{statistic}.log",
+    benchmark:
+        "results/benchmarks/scatter_log10p/{dataset}.{peer}.{mode}.{statistic}.tsv"
+    conda:
+        "../../envs/plots.yaml"
+    script:
+        "../../scripts/plot_scatter.py"
+
+
+rule qq_plot:
+    input:
+        assoc=mode_assoc_tables,
+        nulls=mode_null_models,
+    output:
+        png=report(
+            "results/plots/{dataset}/qq.{mode}.png",
+            caption="../report/qq.rst",
+            category="QQ plots",
+            subcategory="{dataset}",
+            labels={"mode": "{mode}"},
+        ),
+        svg="results/plots/{dataset}/qq.{mode}.svg",
+    params:
+        tools=mode_tools,
+        statistics=TOOL_STATISTICS,
+    log:
+        "results/logs/qq_plot/{dataset}.{mode}.log",
+    benchmark:
+        "results/benchmarks/qq_plot/{dataset}.{mode}.tsv"
+    conda:
+        "../../envs/plots.yaml"
+    script:
+        "../../scripts/plot_qq.py"
+
+
+rule gamma_agreement:
+    input:
+        nulls=all_null_models(),
+    output:
+        png=report(
+            "results/plots/gamma_agreement.png",
+            caption="../report/gamma_agreement.rst",
+            category="Variance ratio",
+            labels={"figure": "gamma agreement"},
+        ),
+        svg="results/plots/gamma_agreement.svg",
+    params:
+        runs=all_run_metadata(),
+    log:
+        "results/logs/gamma_agreement/gamma_agreement.log",
+    benchmark:
+        "results/benchmarks/gamma_agreement/gamma_agreement.tsv"
+    conda:
+        "../../envs/plots.yaml"
+    script:
+        "../../scripts/plot_gamma_agreement.py"
+
+
+rule gamma_vs_truth:
+    input:
+        truth="results/compare/all.truth.tsv",
+    output:
+        png=report(
+            "results/plots/gamma_vs_truth.png",
+            caption="../report/gamma_vs_truth.rst",
+            category="Variance ratio",
+            labels={"figure": "gamma vs truth"},
+        ),
+        svg="results/plots/gamma_vs_truth.svg",
+    log:
+        "results/logs/gamma_vs_truth/gamma_vs_truth.log",
+    benchmark:
+        "results/benchmarks/gamma_vs_truth/gamma_vs_truth.tsv"
+    conda:
+        "../../envs/plots.yaml"
+    script:
+        "../../scripts/plot_gamma_vs_truth.py"
+
+
+rule runtime_plot:
+    input:
+        benchmarks=all_benchmarks(),
+        nulls=all_null_models(),
+        snplists=all_snplists(),
+    output:
+        png=report(
+            "results/plots/runtime.png",
+            caption="../report/runtime.rst",
+            category="Runtime",
+            labels={"figure": "runtime vs N and M"},
+        ),
+        svg="results/plots/runtime.svg",
+    params:
+        runs=all_run_metadata(),
+        datasets=dataset_names(),
+    log:
+        "results/logs/runtime_plot/runtime.log",
+    benchmark:
+        "results/benchmarks/runtime_plot/runtime.tsv"
+    conda:
+        "../../envs/plots.yaml"
+    script:
+        "../../scripts/plot_runtime.py"
