@@ -209,7 +209,15 @@ def run_kinship(args: argparse.Namespace) -> None:
 
 
 def _fixed_gamma(args: argparse.Namespace) -> float | None:
-    return None if args.h2 is None else gamma_from_h2(args.h2)
+    """γ = h²/(1 − h²) for ``--h2``; the search runs over log δ, so h² must avoid 0 and 1."""
+    if args.h2 is None:
+        return None
+    if not 0.0 < args.h2 < 1.0:
+        raise InputError(
+            f"--h2 {args.h2}: h² must lie strictly between 0 and 1 (h² = 0 makes "
+            "δ = σe²/σg² infinite, h² = 1 makes γ = σg²/σe² infinite)"
+        )
+    return float(gamma_from_h2(args.h2))
 
 
 def run_fit(args: argparse.Namespace) -> None:
