@@ -30,11 +30,17 @@ Refit mode (GEMMA ``-lmm 4``, PyLMM ``--refit``) re-estimates γ for every SNP:
   the null ML fit;
 * score at the null ML γ.
 
-The per-SNP optimisation is vectorised over the block: the likelihood of every SNP is
-evaluated on a grid of log γ with two GEMMs per grid (W_grid · (ỹ∘X̃) and W_grid · X̃²), then a
-safeguarded Newton iteration (bisection when Newton leaves the bracket or the curvature is
-not negative) runs on all unconverged SNPs at once with analytic first and second
-derivatives in log γ.
+The per-SNP optimisation is vectorised over the block and BLAS-bound.  Every weight
+wᵢ(t) = 1/(eᵗsᵢ + 1) is analytic in the strip |Im t| < π around the real axis of t = log γ,
+whatever sᵢ, so on GEMMA's range t ∈ [log 1e-5, log 1e5] its Chebyshev series of degree D
+converges like ρ⁻ᴰ with ρ = (π + √(11.5² + π²))/11.5 ≈ 1.31: D = 128 leaves ~1e-15.  With Φ the
+(D+1) × k matrix of Chebyshev coefficients of all the wᵢ, the coefficients of a(t) and b(t) for
+every SNP of the block are two GEMMs, Φ(ỹ∘X̃) and ΦX̃²; C(t), log|Q₂ᵀHQ₂| and log|H| are scalar
+series.  The likelihood of every SNP is then evaluated on a grid of t from the series (one
+small GEMM), and a safeguarded Newton iteration (bisection when Newton leaves the bracket or
+the curvature is not negative) runs on all unconverged SNPs at once with first and second
+t-derivatives of the series — each iteration costs O(D·m), not O(n·m).  The statistics are then
+computed exactly (not from the series) at each SNP's optimum.
 """
 
 from __future__ import annotations
@@ -49,8 +55,10 @@ from .errors import InputError
 from .likelihood import LOG_2PI
 from .null import NullModel
 
-#: Points of the per-SNP log γ grid (spacing 0.5 on GEMMA's range [1e-5, 1e5]).
-REFIT_GRID = 47
+#: Degree of the Chebyshev series in log γ used by the per-SNP refit (see the notes).
+CHEBYSHEV_DEGREE = 128
+#: Points of the per-SNP starting grid of log γ (spacing 0.25 on GEMMA's range [1e-5, 1e5]).
+REFIT_GRID = 93
 #: Convergence tolerance on log γ of the per-SNP Newton iterations.
 REFIT_TOL = 1e-9
 REFIT_MAX_ITER = 100
@@ -122,6 +130,7 @@ class Scanner:
         self.log_gamma_bounds = (-hi, -lo)
         if self.dof < 1:
             raise ValueError("no residual degrees of freedom left for the SNP")
+        self.series = _LogGammaSeries(self) if refit else None
 
     # -- per-block entry point -------------------------------------------------------------
     def scan_block(self, prepared: PreparedGenotypes) -> dict[str, np.ndarray]:
@@ -143,19 +152,19 @@ class Scanner:
             "af": prepared.af,
         }
         if not self.refit:
-            gamma = np.full(m, self.null.gamma)
-            a, b, c = self._sums(gamma, block)
+            a, b, c = self._sums_at(self.null.gamma, block)
             out.update(_wald(a, b, c, self.dof))
             out["p_lrt"] = _lrt_fixed(a, b, c, self.n)
             out["p_score"] = _score(a, b, c, self.n, self.dof)
             out["delta"] = np.full(m, self.null.delta)
             out["delta_ml"] = np.full(m, np.nan)
             return out
-        assert self.ml_null is not None
-        t_reml = self._optimise(block, "REML")
+        assert self.ml_null is not None and self.series is not None
+        coefficients = self.series.snp_coefficients(block)
+        t_reml = self._optimise(coefficients, "REML")
         a, b, c = self._sums(np.exp(t_reml), block)
         out.update(_wald(a, b, c, self.dof))
-        t_ml = self._optimise(block, "ML")
+        t_ml = self._optimise(coefficients, "ML")
         gamma_ml = np.exp(t_ml)
         a, b, c = self._sums(gamma_ml, block)
         q = np.maximum(c - a * a / b, np.finfo(float).tiny)
@@ -163,7 +172,7 @@ class Scanner:
         ml_alt = -0.5 * (self.n * (LOG_2PI + np.log(q / self.n)) + logdet + self.n)
         lrt = np.maximum(2.0 * (ml_alt - self.ml_null.loglik), 0.0)
         out["p_lrt"] = scipy.special.chdtrc(1, lrt)
-        a, b, c = self._sums(np.full(m, self.ml_null.gamma), block)
+        a, b, c = self._sums_at(self.ml_null.gamma, block)
         out["p_score"] = _score(a, b, c, self.n, self.dof)
         out["delta"] = np.exp(-t_reml)
         out["delta_ml"] = np.exp(-t_ml)
@@ -178,74 +187,23 @@ class Scanner:
         c = self.y2 @ w + self.r_yy
         return a, b, c
 
-    def _grid_loglik(self, block: _Block, kind: str) -> tuple[np.ndarray, np.ndarray]:
-        """Profile log-likelihood (up to constants) of every SNP on the log γ grid (GEMMs)."""
-        t = np.linspace(*self.log_gamma_bounds, REFIT_GRID)
-        gamma = np.exp(t)
-        w = 1.0 / (np.multiply.outer(gamma, self.s) + 1.0)  # G × k
+    def _sums_at(self, gamma: float, block: _Block) -> tuple[np.ndarray, ...]:
+        """a, b, C at one γ shared by all SNPs: matrix-vector products."""
+        w = 1.0 / (gamma * self.s + 1.0)
         a = w @ block.p_yx + block.r_yx
         b = w @ block.x2 + block.r_xx
-        c = (w @ self.y2 + self.r_yy)[:, None]
-        q = np.maximum(c - a * a / b, np.finfo(float).tiny)
-        if kind == "REML":
-            logdet = np.log1p(np.multiply.outer(gamma, self.s)).sum(axis=1)
-            f = -0.5 * (self.dof * np.log(q) + logdet[:, None] + np.log(b))
-        else:
-            logdet = np.log1p(np.multiply.outer(gamma, self.d)).sum(axis=1)
-            f = -0.5 * (self.n * np.log(q) + logdet[:, None])
-        return t, f
+        c = np.full(a.shape, self.y2 @ w + self.r_yy)
+        return a, b, c
 
-    def _derivatives(
-        self, t: np.ndarray, block: _Block, kind: str
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """First and second derivatives of the per-SNP profile likelihood in t = log γ.
-
-        With w' = −s w², w'' = 2s²w³ the γ-derivatives of a, b, C follow termwise; then
-        Q = C − a²/b, Q' = C' − 2aa'/b + a²b'/b²,
-        Q'' = C'' − 2(a'² + aa'')/b + (4aa'b' + a²b'')/b² − 2a²b'²/b³, and
-        REML: f' = −½[νQ'/Q + Σ sw + b'/b], f'' = −½[ν(Q''/Q − (Q'/Q)²) − Σ s²w² + b''/b − (b'/b)²]
-        ML:   f' = −½[nQ'/Q + Σ d/(γd+1)],  f'' = −½[n(Q''/Q − (Q'/Q)²) − Σ d²/(γd+1)²].
-        In t: F_t = γf', F_tt = γf' + γ²f''.
-        """
-        gamma = np.exp(t)
-        w = 1.0 / (np.multiply.outer(self.s, gamma) + 1.0)
-        sw = self.s[:, None] * w
-        w1 = -sw * w
-        w2 = -2.0 * sw * w1
-        a = np.einsum("ij,ij->j", w, block.p_yx) + block.r_yx
-        b = np.einsum("ij,ij->j", w, block.x2) + block.r_xx
-        c = self.y2 @ w + self.r_yy
-        a1 = np.einsum("ij,ij->j", w1, block.p_yx)
-        b1 = np.einsum("ij,ij->j", w1, block.x2)
-        c1 = self.y2 @ w1
-        a2 = np.einsum("ij,ij->j", w2, block.p_yx)
-        b2 = np.einsum("ij,ij->j", w2, block.x2)
-        c2 = self.y2 @ w2
-        q = np.maximum(c - a * a / b, np.finfo(float).tiny)
-        q1 = c1 - 2.0 * a * a1 / b + a * a * b1 / b**2
-        q2 = (
-            c2
-            - 2.0 * (a1 * a1 + a * a2) / b
-            + (4.0 * a * a1 * b1 + a * a * b2) / b**2
-            - 2.0 * a * a * b1 * b1 / b**3
-        )
-        if kind == "REML":
-            f1 = -0.5 * (self.dof * q1 / q + sw.sum(axis=0) + b1 / b)
-            f2 = -0.5 * (
-                self.dof * (q2 / q - (q1 / q) ** 2)
-                - np.einsum("ij,ij->j", sw, sw)
-                + b2 / b
-                - (b1 / b) ** 2
-            )
-        else:
-            dw = self.d[:, None] / (np.multiply.outer(self.d, gamma) + 1.0)
-            f1 = -0.5 * (self.n * q1 / q + dw.sum(axis=0))
-            f2 = -0.5 * (self.n * (q2 / q - (q1 / q) ** 2) - np.einsum("ij,ij->j", dw, dw))
-        return gamma * f1, gamma * f1 + gamma * gamma * f2
-
-    def _optimise(self, block: _Block, kind: str) -> np.ndarray:
+    def _optimise(
+        self, coefficients: tuple[np.ndarray, np.ndarray], kind: str
+    ) -> np.ndarray:
         """Per-SNP argmax of the REML or ML profile likelihood in t = log γ (vectorised)."""
-        t_grid, f = self._grid_loglik(block, kind)
+        assert self.series is not None
+        series = self.series
+        coef_a, coef_b = coefficients
+        t_grid = np.linspace(*self.log_gamma_bounds, REFIT_GRID)
+        f = series.objective_on_grid(t_grid, coef_a, coef_b, kind)
         m = f.shape[1]
         cols = np.arange(m)
         j = np.argmax(f, axis=0)
@@ -253,21 +211,21 @@ class Scanner:
         jh = np.minimum(j + 1, t_grid.size - 1)
         lo, hi = t_grid[jl].copy(), t_grid[jh].copy()
         # Start at the vertex of the parabola through the three grid points (interior maxima).
+        step = t_grid[1] - t_grid[0]
         t = t_grid[j].copy()
         interior = (j > 0) & (j < t_grid.size - 1)
         fl, fm, fh = f[jl, cols], f[j, cols], f[jh, cols]
         curvature = fl - 2.0 * fm + fh
         with np.errstate(invalid="ignore", divide="ignore"):
-            shift = 0.5 * (t_grid[1] - t_grid[0]) * (fl - fh) / curvature
+            shift = 0.5 * step * (fl - fh) / curvature
         ok = interior & (curvature < 0) & np.isfinite(shift)
-        t[ok] += np.clip(shift[ok], -0.5 * (t_grid[1] - t_grid[0]), 0.5 * (t_grid[1] - t_grid[0]))
+        t[ok] += np.clip(shift[ok], -0.5 * step, 0.5 * step)
         active = cols
         for _ in range(REFIT_MAX_ITER):
             if active.size == 0:
                 break
-            sub = block if active.size == m else block.take(active)
             ta = t[active]
-            ft, ftt = self._derivatives(ta, sub, kind)
+            ft, ftt = series.derivatives(ta, coef_a[:, active], coef_b[:, active], kind)
             rising = ft > 0
             lo[active] = np.where(rising, ta, lo[active])
             hi[active] = np.where(rising, hi[active], ta)
@@ -281,6 +239,127 @@ class Scanner:
         return np.clip(t, *self.log_gamma_bounds)
 
 
+class _LogGammaSeries:
+    """Chebyshev series in t = log γ of the weights wᵢ(t) and of the scalar sums (notes).
+
+    Interpolation at the D+1 Chebyshev–Lobatto points xⱼ = cos(πj/D) of [−1, 1], mapped to
+    t = mid + half·x; coefficients by the discrete cosine transform
+    cₖ = (2/D) Σⱼ'' f(xⱼ) cos(πjk/D) (first and last terms, and c₀, c_D, halved).
+    """
+
+    def __init__(self, scanner: Scanner, degree: int = CHEBYSHEV_DEGREE) -> None:
+        lo, hi = scanner.log_gamma_bounds
+        self.mid, self.half = 0.5 * (lo + hi), 0.5 * (hi - lo)
+        self.degree = degree
+        k = np.arange(degree + 1)
+        nodes = self.mid + self.half * np.cos(np.pi * k / degree)
+        halve = np.where((k == 0) | (k == degree), 0.5, 1.0)
+        self.transform = (2.0 / degree) * np.cos(np.pi * np.outer(k, k) / degree)
+        self.transform *= halve[:, None] * halve[None, :]
+        gamma = np.exp(nodes)
+        weights = 1.0 / (np.multiply.outer(gamma, scanner.s) + 1.0)  # (D+1) × k
+        self.phi = self.transform @ weights
+        self.coef_c = self.phi @ scanner.y2
+        self.coef_c[0] += scanner.r_yy
+        self.coef_logdet = self.transform @ np.log1p(np.multiply.outer(gamma, scanner.s)).sum(1)
+        self.coef_logdet_h = None
+        if scanner.d is not None:
+            self.coef_logdet_h = self.transform @ np.log1p(
+                np.multiply.outer(gamma, scanner.d)
+            ).sum(1)
+        self.dof = scanner.dof
+        self.n = scanner.n
+
+    def snp_coefficients(self, block: _Block) -> tuple[np.ndarray, np.ndarray]:
+        """Series coefficients of a(t) and b(t) for every SNP: two GEMMs, (D+1) × m each."""
+        coef_a = self.phi @ block.p_yx
+        coef_a[0] += block.r_yx
+        coef_b = self.phi @ block.x2
+        coef_b[0] += block.r_xx
+        return coef_a, coef_b
+
+    def _basis(self, t: np.ndarray, order: int) -> list[np.ndarray]:
+        """Tₖ(x) and, up to ``order``, its x-derivatives, at x = (t − mid)/half: (D+1) × len(t)."""
+        x = (np.asarray(t, dtype=float) - self.mid) / self.half
+        out = [np.empty((self.degree + 1, x.size)) for _ in range(order + 1)]
+        t0, t1 = out[0], None
+        t0[0], t0[1] = 1.0, x
+        if order >= 1:
+            t1 = out[1]
+            t1[0], t1[1] = 0.0, 1.0
+        if order >= 2:
+            t2 = out[2]
+            t2[0], t2[1] = 0.0, 0.0
+        for k in range(1, self.degree):
+            t0[k + 1] = 2.0 * x * t0[k] - t0[k - 1]
+            if order >= 1:
+                t1[k + 1] = 2.0 * t0[k] + 2.0 * x * t1[k] - t1[k - 1]
+            if order >= 2:
+                t2[k + 1] = 4.0 * t1[k] + 2.0 * x * t2[k] - t2[k - 1]
+        return out
+
+    def objective_on_grid(
+        self, t_grid: np.ndarray, coef_a: np.ndarray, coef_b: np.ndarray, kind: str
+    ) -> np.ndarray:
+        """Profile log-likelihood (up to constants) of every SNP at every grid t: G × m."""
+        basis = self._basis(t_grid, 0)[0].T  # G × (D+1)
+        a = basis @ coef_a
+        b = basis @ coef_b
+        c = (basis @ self.coef_c)[:, None]
+        q = np.maximum(c - a * a / b, np.finfo(float).tiny)
+        if kind == "REML":
+            logdet = basis @ self.coef_logdet
+            return -0.5 * (self.dof * np.log(q) + logdet[:, None] + np.log(np.maximum(b, 1e-300)))
+        logdet = basis @ self.coef_logdet_h
+        return -0.5 * (self.n * np.log(q) + logdet[:, None])
+
+    def derivatives(
+        self, t: np.ndarray, coef_a: np.ndarray, coef_b: np.ndarray, kind: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """First and second t-derivatives of each SNP's profile log-likelihood at its own t.
+
+        Q = C − a²/b, Q' = C' − 2aa'/b + a²b'/b²,
+        Q'' = C'' − 2(a'² + aa'')/b + (4aa'b' + a²b'')/b² − 2a²b'²/b³ (primes: d/dt), then
+        REML: f' = −½[νQ'/Q + L' + b'/b], f'' = −½[ν(Q''/Q − (Q'/Q)²) + L'' + b''/b − (b'/b)²]
+        ML:   f' = −½[nQ'/Q + L_H'],     f'' = −½[n(Q''/Q − (Q'/Q)²) + L_H'']
+        with L = log|Q₂ᵀHQ₂| and L_H = log|H|.
+        """
+        t0, t1, t2 = self._basis(t, 2)
+        scale = 1.0 / self.half  # dx/dt
+        t1 = t1 * scale
+        t2 = t2 * scale * scale
+
+        def evaluate(coef: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            if coef.ndim == 1:
+                return coef @ t0, coef @ t1, coef @ t2
+            return (
+                np.einsum("km,km->m", coef, t0),
+                np.einsum("km,km->m", coef, t1),
+                np.einsum("km,km->m", coef, t2),
+            )
+
+        a, a1, a2 = evaluate(coef_a)
+        b, b1, b2 = evaluate(coef_b)
+        c, c1, c2 = evaluate(self.coef_c)
+        q = np.maximum(c - a * a / b, np.finfo(float).tiny)
+        q1 = c1 - 2.0 * a * a1 / b + a * a * b1 / b**2
+        q2 = (
+            c2
+            - 2.0 * (a1 * a1 + a * a2) / b
+            + (4.0 * a * a1 * b1 + a * a * b2) / b**2
+            - 2.0 * a * a * b1 * b1 / b**3
+        )
+        if kind == "REML":
+            _, l1, l2 = evaluate(self.coef_logdet)
+            f1 = -0.5 * (self.dof * q1 / q + l1 + b1 / b)
+            f2 = -0.5 * (self.dof * (q2 / q - (q1 / q) ** 2) + l2 + b2 / b - (b1 / b) ** 2)
+        else:
+            _, l1, l2 = evaluate(self.coef_logdet_h)
+            f1 = -0.5 * (self.n * q1 / q + l1)
+            f2 = -0.5 * (self.n * (q2 / q - (q1 / q) ** 2) + l2)
+        return f1, f2
+
+
 @dataclass(frozen=True)
 class _Block:
     """Rotated products of one block: ỹ∘X̃, X̃∘X̃ and the residual-dimension terms."""
@@ -289,11 +368,6 @@ class _Block:
     x2: np.ndarray
     r_yx: np.ndarray
     r_xx: np.ndarray
-
-    def take(self, columns: np.ndarray) -> _Block:
-        return _Block(
-            self.p_yx[:, columns], self.x2[:, columns], self.r_yx[columns], self.r_xx[columns]
-        )
 
 
 def _wald(a: np.ndarray, b: np.ndarray, c: np.ndarray, dof: int) -> dict[str, np.ndarray]:
