@@ -79,7 +79,6 @@ def test_hs1940_numbers_are_consistent():
         (lambda: params.gamma_from_h2(-0.1), "must lie in [0, 1)"),
         (lambda: params.pve_from_gamma(1.0, 0.0), "must be positive"),
         (lambda: params.h2_from_gamma(math.nan), "not a finite number"),
-        (lambda: params.to_standard("pylmm", {"h": 0.0}, 1.0), "δ = σe²/σg² is infinite"),
         (lambda: params.to_standard("pylmm", {"h": 1.0}, 1.0), "γ is infinite"),
         (lambda: params.to_standard("plink", {"h": 0.5}, 1.0), "unknown tool 'plink'"),
     ],
@@ -96,6 +95,13 @@ def test_boundaries_allowed_when_not_strict():
     gamma = params.gamma_from_h2(h, strict=False)
     assert gamma.tolist() == [0.0, 1.0, math.inf]
     assert params.delta_from_gamma(np.array([0.0, 2.0]), strict=False).tolist() == [math.inf, 0.5]
+
+
+def test_to_standard_keeps_a_zero_heritability_fit():
+    std = params.to_standard("pylmm", {"h": 0.0}, 1.0)
+    assert std["gamma"] == 0.0 and std["h2"] == 0.0 and std["pve"] == 0.0
+    assert std["delta"] is None and std["boundary"] == "h2=0"
+    assert params.to_standard("pylmm", {"h": 0.5}, 1.0)["boundary"] is None
 
 
 def test_to_standard_agrees_across_tools():

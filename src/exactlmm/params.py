@@ -262,7 +262,10 @@ def to_standard(tool: str, native: dict[str, Any], mean_diag: float) -> dict[str
     -------
     dict with ``gamma``, ``delta``, ``h2``, ``pve`` (all floats) and ``sigma_g2``, ``sigma_e2``
     (floats, or ``None`` when the tool gives no variance scale).  σg² is for K, not K' or K_c.
-    Boundary fits (h² = 0 or 1) raise ``InputError``: δ or γ would be infinite.
+    A fit on the lower boundary (h² = 0, γ = 0) is a valid estimate — the tool found no
+    variance due to K — and gives ``delta`` = ``None`` (δ = σe²/σg² is infinite, which JSON
+    cannot hold) and ``boundary`` = ``"h2=0"``.  A fit at h² = 1 raises ``InputError``: γ would
+    be infinite and the tool's result cannot be put on this footing.
     """
     t = _check_mean_diag(mean_diag)
     sigma_g2: float | None
@@ -299,7 +302,8 @@ def to_standard(tool: str, native: dict[str, Any], mean_diag: float) -> dict[str
         raise InputError(f"unknown tool {tool!r}; expected one of {', '.join(TOOLS)}")
     return {
         "gamma": gamma,
-        "delta": float(delta_from_gamma(gamma)),
+        "delta": None if gamma == 0 else float(delta_from_gamma(gamma)),
+        "boundary": "h2=0" if gamma == 0 else None,
         "h2": float(h2_from_gamma(gamma)),
         "pve": float(pve_from_gamma(gamma, t)),
         "sigma_g2": sigma_g2,
