@@ -158,11 +158,7 @@ def kinship_model(
     x = inputs.covariates
     source = inputs.kinship_source or inputs.dataset.bed_path
     if inputs.kinship is not None:
-        k = inputs.kinship
-        spectrum = spectrum_from_kinship(k, x, source)
-        if with_ml:
-            spectrum = spectrum.with_kinship_eigenvalues(kinship_eigenvalues(k))
-        return KinshipModel(spectrum, k.__matmul__, float(np.trace(k)) / k.shape[0], "file")
+        return _dense_model(inputs.kinship, x, with_ml, source, "file")
     snps = inputs.snp_index if snp_index is None else snp_index
     ds = inputs.dataset
     if snps.size < inputs.n_samples:
@@ -179,11 +175,7 @@ def kinship_model(
     k, m = kinship_mod.kinship_standardised(
         ds, inputs.samples.fam_index, snps, block_size=block_size, progress=progress
     )
-    spectrum = spectrum_from_kinship(k, x, ds.bed_path)
-    if with_ml:
-        spectrum = spectrum.with_kinship_eigenvalues(kinship_eigenvalues(k))
-    return KinshipModel(spectrum, k.__matmul__, float(np.trace(k)) / k.shape[0],
-                        f"standardised, {m} SNPs")
+    return _dense_model(k, x, with_ml, ds.bed_path, f"standardised, {m} SNPs")
 
 
 def fit(
@@ -296,6 +288,11 @@ def _association_loco(
     block_size: int,
     progress: bool,
 ) -> AssocResult:
+    """One null fit and scan per chromosome c, with K₋c from the SNPs off c.
+
+    The K₋c come from one pass over the genotypes (:func:`exactlmm.kinship.kinship_loco`);
+    when the SNPs off c are fewer than the samples, the low-rank path is used instead.
+    """
     if inputs.kinship is not None:
         raise InputError(
             "LOCO builds one kinship per chromosome from the genotypes; do not also pass "
@@ -303,36 +300,46 @@ def _association_loco(
             inputs.kinship_source,
         )
     ds = inputs.dataset
-    chrom = ds.chrom[inputs.snp_index]
+    chrom = ds.chrom[inputs.snp_index].astype(str)
     chromosomes = list(dict.fromkeys(chrom.tolist()))
     if len(chromosomes) < 2:
         raise InputError("LOCO needs SNPs on at least two chromosomes", ds.bim_path)
-    pieces: dict[str, np.ndarray] = {}
-    order: list[np.ndarray] = []
+    with_ml = refit or likelihood == "ML"
+    dense = kinship_mod.kinship_loco(
+        ds, inputs.samples.fam_index, inputs.snp_index, block_size, progress
+    )
+    n = inputs.n_samples
+    statistics: dict[str, np.ndarray] = {}
     nulls: dict[str, NullModel] = {}
     ml_null = None
     for c in chromosomes:
         on_c = chrom == c
-        model = kinship_model(
-            inputs, inputs.snp_index[~on_c], with_ml=refit or likelihood == "ML",
-            block_size=block_size,
-        )
+        k_c, m_c = dense.pop(c)
+        if m_c < n:
+            model = kinship_model(inputs, inputs.snp_index[~on_c], with_ml=with_ml,
+                                  block_size=block_size)
+        else:
+            model = _dense_model(k_c, inputs.covariates, with_ml, ds.bed_path,
+                                 f"standardised, {m_c} SNPs off chromosome {c}")
+        del k_c
         null, ml_null = _null_fits(inputs, model, refit, likelihood, fixed_gamma)
-        nulls[str(c)] = null
+        nulls[c] = null
         stats = _scan(inputs, Scanner(null, refit=refit, ml_null=ml_null),
                       inputs.snp_index[on_c], block_size, progress)
-        order.append(np.flatnonzero(on_c))
         for name, values in stats.items():
-            pieces.setdefault(name, []).append(values)  # type: ignore[attr-defined]
-    position = np.concatenate(order)
-    statistics = {}
-    for name, parts in pieces.items():
-        values = np.concatenate(parts)  # type: ignore[arg-type]
-        out = np.empty_like(values)
-        out[position] = values
-        statistics[name] = out
+            column = statistics.setdefault(name, np.empty(chrom.size, dtype=values.dtype))
+            column[on_c] = values
     # The genome-wide null (all chromosomes) is the headline null model of the JSON.
     model = kinship_model(inputs, with_ml=likelihood == "ML", block_size=block_size)
     null = fit(inputs, model, likelihood, fixed_gamma=fixed_gamma)
     return AssocResult(inputs.snp_index, statistics, null, ml_null,
                        "standardised, leave one chromosome out", nulls)
+
+
+def _dense_model(
+    k: np.ndarray, covariates: np.ndarray, with_ml: bool, source: object, description: str
+) -> KinshipModel:
+    spectrum = spectrum_from_kinship(k, covariates, source)
+    if with_ml:
+        spectrum = spectrum.with_kinship_eigenvalues(kinship_eigenvalues(k))
+    return KinshipModel(spectrum, k.__matmul__, float(np.trace(k)) / k.shape[0], description)
