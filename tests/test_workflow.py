@@ -1,0 +1,164 @@
+"""End-to-end tests of the Snakemake workflow (slow: they run Snakemake and the peer tools).
+
+The CI configuration (config/ci.yaml) runs once, in a temporary working directory, with the
+repository's Snakefile; the tests then check its tables against the acceptance bounds, that a
+too-strict tolerance fails the run with one line per violation, and that the report builds.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+CI_CONFIG = REPO / "config" / "ci.yaml"
+DEFAULT_CONFIG = REPO / "config.yaml"
+
+
+def snakemake(workdir: Path, *args: str, timeout: int = 3600) -> subprocess.CompletedProcess:
+    """Run Snakemake on the repository's Snakefile in ``workdir``."""
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+         "--directory", str(workdir), *args],
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def with_config(workdir: Path, config: Path | dict, *args: str) -> subprocess.CompletedProcess:
+    """Run Snakemake with ``config`` (a file or a dict) replacing the workflow's config."""
+    if isinstance(config, dict):
+        path = workdir / "test-config.yaml"
+        path.write_text(yaml.safe_dump(config))
+        config = path
+    return snakemake(workdir, *args, "--configfile", str(config), "--replace-workflow-config")
+
+
+@pytest.fixture(scope="module")
+def ci_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Working directory of one complete run of the CI configuration."""
+    workdir = tmp_path_factory.mktemp("ci-run")
+    done = with_config(workdir, CI_CONFIG, "--cores", "2")
+    assert done.returncode == 0, done.stderr[-5000:]
+    return workdir
+
+
+def concordance_rows(workdir: Path, **selectors: str) -> pd.DataFrame:
+    table = pd.read_csv(workdir / "results/compare/all.concordance.tsv", sep="\t")
+    for key, value in selectors.items():
+        table = table[table[key] == value]
+    assert not table.empty, f"no concordance rows for {selectors}"
+    return table
+
+
+@pytest.mark.parametrize("config", [DEFAULT_CONFIG, CI_CONFIG], ids=["default", "ci"])
+def test_dry_run_and_lint_are_clean(config: Path, tmp_path: Path) -> None:
+    dry = with_config(tmp_path, config, "-n")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    lint = with_config(tmp_path, config, "--lint")
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert "Congratulations, your workflow is in a good condition" in lint.stdout + lint.stderr
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(
+    ("dataset", "message"),
+    [
+        ({"kinship": "centred"}, "config error at datasets/bad: give exactly one of 'simulate'"),
+        ({"simulate": {"n_samples": 50, "n_snps": 100, "h2": 1.5}},
+         "config error at datasets/bad/simulate/h2: 1.5 is greater than or equal to the maximum"),
+        ({"simulate": {"n_samples": 50, "n_snps": 100}, "skip": ["plink"]},
+         "config error at datasets/bad/skip/0"),
+    ],
+    ids=["neither-simulate-nor-plink", "h2-out-of-range", "unknown-tool-in-skip"],
+)
+def test_bad_config_gives_one_line_error(dataset: dict, message: str, tmp_path: Path) -> None:
+    done = with_config(tmp_path, {"datasets": {"bad": dataset}}, "-n")
+    assert done.returncode != 0
+    assert message in done.stdout + done.stderr
+
+
+def test_hs1940_matches_gemma_null_fit(ci_run: Path) -> None:
+    """(a) Our REML logL equals GEMMA's within 0.01, our γ its λ within 1e-3 relative."""
+    rows = concordance_rows(ci_run, dataset="hs1940", mode="refit", tool_a="exactlmm",
+                            tool_b="gemma")
+    assert (rows["likelihood_a"] == "REML").all() and (rows["likelihood_b"] == "REML").all()
+    assert rows["abs_diff_loglik"].max() <= 0.01
+    assert rows["rel_diff_gamma"].max() <= 1e-3
+    assert rows["gamma_a"].iloc[0] == pytest.approx(4.343368, rel=1e-5)
+
+
+def test_hs1940_refit_matches_gemma_tests(ci_run: Path) -> None:
+    """(b) Ours refit vs GEMMA -lmm 4: max |Δ −log10 p| ≤ 0.01 for Wald, LRT and score."""
+    rows = concordance_rows(ci_run, dataset="hs1940", mode="refit", tool_a="exactlmm",
+                            tool_b="gemma")
+    assert sorted(rows["statistic"]) == ["p_lrt", "p_score", "p_wald"]
+    assert (rows["n_compared"] == 10768).all()
+    assert rows["max_abs_diff_log10p"].max() <= 0.01
+
+
+@pytest.mark.parametrize("peer", ["fastlmm", "pylmm"])
+def test_fixed_mode_matches_fixed_peers(ci_run: Path, peer: str) -> None:
+    """(c) Ours fixed vs FaST-LMM and PyLMM fixed: Wald p within 0.001 in −log10 p, everywhere."""
+    rows = concordance_rows(ci_run, mode="fixed", tool_a="exactlmm", tool_b=peer,
+                            statistic="p_wald")
+    assert sorted(rows["dataset"]) == ["hs1940", "tiny", "tiny_cov"]
+    assert rows["max_abs_diff_log10p"].max() <= 1e-3
+
+
+def test_check_passes_and_skips_are_listed(ci_run: Path) -> None:
+    check = (ci_run / "results/compare/check.txt").read_text().splitlines()
+    n_tolerances = len(yaml.safe_load(CI_CONFIG.read_text())["tolerances"])
+    assert check[0].startswith(f"all {n_tolerances} tolerances hold")
+    skipped = pd.read_csv(ci_run / "results/compare/skipped.tsv", sep="\t")
+    assert skipped[["dataset", "tool", "mode"]].values.tolist() == [["hs1940", "pylmm", "refit"]]
+    truth = pd.read_csv(ci_run / "results/compare/all.truth.tsv", sep="\t")
+    assert set(truth["dataset"]) == {"tiny", "tiny_cov"}
+
+
+def test_every_figure_has_png_and_svg(ci_run: Path) -> None:
+    pngs = sorted((ci_run / "results/plots").rglob("*.png"))
+    assert len(pngs) == 26  # 6 QQ (3 datasets x 2 modes) + 17 scatters + 3 summaries
+    for png in pngs:
+        assert png.stat().st_size > 0 and png.with_suffix(".svg").is_file(), png
+
+
+def test_report_builds(ci_run: Path) -> None:
+    done = with_config(ci_run, CI_CONFIG, "--report", "report.html")
+    assert done.returncode == 0, done.stderr[-3000:]
+    html = (ci_run / "report.html").read_text()
+    for text in ("Concordance", "Warnings", "Runtime", "scatter.gemma.refit.p_lrt.png"):
+        assert text in html
+
+
+def test_too_strict_tolerance_fails_with_one_line_per_violation(
+    ci_run: Path, tmp_path: Path
+) -> None:
+    workdir = tmp_path / "strict"
+    shutil.copytree(ci_run, workdir, symlinks=True)
+    config = yaml.safe_load(CI_CONFIG.read_text())
+    config["tolerances"] = [
+        {"tool_a": "exactlmm", "tool_b": "gemma", "mode": "refit", "statistic": "p_wald",
+         "max_abs_diff_log10p": 1e-12},
+        {"tool_a": "exactlmm", "tool_b": "fastlmm", "mode": "fixed", "statistic": "p_wald",
+         "max_abs_diff_log10p": 1.0},
+    ]
+    (workdir / "results/compare/check.txt").unlink()
+    done = with_config(workdir, config, "--cores", "1", "results/compare/check.txt")
+    assert done.returncode != 0
+    lines = (done.stdout + done.stderr).splitlines()
+    assert "3 tolerance violation(s) in results/compare/all.concordance.tsv:" in lines
+    for dataset in ("tiny", "tiny_cov", "hs1940"):
+        assert any(
+            line.startswith(f"  dataset={dataset} mode=refit exactlmm vs gemma p_wald: "
+                            "max_abs_diff_log10p = ") and line.endswith(" > 1e-12")
+            for line in lines
+        ), dataset
+    assert not (workdir / "results/compare/check.txt").exists()
