@@ -17,6 +17,12 @@ full-rank path).  With σe² profiled out (σ̂e² = yᵀPy/(n−c) for REML, y�
 the exact restricted likelihood *including* +½ log|XᵀX| — the convention of GEMMA and FaST-LMM.
 Dropping that constant (some texts do) changes REML by −½ log|XᵀX| and nothing else.
 
+ML and a singular K: when K has a null vector inside col(X) — e.g. a kinship built from
+column-centred genotypes has K1 = 0 — then as γ → ∞, n log yᵀPy falls like −n log γ while
+log|H| grows only like (n − 1) log γ, so ML rises without bound (like ½ log γ) and its maximum
+sits on the upper γ bound for small n.  REML is immune (it sees only Q₂ᵀKQ₂).  This is the
+likelihood, not a numerical artefact; GEMMA has it too.
+
 These are the true likelihoods in the σe²-scale parameterisation: Var(y) = σe²H = σg²K + σe²I.
 In FaST-LMM's δ-parameterisation, Var(y) = σg²(K + δI) with δ = 1/γ; the two give the same
 numbers at the same variances.
