@@ -113,11 +113,15 @@ def test_outputs_are_byte_reproducible(tmp_path, data, capsys):
     assert a == b
 
 
-def test_loco_equals_per_chromosome_kinship(tmp_path, data, capsys):
-    prefix, pheno, _ = data
+@pytest.mark.parametrize("m", [150, 100])
+def test_loco_equals_per_chromosome_kinship(tmp_path, make_plink, capsys, m):
+    """m = 150: each complement has ≥ 80 SNPs (dense K₋c); m = 100: fewer (low-rank path)."""
+    prefix = make_plink(tmp_path, n=80, m=m, seed=11, chroms=3, missing_rate=0.0)
+    pheno = write_pheno(tmp_path / "pheno.txt", prefix,
+                        np.random.default_rng(5).standard_normal(80))
     y = np.array([line.split()[2] for line in pheno.read_text().splitlines()[1:]])
     complete = tmp_path / "complete.txt"  # LOCO standardises over the analysed samples
-    complete.write_text(pheno.read_text().replace(" NA\n", " 0.5\n"))
+    complete.write_text(pheno.read_text())
     assert "NA" not in complete.read_text() and y.size == 80
     code, err = run(["assoc", "--bfile", prefix, "--pheno", complete, "--loco",
                      "--out", tmp_path / "loco", "--no-progress"], capsys)
@@ -176,7 +180,7 @@ def assert_no_outputs(out: Path) -> None:
     "case",
     ["missing_bim", "truncated_bed", "nan_pheno", "text_pheno", "mismatched_ids",
      "monomorphic", "kinship_size", "kinship_asymmetric", "collinear_covar", "h2_one",
-     "h2_zero"],
+     "h2_zero", "h2_with_refit"],
 )
 def test_bad_input_is_one_line_and_leaves_no_output(tmp_path, make_plink, capsys, case):
     prefix = make_plink(tmp_path / "d", n=40, m=60, seed=3,
@@ -221,6 +225,9 @@ def test_bad_input_is_one_line_and_leaves_no_output(tmp_path, make_plink, capsys
         (tmp_path / "covar.txt").write_text("".join(f"{f} {i} 1\n" for f, i in fam))
         extra = ["--covar", tmp_path / "covar.txt"]
         needles = ("collinear",)
+    elif case == "h2_with_refit":
+        extra = ["--h2", "0.5", "--refit"]
+        needles = ("--refit",)
     elif case == "h2_one":
         extra = ["--h2", "1"]
         needles = ("h",)

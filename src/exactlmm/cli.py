@@ -129,13 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    warnings.simplefilter("always")
-    warnings.showwarning = _show_warning
-    try:
-        args.runner(args)
-    except InputError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = _show_warning
+        try:
+            args.runner(args)
+        except InputError as err:
+            print(f"{PROG}: error: {err}", file=sys.stderr)
+            return 2
     return 0
 
 

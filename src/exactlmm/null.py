@@ -110,11 +110,18 @@ def maximise_profile(
     grid = np.linspace(lo, hi, n_grid)
     values = objective(grid)
     best_x, best_f = float(grid[np.argmax(values)]), float(values.max())
-    interior = np.flatnonzero((values[1:-1] >= values[:-2]) & (values[1:-1] >= values[2:])) + 1
-    for j in interior:
+    peaks = np.flatnonzero((values[1:-1] >= values[:-2]) & (values[1:-1] >= values[2:])) + 1
+    # Brackets: around every interior grid maximum, and the edge cells when the edge is the
+    # highest point of its cell (the optimum may lie inside the first or last cell).
+    brackets = [(grid[j - 1], grid[j + 1]) for j in peaks]
+    if values[0] >= values[1]:
+        brackets.append((grid[0], grid[1]))
+    if values[-1] >= values[-2]:
+        brackets.append((grid[-2], grid[-1]))
+    for a, b in brackets:
         result = scipy.optimize.minimize_scalar(
             lambda t: -float(objective(np.array([t]))[0]),
-            bounds=(grid[j - 1], grid[j + 1]),
+            bounds=(a, b),
             method="bounded",
             options={"xatol": 1e-10, "maxiter": 500},
         )

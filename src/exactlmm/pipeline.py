@@ -186,8 +186,12 @@ def fit(
     fixed_gamma: float | None = None,
     log_delta_bounds: tuple[float, float] = DEFAULT_LOG_DELTA_BOUNDS,
     n_grid: int = DEFAULT_GRID,
+    label: str | None = None,
 ) -> NullModel:
-    """Null-model fit (or evaluation at ``fixed_gamma``) by REML or ML."""
+    """Null-model fit (or evaluation at ``fixed_gamma``) by REML or ML.
+
+    ``label`` is added to the source named in warnings (e.g. the LOCO chromosome).
+    """
     return fit_null(
         model.spectrum,
         inputs.y,
@@ -198,7 +202,7 @@ def fit(
         log_delta_bounds=log_delta_bounds,
         n_grid=n_grid,
         fixed_log_delta=None if fixed_gamma is None else -float(np.log(fixed_gamma)),
-        source=inputs.pheno_source,
+        source=inputs.pheno_source if label is None else f"{inputs.pheno_source} ({label})",
     )
 
 
@@ -235,6 +239,11 @@ def association(
     progress: bool = False,
 ) -> AssocResult:
     """Fit the null model and scan every selected SNP (see :mod:`exactlmm.scan`)."""
+    if refit and fixed_gamma is not None:
+        raise InputError(
+            "a fixed h² (--h2) and a per-SNP refit (--refit) exclude each other: the refit "
+            "re-estimates the variance ratio for every SNP"
+        )
     if loco:
         return _association_loco(
             inputs, refit=refit, likelihood=likelihood, fixed_gamma=fixed_gamma,
@@ -255,11 +264,13 @@ def _null_fits(
     refit: bool,
     likelihood: Likelihood,
     fixed_gamma: float | None,
+    label: str | None = None,
 ) -> tuple[NullModel, NullModel | None]:
-    null = fit(inputs, model, likelihood, fixed_gamma=fixed_gamma)
+    """The null fit of the scan and, in refit mode, the ML null the LRT and score need."""
+    null = fit(inputs, model, likelihood, fixed_gamma=fixed_gamma, label=label)
     ml_null = None
     if refit:
-        ml_null = null if likelihood == "ML" else fit(inputs, model, "ML")
+        ml_null = null if likelihood == "ML" else fit(inputs, model, "ML", label=label)
     return null, ml_null
 
 
@@ -311,7 +322,6 @@ def _association_loco(
     n = inputs.n_samples
     statistics: dict[str, np.ndarray] = {}
     nulls: dict[str, NullModel] = {}
-    ml_null = None
     for c in chromosomes:
         on_c = chrom == c
         k_c, m_c = dense.pop(c)
@@ -322,7 +332,8 @@ def _association_loco(
             model = _dense_model(k_c, inputs.covariates, with_ml, ds.bed_path,
                                  f"standardised, {m_c} SNPs off chromosome {c}")
         del k_c
-        null, ml_null = _null_fits(inputs, model, refit, likelihood, fixed_gamma)
+        null, ml_null = _null_fits(inputs, model, refit, likelihood, fixed_gamma,
+                                   label=f"leaving out chromosome {c}")
         nulls[c] = null
         stats = _scan(inputs, Scanner(null, refit=refit, ml_null=ml_null),
                       inputs.snp_index[on_c], block_size, progress)
@@ -332,7 +343,8 @@ def _association_loco(
     # The genome-wide null (all chromosomes) is the headline null model of the JSON.
     model = kinship_model(inputs, with_ml=likelihood == "ML", block_size=block_size)
     null = fit(inputs, model, likelihood, fixed_gamma=fixed_gamma)
-    return AssocResult(inputs.snp_index, statistics, null, ml_null,
+    # Per-chromosome nulls are in ``loco``; there is no single ML null to report.
+    return AssocResult(inputs.snp_index, statistics, null, None,
                        "standardised, leave one chromosome out", nulls)
 
 

@@ -33,7 +33,8 @@ Refit mode (GEMMA ``-lmm 4``, PyLMM ``--refit``) re-estimates γ for every SNP:
 The per-SNP optimisation is vectorised over the block and BLAS-bound.  Every weight
 wᵢ(t) = 1/(eᵗsᵢ + 1) is analytic in the strip |Im t| < π around the real axis of t = log γ,
 whatever sᵢ, so on GEMMA's range t ∈ [log 1e-5, log 1e5] its Chebyshev series of degree D
-converges like ρ⁻ᴰ with ρ = (π + √(11.5² + π²))/11.5 ≈ 1.31: D = 128 leaves ~1e-15.  With Φ the
+converges like ρ⁻ᴰ with ρ = (π + √(11.5² + π²))/11.5 ≈ 1.31: D = ⌈33/log ρ⌉ = 121 leaves
+~5e-15 (D follows the bounds when they are changed).  With Φ the
 (D+1) × k matrix of Chebyshev coefficients of all the wᵢ, the coefficients of a(t) and b(t) for
 every SNP of the block are two GEMMs, Φ(ỹ∘X̃) and ΦX̃²; C(t), log|Q₂ᵀHQ₂| and log|H| are scalar
 series.  The likelihood of every SNP is then evaluated on a grid of t from the series (one
@@ -45,6 +46,7 @@ computed exactly (not from the series) at each SNP's optimum.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -55,8 +57,11 @@ from .errors import InputError
 from .likelihood import LOG_2PI
 from .null import NullModel
 
-#: Degree of the Chebyshev series in log γ used by the per-SNP refit (see the notes).
-CHEBYSHEV_DEGREE = 128
+#: Target truncation error e^(−33) ≈ 5e-15 of the Chebyshev series in log γ (see the notes):
+#: the degree is ⌈33 / log ρ⌉ for the search interval (121 on GEMMA's range).
+CHEBYSHEV_LOG_ERROR = 33.0
+#: A SNP whose part outside col(X) has ‖Sg‖² ≤ this × ‖g − ḡ‖² is untestable: NA statistics.
+COLLINEAR_TOLERANCE = 1e-8
 #: Points of the per-SNP starting grid of log γ (spacing 0.25 on GEMMA's range [1e-5, 1e5]).
 REFIT_GRID = 93
 #: Convergence tolerance on log γ of the per-SNP Newton iterations.
@@ -118,7 +123,10 @@ class Scanner:
         self.phenotype = null.phenotype
         spectrum = null.spectrum
         self.s = spectrum.eigenvalues
-        self.d = spectrum.kinship_eigenvalues
+        # ML (refit LRT) needs the eigenvalues of K: from the ML null's spectrum.
+        self.d = (ml_null or null).spectrum.kinship_eigenvalues
+        if ml_null is not None and ml_null.spectrum.basis is not spectrum.basis:
+            raise ValueError("the REML and ML null fits must share one spectrum")
         self.n = spectrum.n_samples
         self.c = spectrum.n_covariates
         self.dof = self.n - self.c - 1
@@ -140,17 +148,34 @@ class Scanner:
         p_yx = self.y_rot[:, None] * x_rot
         x2 = x_rot * x_rot
         if self.has_residual:
+            sg2 = np.einsum("ij,ij->j", x_proj, x_proj)
             r_yx = self.phenotype.projected @ x_proj - self.y_rot @ x_rot
-            r_xx = np.einsum("ij,ij->j", x_proj, x_proj) - x2.sum(axis=0)
+            r_xx = np.maximum(sg2 - x2.sum(axis=0), 0.0)
         else:
+            sg2 = x2.sum(axis=0)
             r_yx = np.zeros(x_rot.shape[1])
             r_xx = np.zeros(x_rot.shape[1])
-        block = _Block(p_yx, x2, r_yx, r_xx)
         m = x_rot.shape[1]
-        out: dict[str, np.ndarray] = {
-            "n": prepared.n_called.astype(np.int64),
-            "af": prepared.af,
-        }
+        # A SNP (nearly) inside col(X) — e.g. also given as a covariate — has no part left to
+        # test: its statistics are NA (a, b ≈ 0 would give β = 0/0).
+        untestable = sg2 <= COLLINEAR_TOLERANCE * prepared.variance * prepared.centred.shape[0]
+        if np.any(untestable):
+            p_yx[:, untestable] = 0.0
+            x2[:, untestable] = 1.0
+            r_xx[untestable] = 0.0
+            r_yx[untestable] = 0.0
+        block = _Block(p_yx, x2, r_yx, r_xx)
+        out = self._statistics(block, m)
+        for name in ("beta", "se", "p_wald", "p_lrt", "p_score", "delta", "delta_ml"):
+            out[name] = np.where(untestable, np.nan, out[name])
+        out["n"] = prepared.n_called.astype(np.int64)
+        out["af"] = prepared.af
+        out["untestable"] = untestable
+        return out
+
+    def _statistics(self, block: _Block, m: int) -> dict[str, np.ndarray]:
+        """Wald, LRT and score statistics of one block (fixed or refit mode)."""
+        out: dict[str, np.ndarray] = {}
         if not self.refit:
             a, b, c = self._sums_at(self.null.gamma, block)
             out.update(_wald(a, b, c, self.dof))
@@ -247,9 +272,12 @@ class _LogGammaSeries:
     cₖ = (2/D) Σⱼ'' f(xⱼ) cos(πjk/D) (first and last terms, and c₀, c_D, halved).
     """
 
-    def __init__(self, scanner: Scanner, degree: int = CHEBYSHEV_DEGREE) -> None:
+    def __init__(self, scanner: Scanner, degree: int | None = None) -> None:
         lo, hi = scanner.log_gamma_bounds
         self.mid, self.half = 0.5 * (lo + hi), 0.5 * (hi - lo)
+        if degree is None:
+            rho = (np.pi + np.hypot(self.half, np.pi)) / self.half  # Bernstein ellipse
+            degree = max(16, int(np.ceil(CHEBYSHEV_LOG_ERROR / np.log(rho))))
         self.degree = degree
         k = np.arange(degree + 1)
         nodes = self.mid + self.half * np.cos(np.pi * k / degree)
@@ -379,8 +407,9 @@ def _wald(a: np.ndarray, b: np.ndarray, c: np.ndarray, dof: int) -> dict[str, np
 
 
 def _lrt_fixed(a: np.ndarray, b: np.ndarray, c: np.ndarray, n: int) -> np.ndarray:
-    q = np.maximum(c - a * a / b, np.finfo(float).tiny)
-    return scipy.special.chdtrc(1, n * (np.log(c) - np.log(q)))
+    """n log(C / (C − a²/b)), written with log1p so that tiny effects keep their digits."""
+    explained = np.minimum(a * a / (b * c), 1.0 - np.finfo(float).eps)
+    return scipy.special.chdtrc(1, -n * np.log1p(-explained))
 
 
 def _score(a: np.ndarray, b: np.ndarray, c: np.ndarray, n: int, dof: int) -> np.ndarray:
@@ -402,6 +431,7 @@ def scan(
     naming ``source`` and the SNP: its statistics are undefined.  Filter with a MAF threshold.
     """
     pieces: list[dict[str, np.ndarray]] = []
+    untestable: list[np.ndarray] = []
     bar = None
     if progress:
         from tqdm import tqdm
@@ -419,14 +449,27 @@ def scan(
                     f"{name}); drop them, e.g. with --maf 0.01",
                     source,
                 )
-            pieces.append(scanner.scan_block(prepared))
+            piece = scanner.scan_block(prepared)
+            untestable.append(positions[piece.pop("untestable")])
+            pieces.append(piece)
             if bar is not None:
                 bar.update(len(positions))
     finally:
         if bar is not None:
             bar.close()
+    bad = np.concatenate(untestable) if untestable else np.empty(0, dtype=np.int64)
+    if bad.size:
+        name = snp_ids[bad[0]] if snp_ids is not None else f"#{bad[0]}"
+        where = f"{source}: " if source is not None else ""
+        warnings.warn(
+            f"{where}{bad.size} SNP(s) lie in the span of the covariates (first: {name}); "
+            "their statistics are NA",
+            stacklevel=2,
+        )
     if not pieces:
-        return {name: np.empty(0) for name in STAT_COLUMNS}
+        empty = {name: np.empty(0) for name in STAT_COLUMNS}
+        empty["n"] = np.empty(0, dtype=np.int64)
+        return empty
     return {name: np.concatenate([p[name] for p in pieces]) for name in STAT_COLUMNS}
 
 

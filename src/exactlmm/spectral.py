@@ -94,13 +94,26 @@ class Spectrum:
         projected = values - self.covariate_basis @ (self.covariate_basis.T @ values)
         return rotated, projected
 
-    def with_kinship_eigenvalues(self, eigenvalues: np.ndarray) -> Spectrum:
-        """Copy of this spectrum carrying the eigenvalues of the full K (for ML)."""
-        values = np.clip(np.sort(np.asarray(eigenvalues, dtype=float)), 0.0, None)
+    def with_kinship_eigenvalues(
+        self, eigenvalues: np.ndarray, path: object | None = None
+    ) -> Spectrum:
+        """Copy of this spectrum carrying the eigenvalues of the full K (for ML).
+
+        A clearly negative eigenvalue (below −1e-6 × the largest) is an error even when its
+        direction lies in col(X), where REML cannot see it: ML's log|H| would be wrong.
+        """
+        values = np.sort(np.asarray(eigenvalues, dtype=float))
         if values.shape != (self.n_samples,):
             raise ValueError(
                 f"expected {self.n_samples} kinship eigenvalues, got {values.shape}"
             )
+        if values[0] < -1e-6 * max(values[-1], 0.0):
+            raise InputError(
+                f"kinship is not positive semi-definite (eigenvalue {values[0]:.3g}, largest "
+                f"{values[-1]:.3g})",
+                path,
+            )
+        values = np.clip(values, 0.0, None)
         return Spectrum(
             self.basis, self.eigenvalues, self.covariate_basis, self.logdet_xtx, values
         )
@@ -162,7 +175,7 @@ def spectrum_from_kinship(
     values, vectors = np.linalg.eigh(shifted)
     s = values[c:]
     w = vectors[:, c:]
-    return Spectrum(w, _checked_eigenvalues(s, path), q, logdet_xtx)
+    return Spectrum(w, _checked_eigenvalues(s, tau, path), q, logdet_xtx)
 
 
 def spectrum_from_genotypes(
@@ -187,10 +200,13 @@ def spectrum_from_genotypes(
     q, logdet_xtx = covariate_basis(covariates)
     if q.shape[0] != n:
         raise InputError(f"genotypes have {n} rows but there are {q.shape[0]} samples", path)
+    if n - q.shape[1] < 2:
+        raise InputError(f"{n} samples leave {n - q.shape[1]} residual degrees of freedom", path)
     sz = z - q @ (q.T @ z)
     u, sv, _ = scipy.linalg.svd(sz, full_matrices=False, check_finite=False)
     s = sv**2 / n_snps
-    keep = s > EIGENVALUE_TOLERANCE * max(float(s.max(initial=0.0)), 1e-300)
+    tau = float(np.einsum("ij,ij->", z, z)) / (n * n_snps)  # tr(K)/n, the scale of K
+    keep = s > EIGENVALUE_TOLERANCE * tau
     if not np.any(keep):
         raise InputError(
             "kinship is singular: it is zero once the covariates are projected out", path
@@ -209,9 +225,10 @@ def kinship_eigenvalues(kinship: np.ndarray) -> np.ndarray:
     return scipy.linalg.eigvalsh(np.asarray(kinship, dtype=float), check_finite=False)
 
 
-def _checked_eigenvalues(s: np.ndarray, path: object | None) -> np.ndarray:
+def _checked_eigenvalues(s: np.ndarray, tau: float, path: object | None) -> np.ndarray:
+    """Eigenvalues of Q₂ᵀKQ₂, checked against τ = tr(K)/n, the scale of K."""
     top = float(s.max(initial=0.0))
-    if top <= 0:
+    if top <= EIGENVALUE_TOLERANCE * tau:
         raise InputError(
             "kinship is singular: it is zero once the covariates are projected out", path
         )
