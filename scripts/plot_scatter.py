@@ -1,7 +1,12 @@
-"""-log10 p scatter of ours against one peer (exactlmm.plots.scatter_log10p), SNPs matched by ID.
+"""-log10 p scatters of ours against every peer run of one dataset and mode, one figure per peer
+and statistic the peer gives (exactlmm.plots.scatter_log10p), SNPs matched by ID.
 
-A skipped run gives an empty panel whose title says which run was skipped and why.
+Writes ``{output}/{peer}.{statistic}.png`` (and .svg).  A skipped run gives an empty panel
+whose title says which run was skipped and why.
 """
+
+import textwrap
+from pathlib import Path
 
 import numpy as np
 from glue import run_script, skip_reason, strip_suffix
@@ -10,33 +15,39 @@ from exactlmm.compare import load_result
 from exactlmm.plots import scatter_log10p
 
 
+def matched_pvalues(ours, peer, statistic):
+    """``statistic`` of ours and of the peer on their common SNPs (empty when one is None)."""
+    if ours is None or peer is None:
+        return np.array([]), np.array([])
+    merged = ours.assoc[["snp", statistic]].merge(
+        peer.assoc[["snp", statistic]], on="snp", suffixes=("_ours", "_peer"),
+        validate="one_to_one",
+    )
+    return (merged[f"{statistic}_ours"].to_numpy(dtype=np.float64),
+            merged[f"{statistic}_peer"].to_numpy(dtype=np.float64))
+
+
 def main(snakemake):
     wc = snakemake.wildcards
-    title = f"{wc.dataset}: {wc.statistic}, {wc.mode} mode"
-    skipped = [
-        f"{tool} skipped: {reason}"
-        for tool, reason in (
-            ("exactlmm", skip_reason(snakemake.input.ours_null)),
-            (wc.peer, skip_reason(snakemake.input.peer_null)),
-        )
-        if reason is not None
-    ]
-    if skipped:
-        p_ours = p_peer = np.array([])
-        title += "\n" + "\n".join(skipped)
-    else:
-        ours = load_result(strip_suffix(snakemake.input.ours_null, ".null.json"), "exactlmm",
-                           wc.mode)
-        peer = load_result(strip_suffix(snakemake.input.peer_null, ".null.json"), wc.peer,
-                           wc.mode)
-        merged = ours.assoc[["snp", wc.statistic]].merge(
-            peer.assoc[["snp", wc.statistic]], on="snp", suffixes=("_ours", "_peer"),
-            validate="one_to_one",
-        )
-        p_ours = merged[f"{wc.statistic}_ours"].to_numpy(dtype=np.float64)
-        p_peer = merged[f"{wc.statistic}_peer"].to_numpy(dtype=np.float64)
-    scatter_log10p(p_ours, p_peer, label_a="exactlmm", label_b=wc.peer, title=title,
-                   path=snakemake.output.png)
+    folder = Path(snakemake.output[0])
+    folder.mkdir(parents=True, exist_ok=True)
+    results, reasons = {}, {}
+    for tool, null_path in zip(snakemake.params.tools, snakemake.input.nulls, strict=True):
+        reasons[tool] = skip_reason(null_path)
+        if reasons[tool] is None:
+            results[tool] = load_result(strip_suffix(null_path, ".null.json"), tool, wc.mode)
+    for peer in snakemake.params.tools:
+        if peer == "exactlmm":
+            continue
+        for statistic in snakemake.params.statistics[peer]:
+            title = f"{wc.dataset}: {statistic}, {wc.mode} mode"
+            for tool in ("exactlmm", peer):
+                if reasons[tool] is not None:
+                    title += "\n" + textwrap.fill(f"{tool} skipped: {reasons[tool]}", 90)
+            p_ours, p_peer = matched_pvalues(results.get("exactlmm"), results.get(peer),
+                                             statistic)
+            scatter_log10p(p_ours, p_peer, label_a="exactlmm", label_b=peer, title=title,
+                           path=folder / f"{peer}.{statistic}.png")
 
 
 run_script(main, snakemake)  # noqa: F821 (the object Snakemake injects)

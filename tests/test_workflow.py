@@ -134,8 +134,34 @@ def test_report_builds(ci_run: Path) -> None:
     done = with_config(ci_run, CI_CONFIG, "--report", "report.html")
     assert done.returncode == 0, done.stderr[-3000:]
     html = (ci_run / "report.html").read_text()
-    for text in ("Concordance", "Warnings", "Runtime", "scatter.gemma.refit.p_lrt.png"):
+    for text in ("Concordance", "Warnings", "Runtime", "scatter.refit/gemma.p_lrt.png"):
         assert text in html
+
+
+def test_unsupported_modes_are_skipped_not_fatal(tmp_path: Path) -> None:
+    """FaST-LMM has no refit and our GEMMA wrapper no fixed mode (exit status 4): the run goes
+    on, the skipped runs are listed, left out of the tables and drawn as labelled placeholders."""
+    config = {
+        "datasets": {"small": {"simulate": {"n_samples": 80, "n_snps": 150, "seed": 5}}},
+        "tools": {"exactlmm": {"modes": ["fixed", "refit"]}, "pylmm": {"modes": []},
+                  "fastlmm": {"modes": ["fixed", "refit"]}, "gemma": {"modes": ["fixed"]}},
+        "tolerances": [{"tool_a": "exactlmm", "tool_b": "fastlmm", "mode": "fixed",
+                        "statistic": "p_wald", "max_abs_diff_log10p": 1e-3}],
+    }
+    done = with_config(tmp_path, config, "--cores", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    skipped = pd.read_csv(tmp_path / "results/compare/skipped.tsv", sep="\t")
+    assert skipped[["tool", "mode", "exit_status"]].values.tolist() == [
+        ["fastlmm", "refit", 4], ["gemma", "fixed", 4]
+    ]
+    assert all("skipped" in reason for reason in skipped["reason"])
+    table = pd.read_csv(tmp_path / "results/compare/all.concordance.tsv", sep="\t")
+    assert table[["mode", "tool_a", "tool_b"]].values.tolist() == [
+        ["fixed", "exactlmm", "fastlmm"]
+    ]
+    assert (tmp_path / "results/plots/small/scatter.refit/fastlmm.p_wald.png").is_file()
+    assert (tmp_path / "results/plots/small/scatter.fixed/gemma.p_score.png").is_file()
+    assert (tmp_path / "results/compare/check.txt").is_file()
 
 
 def test_too_strict_tolerance_fails_with_one_line_per_violation(

@@ -389,18 +389,6 @@ def all_truth_tables():
     return [f"results/compare/{dataset}.truth.tsv" for dataset in simulated_datasets()]
 
 
-def pair_inputs(wildcards):
-    """Ours and the peer's result files for one scatter plot (same dataset and mode)."""
-    ours = run_prefix(wildcards.dataset, "exactlmm", wildcards.mode)
-    peer = run_prefix(wildcards.dataset, wildcards.peer, wildcards.mode)
-    return {
-        "ours_assoc": f"{ours}.assoc.tsv",
-        "ours_null": f"{ours}.null.json",
-        "peer_assoc": f"{peer}.assoc.tsv",
-        "peer_null": f"{peer}.null.json",
-    }
-
-
 def mode_assoc_tables(wildcards):
     """assoc.tsv of every scheduled run of a dataset in one mode."""
     return [
@@ -428,19 +416,16 @@ def mode_tools(wildcards):
 
 
 def scatter_plots():
-    """Ours vs each peer: one -log10 p scatter per dataset, mode and shared statistic."""
-    plots = []
+    """Ours vs the peers: one folder of -log10 p scatters (one per peer and statistic both give)
+    per dataset and mode where ours and at least one peer are scheduled."""
+    folders = []
     for dataset in dataset_names():
-        runs = set(tool_runs(dataset))
-        for peer in PEERS:
-            for mode in MODES:
-                if ("exactlmm", mode) not in runs or (peer, mode) not in runs:
-                    continue
-                for statistic in TOOL_STATISTICS[peer]:
-                    plots.append(
-                        f"results/plots/{dataset}/scatter.{peer}.{mode}.{statistic}.png"
-                    )
-    return plots
+        runs = tool_runs(dataset)
+        for mode in MODES:
+            tools = [tool for tool, run_mode in runs if run_mode == mode]
+            if "exactlmm" in tools and len(tools) > 1:
+                folders.append(f"results/plots/{dataset}/scatter.{mode}")
+    return folders
 
 
 def qq_plots():

@@ -29,6 +29,7 @@ rule kinship:
         snplist="results/qc/{dataset}.snplist",
     output:
         kinship="results/kinship/{dataset}.kinship.txt",
+        record="results/kinship/{dataset}.kinship.json",
     params:
         bfile=data_prefix("{dataset}"),
         kind=kinship_kind,

@@ -4,20 +4,24 @@
 
 rule scatter_log10p:
     input:
-        unpack(pair_inputs),
+        assoc=mode_assoc_tables,
+        nulls=mode_null_models,
     output:
-        png=report(
-            "results/plots/{dataset}/scatter.{peer}.{mode}.{statistic}.png",
+        report(
+            directory("results/plots/{dataset}/scatter.{mode}"),
+            patterns=["{peer}.{statistic}.png"],
             caption="../report/scatter.rst",
             category="Concordance",
             subcategory="{dataset}",
             labels={"peer": "{peer}", "mode": "{mode}", "statistic": "{statistic}"},
         ),
-        svg="results/plots/{dataset}/scatter.{peer}.{mode}.{statistic}.svg",
+    params:
+        tools=mode_tools,
+        statistics=TOOL_STATISTICS,
     log:
-        "results/logs/scatter_log10p/{dataset}.{peer}.{mode}.{statistic}.log",
+        "results/logs/scatter_log10p/{dataset}.{mode}.log",
     benchmark:
-        "results/benchmarks/scatter_log10p/{dataset}.{peer}.{mode}.{statistic}.tsv"
+        "results/benchmarks/scatter_log10p/{dataset}.{mode}.tsv"
     conda:
         "../../envs/plots.yaml"
     script:
