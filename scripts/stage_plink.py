@@ -6,6 +6,7 @@ the configured ``.fam`` column (tokens copied as written: NA and -9 stay missing
 output is written atomically; a checksum mismatch is a one-line error naming the source.
 """
 
+import functools
 import gzip
 import hashlib
 import shutil
@@ -23,7 +24,7 @@ def sha256_of(path):
     """Hex sha256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
+        for chunk in iter(functools.partial(handle.read, CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
