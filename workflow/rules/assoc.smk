@@ -26,7 +26,7 @@ rule exactlmm_assoc:
         "../../envs/exactlmm.yaml"
     shell:
         "exactlmm assoc --bfile {params.bfile} {params.phenotype} --kinship {input.kinship}"
-        " --extract {input.snplist} {params.options} --out {params.out} > {log} 2>&1"
+        " --extract {input.snplist} {params.options} --no-progress --out {params.out} > {log} 2>&1"
 
 
 rule pylmm_assoc:

@@ -43,4 +43,4 @@ rule kinship:
         "../../envs/exactlmm.yaml"
     shell:
         "exactlmm kinship --bfile {params.bfile} --extract {input.snplist} --kind {params.kind}"
-        " --out {params.out} > {log} 2>&1"
+        " --no-progress --out {params.out} > {log} 2>&1"
