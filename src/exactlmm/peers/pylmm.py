@@ -97,6 +97,7 @@ def run(
     m = inputs.snp_index.size
     stats = empty_stat_columns(m)
     h_used = np.full(m, np.nan)
+    failed: list[str] = []
     for block in iter_snp_blocks(inputs):
         stats["n"][block.rows] = block.n_called
         stats["af"][block.rows] = block.af
@@ -105,7 +106,13 @@ def run(
                 continue
             x = block.dosage[:, j : j + 1]
             if mode == "refit":
-                lmm.fit(X=x)
+                try:
+                    lmm.fit(X=x)
+                except (RuntimeError, ValueError, FloatingPointError, np.linalg.LinAlgError):
+                    # PyLMM's own optimiser gave up on this SNP (e.g. scipy's BracketError
+                    # from its unbounded Brent step): PyLMM has no result for it, so NA.
+                    failed.append(str(inputs.ds.snp[inputs.snp_index[row]]))
+                    continue
             _, p, beta, var = lmm.association(x, REML=True, returnBeta=True)
             stats["beta"][row] = beta
             stats["se"][row] = np.sqrt(np.ravel(var)[0])  # var comes back as a 1 × 1 array
@@ -121,7 +128,15 @@ def run(
         "loglik_reml_pylmm": float(null_state["optLL"]),
         "reml_offset": params.pylmm_reml_offset(n, c),
         "kinship_eigenvalues_clamped": int(np.count_nonzero(lmm.Kva <= 1e-6)),
+        "refit_failures": len(failed),
+        "refit_failed_snps": failed[:20],
     }
+    if failed:
+        print(
+            f"exactlmm.peers.pylmm: warning: PyLMM's refit failed for {len(failed)} SNP(s) "
+            f"(first: {failed[0]}); they are NA",
+            file=sys.stderr,
+        )
     record = null_record(
         TOOL,
         package_version(PACKAGE),
