@@ -79,6 +79,17 @@ def _log_axes(ax, which: str = "xy") -> None:
         axis.set_minor_formatter(mticker.NullFormatter())
 
 
+def _square_log_panel(ax, values: np.ndarray) -> None:
+    """Log–log axes with equal limits covering the positive ``values``, and the y = x line."""
+    positive = values[np.isfinite(values) & (values > 0)]
+    if positive.size:
+        low, high = positive.min() / 1.5, positive.max() * 1.5
+        _identity(ax, low, high)
+        _log_axes(ax)
+        ax.set_xlim(low, high)
+        ax.set_ylim(low, high)
+
+
 def _identity(ax, low: float, high: float) -> None:
     ax.plot([low, high], [low, high], color="0.4", lw=0.8, ls=":", label="y = x", zorder=1)
 
@@ -231,14 +242,7 @@ def gamma_vs_truth(rows: pd.DataFrame, *, path: str | Path) -> None:
             for ax, xs, ys in ((left, truth, gamma), (right, truth / (1 + truth),
                                                       gamma / (1 + gamma))):
                 ax.scatter(xs, ys, **style)
-        values = rows[["gamma", "gamma_true"]].to_numpy(dtype=np.float64)
-        positive = values[np.isfinite(values) & (values > 0)]
-        if positive.size:
-            low, high = positive.min() / 1.5, positive.max() * 1.5
-            _identity(left, low, high)
-            _log_axes(left)
-            left.set_xlim(low, high)
-            left.set_ylim(low, high)
+        _square_log_panel(left, rows[["gamma", "gamma_true"]].to_numpy(dtype=np.float64))
         left.set_xlabel("simulated γ = σg²/σe²")
         left.set_ylabel("estimated γ")
         _identity(right, 0.0, 1.0)
@@ -284,14 +288,7 @@ def gamma_agreement(
             left.scatter(group["gamma_ours"], group["gamma"], **style)
             xs = [position[str(d)] + offsets[tool] for d in group["dataset"]]
             right.scatter(xs, group["rel_diff"], **style)
-        values = merged[["gamma", "gamma_ours"]].to_numpy(dtype=np.float64)
-        positive = values[np.isfinite(values) & (values > 0)]
-        if positive.size:
-            low, high = positive.min() / 1.5, positive.max() * 1.5
-            _identity(left, low, high)
-            _log_axes(left)
-            left.set_xlim(low, high)
-            left.set_ylim(low, high)
+        _square_log_panel(left, merged[["gamma", "gamma_ours"]].to_numpy(dtype=np.float64))
         left.set_xlabel(f"γ ({reference})")
         left.set_ylabel("γ (other tool)")
         right.axhline(0.0, color="0.4", lw=0.8, ls=":")
