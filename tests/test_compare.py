@@ -143,8 +143,14 @@ def test_truth_table() -> None:
 def test_check_tolerances() -> None:
     table = concordance(_two_tools(), dataset="toy", alpha=0.01)
     ok = {"tool_a": "gemma", "tool_b": "exactlmm", "mode": "fixed", "statistic": "p_wald",
-          "max_abs_diff_log10p": 5.0, "rel_diff_gamma": 0.1, "dataset": "toy"}
+          "max_abs_diff_log10p": 5.0, "rel_diff_gamma": 0.1, "dataset": "toy",
+          "n_one_sided": 2}
     assert check_tolerances(table, [ok]) == []
+    # By default no SNP may have a p-value from one tool only: a tool that returns NA where
+    # the other tests cannot pass on the SNPs it did test.
+    default = {k: v for k, v in ok.items() if k != "n_one_sided"}
+    assert check_tolerances(table, [default]) == [
+        "dataset=toy mode=fixed exactlmm vs gemma p_wald: n_one_sided = 2 > 0"]
     too_tight = {**ok, "max_abs_diff_log10p": 0.01, "min_pearson_r": 0.9999}
     messages = check_tolerances(table, [too_tight])
     assert len(messages) == 2
@@ -157,7 +163,7 @@ def test_check_tolerances() -> None:
     assert nothing == ["tolerance matched nothing: tool_a=gemma tool_b=fastlmm mode=fixed "
                        "statistic=p_wald dataset=toy"]
     # Missing selectors match every row: both statistics are checked.
-    assert len(check_tolerances(table, [{"abs_diff_loglik": 0.1}])) == 2
+    assert len(check_tolerances(table, [{"abs_diff_loglik": 0.1, "n_one_sided": 10}])) == 2
     assert "unknown metric" in check_tolerances(table, [{"max_abs_diff_p": 1.0}])[0]
     assert "not a number" in check_tolerances(table, [{"rel_diff_gamma": "small"}])[0]
     nan_table = table.assign(pearson_r=math.nan)

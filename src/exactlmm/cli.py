@@ -59,7 +59,7 @@ def _add_data_options(parser: argparse.ArgumentParser, *, needs_pheno: bool = Tr
     parser.add_argument("--maf", type=float, default=0.0, metavar="X",
                         help="drop SNPs with minor-allele frequency < X. Default: 0")
     parser.add_argument("--geno", type=float, default=1.0, metavar="X",
-                        help="drop SNPs with missingness >= X (X = 1 keeps all). Default: 1")
+                        help="drop SNPs with missingness > X (GEMMA and PLINK keep = X). Default: 1")
     parser.add_argument("--block-size", type=int, default=DEFAULT_BLOCK_SIZE, metavar="N",
                         help=f"SNPs read and tested per block. Default: {DEFAULT_BLOCK_SIZE}")
     parser.add_argument("--out", required=True, metavar="PREFIX", help="output prefix")
@@ -173,7 +173,7 @@ def run_qc(args: argparse.Namespace) -> None:
         keep &= listed
     path = Path(f"{args.out}.snplist")
     qc.write_snp_list(path, ds.snp[keep])
-    _log(f"{int(keep.sum())} of {ds.n_snps} SNPs pass (MAF >= {args.maf}, missingness < "
+    _log(f"{int(keep.sum())} of {ds.n_snps} SNPs pass (MAF >= {args.maf}, missingness <= "
          f"{args.geno}) over {samples.fam_index.size} samples -> {path}")
 
 

@@ -41,10 +41,10 @@ CHI2_1_MEDIAN = float(stats.chi2.ppf(0.5, 1))
 _SMALLEST_P = np.finfo(np.float64).tiny
 
 CONCORDANCE_COLUMNS = (
-    "dataset", "mode", "tool_a", "tool_b", "statistic", "n_snps", "n_compared",
+    "dataset", "mode", "tool_a", "tool_b", "statistic", "n_snps", "n_compared", "n_one_sided",
     "gamma_a", "gamma_b", "rel_diff_gamma",
     "likelihood_a", "likelihood_b", "loglik_a", "loglik_b", "abs_diff_loglik",
-    "pearson_r", "max_abs_diff_log10p", "median_abs_diff_log10p",
+    "pearson_r", "max_abs_diff_log10p", "median_abs_diff_log10p", "max_abs_diff_beta_over_se",
     "n_sig_a", "n_sig_b", "n_sig_a_only", "n_sig_b_only", "lambda_gc_a", "lambda_gc_b",
 )
 _OURS_COLUMNS = ("ours_loglik_at_gamma_a", "ours_loglik_at_gamma_b", "abs_diff_ours_loglik")
@@ -112,10 +112,22 @@ def _number(record: dict, key: str) -> float:
 
 
 def _relative_difference(a: float, b: float) -> float:
+    """|a − b| / max(|a|, |b|); NaN when either is NaN (so a missing γ fails a bound)."""
+    if math.isnan(a) or math.isnan(b):
+        return math.nan
     scale = max(abs(a), abs(b))
     if scale == 0.0:
         return 0.0
     return abs(a - b) / scale
+
+
+def _beta_difference(merged: pd.DataFrame) -> float:
+    """max over SNPs of |β_a − β_b| / max(se_a, se_b): effect sizes on one scale (a flipped
+    allele coding shows up here even when p-values agree)."""
+    beta_a, beta_b = merged["beta_a"].to_numpy(np.float64), merged["beta_b"].to_numpy(np.float64)
+    se = np.fmax(merged["se_a"].to_numpy(np.float64), merged["se_b"].to_numpy(np.float64))
+    ok = np.isfinite(beta_a) & np.isfinite(beta_b) & np.isfinite(se) & (se > 0)
+    return float(np.max(np.abs(beta_a - beta_b)[ok] / se[ok])) if ok.any() else math.nan
 
 
 def _has_values(result: ToolResult, statistic: str) -> bool:
@@ -180,9 +192,13 @@ def concordance(
     for a, b in combinations(results, 2):
         if a.mode != b.mode:
             continue
-        merged = a.assoc[["snp", *STATISTICS]].merge(
-            b.assoc[["snp", *STATISTICS]], on="snp", suffixes=("_a", "_b"), validate="one_to_one"
+        # Outer join: a SNP in one table only counts as one-sided (n_one_sided), not as absent.
+        wanted = ["snp", "beta", "se", *STATISTICS]
+        merged = a.assoc[wanted].merge(
+            b.assoc[wanted], on="snp", how="outer", suffixes=("_a", "_b"),
+            validate="one_to_one", indicator=True,
         )
+        common = merged[merged["_merge"] == "both"]
         gamma_a, gamma_b = _number(a.null, "gamma"), _number(b.null, "gamma")
         loglik_a, loglik_b = _number(a.null, "loglik"), _number(b.null, "loglik")
         for statistic in STATISTICS:
@@ -194,7 +210,7 @@ def concordance(
                 "tool_a": a.tool,
                 "tool_b": b.tool,
                 "statistic": statistic,
-                "n_snps": len(merged),
+                "n_snps": len(common),
                 "gamma_a": gamma_a,
                 "gamma_b": gamma_b,
                 "rel_diff_gamma": _relative_difference(gamma_a, gamma_b),
@@ -206,10 +222,16 @@ def concordance(
             }
             row.update(
                 _pair_metrics(
-                    merged[f"{statistic}_a"].to_numpy(dtype=np.float64),
-                    merged[f"{statistic}_b"].to_numpy(dtype=np.float64),
+                    common[f"{statistic}_a"].to_numpy(dtype=np.float64),
+                    common[f"{statistic}_b"].to_numpy(dtype=np.float64),
                     alpha,
                 )
+            )
+            finite_a = np.isfinite(merged[f"{statistic}_a"].to_numpy(dtype=np.float64))
+            finite_b = np.isfinite(merged[f"{statistic}_b"].to_numpy(dtype=np.float64))
+            row["n_one_sided"] = int((finite_a ^ finite_b).sum())
+            row["max_abs_diff_beta_over_se"] = (
+                _beta_difference(common) if statistic == "p_wald" else math.nan
             )
             if ours_loglik_at is not None:
                 at_a = float(ours_loglik_at.get(a.tool, math.nan))
@@ -337,10 +359,17 @@ def check_tolerances(table: pd.DataFrame, tolerances: list[dict]) -> list[str]:
     the ``tool`` column of a truth table) and metric bounds: ``metric: bound`` requires
     ``value <= bound``; ``min_metric: bound`` requires ``value >= bound``.  A NaN value, an
     unknown metric and a tolerance that matches no row are violations too, so a misconfigured
-    check cannot pass silently.  Returns ``[]`` when everything holds.
+    check cannot pass silently.  On a concordance table every tolerance also bounds
+    ``n_one_sided`` (SNPs with a p-value from one tool only) by 0 unless it sets its own bound,
+    so a tool that returns NA for most SNPs cannot pass on the few it did test.
+    Returns ``[]`` when everything holds.
     """
     messages = []
     for tolerance in tolerances:
+        if "n_one_sided" in table.columns and not {"n_one_sided", "min_n_one_sided"} & set(
+            tolerance
+        ):
+            tolerance = {**tolerance, "n_one_sided": 0}
         selectors = {k: v for k, v in tolerance.items() if k in SELECTORS}
         described = " ".join(f"{k}={v}" for k, v in selectors.items()) or "(all rows)"
         mask = _selected(table, tolerance)

@@ -84,8 +84,8 @@ def load_inputs(
 
     ``pheno=None`` takes the phenotype from the ``.fam`` (column ``5 + mpheno``, GEMMA's ``-n``).
     ``extract`` is a SNP list (one ID per line); ``maf``/``geno`` drop SNPs with minor-allele
-    frequency below ``maf`` or missingness of ``geno`` or more among the analysed samples
-    (PLINK's flags; the defaults keep every SNP).
+    frequency below ``maf`` or missingness above ``geno`` among the analysed samples
+    (PLINK's flags, GEMMA's inclusive bounds; the defaults keep every SNP).
     """
     ds = open_plink(bfile)
     table = read_pheno(pheno, mpheno) if pheno is not None else phenotype_from_fam(ds, mpheno)

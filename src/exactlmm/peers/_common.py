@@ -260,9 +260,14 @@ def null_record(
     loglik: float | None,
     beta: Sequence[float] | None,
     parameters: dict[str, Any],
+    mean_diag: float | None = None,
 ) -> dict[str, Any]:
-    """The ``null.json`` record: standard fields via ``params.to_standard`` plus ``native``."""
-    t = inputs.kinship_mean_diag
+    """The ``null.json`` record: standard fields via ``params.to_standard`` plus ``native``.
+
+    ``mean_diag`` is t = tr(K)/n of the kinship the tool actually used, when that is not the
+    analysed samples' K as given (GEMMA re-centres K after subsetting); pve is on that K.
+    """
+    t = inputs.kinship_mean_diag if mean_diag is None else float(mean_diag)
     std = params.to_standard(tool, native, t)
     return {
         "tool": tool,

@@ -305,8 +305,12 @@ def run(
             inputs,
             mpheno,
             mode,
-            command=["gemma", *command[1:]],
+            # The kinship as given, not its resolved path: provenance must not depend on
+            # where the checkout lives.
+            command=["gemma", *(str(kinship) if c == kinship_path else c for c in command[1:])],
         ),
+        # GEMMA re-centres K over the analysed samples: its PVE uses t of that K.
+        mean_diag=t_centred,
     )
     write_results(out, {**columns, **stats}, record)
 
