@@ -59,7 +59,8 @@ def _add_data_options(parser: argparse.ArgumentParser, *, needs_pheno: bool = Tr
     parser.add_argument("--maf", type=float, default=0.0, metavar="X",
                         help="drop SNPs with minor-allele frequency < X. Default: 0")
     parser.add_argument("--geno", type=float, default=1.0, metavar="X",
-                        help="drop SNPs with missingness > X (GEMMA and PLINK keep = X). Default: 1")
+                        help="drop SNPs with missingness > X (as GEMMA and PLINK: = X is kept). "
+                             "Default: 1")
     parser.add_argument("--block-size", type=int, default=DEFAULT_BLOCK_SIZE, metavar="N",
                         help=f"SNPs read and tested per block. Default: {DEFAULT_BLOCK_SIZE}")
     parser.add_argument("--out", required=True, metavar="PREFIX", help="output prefix")
