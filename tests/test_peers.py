@@ -19,6 +19,7 @@ import pytest
 from bed_reader import to_bed
 
 from exactlmm.errors import InputError
+from exactlmm.io.kinship_txt import read_kinship
 from exactlmm.io.results import ASSOC_COLUMNS, read_assoc_tsv, read_null_json
 from exactlmm.peers import (
     EXIT_INPUT_ERROR,
@@ -361,3 +362,23 @@ def test_pylmm_refit_failure_on_a_snp_gives_na(dataset, tmp_path, monkeypatch, c
     assert record["native"]["refit_failures"] == 1
     assert record["native"]["refit_failed_snps"] == ["rs41"]
     assert "refit failed for 1 SNP(s) (first: rs41)" in capsys.readouterr().err
+
+
+def test_fastlmm_h2_conversion_holds_on_a_kinship_not_of_mean_diagonal_one(dataset, tmp_path):
+    """FaST-LMM fits h2 on K·n/tr(K): with K scaled by 3 (t ≈ 3) its γ on K as given must be a
+    third of the γ on the original K, and equal PyLMM's, which uses K as given.  On the
+    fixture's K (t ≈ 1) a wrong scaling convention would go unnoticed."""
+    pytest.importorskip("fastlmm.association")
+    pytest.importorskip("pylmm3.lmm")
+    k = read_kinship(dataset["kinship"])
+    scaled = tmp_path / "k3.txt"
+    np.savetxt(scaled, 3.0 * k)
+    inputs = {key: dataset[key] for key in ("bfile", "pheno", "mpheno", "covar", "snps")}
+    gammas = {}
+    for name, run, kinship in (("fast1", fastlmm.run, dataset["kinship"]),
+                               ("fast3", fastlmm.run, scaled),
+                               ("pylmm3", pylmm.run, scaled)):
+        run(**inputs, kinship=kinship, mode="fixed", out=tmp_path / name)
+        gammas[name] = read_null_json(tmp_path / f"{name}.null.json")["gamma"]
+    assert gammas["fast3"] == pytest.approx(gammas["fast1"] / 3.0, rel=1e-4)
+    assert gammas["fast3"] == pytest.approx(gammas["pylmm3"], rel=1e-3)

@@ -103,7 +103,8 @@ def run(
     inputs = load_inputs(bfile, pheno, mpheno, covar, kinship, snps)
     ids = inputs.sample_ids
     y = inputs.match.y
-    kernel = KernelData(iid=ids, val=inputs.kinship.copy())  # rescaled in place by FaST-LMM
+    # FaST-LMM rescales (its own copy of) K to mean diagonal 1; kernel.val is left as given.
+    kernel = KernelData(iid=ids, val=inputs.kinship.copy())
     pheno_data = SnpData(iid=ids, sid=np.array(["pheno"]), val=y.reshape(-1, 1).copy())
     covariates = inputs.match.covariates
     covar_data = (
@@ -156,8 +157,14 @@ def run(
         stats["se"] = np.where(testable, weight_se / sd, np.nan)
     stats["p_wald"] = np.where(testable, frame["PValue"].to_numpy(dtype=np.float64), np.nan)
 
+    # FaST-LMM's h2 is on K·n/tr(K); the conversion assumes that scaling (its source, see
+    # docs/PEERS-VERIFIED.md).  Its scale cannot be read back from single_snp, so no
+    # "K_scaling" is passed to to_standard (it would only compare t with itself): the scaling is
+    # verified instead on a kinship with t ≈ 3 against PyLMM (tests/test_peers.py, which fails
+    # if t is dropped from the conversion) and against ours on HS1940 (t = 0.36, the workflow's
+    # rel_diff_gamma tolerance; measured 1e-7 relative).
     t = inputs.kinship_mean_diag
-    native = {"h2": null_h2, "K_scaling": t, "nLL": null["nLL"], "sigma2": null["sigma2"]}
+    native = {"h2": null_h2, "assumed_K_scale": t, "nLL": null["nLL"], "sigma2": null["sigma2"]}
     gamma = params.gamma_from_fastlmm_h2(null_h2, t)
     stats["delta"] = np.where(testable, params.delta_from_gamma(gamma, strict=False), np.nan)
     record = null_record(
