@@ -55,8 +55,7 @@ class RotatedPhenotype:
     @classmethod
     def from_phenotype(cls, spectrum: Spectrum, y: np.ndarray) -> RotatedPhenotype:
         y = np.asarray(y, dtype=float)
-        q = spectrum.covariate_basis
-        projected = y - q @ (q.T @ y)
+        projected = spectrum.project(y)
         rotated = spectrum.basis.T @ y
         residual = 0.0
         if spectrum.n_residual > 0:

@@ -211,8 +211,8 @@ def gls_beta(
     """
     spectrum = phenotype.spectrum
     w = 1.0 / (gamma * spectrum.eigenvalues + 1.0)
-    explicit = spectrum.basis @ (w * phenotype.rotated)
-    residual = phenotype.projected - spectrum.basis @ phenotype.rotated
-    py = explicit + (residual if spectrum.n_residual > 0 else 0.0)
+    py = spectrum.basis @ (w * phenotype.rotated)
+    if spectrum.n_residual > 0:  # the zero-eigenvalue dimensions, where w = 1
+        py = py + phenotype.projected - spectrum.basis @ phenotype.rotated
     xb = phenotype.y - gamma * kinship_matvec(py) - py
     return np.linalg.lstsq(covariates, xb, rcond=None)[0]

@@ -91,8 +91,12 @@ class Spectrum:
         rotated = self.basis.T @ values
         if self.n_residual == 0:
             return rotated, None
-        projected = values - self.covariate_basis @ (self.covariate_basis.T @ values)
-        return rotated, projected
+        return rotated, self.project(values)
+
+    def project(self, values: np.ndarray) -> np.ndarray:
+        """Sa = a − Q(Qᵀa): the part of a vector or n × m block orthogonal to the covariates."""
+        q = self.covariate_basis
+        return values - q @ (q.T @ values)
 
     def with_kinship_eigenvalues(
         self, eigenvalues: np.ndarray, path: object | None = None
