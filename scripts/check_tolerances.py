@@ -1,4 +1,4 @@
-"""Apply the configured tolerances to the combined concordance table (exactlmm.compare).
+"""Apply the configured tolerances to the combined concordance table (lmmcompare.compare).
 
 On success writes the check report; on any violation prints every violation on its own line
 (to the console and the log) and fails, so `snakemake` exits non-zero.
@@ -10,8 +10,8 @@ import sys
 import pandas as pd
 from glue import run_script
 
-from exactlmm.compare import check_tolerances
 from exactlmm.io.atomic import write_text_atomic
+from lmmcompare.compare import check_tolerances
 
 
 def main(snakemake):

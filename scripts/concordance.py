@@ -1,4 +1,4 @@
-"""Concordance of every pair of runs of one dataset in the same mode (exactlmm.compare).
+"""Concordance of every pair of runs of one dataset in the same mode (lmmcompare.compare).
 
 Skipped runs are left out.  Pairs are compared within a mode, with our REML log-likelihood at
 each tool's γ (from the loglik table) so fits are judged on one convention.
@@ -7,7 +7,7 @@ each tool's γ (from the loglik table) so fits are judged on one convention.
 import pandas as pd
 from glue import loaded_results, run_script
 
-from exactlmm.compare import concordance, write_table
+from lmmcompare.compare import concordance, write_table
 
 
 def main(snakemake):

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from exactlmm.compare import ToolResult, load_result
 from exactlmm.errors import InputError
 from exactlmm.io.atomic import write_text_atomic
 from exactlmm.io.results import ASSOC_COLUMNS
+from lmmcompare.compare import ToolResult, load_result
 
 
 def run_script(main: Callable[[Any], None], snakemake: Any) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 from glue import run_script, strip_suffix
 
-from exactlmm.compare import write_table
 from exactlmm.pipeline import load_inputs, loglik_at_gamma
+from lmmcompare.compare import write_table
 
 COLUMNS = ["dataset", "tool", "mode", "gamma", "ours_loglik_at_gamma"]
 

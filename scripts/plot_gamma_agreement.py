@@ -1,4 +1,4 @@
-"""Null-model gamma of every run against ours, per dataset and mode (exactlmm.plots)."""
+"""Null-model gamma of every run against ours, per dataset and mode (lmmcompare.plots)."""
 
 import json
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 from glue import run_script
 
-from exactlmm.plots import gamma_agreement
+from lmmcompare.plots import gamma_agreement
 
 
 def main(snakemake):

@@ -1,9 +1,9 @@
-"""Estimated gamma of every run against the simulated truth (exactlmm.plots.gamma_vs_truth)."""
+"""Estimated gamma of every run against the simulated truth (lmmcompare.plots.gamma_vs_truth)."""
 
 import pandas as pd
 from glue import run_script
 
-from exactlmm.plots import gamma_vs_truth
+from lmmcompare.plots import gamma_vs_truth
 
 
 def main(snakemake):

@@ -1,4 +1,4 @@
-"""QQ plot of every tool's p values on one dataset and mode (exactlmm.plots.qq_plot).
+"""QQ plot of every tool's p values on one dataset and mode (lmmcompare.plots.qq_plot).
 
 One series per tool and statistic the tool gives; skipped runs are named in the title.
 """
@@ -6,8 +6,8 @@ One series per tool and statistic the tool gives; skipped runs are named in the 
 import numpy as np
 from glue import run_script, skip_reason, strip_suffix
 
-from exactlmm.compare import load_result
-from exactlmm.plots import qq_plot
+from lmmcompare.compare import load_result
+from lmmcompare.plots import qq_plot
 
 
 def main(snakemake):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from glue import run_script
 
-from exactlmm.plots import read_benchmarks, runtime_plot
+from lmmcompare.plots import read_benchmarks, runtime_plot
 
 
 def count_snps(snplist):

@@ -1,5 +1,5 @@
 """-log10 p scatters of ours against every peer run of one dataset and mode, one figure per peer
-and statistic the peer gives (exactlmm.plots.scatter_log10p), SNPs matched by ID.
+and statistic the peer gives (lmmcompare.plots.scatter_log10p), SNPs matched by ID.
 
 Writes ``{output}/{peer}.{statistic}.png`` (and .svg).  A skipped run gives an empty panel
 whose title says which run was skipped and why.
@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 from glue import run_script, skip_reason, strip_suffix
 
-from exactlmm.compare import load_result
-from exactlmm.plots import scatter_log10p
+from lmmcompare.compare import load_result
+from lmmcompare.plots import scatter_log10p
 
 
 def matched_pvalues(ours, peer, statistic):

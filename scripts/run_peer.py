@@ -1,4 +1,4 @@
-"""Run one peer tool, ``python -m exactlmm.peers.<tool>``, on the workflow's shared inputs.
+"""Run one peer tool, ``python -m lmmcompare.runners.<tool>``, on the workflow's shared inputs.
 
 Exit status 3 (tool not installed) or 4 (mode not supported) does not fail the job: the run is
 recorded as skipped (see glue.write_skip_marker) with the tool's own one-line reason.  Any other
@@ -17,7 +17,7 @@ def command(snakemake):
     """The peer's command line."""
     inputs = snakemake.input
     args = [
-        sys.executable, "-m", f"exactlmm.peers.{snakemake.params.tool}",
+        sys.executable, "-m", f"lmmcompare.runners.{snakemake.params.tool}",
         "--bfile", snakemake.params.bfile,
         "--pheno", inputs.pheno,
         "--mpheno", str(snakemake.params.mpheno),

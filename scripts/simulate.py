@@ -1,10 +1,10 @@
-"""Simulate one dataset with exactlmm.simulate.simulate_dataset (parameters from the config)."""
+"""Simulate one dataset with lmmcompare.simulate.simulate_dataset (parameters from the config)."""
 
 import sys
 
 from glue import run_script, strip_suffix
 
-from exactlmm.simulate import simulate_dataset
+from lmmcompare.simulate import simulate_dataset
 
 
 def main(snakemake):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 from glue import run_script
 
-from exactlmm.compare import write_table
+from lmmcompare.compare import write_table
 
 COLUMNS = ["dataset", "tool", "mode", "exit_status", "reason"]
 

@@ -1,11 +1,11 @@
-"""Distance of every run of a simulated dataset to the truth (exactlmm.compare.truth_table)."""
+"""Distance of every run of a simulated dataset to the truth (lmmcompare.compare.truth_table)."""
 
 import json
 from pathlib import Path
 
 from glue import loaded_results, run_script
 
-from exactlmm.compare import truth_table, write_table
+from lmmcompare.compare import truth_table, write_table
 
 
 def main(snakemake):

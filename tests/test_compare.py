@@ -1,4 +1,4 @@
-"""Tests for exactlmm.compare: metrics on hand-made results, λGC, truth table, tolerances."""
+"""Tests for lmmcompare.compare: metrics on hand-made results, λGC, truth table, tolerances."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from exactlmm.compare import (
+from exactlmm.errors import InputError
+from exactlmm.io.results import ASSOC_COLUMNS
+from lmmcompare.compare import (
     ToolResult,
     check_tolerances,
     concordance,
@@ -20,8 +22,6 @@ from exactlmm.compare import (
     truth_table,
     write_table,
 )
-from exactlmm.errors import InputError
-from exactlmm.io.results import ASSOC_COLUMNS
 
 
 def _assoc(snps: list[str], **pvalues: list[float]) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Tests of exactlmm.params: conversions, boundary errors, and the likelihood conventions."""
+"""Tests of lmmcompare.params: conversions, boundary errors, and the likelihood conventions."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from exactlmm import params
 from exactlmm.errors import InputError
+from lmmcompare import params
 
 # HS1940 phenotype 1 (docs/PEERS-VERIFIED.md): the REML γ, GEMMA's pve on its re-centred
 # kinship, FaST-LMM's Nullh2 on the uncentred kinship, and the two mean diagonals.

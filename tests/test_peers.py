@@ -21,7 +21,7 @@ from bed_reader import to_bed
 from exactlmm.errors import InputError
 from exactlmm.io.kinship_txt import read_kinship
 from exactlmm.io.results import ASSOC_COLUMNS, read_assoc_tsv, read_null_json
-from exactlmm.peers import (
+from lmmcompare.runners import (
     EXIT_INPUT_ERROR,
     EXIT_MODE_NOT_SUPPORTED,
     EXIT_NOT_INSTALLED,

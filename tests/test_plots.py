@@ -1,4 +1,4 @@
-"""Tests for exactlmm.plots: files written, reproducible bytes, benchmark reading."""
+"""Tests for lmmcompare.plots: files written, reproducible bytes, benchmark reading."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exactlmm import plots
 from exactlmm.errors import InputError
+from lmmcompare import plots
 
 
 def _pvalues(seed: int, n: int = 300) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Tests for exactlmm.simulate: file layout, reproducibility, structure, truth, bad input."""
+"""Tests for lmmcompare.simulate: file layout, reproducibility, structure, truth, bad input."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from bed_reader import open_bed
 
 from exactlmm.errors import InputError
-from exactlmm.simulate import main, simulate_dataset, standardise
+from lmmcompare.simulate import main, simulate_dataset, standardise
 
 BASE = dict(
     n_samples=120,

@@ -23,7 +23,6 @@ from .io.kinship_txt import write_kinship
 from .io.plink import open_plink
 from .io.results import write_assoc_tsv, write_null_json
 from .io.tables import match_samples, phenotype_from_fam, read_covar, read_pheno
-from .params import gamma_from_h2
 from .pipeline import (
     DEFAULT_BLOCK_SIZE,
     AnalysisInputs,
@@ -219,7 +218,7 @@ def _fixed_gamma(args: argparse.Namespace) -> float | None:
             f"--h2 {args.h2}: h² must lie strictly between 0 and 1 (h² = 0 makes "
             "δ = σe²/σg² infinite, h² = 1 makes γ = σg²/σe² infinite)"
         )
-    return float(gamma_from_h2(args.h2))
+    return args.h2 / (1.0 - args.h2)  # γ = h²/(1 − h²): σg² = h², σe² = 1 − h²
 
 
 def run_fit(args: argparse.Namespace) -> None:

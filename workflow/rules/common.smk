@@ -149,7 +149,7 @@ def plink_datasets_pattern():
 
 
 def simulation_parameters(wildcards):
-    """Keyword arguments of exactlmm.simulate.simulate_dataset for this dataset."""
+    """Keyword arguments of lmmcompare.simulate.simulate_dataset for this dataset."""
     return dict(config["datasets"][wildcards.dataset]["simulate"])
 
 

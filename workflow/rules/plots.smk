@@ -1,4 +1,4 @@
-# Figures for the report (exactlmm.plots writes each PNG with an SVG beside it).  Skipped runs
+# Figures for the report (lmmcompare.plots writes each PNG with an SVG beside it).  Skipped runs
 # are drawn as a labelled placeholder, so the report always shows why a comparison is missing.
 
 

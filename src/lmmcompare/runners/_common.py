@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from exactlmm import params
 from exactlmm.errors import InputError
 from exactlmm.io.kinship_txt import read_kinship
 from exactlmm.io.plink import PlinkDataset, iter_genotype_blocks, open_plink
@@ -34,6 +33,7 @@ from exactlmm.io.tables import (
     read_pheno,
 )
 from exactlmm.provenance import provenance
+from lmmcompare import params
 
 MODES = ("fixed", "refit")
 """``fixed``: the null δ is held for every SNP; ``refit``: δ is re-estimated per SNP."""

@@ -37,8 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from exactlmm import params
-from exactlmm.peers._common import (
+from exactlmm.provenance import package_version
+from lmmcompare import params
+from lmmcompare.runners._common import (
     ModeNotSupported,
     ToolFailed,
     ToolNotInstalled,
@@ -52,7 +53,6 @@ from exactlmm.peers._common import (
     snp_columns,
     write_results,
 )
-from exactlmm.provenance import package_version
 
 TOOL = "fastlmm"
 PACKAGE = "fastlmm"
@@ -188,7 +188,7 @@ def run(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_main(argv, "exactlmm.peers.fastlmm", "Run FaST-LMM on our inputs.", run)
+    return run_main(argv, "lmmcompare.runners.fastlmm", "Run FaST-LMM on our inputs.", run)
 
 
 if __name__ == "__main__":

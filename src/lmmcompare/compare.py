@@ -2,7 +2,7 @@
 
 Every tool run (ours and each peer's) is converted to the two files of ``docs/DESIGN.md``:
 ``PREFIX.assoc.tsv`` and ``PREFIX.null.json``.  By then every variance parameter is in the one
-standard form (γ = σg²/σe² on the K that was passed in, converted in ``exactlmm.params`` and the
+standard form (γ = σg²/σe² on the K that was passed in, converted in ``lmmcompare.params`` and the
 ``peers`` modules), so this module compares numbers directly and converts nothing.
 
 Definitions used throughout
@@ -248,7 +248,7 @@ def truth_table(
 ) -> pd.DataFrame:
     """One row per result: distance of the null fit to the simulated truth, power, false hits.
 
-    ``truth`` is the record of :func:`exactlmm.simulate.simulate_dataset`: ``gamma`` (the γ an
+    ``truth`` is the record of :func:`lmmcompare.simulate.simulate_dataset`: ``gamma`` (the γ an
     LMM on K estimates, ``gamma_total``), ``h2``, ``causal_snps`` and ``kinship_mean_diag`` t
     (the truth's pve is γt/(1 + γt)).  Per statistic ``s``: ``n_detected_s`` causal SNPs with
     p < alpha, ``power_s`` = that over the causal SNPs the result tested, ``n_false_pos_s``

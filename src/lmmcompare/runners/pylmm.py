@@ -31,8 +31,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from exactlmm import params
-from exactlmm.peers._common import (
+from exactlmm.provenance import package_version
+from lmmcompare import params
+from lmmcompare.runners._common import (
     ToolNotInstalled,
     check_mode,
     empty_stat_columns,
@@ -44,7 +45,6 @@ from exactlmm.peers._common import (
     snp_columns,
     write_results,
 )
-from exactlmm.provenance import package_version
 
 TOOL = "pylmm"
 PACKAGE = "pylmm3"
@@ -133,7 +133,7 @@ def run(
     }
     if failed:
         print(
-            f"exactlmm.peers.pylmm: warning: PyLMM's refit failed for {len(failed)} SNP(s) "
+            f"lmmcompare.runners.pylmm: warning: PyLMM's refit failed for {len(failed)} SNP(s) "
             f"(first: {failed[0]}); they are NA",
             file=sys.stderr,
         )
@@ -150,7 +150,7 @@ def run(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_main(argv, "exactlmm.peers.pylmm", "Run PyLMM on our inputs.", run)
+    return run_main(argv, "lmmcompare.runners.pylmm", "Run PyLMM on our inputs.", run)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ state).  Bytes are reproducible: the SVG has a fixed ``svg.hashsalt`` and no dat
 ``Software`` entry, and nothing is drawn at random.
 
 Conventions: ``-log10 p`` with p clipped below at the smallest positive double (as in
-``exactlmm.compare``); λGC is :func:`exactlmm.compare.lambda_gc`.  matplotlib and pandas are
+``lmmcompare.compare``); λGC is :func:`lmmcompare.compare.lambda_gc`.  matplotlib and pandas are
 workflow dependencies, imported here only.
 """
 
@@ -23,9 +23,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-from exactlmm.compare import lambda_gc, minus_log10, pearson
 from exactlmm.errors import InputError
 from exactlmm.io.atomic import atomic_write
+from lmmcompare.compare import lambda_gc, minus_log10, pearson
 
 _RC = {
     "svg.hashsalt": "exactlmm",
@@ -226,7 +226,7 @@ def gamma_vs_truth(rows: pd.DataFrame, *, path: str | Path) -> None:
     """Estimated γ (left, log axes) and h² = γ/(1 + γ) (right) per tool against the truth.
 
     ``rows`` has columns ``dataset, tool, mode, gamma, gamma_true`` (e.g. from
-    :func:`exactlmm.compare.truth_table`): one point per row, colour by tool, marker by mode
+    :func:`lmmcompare.compare.truth_table`): one point per row, colour by tool, marker by mode
     (filled for fixed, open for refit), and the line y = x.
     """
     _require(rows, ("dataset", "tool", "mode", "gamma", "gamma_true"), "gamma_vs_truth")

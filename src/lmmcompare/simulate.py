@@ -457,7 +457,7 @@ def simulate_dataset(
         "gamma_polygenic": polygenic_var / (1.0 - h2),
         "gamma_note": (
             "gamma = gamma_total = h2/(1-h2): the causal SNPs are columns of Z, so an LMM on "
-            "K = ZZ'/M absorbs their variance into sigma_g2 (see exactlmm.simulate docstring); "
+            "K = ZZ'/M absorbs their variance into sigma_g2 (see lmmcompare.simulate docstring); "
             "gamma_polygenic = (h2-causal_h2)/(1-h2) applies when causal SNPs are fitted as "
             "fixed effects"
         ),
@@ -489,7 +489,7 @@ def simulate_dataset(
         "population": layout.population.tolist(),
         "seed": seed,
         "parameters": arguments,
-        "provenance": provenance("exactlmm.simulate", __version__, arguments),
+        "provenance": provenance("lmmcompare.simulate", __version__, arguments),
     }
 
     _write_plink_atomic(out_prefix, genotypes, properties)
@@ -507,7 +507,7 @@ def simulate_dataset(
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m exactlmm.simulate",
+        prog="python -m lmmcompare.simulate",
         description="Simulate PLINK genotypes and an LMM phenotype with a known truth.",
     )
     parser.add_argument("--out", required=True, help="output prefix")
@@ -531,7 +531,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m exactlmm.simulate --out PREFIX --n-samples N ...``."""
+    """Command line: ``python -m lmmcompare.simulate --out PREFIX --n-samples N ...``."""
     args = vars(_parser().parse_args(argv))
     out = args.pop("out")
     try:

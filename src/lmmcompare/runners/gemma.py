@@ -12,7 +12,7 @@ What GEMMA does with the input set written here (read in GEMMA v0.98.5 ``src/``)
   (``EigenDecomp_Zeroed``).  With the intercept in X this changes no REML quantity — the
   null REML λ, per-SNP REML λ, β, se and ``p_wald`` are those of K — but the ML quantities
   (``l_mle``, ``p_lrt``, ``p_score``, the null MLE log-likelihood) and GEMMA's pve
-  (t_c = tr(K_c)/n) belong to K_c.  See ``exactlmm.params``.
+  (t_c = tr(K_c)/n) belong to K_c.  See ``lmmcompare.params``.
 * Covariates: ``-c`` rows hold a column of ones (GEMMA adds no intercept of its own when
   ``-c`` is given) then our covariates.  Without covariates no ``-c`` is passed and GEMMA
   uses the intercept alone.  The file must end in a newline (``ReadFile_cvt`` drops an
@@ -51,8 +51,8 @@ from typing import Any
 
 import numpy as np
 
-from exactlmm import params
-from exactlmm.peers._common import (
+from lmmcompare import params
+from lmmcompare.runners._common import (
     ModeNotSupported,
     PeerInputs,
     ToolFailed,
@@ -335,7 +335,7 @@ def _check_coding(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_main(argv, "exactlmm.peers.gemma", "Run GEMMA on our inputs.", run)
+    return run_main(argv, "lmmcompare.runners.gemma", "Run GEMMA on our inputs.", run)
 
 
 if __name__ == "__main__":

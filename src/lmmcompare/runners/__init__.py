@@ -1,7 +1,7 @@
 """Runners for the peer LMM tools: PyLMM, FaST-LMM and GEMMA.
 
 Each module has ``run(bfile, pheno, mpheno, covar, kinship, snps, mode, out)`` and a command
-line (``python -m exactlmm.peers.<tool> --bfile … --mode fixed|refit --out PREFIX``) that
+line (``python -m lmmcompare.runners.<tool> --bfile … --mode fixed|refit --out PREFIX``) that
 analyses the same samples as our tool and writes ``PREFIX.assoc.tsv`` and
 ``PREFIX.null.json`` (docs/DESIGN.md).  Modes each tool has:
 
@@ -18,7 +18,7 @@ Exit status of the command lines: 0 done, 1 the tool failed (``ToolFailed``), 2 
 (``ModeNotSupported``); the last two mean "skip with a warning".
 """
 
-from exactlmm.peers._common import (
+from lmmcompare.runners._common import (
     EXIT_INPUT_ERROR,
     EXIT_MODE_NOT_SUPPORTED,
     EXIT_NOT_INSTALLED,
