@@ -29,7 +29,7 @@ def _assoc(snps: list[str], **pvalues: list[float]) -> pd.DataFrame:
     table = {
         "chrom": ["1"] * n, "snp": snps, "pos": np.arange(1, n + 1) * 1000.0, "a1": ["A"] * n,
         "a2": ["G"] * n, "n": [100.0] * n, "af": [0.3] * n, "beta": [0.1] * n, "se": [0.05] * n,
-        "delta": [0.5] * n, "delta_ml": [math.nan] * n,
+        "delta": [0.5] * n, "delta_ml": [math.nan] * n, "errcode": ["."] * n,
     }
     for statistic in ("p_wald", "p_lrt", "p_score"):
         table[statistic] = pvalues.get(statistic, [math.nan] * n)
@@ -182,7 +182,7 @@ HEADER = "\t".join(ASSOC_COLUMNS) + "\n"
 
 
 def test_load_result_round_trip_and_errors(tmp_path: Path) -> None:
-    line = "1\tNA\t1000\tA\tG\t100\t0.3\t0.1\t0.05\t1e-3\tNA\t0.002\t0.5\tNA\n"
+    line = "1\tNA\t1000\tA\tG\t100\t0.3\t0.1\t0.05\t1e-3\tNA\t0.002\t0.5\tNA\t.\n"
     _write_result(tmp_path / "ok", HEADER + line + line.replace("\tNA\t1000", "\ts2\t2000"),
                   _null(1.5, -10.0))
     result = load_result(tmp_path / "ok", "gemma", "refit")

@@ -13,8 +13,10 @@ from exactlmm.io.results import (
     ASSOC_COLUMNS,
     read_assoc_tsv,
     read_null_json,
+    read_outcome,
     write_assoc_tsv,
     write_null_json,
+    write_skipped,
 )
 
 
@@ -108,6 +110,7 @@ def assoc_columns(m: int, seed: int) -> dict[str, object]:
         a1=np.full(m, "A"),
         a2=np.full(m, "G"),
         n=np.full(m, 1410.0),
+        errcode=np.array([".", "MONOMORPHIC"])[rng.integers(0, 2, m)],
     )
     columns["p_wald"] = 10.0 ** -rng.uniform(0, 300, m)
     columns["delta_ml"] = np.full(m, np.nan)
@@ -169,7 +172,7 @@ def test_assoc_reader_errors(tmp_path):
     write_assoc_tsv(good, assoc_columns(2, seed=5))
     lines = good.read_text().splitlines()
     path.write_text("\n".join([lines[0], lines[1], lines[2] + "\textra"]) + "\n")
-    with pytest.raises(InputError, match=r"bad\.assoc\.tsv: line 3: 15 fields"):
+    with pytest.raises(InputError, match=r"bad\.assoc\.tsv: line 3: 16 fields"):
         read_assoc_tsv(path)
     fields = lines[2].split("\t")
     fields[ASSOC_COLUMNS.index("beta")] = "big"
@@ -200,7 +203,9 @@ def test_null_json_round_trip(tmp_path):
     path = tmp_path / "x.null.json"
     write_null_json(path, null_record())
     text = path.read_text()
-    assert text.endswith("}\n") and list(json.loads(text))[:3] == ["tool", "version", "likelihood"]
+    assert text.endswith("}\n") and list(json.loads(text))[:4] == [
+        "status", "tool", "version", "likelihood"
+    ]
     back = read_null_json(path)
     assert back["gamma"] == 4.343368 and back["delta"] == 1 / 4.343368
     assert back["beta"] == [0.1, -0.2] and back["n_samples"] == 1410
@@ -227,3 +232,28 @@ def test_null_json_errors(tmp_path):
     path.write_text('{"tool": "gemma",\n "gamma": }')
     with pytest.raises(InputError, match=r"x\.null\.json: not valid JSON \(line 2"):
         read_null_json(path)
+
+
+def test_run_outcome_ok_and_skipped(tmp_path):
+    """One reader for both kinds of run record: ok (with the null model) or skipped(reason)."""
+    write_null_json(tmp_path / "ok.null.json", null_record())
+    ok = read_outcome(tmp_path / "ok")
+    assert ok.ok and ok.status == "ok" and ok.reason is None
+    assert ok.null is not None and ok.null["gamma"] == 4.343368
+
+    write_skipped(tmp_path / "gone", "gemma", "fixed", "GEMMA has no\nfixed mode")
+    gone = read_outcome(tmp_path / "gone")
+    assert not gone.ok and gone.null is None
+    assert (gone.tool, gone.mode, gone.reason) == ("gemma", "fixed", "GEMMA has no fixed mode")
+    assert (tmp_path / "gone.assoc.tsv").read_text() == "\t".join(ASSOC_COLUMNS) + "\n"
+    with pytest.raises(InputError, match=r"gone\.null\.json: the run was skipped"):
+        read_null_json(tmp_path / "gone.null.json")
+    with pytest.raises(ValueError, match="needs a reason"):
+        write_skipped(tmp_path / "x", "gemma", "fixed", "  ")
+
+    (tmp_path / "odd.null.json").write_text('{"status": "maybe", "tool": "t"}\n')
+    with pytest.raises(InputError, match=r"odd\.null\.json: status is 'maybe'"):
+        read_outcome(tmp_path / "odd")
+    (tmp_path / "bare.null.json").write_text('{"status": "skipped", "tool": "t"}\n')
+    with pytest.raises(InputError, match=r"bare\.null\.json: a skipped run's record needs"):
+        read_outcome(tmp_path / "bare")

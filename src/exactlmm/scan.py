@@ -54,6 +54,7 @@ import numpy as np
 import scipy.special
 
 from .errors import InputError
+from .io.results import TESTED
 from .likelihood import LOG_2PI
 from .null import NullModel
 
@@ -68,7 +69,9 @@ REFIT_GRID = 93
 REFIT_TOL = 1e-9
 REFIT_MAX_ITER = 100
 
-STAT_COLUMNS = ("n", "af", "beta", "se", "p_wald", "p_lrt", "p_score", "delta", "delta_ml")
+STAT_COLUMNS = (
+    "n", "af", "beta", "se", "p_wald", "p_lrt", "p_score", "delta", "delta_ml", "errcode",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,7 @@ class Scanner:
             out[name] = np.where(untestable, np.nan, out[name])
         out["n"] = prepared.n_called.astype(np.int64)
         out["af"] = prepared.af
+        out["errcode"] = np.where(untestable, "COLLINEAR", TESTED)
         out["untestable"] = untestable
         return out
 
@@ -469,6 +473,7 @@ def scan(
     if not pieces:
         empty = {name: np.empty(0) for name in STAT_COLUMNS}
         empty["n"] = np.empty(0, dtype=np.int64)
+        empty["errcode"] = np.empty(0, dtype=str)
         return empty
     return {name: np.concatenate([p[name] for p in pieces]) for name in STAT_COLUMNS}
 

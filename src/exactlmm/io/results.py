@@ -3,7 +3,16 @@
 ``PREFIX.assoc.tsv``: tab separated, one header line with exactly :data:`ASSOC_COLUMNS`,
 ``NA`` for a statistic a tool does not give.  Floats are written with 10 significant
 digits (``%.10g``; ample for comparing tools, whose agreement is judged at ~1e-6), integers
-as integers, ``inf`` as ``inf``.
+as integers, ``inf`` as ``inf``.  The last column, ``errcode``, is ``.`` for a SNP that was
+tested and otherwise one of :data:`ERRCODES` saying why its statistics are NA (PLINK 2's
+``ERRCODE`` column).
+
+A run's outcome is one of two typed records (:class:`RunOutcome`): ``ok`` — the null model in
+``PREFIX.null.json`` (``"status": "ok"``) and the table in ``PREFIX.assoc.tsv`` — or
+``skipped(reason)`` — ``PREFIX.null.json`` holds ``{"status": "skipped", "tool", "mode",
+"reason"}`` and ``PREFIX.assoc.tsv`` only the header, so that a workflow's file graph stays the
+same whether or not a tool could run.  :func:`write_skipped` writes the second kind,
+:func:`read_outcome` reads either back; every consumer goes through it.
 
 ``PREFIX.null.json``: the null model, ``json.dumps(indent=2)`` in the key order given.  numpy
 scalars and arrays become Python numbers and lists; Python floats are written by ``json``
@@ -19,6 +28,7 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +39,29 @@ from exactlmm.io.atomic import atomic_write, write_text_atomic
 
 ASSOC_COLUMNS = (
     "chrom", "snp", "pos", "a1", "a2", "n", "af", "beta", "se",
-    "p_wald", "p_lrt", "p_score", "delta", "delta_ml",
+    "p_wald", "p_lrt", "p_score", "delta", "delta_ml", "errcode",
 )  # fmt: skip
-STRING_COLUMNS = frozenset({"chrom", "snp", "a1", "a2"})
+STRING_COLUMNS = frozenset({"chrom", "snp", "a1", "a2", "errcode"})
+
+TESTED = "."
+"""``errcode`` of a SNP that was tested."""
+
+ERRCODES = {
+    "NO_CALLS": "no called genotype among the analysed samples",
+    "MONOMORPHIC": "one genotype class among the called genotypes of the analysed samples "
+                   "(PLINK 2: CONST_ALLELE)",
+    "COLLINEAR": "the SNP lies in the span of the covariates (PLINK 2: VIF_INFINITE)",
+    "TOOL_FAILED": "the tool's own fit failed for this SNP (e.g. PyLMM's per-SNP optimiser)",
+    "NOT_REPORTED": "the tool did not report the SNP",
+}
+"""Why a SNP's statistics are NA: ``errcode`` values other than :data:`TESTED`."""
 INTEGER_COLUMNS = frozenset({"pos", "n"})
 FLOAT_FORMAT = "%.10g"
 NA = "NA"
 
 NULL_REQUIRED_KEYS = ("tool", "gamma", "loglik", "likelihood")
 LIKELIHOODS = ("REML", "ML")
+STATUSES = ("ok", "skipped")
 
 
 # --------------------------------------------------------------------------- assoc.tsv
@@ -191,13 +215,75 @@ def _to_json(value: Any, where: str) -> Any:
 
 
 def write_null_json(path: str | os.PathLike[str], record: Mapping[str, Any]) -> None:
-    """Write ``PREFIX.null.json`` atomically (``indent=2``, keys in the order given)."""
+    """Write ``PREFIX.null.json`` of an ``ok`` run atomically (``indent=2``, ``"status": "ok"``
+    first, then the keys in the order given)."""
     missing = [key for key in NULL_REQUIRED_KEYS if key not in record]
     if missing:
         raise ValueError(f"null model record lacks {missing}")
-    clean = _to_json(record, "record")
+    clean = _to_json({"status": "ok", **{k: v for k, v in record.items() if k != "status"}},
+                     "record")
     text = json.dumps(clean, indent=2, sort_keys=False, allow_nan=False)
     write_text_atomic(path, text + "\n")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What one tool run left behind: ``ok`` with its null model, or ``skipped`` with a reason.
+
+    Attributes
+    ----------
+    status: ``"ok"`` or ``"skipped"``.
+    tool: the tool's name (as the run recorded it).
+    mode: the run's mode (``None`` when an ``ok`` record does not say).
+    reason: why the run was skipped (``None`` when ok).
+    null: the ``null.json`` record of an ok run (``None`` when skipped).
+    """
+
+    status: str
+    tool: str
+    mode: str | None = None
+    reason: str | None = None
+    null: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def _prefix_path(prefix: str | os.PathLike[str], suffix: str) -> Path:
+    prefix = Path(prefix)
+    return prefix.with_name(prefix.name + suffix)
+
+
+def write_skipped(prefix: str | os.PathLike[str], tool: str, mode: str, reason: str) -> None:
+    """Write the two files of a skipped run atomically: a header-only ``PREFIX.assoc.tsv`` and
+    ``PREFIX.null.json`` = ``{"status": "skipped", "tool", "mode", "reason"}``."""
+    reason = " ".join(str(reason).split())
+    if not reason:
+        raise ValueError("a skipped run needs a reason")
+    write_text_atomic(_prefix_path(prefix, ".assoc.tsv"), "\t".join(ASSOC_COLUMNS) + "\n")
+    record = {"status": "skipped", "tool": tool, "mode": mode, "reason": reason}
+    write_text_atomic(_prefix_path(prefix, ".null.json"), json.dumps(record, indent=2) + "\n")
+
+
+def read_outcome(prefix: str | os.PathLike[str]) -> RunOutcome:
+    """The outcome of the run whose files are ``PREFIX.null.json`` / ``PREFIX.assoc.tsv``.
+
+    Only the JSON is read (the table is read by whoever needs it).  Errors are those of
+    :func:`read_null_json`, plus a skipped record without a reason.
+    """
+    path = _prefix_path(prefix, ".null.json")
+    record = _load_json_object(path)
+    status = record.get("status", "ok")
+    if status not in STATUSES:
+        raise InputError(f"status is {status!r}, expected 'ok' or 'skipped'", path=path)
+    if status == "skipped":
+        reason = record.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise InputError("a skipped run's record needs a 'reason'", path=path)
+        return RunOutcome("skipped", str(record.get("tool")), record.get("mode"), reason)
+    _check_null_record(record, path)
+    return RunOutcome("ok", str(record["tool"]), record.get("mode"), None, record)
 
 
 def read_null_json(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -208,6 +294,15 @@ def read_null_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     ``gamma`` not a number ≥ 0.
     """
     path = Path(path)
+    record = _load_json_object(path)
+    if record.get("status") == "skipped":
+        raise InputError(f"the run was skipped ({record.get('reason')}): no null model",
+                         path=path)
+    _check_null_record(record, path)
+    return record
+
+
+def _load_json_object(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -220,6 +315,10 @@ def read_null_json(path: str | os.PathLike[str]) -> dict[str, Any]:
         ) from None
     if not isinstance(record, dict):
         raise InputError("a null-model file must hold a JSON object", path=path)
+    return record
+
+
+def _check_null_record(record: dict[str, Any], path: Path) -> None:
     missing = [key for key in NULL_REQUIRED_KEYS if key not in record]
     if missing:
         raise InputError(f"missing key{'s' if len(missing) > 1 else ''} "
@@ -231,4 +330,3 @@ def read_null_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     gamma = record["gamma"]
     if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or gamma < 0:
         raise InputError(f"gamma is {gamma!r}, expected a number >= 0", path=path)
-    return record

@@ -24,7 +24,7 @@ import numpy as np
 from exactlmm.errors import InputError
 from exactlmm.io.kinship_txt import read_kinship
 from exactlmm.io.plink import PlinkDataset, iter_genotype_blocks, open_plink
-from exactlmm.io.results import ASSOC_COLUMNS, write_assoc_tsv, write_null_json
+from exactlmm.io.results import ASSOC_COLUMNS, TESTED, write_assoc_tsv, write_null_json
 from exactlmm.io.tables import (
     SampleMatch,
     match_samples,
@@ -240,8 +240,9 @@ def snp_columns(inputs: PeerInputs) -> dict[str, np.ndarray]:
 def empty_stat_columns(m: int) -> dict[str, np.ndarray]:
     """``n``, ``af`` and the statistics columns for ``m`` SNPs: ``n`` 0, the rest NaN (NA)."""
     out: dict[str, np.ndarray] = {"n": np.zeros(m, dtype=np.int64)}
-    for name in ASSOC_COLUMNS[6:]:
+    for name in ASSOC_COLUMNS[6:-1]:
         out[name] = np.full(m, np.nan)
+    out["errcode"] = np.full(m, TESTED, dtype=object)
     return out
 
 
