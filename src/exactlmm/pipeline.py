@@ -66,6 +66,24 @@ class AnalysisInputs:
     def n_samples(self) -> int:
         return self.samples.y.size
 
+    @property
+    def n_covariates(self) -> int:
+        """c: columns of X, the intercept included."""
+        return int(self.covariates.shape[1])
+
+    @property
+    def sample_ids(self) -> np.ndarray:
+        """(FID, IID) string pairs of the analysed samples, n × 2, in ``.fam`` order."""
+        idx = self.samples.fam_index
+        return np.column_stack([self.dataset.fid[idx], self.dataset.iid[idx]])
+
+    @property
+    def kinship_mean_diag(self) -> float:
+        """t = tr(K)/n of the analysed samples' kinship (the file's, cut and maybe centered)."""
+        if self.kinship is None:
+            raise ValueError("no kinship file was loaded")
+        return float(np.trace(self.kinship)) / self.n_samples
+
 
 def load_inputs(
     bfile: str | Path,
