@@ -5,25 +5,26 @@ each tool's γ (from the loglik table) so fits are judged on one convention.
 """
 
 import pandas as pd
-from glue import loaded_results, run_script
+from glue import ran, run_script
 
 from lmmcompare.compare import concordance, write_table
+from lmmcompare.registry import MODES
 
 
 def main(snakemake):
-    results = loaded_results(snakemake)
+    results = ran(snakemake)
     loglik = pd.read_csv(snakemake.input.loglik, sep="\t")
     tables = []
-    for mode in ("fixed", "refit"):
-        in_mode = [result for result in results if result.mode == mode]
+    for mode in MODES:
         at_gamma = loglik[loglik["mode"] == mode]
-        ours_at = dict(zip(at_gamma["tool"], at_gamma["ours_loglik_at_gamma"], strict=True))
         tables.append(
             concordance(
-                in_mode,
+                [result for result in results if result.mode == mode],
                 dataset=snakemake.wildcards.dataset,
                 alpha=snakemake.params.alpha,
-                ours_loglik_at=ours_at,
+                ours_loglik_at=dict(
+                    zip(at_gamma["tool"], at_gamma["ours_loglik_at_gamma"], strict=True)
+                ),
             )
         )
     write_table(pd.concat(tables, ignore_index=True), snakemake.output.concordance)

@@ -1,22 +1,18 @@
-"""What the workflow scripts share: logging, skipped-run markers and one-line errors.
+"""What the workflow scripts share: the log, one-line errors, and the runs they read.
 
-Imported by the scripts beside it (Snakemake puts this folder on ``sys.path``).  A skipped tool
-run still has both result files so the DAG stays static: a header-only ``.assoc.tsv`` and a
-``.null.json`` of the form ``{"tool", "mode", "skipped": reason, "exit_status"}``.
+Imported by the scripts beside it (Snakemake puts this folder on ``sys.path``).  Runs reach a
+script as ``snakemake.params.runs``, records ``{dataset, tool, mode}``; each run's files are found
+from its identity (``lmmcompare.runs.Run``), never by position in a list of inputs.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from exactlmm.errors import InputError
-from exactlmm.io.atomic import write_text_atomic
-from exactlmm.io.results import ASSOC_COLUMNS
-from lmmcompare.compare import ToolResult, load_result
+from lmmcompare.runs import RunResult, load_all
 
 
 def run_script(main: Callable[[Any], None], snakemake: Any) -> None:
@@ -38,34 +34,18 @@ def run_script(main: Callable[[Any], None], snakemake: Any) -> None:
             sys.stderr = console
 
 
-def skip_reason(null_json: str | Path) -> str | None:
-    """The reason a tool run was skipped, or ``None`` when it ran."""
-    record = json.loads(Path(null_json).read_text())
-    reason = record.get("skipped")
-    return None if reason is None else str(reason)
-
-
-def write_skip_marker(prefix: str, tool: str, mode: str, reason: str, exit_status: int) -> None:
-    """Write the two placeholder files of a skipped run (atomically)."""
-    record = {"tool": tool, "mode": mode, "skipped": reason, "exit_status": exit_status}
-    write_text_atomic(f"{prefix}.assoc.tsv", "\t".join(ASSOC_COLUMNS) + "\n")
-    write_text_atomic(f"{prefix}.null.json", json.dumps(record, indent=2) + "\n")
-
-
-def loaded_results(snakemake: Any) -> list[ToolResult]:
-    """ToolResult of every run that was not skipped, in the workflow's run order.
-
-    Reads ``snakemake.params.runs`` ("tool.mode" labels) beside ``snakemake.input.nulls``.
-    """
-    results = []
-    for label, null_path in zip(snakemake.params.runs, snakemake.input.nulls, strict=True):
-        tool, mode = label.split(".")
-        reason = skip_reason(null_path)
-        if reason is not None:
-            print(f"{label}: skipped ({reason}), left out", file=sys.stderr)
-            continue
-        results.append(load_result(strip_suffix(null_path, ".null.json"), tool, mode))
+def run_results(snakemake: Any) -> list[RunResult]:
+    """Every run of ``snakemake.params.runs``, loaded (ok or skipped), in the order given."""
+    results = load_all(snakemake.params.runs)
+    for result in results:
+        if not result.ok:
+            print(f"{result.run}: skipped ({result.reason})", file=sys.stderr)
     return results
+
+
+def ran(snakemake: Any) -> list[RunResult]:
+    """The runs of ``snakemake.params.runs`` that were not skipped."""
+    return [result for result in run_results(snakemake) if result.ok]
 
 
 def strip_suffix(path: str, suffix: str) -> str:

@@ -2,15 +2,13 @@
 
 Writes ``dataset tool mode gamma ours_loglik_at_gamma``, one row per run that was not skipped.
 γ is on the kinship file as given; with an intercept in the model REML does not depend on
-double-centring K, so the value is the same with or without ``center_kinship``.
+double-centering K, so the value is the same with or without ``center_kinship``.
 """
 
-import json
 import sys
-from pathlib import Path
 
 import pandas as pd
-from glue import run_script, strip_suffix
+from glue import ran, run_script, strip_suffix
 
 from exactlmm.pipeline import load_inputs, loglik_at_gamma
 from lmmcompare.compare import write_table
@@ -19,14 +17,8 @@ COLUMNS = ["dataset", "tool", "mode", "gamma", "ours_loglik_at_gamma"]
 
 
 def main(snakemake):
-    rows = []
-    for label, null_path in zip(snakemake.params.runs, snakemake.input.nulls, strict=True):
-        record = json.loads(Path(null_path).read_text())
-        if "skipped" in record:
-            continue
-        tool, mode = label.split(".")
-        rows.append({"dataset": snakemake.wildcards.dataset, "tool": tool, "mode": mode,
-                     "gamma": float(record["gamma"])})
+    rows = [{**result.run.as_dict(), "gamma": float(result.null["gamma"])}
+            for result in ran(snakemake)]
     if rows:
         inputs = load_inputs(
             strip_suffix(snakemake.input.bed, ".bed"),
@@ -40,7 +32,7 @@ def main(snakemake):
         values = loglik_at_gamma(inputs, [row["gamma"] for row in rows], likelihood="REML")
         for row, value in zip(rows, values, strict=True):
             row["ours_loglik_at_gamma"] = value
-            print(f"{row['tool']}.{row['mode']}: gamma = {row['gamma']!r}, "
+            print(f"{row['tool']} {row['mode']}: gamma = {row['gamma']!r}, "
                   f"our REML logL = {value!r}", file=sys.stderr)
     write_table(pd.DataFrame(rows, columns=COLUMNS), snakemake.output.table)
 

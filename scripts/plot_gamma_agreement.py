@@ -1,20 +1,14 @@
 """Null-model gamma of every run against ours, per dataset and mode (lmmcompare.plots)."""
 
-import json
-from pathlib import Path
-
 import pandas as pd
-from glue import run_script
+from glue import ran, run_script
 
 from lmmcompare.plots import gamma_agreement
 
 
 def main(snakemake):
-    rows = []
-    for run, null_path in zip(snakemake.params.runs, snakemake.input.nulls, strict=True):
-        record = json.loads(Path(null_path).read_text())
-        if "skipped" not in record:
-            rows.append({**run, "gamma": float(record["gamma"])})
+    rows = [{**result.run.as_dict(), "gamma": float(result.null["gamma"])}
+            for result in ran(snakemake)]
     gamma_agreement(pd.DataFrame(rows, columns=["dataset", "tool", "mode", "gamma"]),
                     path=snakemake.output.png)
 

@@ -9,15 +9,15 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
-from glue import run_script, skip_reason, strip_suffix
+from glue import run_results, run_script
 
-from lmmcompare.compare import load_result
+from lmmcompare import registry
 from lmmcompare.plots import scatter_log10p
 
 
 def matched_pvalues(ours, peer, statistic):
-    """``statistic`` of ours and of the peer on their common SNPs (empty when one is None)."""
-    if ours is None or peer is None:
+    """``statistic`` of ours and of the peer on their common SNPs (empty unless both ran)."""
+    if not (ours.ok and peer.ok):
         return np.array([]), np.array([])
     merged = ours.assoc[["snp", statistic]].merge(
         peer.assoc[["snp", statistic]], on="snp", suffixes=("_ours", "_peer"),
@@ -31,23 +31,19 @@ def main(snakemake):
     wc = snakemake.wildcards
     folder = Path(snakemake.output[0])
     folder.mkdir(parents=True, exist_ok=True)
-    results, reasons = {}, {}
-    for tool, null_path in zip(snakemake.params.tools, snakemake.input.nulls, strict=True):
-        reasons[tool] = skip_reason(null_path)
-        if reasons[tool] is None:
-            results[tool] = load_result(strip_suffix(null_path, ".null.json"), tool, wc.mode)
-    for peer in snakemake.params.tools:
-        if peer == "exactlmm":
+    results = {result.tool: result for result in run_results(snakemake)}
+    ours = results[registry.REFERENCE]
+    for peer in results.values():
+        if peer.tool == registry.REFERENCE:
             continue
-        for statistic in snakemake.params.statistics[peer]:
+        for statistic in registry.statistics_of(peer.tool):
             title = f"{wc.dataset}: {statistic}, {wc.mode} mode"
-            for tool in ("exactlmm", peer):
-                if reasons[tool] is not None:
-                    title += "\n" + textwrap.fill(f"{tool} skipped: {reasons[tool]}", 90)
-            p_ours, p_peer = matched_pvalues(results.get("exactlmm"), results.get(peer),
-                                             statistic)
-            scatter_log10p(p_ours, p_peer, label_a="exactlmm", label_b=peer, title=title,
-                           path=folder / f"{peer}.{statistic}.png")
+            for result in (ours, peer):
+                if not result.ok:
+                    title += "\n" + textwrap.fill(f"{result.tool} skipped: {result.reason}", 90)
+            p_ours, p_peer = matched_pvalues(ours, peer, statistic)
+            scatter_log10p(p_ours, p_peer, label_a=ours.tool, label_b=peer.tool, title=title,
+                           path=folder / f"{peer.tool}.{statistic}.png")
 
 
 run_script(main, snakemake)  # noqa: F821 (the object Snakemake injects)

@@ -1,30 +1,24 @@
-"""List every tool run that did not run: skipped in the config, or skipped by the tool itself
-(exit status 3: not installed, 4: mode not supported).  Header only when nothing was skipped."""
-
-import json
-from pathlib import Path
+"""List every tool run that did not run: skipped in the config, or skipped when it came to run
+(tool not installed, mode it lacks, data it cannot take).  Header only when nothing was skipped."""
 
 import pandas as pd
-from glue import run_script
+from glue import run_results, run_script
 
 from lmmcompare.compare import write_table
+from lmmcompare.runs import Run
 
-COLUMNS = ["dataset", "tool", "mode", "exit_status", "reason"]
+COLUMNS = ["dataset", "tool", "mode", "reason"]
 
 
 def main(snakemake):
     rows = [
-        {"dataset": dataset, "tool": tool, "mode": mode, "exit_status": None,
-         "reason": f"listed in datasets/{dataset}/skip of the config"}
-        for dataset, tool, mode in snakemake.params.skipped_in_config
+        {**Run.from_dict(run).as_dict(),
+         "reason": f"listed in datasets/{run['dataset']}/skip of the config"}
+        for run in snakemake.params.skipped_in_config
     ]
-    for run, null_path in zip(snakemake.params.runs, snakemake.input.nulls, strict=True):
-        record = json.loads(Path(null_path).read_text())
-        if "skipped" in record:
-            rows.append({**run, "exit_status": record.get("exit_status"),
-                         "reason": record["skipped"]})
-    table = pd.DataFrame(rows, columns=COLUMNS).astype({"exit_status": "Int64"})
-    write_table(table, snakemake.output[0])
+    rows += [{**result.run.as_dict(), "reason": result.reason}
+             for result in run_results(snakemake) if not result.ok]
+    write_table(pd.DataFrame(rows, columns=COLUMNS), snakemake.output[0])
 
 
 run_script(main, snakemake)  # noqa: F821 (the object Snakemake injects)

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from glue import loaded_results, run_script
+from glue import ran, run_script
 
 from lmmcompare.compare import truth_table, write_table
 
@@ -11,10 +11,7 @@ from lmmcompare.compare import truth_table, write_table
 def main(snakemake):
     truth = json.loads(Path(snakemake.input.truth).read_text())
     table = truth_table(
-        loaded_results(snakemake),
-        truth,
-        dataset=snakemake.wildcards.dataset,
-        alpha=snakemake.params.alpha,
+        ran(snakemake), truth, dataset=snakemake.wildcards.dataset, alpha=snakemake.params.alpha
     )
     write_table(table, snakemake.output.table)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +15,23 @@ from scipy import stats
 from exactlmm.errors import InputError
 from exactlmm.io.results import ASSOC_COLUMNS
 from lmmcompare.compare import (
-    ToolResult,
     check_tolerances,
     concordance,
     lambda_gc,
-    load_result,
     truth_table,
     write_table,
 )
+from lmmcompare.runs import Run, load
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """An in-memory result with what the comparison reads (compare.Result)."""
+
+    tool: str
+    mode: str
+    null: dict
+    assoc: pd.DataFrame
 
 
 def _assoc(snps: list[str], **pvalues: list[float]) -> pd.DataFrame:
@@ -181,31 +191,40 @@ def _write_result(prefix: Path, text: str, null: dict) -> None:
 HEADER = "\t".join(ASSOC_COLUMNS) + "\n"
 
 
-def test_load_result_round_trip_and_errors(tmp_path: Path) -> None:
+def test_load_round_trip_and_errors(tmp_path: Path) -> None:
+    """runs.load finds a run's files from its identity and reads them, or says what is wrong."""
+
+    def write(tool: str, text: str, null: dict, mode: str = "refit") -> Run:
+        run = Run("toy", tool, mode)
+        (tmp_path / run.prefix).parent.mkdir(parents=True, exist_ok=True)
+        _write_result(tmp_path / run.prefix, text, null)
+        return run
+
     line = "1\tNA\t1000\tA\tG\t100\t0.3\t0.1\t0.05\t1e-3\tNA\t0.002\t0.5\tNA\t.\n"
-    _write_result(tmp_path / "ok", HEADER + line + line.replace("\tNA\t1000", "\ts2\t2000"),
-                  _null(1.5, -10.0))
-    result = load_result(tmp_path / "ok", "gemma", "refit")
+    ok = write("gemma", HEADER + line + line.replace("\tNA\t1000", "\ts2\t2000"),
+               {**_null(1.5, -10.0), "tool": "gemma"})
+    result = load(ok, tmp_path)
     assert (result.tool, result.mode, result.null["gamma"]) == ("gemma", "refit", 1.5)
+    assert result.ok and result.reason is None
     assert list(result.assoc.snp) == ["NA", "s2"]  # an id is text, never NaN
     assert result.assoc.p_wald.iloc[0] == 1e-3 and math.isnan(result.assoc.p_lrt.iloc[0])
     assert result.assoc.p_lrt.dtype == np.float64
-    _write_result(tmp_path / "hdr", HEADER.replace("p_wald", "pwald") + line, _null(1.0, 0.0))
-    with pytest.raises(InputError, match=r"hdr\.assoc\.tsv: missing column p_wald"):
-        load_result(tmp_path / "hdr", "x", "fixed")
-    _write_result(tmp_path / "num", HEADER + line.replace("1e-3", "abc"), _null(1.0, 0.0))
+    bad = write("hdr", HEADER.replace("p_wald", "pwald") + line, {**_null(1.0, 0.0), "tool": "hdr"})
+    with pytest.raises(InputError, match=r"hdr\.refit\.assoc\.tsv: missing column p_wald"):
+        _ = load(bad, tmp_path).assoc
+    bad = write("num", HEADER + line.replace("1e-3", "abc"), {**_null(1.0, 0.0), "tool": "num"})
     with pytest.raises(InputError, match="line 2, column p_wald: 'abc' is not a number"):
-        load_result(tmp_path / "num", "x", "fixed")
-    _write_result(tmp_path / "dup", HEADER + line + line, _null(1.0, 0.0))
+        _ = load(bad, tmp_path).assoc
+    bad = write("dup", HEADER + line + line, {**_null(1.0, 0.0), "tool": "dup"})
     with pytest.raises(InputError, match="occurs more than once"):
-        load_result(tmp_path / "dup", "x", "fixed")
-    _write_result(tmp_path / "json", HEADER + line, {"h2": 0.5})
-    with pytest.raises(InputError, match=r"json\.null\.json: missing keys tool, gamma"):
-        load_result(tmp_path / "json", "x", "fixed")
-    with pytest.raises(InputError, match="mode must be one of"):
-        load_result(tmp_path / "ok", "x", "exact")
+        _ = load(bad, tmp_path).assoc
+    bad = write("json", HEADER + line, {"h2": 0.5})
+    with pytest.raises(InputError, match=r"json\.refit\.null\.json: missing keys tool, gamma"):
+        load(bad, tmp_path)
+    with pytest.raises(InputError, match=r"holds a run of gemma, expected pylmm refit"):
+        load(write("pylmm", HEADER + line, {**_null(1.0, 0.0), "tool": "gemma"}), tmp_path)
     with pytest.raises(InputError, match="not found"):
-        load_result(tmp_path / "missing", "x", "fixed")
+        load(Run("toy", "missing", "fixed"), tmp_path)
 
 
 def test_write_table_reproducible(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from exactlmm.errors import InputError
-from lmmcompare import params
+from lmmcompare import params, registry
 
 # HS1940 phenotype 1 (docs/PEERS-VERIFIED.md): the REML γ, GEMMA's pve on its re-centred
 # kinship, FaST-LMM's Nullh2 on the uncentred kinship, and the two mean diagonals.
@@ -79,8 +79,8 @@ def test_hs1940_numbers_are_consistent():
         (lambda: params.gamma_from_h2(-0.1), "must lie in [0, 1)"),
         (lambda: params.pve_from_gamma(1.0, 0.0), "must be positive"),
         (lambda: params.h2_from_gamma(math.nan), "not a finite number"),
-        (lambda: params.to_standard("pylmm", {"h": 1.0}, 1.0), "γ is infinite"),
-        (lambda: params.to_standard("plink", {"h": 0.5}, 1.0), "unknown tool 'plink'"),
+        (lambda: registry.get("pylmm").to_standard({"h": 1.0}, 1.0), "γ is infinite"),
+        (lambda: registry.get("plink"), "unknown tool 'plink'"),
     ],
 )
 def test_bad_values_give_one_line_input_errors(call, message):
@@ -98,10 +98,10 @@ def test_boundaries_allowed_when_not_strict():
 
 
 def test_to_standard_keeps_a_zero_heritability_fit():
-    std = params.to_standard("pylmm", {"h": 0.0}, 1.0)
+    std = registry.get("pylmm").to_standard({"h": 0.0}, 1.0)
     assert std["gamma"] == 0.0 and std["h2"] == 0.0 and std["pve"] == 0.0
     assert std["delta"] is None and std["boundary"] == "h2=0"
-    assert params.to_standard("pylmm", {"h": 0.5}, 1.0)["boundary"] is None
+    assert registry.get("pylmm").to_standard({"h": 0.5}, 1.0)["boundary"] is None
 
 
 def test_to_standard_agrees_across_tools():
@@ -116,20 +116,20 @@ def test_to_standard_agrees_across_tools():
         "exactlmm": {"delta": 1 / gamma, "sigma_e2": sigma_e2},
     }
     for tool, native in natives.items():
-        std = params.to_standard(tool, native, t)
+        std = registry.get(tool).to_standard(native, t)
         assert std["gamma"] == pytest.approx(gamma, rel=1e-12), tool
         assert std["delta"] == pytest.approx(0.5, rel=1e-12), tool
         assert std["h2"] == pytest.approx(2 / 3, rel=1e-12), tool
         assert std["pve"] == pytest.approx(1.6 / 2.6, rel=1e-12), tool
         assert std["sigma_e2"] == pytest.approx(sigma_e2, rel=1e-12), tool
         assert std["sigma_g2"] == pytest.approx(1.0, rel=1e-12), tool
-    without_scale = params.to_standard("pylmm", {"h": h}, t)
+    without_scale = registry.get("pylmm").to_standard({"h": h}, t)
     assert without_scale["sigma_g2"] is None and without_scale["sigma_e2"] is None
 
 
 def test_fastlmm_scaling_must_match_mean_diag():
     with pytest.raises(InputError, match="K_scaling"):
-        params.to_standard("fastlmm", {"h2": 0.5, "K_scaling": 0.9}, 0.8)
+        registry.get("fastlmm").to_standard({"h2": 0.5, "K_scaling": 0.9}, 0.8)
 
 
 def test_pylmm_offset_value():

@@ -1,4 +1,4 @@
-"""The peer runners on a small simulated dataset: files, agreement between tools, exit codes.
+"""The runners on a small simulated dataset: files, agreement between tools, skipped runs.
 
 One seeded dataset (200 samples, 300 SNPs, 2% missing calls, one constant SNP, one causal SNP
 with +0.8 per copy of a1, polygenic background) is written once; each runner is run once
@@ -21,14 +21,9 @@ from bed_reader import to_bed
 from exactlmm.errors import InputError
 from exactlmm.io.kinship_txt import read_kinship
 from exactlmm.io.results import ASSOC_COLUMNS, read_assoc_tsv, read_null_json
-from lmmcompare.runners import (
-    EXIT_INPUT_ERROR,
-    EXIT_MODE_NOT_SUPPORTED,
-    EXIT_NOT_INSTALLED,
-    fastlmm,
-    gemma,
-    pylmm,
-)
+from lmmcompare import registry
+from lmmcompare.runners import RunRequest, ToolFailed, fastlmm, gemma, pylmm
+from lmmcompare.runs import Run, execute
 
 N, M = 200, 300
 M_TESTED = 150  # SNPs rs0..rs149 are listed, except LEFT_OUT
@@ -37,7 +32,8 @@ CONSTANT = 3  # .bim position of a SNP that is constant in every sample
 LEFT_OUT = (10, 11)  # SNPs not in the kept list
 BETA_CAUSAL = 0.8
 NULL_KEYS = (
-    "tool", "version", "likelihood", "gamma", "delta", "h2", "pve", "kinship_mean_diag",
+    "status", "tool", "version", "mode", "likelihood", "gamma", "delta", "h2", "pve",
+    "kinship_mean_diag",
     "sigma_g2", "sigma_e2", "loglik", "beta", "covariates", "n_samples", "n_covariates",
     "native", "provenance",
 )  # fmt: skip
@@ -98,7 +94,7 @@ def _write_dataset(directory: Path) -> dict:
         "mpheno": 1,
         "covar": str(directory / "covar.txt"),
         "kinship": str(directory / "kinship.txt"),
-        "snps": str(directory / "snps.txt"),
+        "extract": str(directory / "snps.txt"),
         "n_analysed": N - 7,
         "dosage": G,
         "kept": kept,
@@ -127,20 +123,29 @@ RUNS = {
     ("fastlmm", "fixed"): fastlmm.run,
     ("gemma", "refit"): gemma.run,
 }
+REQUEST_KEYS = ("bfile", "pheno", "mpheno", "covar", "kinship", "extract")
+
+
+def _request(dataset: dict, **changes) -> RunRequest:
+    return RunRequest(**{**{k: dataset[k] for k in REQUEST_KEYS}, **changes})
+
+
+def test_runs_cover_every_peer_mode_of_the_registry():
+    assert set(RUNS) == {(t, m) for t in registry.peers() for m in registry.get(t).modes}
 
 
 @pytest.fixture(scope="module")
 def results(dataset: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Run every installed peer once per mode; {(tool, mode): (assoc columns, null record)}."""
     out_dir = tmp_path_factory.mktemp("peers_out")
-    inputs = {k: dataset[k] for k in ("bfile", "pheno", "mpheno", "covar", "kinship", "snps")}
+    request = _request(dataset)
     found = {}
     for (tool, mode), run in RUNS.items():
         if not _available(tool):
             continue
         out = out_dir / f"{tool}_{mode}"
         extra = {"keep_raw": out_dir / "gemma_raw"} if tool == "gemma" else {}
-        run(**inputs, mode=mode, out=out, **extra)
+        run(request, mode, out, **extra)
         found[(tool, mode)] = (
             read_assoc_tsv(f"{out}.assoc.tsv"),
             read_null_json(f"{out}.null.json"),
@@ -182,17 +187,21 @@ def test_result_files_follow_the_design(results, dataset, tool, mode):
     assert np.array_equal(assoc["n"], (~np.isnan(g)).sum(axis=0))
     assert np.allclose(assoc["af"], np.nanmean(g, axis=0) / 2, rtol=1e-9)
 
-    # The constant SNP has no statistics; every other SNP has a Wald p-value and δ.
+    # The constant SNP has no statistics, and says why; every other SNP has a Wald p-value and δ.
     const = dataset["kept"].index(f"rs{CONSTANT}")
+    assert assoc["errcode"][const] == "MONOMORPHIC"
+    assert set(np.delete(assoc["errcode"], const)) == {"."}
     for name in ("beta", "se", "p_wald", "delta"):
         assert np.isnan(assoc[name][const])
         others = np.delete(assoc[name], const)
         assert np.all(np.isfinite(others)), name
     p = np.delete(assoc["p_wald"], const)
     assert np.all((p > 0) & (p <= 1))
-    # Only GEMMA has LRT and score tests and an ML δ.
-    for name in ("p_lrt", "p_score", "delta_ml"):
-        assert np.all(np.isnan(assoc[name])) == (tool != "gemma"), name
+    # Only the tools whose registry entry says so have LRT and score tests (and an ML δ).
+    statistics = registry.get(tool).statistics
+    for name in ("p_lrt", "p_score"):
+        assert np.all(np.isnan(assoc[name])) == (name not in statistics), name
+    assert np.all(np.isnan(assoc["delta_ml"])) == ("p_lrt" not in statistics)
     # Held δ in fixed mode, per-SNP δ in refit mode.
     finite_delta = np.delete(assoc["delta"], const)
     if mode == "fixed":
@@ -277,60 +286,74 @@ def test_gemma_parsing_recovers_what_gemma_wrote(results):
     assert null["gamma"] == pytest.approx(log["vg"] / log["ve"], rel=1e-12)
     assert null["beta"] == log["beta"] and len(log["beta"]) == 2
     # GEMMA's own pve uses its re-centred kinship: t_c = tr(PKP)/n.
-    t_c = null["native"]["K_centred_mean_diag"]
+    t_c = null["native"]["K_centered_mean_diag"]
     gt = null["gamma"] * t_c
     assert gt / (1 + gt) == pytest.approx(log["pve"], abs=2e-6)
 
 
-def _argv(dataset: dict, out: Path, mode: str) -> list[str]:
-    return [
-        "--bfile", dataset["bfile"], "--pheno", dataset["pheno"], "--covar", dataset["covar"],
-        "--kinship", dataset["kinship"], "--snps", dataset["snps"], "--mode", mode,
-        "--out", str(out),
-    ]  # fmt: skip
+def test_modes_a_tool_lacks_are_skipped_with_the_reason(dataset, tmp_path):
+    """The registry decides: the runner is never called, the run is recorded as skipped."""
+    for tool, mode in (("fastlmm", "refit"), ("gemma", "fixed")):
+        outcome = execute(Run("toy", tool, mode), _request(dataset), tmp_path / tool)
+        assert not outcome.ok
+        assert outcome.reason == registry.get(tool).why_not(mode)
+        assert f"has no '{mode}' mode" in outcome.reason
+        header = (tmp_path / f"{tool}.assoc.tsv").read_text()
+        assert header == "\t".join(ASSOC_COLUMNS) + "\n"
 
 
-def test_modes_a_tool_lacks_exit_4(dataset, tmp_path, capsys):
-    assert fastlmm.main(_argv(dataset, tmp_path / "f", "refit")) == EXIT_MODE_NOT_SUPPORTED
-    assert gemma.main(_argv(dataset, tmp_path / "g", "fixed")) == EXIT_MODE_NOT_SUPPORTED
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 2 and all("skipped" in line for line in lines)
-    assert not list(tmp_path.iterdir())
-
-
-def test_missing_tools_exit_3(dataset, tmp_path, capsys, monkeypatch):
+def test_missing_tools_are_skipped_with_the_reason(dataset, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no gemma here
-    assert gemma.main(_argv(dataset, tmp_path / "g", "refit")) == EXIT_NOT_INSTALLED
     monkeypatch.setitem(sys.modules, "pylmm3.lmm", None)  # import now fails
-    assert pylmm.main(_argv(dataset, tmp_path / "p", "fixed")) == EXIT_NOT_INSTALLED
     monkeypatch.setitem(sys.modules, "fastlmm.association", None)
-    assert fastlmm.main(_argv(dataset, tmp_path / "f", "fixed")) == EXIT_NOT_INSTALLED
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 3 and "not installed" in err[0]
+    for tool, mode, hint in (("gemma", "refit", "apt-get install gemma"),
+                             ("pylmm", "fixed", "pip install pylmm3"),
+                             ("fastlmm", "fixed", "pip install fastlmm")):
+        outcome = execute(Run("toy", tool, mode), _request(dataset), tmp_path / tool)
+        assert not outcome.ok and "not installed" in outcome.reason and hint in outcome.reason
+        assert "\n" not in outcome.reason
 
 
-def test_unknown_snp_in_list_is_an_input_error(dataset, tmp_path, capsys):
+def test_unknown_snp_in_list_is_an_input_error(dataset, tmp_path):
     pytest.importorskip("pylmm3.lmm")
     bad = tmp_path / "snps.txt"
     bad.write_text("rs1\nrs_nope\n")
-    argv = _argv(dataset, tmp_path / "p", "fixed")
-    argv[argv.index("--snps") + 1] = str(bad)
-    assert pylmm.main(argv) == EXIT_INPUT_ERROR
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "line 2: SNP 'rs_nope' is not in" in err
+    with pytest.raises(InputError) as info:
+        pylmm.run(_request(dataset, extract=str(bad)), "fixed", tmp_path / "p")
+    assert "\n" not in str(info.value) and "rs_nope" in str(info.value)
+    assert str(info.value).startswith(str(bad))
+    bad.write_text("rs1\nrs1\n")
     with pytest.raises(InputError, match="listed twice"):
-        bad.write_text("rs1\nrs1\n")
-        pylmm.run(**{k: dataset[k] for k in ("bfile", "pheno", "mpheno", "covar", "kinship")},
-                  snps=bad, mode="fixed", out=tmp_path / "p")
+        pylmm.run(_request(dataset, extract=str(bad)), "fixed", tmp_path / "p")
+    assert not list(tmp_path.glob("p.*"))
+
+
+def test_our_runner_is_the_command(dataset, tmp_path):
+    """The exactlmm runner writes what `exactlmm assoc` writes; a failing command is a
+    ToolFailed, not a skip."""
+    from exactlmm.cli import main
+    from lmmcompare.runners import exactlmm as ours
+
+    small = tmp_path / "snps.txt"
+    small.write_text("rs40\nrs41\nrs42\n")
+    request = _request(dataset, extract=str(small))
+    outcome = execute(Run("toy", "exactlmm", "refit"), request, tmp_path / "runner")
+    assert outcome.ok and outcome.null["mode"] == "refit"
+    assert main([*ours.command_line(request, "refit", tmp_path / "cli")]) == 0
+    for ext in (".assoc.tsv", ".null.json"):
+        runner = (tmp_path / f"runner{ext}").read_text()
+        cli = (tmp_path / f"cli{ext}").read_text().replace(str(tmp_path / "cli"), "X")
+        assert runner.replace(str(tmp_path / "runner"), "X") == cli
+    with pytest.raises(ToolFailed, match="exited with status 2"):
+        ours.run(_request(dataset, kinship=str(tmp_path / "nope.txt")), "fixed", tmp_path / "x")
 
 
 def test_outputs_are_byte_reproducible(dataset, tmp_path):
     pytest.importorskip("pylmm3.lmm")
-    inputs = {k: dataset[k] for k in ("bfile", "pheno", "mpheno", "covar", "kinship")}
     small = tmp_path / "snps.txt"
     small.write_text("rs40\nrs41\nrs42\n")
     for name in ("a", "b"):
-        pylmm.run(**inputs, snps=small, mode="fixed", out=tmp_path / name)
+        pylmm.run(_request(dataset, extract=str(small)), "fixed", tmp_path / name)
     for ext in (".assoc.tsv", ".null.json"):
         assert (tmp_path / f"a{ext}").read_bytes() == (tmp_path / f"b{ext}").read_bytes()
     record = json.loads((tmp_path / "a.null.json").read_text())
@@ -354,10 +377,10 @@ def test_pylmm_refit_failure_on_a_snp_gives_na(dataset, tmp_path, monkeypatch, c
     monkeypatch.setattr(lmm_module.LMM, "fit", flaky_fit)
     small = tmp_path / "snps.txt"
     small.write_text("rs40\nrs41\nrs42\n")
-    inputs = {k: dataset[k] for k in ("bfile", "pheno", "mpheno", "covar", "kinship")}
-    pylmm.run(**inputs, snps=small, mode="refit", out=tmp_path / "p")
+    pylmm.run(_request(dataset, extract=str(small)), "refit", tmp_path / "p")
     table = read_assoc_tsv(tmp_path / "p.assoc.tsv")
     assert np.isnan(table["p_wald"][1]) and np.all(np.isfinite(table["p_wald"][[0, 2]]))
+    assert table["errcode"].tolist() == [".", "TOOL_FAILED", "."]
     record = read_null_json(tmp_path / "p.null.json")
     assert record["native"]["refit_failures"] == 1
     assert record["native"]["refit_failed_snps"] == ["rs41"]
@@ -373,12 +396,11 @@ def test_fastlmm_h2_conversion_holds_on_a_kinship_not_of_mean_diagonal_one(datas
     k = read_kinship(dataset["kinship"])
     scaled = tmp_path / "k3.txt"
     np.savetxt(scaled, 3.0 * k)
-    inputs = {key: dataset[key] for key in ("bfile", "pheno", "mpheno", "covar", "snps")}
     gammas = {}
     for name, run, kinship in (("fast1", fastlmm.run, dataset["kinship"]),
                                ("fast3", fastlmm.run, scaled),
                                ("pylmm3", pylmm.run, scaled)):
-        run(**inputs, kinship=kinship, mode="fixed", out=tmp_path / name)
+        run(_request(dataset, kinship=str(kinship)), "fixed", tmp_path / name)
         gammas[name] = read_null_json(tmp_path / f"{name}.null.json")["gamma"]
     assert gammas["fast3"] == pytest.approx(gammas["fast1"] / 3.0, rel=1e-4)
     assert gammas["fast3"] == pytest.approx(gammas["pylmm3"], rel=1e-3)

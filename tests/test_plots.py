@@ -10,6 +10,7 @@ import pytest
 
 from exactlmm.errors import InputError
 from lmmcompare import plots
+from lmmcompare.benchmarks import read_benchmarks
 
 
 def _pvalues(seed: int, n: int = 300) -> tuple[np.ndarray, np.ndarray]:
@@ -113,7 +114,7 @@ def test_read_benchmarks(tmp_path: Path) -> None:
         {"tool": "exactlmm", "mode": "fixed", "dataset": "hs", "n_samples": 1410,
          "n_snps": 10768},
     ]
-    bench = plots.read_benchmarks([one, two], meta)
+    bench = read_benchmarks(zip([one, two], meta, strict=True))
     assert list(bench.columns[:8]) == [
         "tool", "mode", "dataset", "n_samples", "n_snps", "repeat", "seconds", "h:m:s"]
     assert list(bench.tool) == ["gemma", "gemma", "exactlmm"]
@@ -123,15 +124,13 @@ def test_read_benchmarks(tmp_path: Path) -> None:
     assert bench.max_rss.iloc[1:].isna().all()
     plots.runtime_plot(bench, path=tmp_path / "runtime.png")  # NaN memory is drawn as "no data"
     assert (tmp_path / "runtime.svg").stat().st_size > 1000
-    empty = plots.read_benchmarks([], [])
+    empty = read_benchmarks([])
     assert empty.empty and "seconds" in empty.columns
     bad = tmp_path / "bad.tsv"
     bad.write_text("time\tmax_rss\n1\t2\n")
     with pytest.raises(InputError, match=r"bad\.tsv: benchmark table has no 's'"):
-        plots.read_benchmarks([bad], meta[:1])
+        read_benchmarks([(bad, meta[0])])
     with pytest.raises(InputError, match="not found"):
-        plots.read_benchmarks([tmp_path / "missing.tsv"], meta[:1])
-    with pytest.raises(ValueError, match="2 files but 1 meta"):
-        plots.read_benchmarks([one, two], meta[:1])
+        read_benchmarks([(tmp_path / "missing.tsv", meta[0])])
     with pytest.raises(ValueError, match="lacks n_snps"):
-        plots.read_benchmarks([one], [{k: v for k, v in meta[0].items() if k != "n_snps"}])
+        read_benchmarks([(one, {k: v for k, v in meta[0].items() if k != "n_snps"})])

@@ -2,8 +2,8 @@
 
 Every tool run (ours and each peer's) is converted to the two files of ``docs/DESIGN.md``:
 ``PREFIX.assoc.tsv`` and ``PREFIX.null.json``.  By then every variance parameter is in the one
-standard form (γ = σg²/σe² on the K that was passed in, converted in ``lmmcompare.params`` and the
-``peers`` modules), so this module compares numbers directly and converts nothing.
+standard form (γ = σg²/σe² on the K that was passed in, converted by each tool's entry in
+``lmmcompare.registry``), so this module compares numbers directly and converts nothing.
 
 Definitions used throughout
 ---------------------------
@@ -13,17 +13,16 @@ Definitions used throughout
   p values are finite.  ``n_snps`` counts the SNP ids the two results have in common.
 * ``rel_diff_gamma = |γa − γb| / max(|γa|, |γb|)`` (0 when both are 0).
 
-pandas is a workflow dependency, imported here only.
+pandas is a workflow dependency.
 """
 
 from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -31,11 +30,8 @@ from scipy import special, stats
 
 from exactlmm.errors import InputError
 from exactlmm.io.atomic import write_text_atomic
-from exactlmm.io.results import read_assoc_tsv, read_null_json
+from lmmcompare.registry import STATISTICS
 
-#: The p-value columns compared between tools.
-STATISTICS = ("p_wald", "p_lrt", "p_score")
-MODES = ("fixed", "refit")
 #: Median of the χ² distribution with one degree of freedom.
 CHI2_1_MEDIAN = float(stats.chi2.ppf(0.5, 1))
 _SMALLEST_P = np.finfo(np.float64).tiny
@@ -52,39 +48,23 @@ _OURS_COLUMNS = ("ours_loglik_at_gamma_a", "ours_loglik_at_gamma_b", "abs_diff_o
 SELECTORS = ("dataset", "mode", "tool", "tool_a", "tool_b", "statistic")
 
 
-@dataclass
-class ToolResult:
-    """One tool run: its null model record and its association table.
+class Result(Protocol):
+    """What the comparison functions read of a run: ``tool``, ``mode``, the ``null.json`` record
+    and the ``assoc.tsv`` table (columns of ``exactlmm.io.results.ASSOC_COLUMNS``; ``chrom snp
+    a1 a2 errcode`` text, the statistics float with NA → NaN).  A loaded run
+    (:class:`lmmcompare.runs.RunResult`) is one."""
 
-    ``null`` is the ``PREFIX.null.json`` dict; ``assoc`` the ``PREFIX.assoc.tsv`` table with the
-    columns of ``exactlmm.io.results.ASSOC_COLUMNS`` (``chrom snp a1 a2`` text, the statistics
-    float with NA → NaN).
-    """
+    @property
+    def tool(self) -> str: ...
 
-    tool: str
-    mode: str
-    null: dict
-    assoc: pd.DataFrame
+    @property
+    def mode(self) -> str: ...
 
+    @property
+    def null(self) -> dict: ...
 
-def _read_assoc(path: Path) -> pd.DataFrame:
-    """Read an ``assoc.tsv`` file with :func:`exactlmm.io.results.read_assoc_tsv`; SNP ids must
-    be unique (they are the key that matches tools)."""
-    table = pd.DataFrame(read_assoc_tsv(path))
-    duplicated = table["snp"].duplicated()
-    if duplicated.any():
-        snp = table["snp"][duplicated].iloc[0]
-        raise InputError(f"SNP id {snp!r} occurs more than once", path=path)
-    return table
-
-
-def load_result(prefix: str | Path, tool: str, mode: str) -> ToolResult:
-    """Read ``{prefix}.assoc.tsv`` and ``{prefix}.null.json`` into a :class:`ToolResult`."""
-    if mode not in MODES:
-        raise InputError(f"mode must be one of {', '.join(MODES)} (got {mode!r})", path=prefix)
-    null = read_null_json(Path(f"{prefix}.null.json"))
-    assoc = _read_assoc(Path(f"{prefix}.assoc.tsv"))
-    return ToolResult(tool=tool, mode=mode, null=null, assoc=assoc)
+    @property
+    def assoc(self) -> pd.DataFrame: ...
 
 
 def minus_log10(p: np.ndarray) -> np.ndarray:
@@ -130,7 +110,7 @@ def _beta_difference(merged: pd.DataFrame) -> float:
     return float(np.max(np.abs(beta_a - beta_b)[ok] / se[ok])) if ok.any() else math.nan
 
 
-def _has_values(result: ToolResult, statistic: str) -> bool:
+def _has_values(result: Result, statistic: str) -> bool:
     return bool(np.isfinite(result.assoc[statistic].to_numpy(dtype=np.float64)).any())
 
 
@@ -168,7 +148,7 @@ def _check_alpha(alpha: float) -> None:
 
 
 def concordance(
-    results: list[ToolResult],
+    results: list[Result],
     *,
     dataset: str,
     alpha: float,
@@ -244,7 +224,7 @@ def concordance(
 
 
 def truth_table(
-    results: list[ToolResult], truth: dict, *, dataset: str, alpha: float
+    results: list[Result], truth: dict, *, dataset: str, alpha: float
 ) -> pd.DataFrame:
     """One row per result: distance of the null fit to the simulated truth, power, false hits.
 

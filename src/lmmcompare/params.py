@@ -10,7 +10,8 @@ Every tool fits y = Xβ + g + e with g ~ N(0, σg² K), e ~ N(0, σe² I) for th
 * pve = γt/(1 + γt), t = tr(K)/n     (GEMMA's "PVE"; FaST-LMM's h2, since it rescales K to mean
   diagonal 1).  t is the kinship's mean diagonal, ``kinship_mean_diag`` in ``null.json``.
 
-Each tool's own parameterisation (docstrings below give the algebra):
+Each tool's own parameterisation (the docstrings below give the algebra; each tool's conversion
+is its entry in :mod:`lmmcompare.registry`, built from these functions):
 
 ========== ================================================== ===========================
 tool       covariance of y                                    native → γ
@@ -63,7 +64,6 @@ import numpy as np
 from exactlmm.errors import InputError
 
 __all__ = [
-    "TOOLS",
     "delta_from_gamma",
     "gamma_from_delta",
     "gamma_from_fastlmm_h2",
@@ -75,11 +75,8 @@ __all__ = [
     "pylmm_reml_offset",
     "reml_from_fastlmm_nll",
     "reml_from_pylmm",
-    "to_standard",
+    "standard_form",
 ]
-
-TOOLS = ("exactlmm", "pylmm", "fastlmm", "gemma")
-"""Tool names understood by :func:`to_standard`."""
 
 
 def _finite(value: Any, name: str) -> np.ndarray:
@@ -231,75 +228,25 @@ def reml_from_fastlmm_nll(nll: float) -> float:
     return -float(nll)
 
 
-def _positive_or_none(value: Any, name: str) -> float | None:
-    if value is None:
-        return None
-    v = float(_finite(value, name))
-    if v < 0:
-        raise InputError(f"{name} = {v!r} must be ≥ 0")
-    return v
+def standard_form(
+    gamma: float,
+    mean_diag: float,
+    sigma_g2: float | None = None,
+    sigma_e2: float | None = None,
+) -> dict[str, Any]:
+    """The standard null-model record of a fit with variance ratio γ on a kinship with t.
 
-
-def to_standard(tool: str, native: dict[str, Any], mean_diag: float) -> dict[str, Any]:
-    """Map a tool's native null-model numbers to the standard form.
-
-    Parameters
-    ----------
-    tool:
-        ``"pylmm"``, ``"fastlmm"``, ``"gemma"`` or ``"exactlmm"``.
-    native:
-        The tool's own numbers, by the tool's names:
-
-        * pylmm:    ``h`` (V = σ²(hK + (1−h)I)), optional ``sigma2`` (σ²);
-        * fastlmm:  ``h2`` (on K/t), optional ``K_scaling`` (t as FaST-LMM computed it; must
-          equal ``mean_diag``), optional ``sigma2`` (σ² of σ²(h2K' + (1−h2)I));
-        * gemma:    ``lambda`` (λ = σg²/σe²), optional ``vg``, ``ve``;
-        * exactlmm: ``gamma`` or ``delta``, optional ``sigma_e2``.
-    mean_diag:
-        t = tr(K)/n of the kinship K passed to the tool, subset to the analysed samples.
-
-    Returns
-    -------
-    dict with ``gamma``, ``delta``, ``h2``, ``pve`` (all floats) and ``sigma_g2``, ``sigma_e2``
-    (floats, or ``None`` when the tool gives no variance scale).  σg² is for K, not K' or K_c.
-    A fit on the lower boundary (h² = 0, γ = 0) is a valid estimate — the tool found no
-    variance due to K — and gives ``delta`` = ``None`` (δ = σe²/σg² is infinite, which JSON
-    cannot hold) and ``boundary`` = ``"h2=0"``.  A fit at h² = 1 raises ``InputError``: γ would
-    be infinite and the tool's result cannot be put on this footing.
+    Returns ``gamma``, ``delta`` = 1/γ, ``h2`` = γ/(1 + γ), ``pve`` = γt/(1 + γt), the
+    variance components as given (``None`` when the tool gives no variance scale; σg² is for
+    K as passed), and ``boundary``.  A fit on the lower boundary (h² = 0, γ = 0) is a valid
+    estimate — the tool found no variance due to K — and gives ``delta`` = ``None`` (δ is
+    infinite, which JSON cannot hold) and ``boundary`` = ``"h2=0"``.  Each tool's conversion to
+    γ is in its :mod:`lmmcompare.registry` entry.
     """
     t = _check_mean_diag(mean_diag)
-    sigma_g2: float | None
-    sigma_e2: float | None
-    if tool == "pylmm":
-        h = float(_finite(native["h"], "PyLMM h"))
-        gamma = float(gamma_from_h2(h))
-        sigma2 = _positive_or_none(native.get("sigma2"), "PyLMM sigma2")
-        sigma_g2 = None if sigma2 is None else h * sigma2
-        sigma_e2 = None if sigma2 is None else (1.0 - h) * sigma2
-    elif tool == "fastlmm":
-        h2 = float(_finite(native["h2"], "FaST-LMM h2"))
-        scaling = native.get("K_scaling")
-        if scaling is not None and not math.isclose(float(scaling), t, rel_tol=1e-9):
-            raise InputError(
-                f"FaST-LMM K_scaling {scaling!r} differs from the kinship mean diagonal {t!r}"
-            )
-        gamma = float(gamma_from_fastlmm_h2(h2, t))
-        sigma2 = _positive_or_none(native.get("sigma2"), "FaST-LMM sigma2")
-        sigma_g2 = None if sigma2 is None else h2 * sigma2 / t
-        sigma_e2 = None if sigma2 is None else (1.0 - h2) * sigma2
-    elif tool == "gemma":
-        gamma = float(gamma_from_gemma_lambda(native["lambda"]))
-        sigma_g2 = _positive_or_none(native.get("vg"), "GEMMA vg")
-        sigma_e2 = _positive_or_none(native.get("ve"), "GEMMA ve")
-    elif tool == "exactlmm":
-        if "gamma" in native:
-            gamma = float(_finite(native["gamma"], "γ"))
-        else:
-            gamma = float(gamma_from_delta(native["delta"]))
-        sigma_e2 = _positive_or_none(native.get("sigma_e2"), "sigma_e2")
-        sigma_g2 = None if sigma_e2 is None else gamma * sigma_e2
-    else:
-        raise InputError(f"unknown tool {tool!r}; expected one of {', '.join(TOOLS)}")
+    gamma = float(_finite(gamma, "γ"))
+    if gamma < 0:
+        raise InputError(f"γ = {gamma!r} must be ≥ 0")
     return {
         "gamma": gamma,
         "delta": None if gamma == 0 else float(delta_from_gamma(gamma)),

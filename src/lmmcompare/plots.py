@@ -23,8 +23,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-from exactlmm.errors import InputError
 from exactlmm.io.atomic import atomic_write
+from lmmcompare.benchmarks import BENCH_META
 from lmmcompare.compare import lambda_gc, minus_log10, pearson
 
 _RC = {
@@ -43,7 +43,6 @@ _QQ_KEEP_REST = 2000
 _MODE_MARKERS = {"fixed": "o", "refit": "s"}
 _MODE_LINES = {"fixed": "-", "refit": "--"}
 #: Meta columns of a benchmark table, in order.
-BENCH_META = ("tool", "mode", "dataset", "n_samples", "n_snps")
 
 
 def _figure(n_panels: int, width: float = 4.6, height: float = 4.2) -> Figure:
@@ -333,9 +332,10 @@ def runtime_plot(bench: pd.DataFrame, *, path: str | Path) -> None:
     """Wall time against N and against M, and peak memory against N; log axes.
 
     ``bench`` has columns ``tool, mode, dataset, n_samples, n_snps, seconds, max_rss`` (MB), e.g.
-    from :func:`read_benchmarks`.  One line per tool × mode (colour by tool, dashed for refit)
-    through the median over repeats.  The N panels use the SNP count with the most distinct N
-    (the M panel likewise the sample count with the most distinct M), named in the panel title.
+    from :func:`lmmcompare.benchmarks.read_benchmarks`.  One line per tool × mode (colour by
+    tool, dashed for refit) through the median over repeats.  The N panels use the SNP count
+    with the most distinct N (the M panel likewise the sample count with the most distinct M),
+    named in the panel title.
     """
     _require(bench, (*BENCH_META, "seconds", "max_rss"), "runtime_plot")
     bench = bench.sort_values([*BENCH_META], kind="stable")
@@ -363,44 +363,3 @@ def runtime_plot(bench: pd.DataFrame, *, path: str | Path) -> None:
         if handles:
             fig.legend(handles, labels, loc="outside right upper")
     _save(fig, path)
-
-
-def read_benchmarks(files: list[Path], meta: list[dict]) -> pd.DataFrame:
-    """Read Snakemake benchmark TSVs and attach one ``meta`` dict per file.
-
-    A benchmark file has a header (``s  h:m:s  max_rss  max_vms  max_uss  max_pss  io_in  io_out
-    mean_load  cpu_time`` and possibly more) and one row per repeat; ``-`` and ``NA`` mean not
-    measured.  The result has the :data:`BENCH_META` columns (from ``meta``), ``repeat``,
-    ``seconds`` (from ``s``), ``max_rss`` (MB) and the file's other numeric columns.
-    """
-    if len(files) != len(meta):
-        raise ValueError(f"read_benchmarks: {len(files)} files but {len(meta)} meta records")
-    tables = []
-    for file, info in zip(files, meta, strict=True):
-        missing = [key for key in BENCH_META if key not in info]
-        if missing:
-            raise ValueError(f"read_benchmarks: meta for {file} lacks {', '.join(missing)}")
-        try:
-            table = pd.read_csv(file, sep="\t", na_values=["-", "NA"], keep_default_na=False)
-        except FileNotFoundError:
-            raise InputError("benchmark file not found", path=file) from None
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-            raise InputError(f"not a Snakemake benchmark table ({err})", path=file) from None
-        if "s" not in table.columns:
-            raise InputError("benchmark table has no 's' (seconds) column", path=file)
-        if table.empty:
-            raise InputError("benchmark table has no rows", path=file)
-        table = table.rename(columns={"s": "seconds"})
-        if "max_rss" not in table.columns:
-            table["max_rss"] = math.nan
-        for column in ("seconds", "max_rss"):
-            table[column] = pd.to_numeric(table[column], errors="coerce")
-        if table["seconds"].isna().any():
-            raise InputError("benchmark table has a non-numeric 's' value", path=file)
-        front = {key: info[key] for key in BENCH_META}
-        front["repeat"] = np.arange(len(table))
-        table = pd.concat([pd.DataFrame(front, index=table.index), table], axis=1)
-        tables.append(table)
-    if not tables:
-        return pd.DataFrame(columns=[*BENCH_META, "repeat", "seconds", "max_rss"])
-    return pd.concat(tables, ignore_index=True)

@@ -60,14 +60,11 @@ Outputs (all atomic, byte-identical for the same arguments):
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
 import shutil
-import sys
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -282,7 +279,7 @@ def standardise(genotypes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     Returns ``(Z, mean, sd)``.
     """
     dosages = np.where(genotypes == _MISSING, np.nan, genotypes).astype(np.float64)
-    z = kinship.standardise(dosages)
+    z = kinship.standardize(dosages)
     called = ~np.isnan(dosages)
     mean = np.where(called, dosages, 0.0).sum(axis=0) / called.sum(axis=0)
     sd = np.sqrt((np.where(called, dosages - mean, 0.0) ** 2).sum(axis=0) / dosages.shape[0])
@@ -504,43 +501,3 @@ def simulate_dataset(
     write_text_atomic(f"{out_prefix}.truth.json", json.dumps(truth, indent=1) + "\n")
     return truth
 
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m lmmcompare.simulate",
-        description="Simulate PLINK genotypes and an LMM phenotype with a known truth.",
-    )
-    parser.add_argument("--out", required=True, help="output prefix")
-    parser.add_argument("--n-samples", type=int, required=True)
-    parser.add_argument("--n-snps", type=int, required=True)
-    parser.add_argument("--n-chromosomes", type=int, required=True)
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--h2", type=float, required=True, help="total heritability, in (0, 1)")
-    parser.add_argument("--n-causal", type=int, required=True)
-    parser.add_argument("--causal-h2", type=float, required=True,
-                        help="variance explained by the causal SNPs, in [0, h2)")
-    parser.add_argument("--n-populations", type=int, default=1)
-    parser.add_argument("--fst", type=float, default=0.0)
-    parser.add_argument("--sib-fraction", type=float, default=0.0)
-    parser.add_argument("--missing-rate", type=float, default=0.0)
-    parser.add_argument("--maf-min", type=float, default=0.05)
-    parser.add_argument("--n-covariates", type=int, default=0)
-    parser.add_argument("--intercept", type=float, default=1.0)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m lmmcompare.simulate --out PREFIX --n-samples N ...``."""
-    args = vars(_parser().parse_args(argv))
-    out = args.pop("out")
-    try:
-        simulate_dataset(out, **args)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

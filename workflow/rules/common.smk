@@ -6,9 +6,13 @@ File layout (all under the working directory, git-ignored):
     results/data/{dataset}/genotypes.{bed,bim,fam,pheno[,covar][,truth.json]}
     results/qc/{dataset}.snplist                    SNPs kept by QC, read by every tool
     results/kinship/{dataset}.kinship.txt           N x N kinship shared by every tool
-    results/assoc/{dataset}/{tool}.{mode}.{assoc.tsv,null.json}
+    results/assoc/{dataset}/{tool}.{mode}.{assoc.tsv,null.json}   (lmmcompare.runs)
     results/compare/...                             tables;  results/plots/...  figures
     results/logs/{step}/...  results/benchmarks/{step}/...
+
+The tools, their modes and statistics come from one registry, lmmcompare.registry; the runs
+of this config form one table of (dataset, tool, mode) records, lmmcompare.runs.Run, which
+every input function below filters (the catalog workflows' samples/units table, for runs).
 """
 
 import re
@@ -17,20 +21,16 @@ from pathlib import PurePosixPath
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-#: Tools compared, ours first; the others are "peers".
-TOOLS = ("exactlmm", "pylmm", "fastlmm", "gemma")
-PEERS = TOOLS[1:]
-#: fixed: the null-model variance ratio is kept for every SNP; refit: re-estimated per SNP.
-MODES = ("fixed", "refit")
-STATISTICS = ("p_wald", "p_lrt", "p_score")
-#: p-value columns each tool fills in its .assoc.tsv (the others are NA).  PyLMM and FaST-LMM
-#: give a Wald test only; GEMMA -lmm 4 gives all three (see /work/shared/PEERS.md).
-TOOL_STATISTICS = {
-    "exactlmm": STATISTICS,
-    "pylmm": ("p_wald",),
-    "fastlmm": ("p_wald",),
-    "gemma": STATISTICS,
-}
+from exactlmm.errors import InputError
+from lmmcompare import registry
+from lmmcompare.runs import (
+    ASSOC_BENCHMARK,
+    ASSOC_LOG,
+    ASSOC_PREFIX,
+    runs_skipped_in_config,
+    scheduled_runs,
+)
+
 #: Threads of every tool run: the same for all tools so that their timings compare.
 #: Change with --set-threads, e.g. --set-threads gemma_assoc=8.
 TOOL_THREADS = 2
@@ -82,6 +82,13 @@ def _check_config_semantics():
                     f"config error at datasets/{name}/plink/phenotype: give a phenotype file "
                     "or a fam_column (6 = the standard .fam phenotype)"
                 )
+        for index, entry in enumerate(spec["skip"]):
+            tool, _, mode = entry.partition(":")
+            if tool not in registry.TOOLS or (mode and mode not in registry.MODES):
+                raise WorkflowError(
+                    f"config error at datasets/{name}/skip/{index}: {entry!r} is not a tool "
+                    f"({', '.join(registry.TOOLS)}) or tool:mode ({', '.join(registry.MODES)})"
+                )
     for index, tolerance in enumerate(config["tolerances"]):
         dataset = tolerance.get("dataset")
         if dataset is not None and dataset not in config["datasets"]:
@@ -92,6 +99,12 @@ def _check_config_semantics():
 
 
 _check_config_semantics()
+try:
+    #: Every tool run of this config, and the runs a dataset's skip list removes.
+    RUNS = scheduled_runs(config)
+    SKIPPED_IN_CONFIG = runs_skipped_in_config(config)
+except InputError as error:
+    raise WorkflowError(str(error)) from None
 
 
 def _names_pattern(names):
@@ -101,10 +114,10 @@ def _names_pattern(names):
 
 wildcard_constraints:
     dataset=_names_pattern(config["datasets"]),
-    tool="|".join(TOOLS),
-    peer="|".join(PEERS),
-    mode="|".join(MODES),
-    statistic="|".join(STATISTICS),
+    tool=_names_pattern(registry.TOOLS),
+    peer=_names_pattern(registry.peers()),
+    mode=_names_pattern(registry.MODES),
+    statistic=_names_pattern(registry.STATISTICS),
 
 
 # ---------------------------------------------------------------- datasets
@@ -222,7 +235,7 @@ def covariates_file(dataset):
 
 
 def kinship_kind(wildcards):
-    """standardised or centred: the dataset's override, else the top-level kinship key."""
+    """standardized or centered: the dataset's override, else the top-level kinship key."""
     return config["datasets"][wildcards.dataset]["kinship"] or config["kinship"]
 
 
@@ -258,14 +271,6 @@ def phenotype_options(wildcards, input):
     return options
 
 
-def ours_mode_options(wildcards):
-    """exactlmm assoc options: --refit in refit mode, --center-kinship if configured."""
-    options = ["--refit"] if wildcards.mode == "refit" else []
-    if config["center_kinship"]:
-        options.append("--center-kinship")
-    return " ".join(options)
-
-
 def truth_file(wildcards):
     """The truth record of a simulated dataset ({} for real data)."""
     if "simulate" in config["datasets"][wildcards.dataset]:
@@ -276,101 +281,70 @@ def truth_file(wildcards):
 # ---------------------------------------------------------------- tool runs
 
 
-def _skip_entries(dataset):
-    return set(config["datasets"][dataset]["skip"])
-
-
-def _skipped_in_config(dataset, tool, mode):
-    entries = _skip_entries(dataset)
-    return tool in entries or f"{tool}:{mode}" in entries
-
-
-def tool_runs(dataset):
-    """(tool, mode) pairs scheduled for a dataset: config tools minus the dataset's skip list."""
+def runs_of(dataset=None, mode=None):
+    """The scheduled runs, optionally of one dataset and/or one mode (RUNS order)."""
     return [
-        (tool, mode)
-        for tool in TOOLS
-        for mode in config["tools"][tool]["modes"]
-        if not _skipped_in_config(dataset, tool, mode)
+        run
+        for run in RUNS
+        if (dataset is None or run.dataset == dataset) and (mode is None or run.mode == mode)
     ]
 
 
-def runs_skipped_in_config():
-    """(dataset, tool, mode) triples listed in a dataset's skip key."""
-    return [
-        (dataset, tool, mode)
-        for dataset in dataset_names()
-        for tool in TOOLS
-        for mode in config["tools"][tool]["modes"]
-        if _skipped_in_config(dataset, tool, mode)
-    ]
+def run_records(runs):
+    """Runs as {dataset, tool, mode} records: how rules hand runs to scripts."""
+    return [run.as_dict() for run in runs]
 
 
-def run_prefix(dataset, tool, mode):
-    """Output prefix of one tool run."""
-    return f"results/assoc/{dataset}/{tool}.{mode}"
+def tool_env(wildcards):
+    """The conda environment file of the tool of these wildcards (its registry entry)."""
+    return f"../../{registry.get(wildcards.tool).env}"
 
 
-def run_benchmark(dataset, tool, mode):
-    """Benchmark file of one tool run."""
-    return f"results/benchmarks/{tool}/{dataset}.{mode}.tsv"
-
-
-def run_labels(dataset):
-    """'tool.mode' label of each scheduled run of a dataset, in tool_runs order."""
-    return [f"{tool}.{mode}" for tool, mode in tool_runs(dataset)]
+def run_request(wildcards, input):
+    """The inputs of one tool run (lmmcompare.runners.RunRequest fields)."""
+    return {
+        "bfile": data_prefix(wildcards.dataset),
+        "pheno": input.pheno,
+        "mpheno": phenotype_column(wildcards.dataset),
+        "covar": input.get("covar"),
+        "kinship": input.kinship,
+        "extract": input.snplist,
+        "center_kinship": config["center_kinship"],
+    }
 
 
 def dataset_null_models(wildcards):
-    """The null.json of every scheduled run of a dataset, in tool_runs order."""
-    return [
-        f"{run_prefix(wildcards.dataset, tool, mode)}.null.json"
-        for tool, mode in tool_runs(wildcards.dataset)
-    ]
+    """The null.json of every scheduled run of a dataset (a skipped run's record lives here)."""
+    return [run.null_json for run in runs_of(wildcards.dataset)]
 
 
 def dataset_assoc_tables(wildcards):
-    """The assoc.tsv of every scheduled run of a dataset, in tool_runs order."""
-    return [
-        f"{run_prefix(wildcards.dataset, tool, mode)}.assoc.tsv"
-        for tool, mode in tool_runs(wildcards.dataset)
-    ]
+    """The assoc.tsv of every scheduled run of a dataset."""
+    return [run.assoc_tsv for run in runs_of(wildcards.dataset)]
 
 
-def dataset_run_labels(wildcards):
-    """run_labels for the dataset of these wildcards."""
-    return run_labels(wildcards.dataset)
+def dataset_runs(wildcards):
+    """run_records of the scheduled runs of a dataset."""
+    return run_records(runs_of(wildcards.dataset))
 
 
-def all_null_models():
-    """The null.json of every scheduled run of every dataset."""
-    return [
-        f"{run_prefix(dataset, tool, mode)}.null.json"
-        for dataset in dataset_names()
-        for tool, mode in tool_runs(dataset)
-    ]
+def mode_null_models(wildcards):
+    """null.json of every scheduled run of a dataset in one mode."""
+    return [run.null_json for run in runs_of(wildcards.dataset, wildcards.mode)]
 
 
-def all_run_metadata():
-    """One dict (dataset, tool, mode) per scheduled run, in all_null_models order."""
-    return [
-        {"dataset": dataset, "tool": tool, "mode": mode}
-        for dataset in dataset_names()
-        for tool, mode in tool_runs(dataset)
-    ]
+def mode_assoc_tables(wildcards):
+    """assoc.tsv of every scheduled run of a dataset in one mode."""
+    return [run.assoc_tsv for run in runs_of(wildcards.dataset, wildcards.mode)]
 
 
-def all_benchmarks():
-    """The benchmark file of every scheduled run, in all_null_models order."""
-    return [
-        run_benchmark(dataset, tool, mode)
-        for dataset in dataset_names()
-        for tool, mode in tool_runs(dataset)
-    ]
+def mode_runs(wildcards):
+    """run_records of the scheduled runs of a dataset in one mode."""
+    return run_records(runs_of(wildcards.dataset, wildcards.mode))
 
 
 def all_snplists():
-    """The QC SNP list of every dataset, in dataset_names order."""
+    """The QC SNP list of every dataset."""
     return [f"results/qc/{dataset}.snplist" for dataset in dataset_names()]
 
 
@@ -389,29 +363,6 @@ def all_truth_tables():
     return [f"results/compare/{dataset}.truth.tsv" for dataset in simulated_datasets()]
 
 
-def mode_assoc_tables(wildcards):
-    """assoc.tsv of every scheduled run of a dataset in one mode."""
-    return [
-        f"{run_prefix(wildcards.dataset, tool, mode)}.assoc.tsv"
-        for tool, mode in tool_runs(wildcards.dataset)
-        if mode == wildcards.mode
-    ]
-
-
-def mode_null_models(wildcards):
-    """null.json of every scheduled run of a dataset in one mode (skip markers live here)."""
-    return [
-        f"{run_prefix(wildcards.dataset, tool, mode)}.null.json"
-        for tool, mode in tool_runs(wildcards.dataset)
-        if mode == wildcards.mode
-    ]
-
-
-def mode_tools(wildcards):
-    """Tools scheduled for a dataset in one mode, in mode_assoc_tables order."""
-    return [tool for tool, mode in tool_runs(wildcards.dataset) if mode == wildcards.mode]
-
-
 # ---------------------------------------------------------------- targets
 
 
@@ -420,10 +371,9 @@ def scatter_plots():
     per dataset and mode where ours and at least one peer are scheduled."""
     folders = []
     for dataset in dataset_names():
-        runs = tool_runs(dataset)
-        for mode in MODES:
-            tools = [tool for tool, run_mode in runs if run_mode == mode]
-            if "exactlmm" in tools and len(tools) > 1:
+        for mode in registry.MODES:
+            tools = [run.tool for run in runs_of(dataset, mode)]
+            if registry.REFERENCE in tools and len(tools) > 1:
                 folders.append(f"results/plots/{dataset}/scatter.{mode}")
     return folders
 
@@ -433,8 +383,8 @@ def qq_plots():
     return [
         f"results/plots/{dataset}/qq.{mode}.png"
         for dataset in dataset_names()
-        for mode in MODES
-        if any(run_mode == mode for _, run_mode in tool_runs(dataset))
+        for mode in registry.MODES
+        if runs_of(dataset, mode)
     ]
 
 

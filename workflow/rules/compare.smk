@@ -12,7 +12,7 @@ rule loglik_at_gamma:
         bfile=data_prefix("{dataset}"),
         mpheno=phenotype_column_of_run,
         center_kinship=config["center_kinship"],
-        runs=dataset_run_labels,
+        runs=dataset_runs,
     log:
         "results/logs/loglik_at_gamma/{dataset}.log",
     benchmark:
@@ -32,7 +32,7 @@ rule concordance:
     output:
         concordance="results/compare/{dataset}.concordance.tsv",
     params:
-        runs=dataset_run_labels,
+        runs=dataset_runs,
         alpha=config["alpha"],
     log:
         "results/logs/concordance/{dataset}.log",
@@ -52,7 +52,7 @@ rule truth_distance:
     output:
         table="results/compare/{dataset}.truth.tsv",
     params:
-        runs=dataset_run_labels,
+        runs=dataset_runs,
         alpha=config["alpha"],
     log:
         "results/logs/truth_distance/{dataset}.log",
@@ -102,7 +102,7 @@ use rule combine_concordance as combine_truth with:
 
 rule skipped_runs:
     input:
-        nulls=all_null_models(),
+        nulls=[run.null_json for run in RUNS],
     output:
         report(
             "results/compare/skipped.tsv",
@@ -111,8 +111,8 @@ rule skipped_runs:
             labels={"table": "skipped tool runs"},
         ),
     params:
-        runs=all_run_metadata(),
-        skipped_in_config=runs_skipped_in_config(),
+        runs=run_records(RUNS),
+        skipped_in_config=run_records(SKIPPED_IN_CONFIG),
     log:
         "results/logs/skipped_runs/skipped_runs.log",
     benchmark:

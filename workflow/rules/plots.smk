@@ -16,8 +16,7 @@ rule scatter_log10p:
             labels={"peer": "{peer}", "mode": "{mode}", "statistic": "{statistic}"},
         ),
     params:
-        tools=mode_tools,
-        statistics=TOOL_STATISTICS,
+        runs=mode_runs,
     log:
         "results/logs/scatter_log10p/{dataset}.{mode}.log",
     benchmark:
@@ -42,8 +41,7 @@ rule qq_plot:
         ),
         svg="results/plots/{dataset}/qq.{mode}.svg",
     params:
-        tools=mode_tools,
-        statistics=TOOL_STATISTICS,
+        runs=mode_runs,
     log:
         "results/logs/qq_plot/{dataset}.{mode}.log",
     benchmark:
@@ -56,7 +54,7 @@ rule qq_plot:
 
 rule gamma_agreement:
     input:
-        nulls=all_null_models(),
+        nulls=[run.null_json for run in RUNS],
     output:
         png=report(
             "results/plots/gamma_agreement.png",
@@ -66,7 +64,7 @@ rule gamma_agreement:
         ),
         svg="results/plots/gamma_agreement.svg",
     params:
-        runs=all_run_metadata(),
+        runs=run_records(RUNS),
     log:
         "results/logs/gamma_agreement/gamma_agreement.log",
     benchmark:
@@ -100,8 +98,8 @@ rule gamma_vs_truth:
 
 rule runtime_plot:
     input:
-        benchmarks=all_benchmarks(),
-        nulls=all_null_models(),
+        benchmarks=[run.benchmark for run in RUNS],
+        nulls=[run.null_json for run in RUNS],
         snplists=all_snplists(),
     output:
         png=report(
@@ -112,8 +110,7 @@ rule runtime_plot:
         ),
         svg="results/plots/runtime.svg",
     params:
-        runs=all_run_metadata(),
-        datasets=dataset_names(),
+        runs=run_records(RUNS),
     log:
         "results/logs/runtime_plot/runtime.log",
     benchmark:

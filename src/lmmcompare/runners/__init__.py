@@ -1,46 +1,69 @@
-"""Runners for the peer LMM tools: PyLMM, FaST-LMM and GEMMA.
+"""Runners: each puts one LMM tool on our inputs and writes our two result files.
 
-Each module has ``run(bfile, pheno, mpheno, covar, kinship, snps, mode, out)`` and a command
-line (``python -m lmmcompare.runners.<tool> --bfile … --mode fixed|refit --out PREFIX``) that
-analyses the same samples as our tool and writes ``PREFIX.assoc.tsv`` and
-``PREFIX.null.json`` (docs/DESIGN.md).  Modes each tool has:
+A runner is a module ``lmmcompare.runners.<tool>`` named by the tool's registry entry
+(:mod:`lmmcompare.registry`) with one function::
 
-========  =====  =====
-tool      fixed  refit
-========  =====  =====
-pylmm     yes    yes
-fastlmm   yes    —
-gemma     —      yes
-========  =====  =====
+    run(request: RunRequest, mode: str, out: Path) -> None
 
-Exit status of the command lines: 0 done, 1 the tool failed (``ToolFailed``), 2 bad input
-(``InputError``), 3 tool not installed (``ToolNotInstalled``), 4 mode not supported
-(``ModeNotSupported``); the last two mean "skip with a warning".
+which analyses exactly the samples our tool analyses (the ``.fam`` samples with a phenotype and
+every covariate, in ``.fam`` order; ``exactlmm.pipeline.load_inputs``), tests exactly the SNPs of
+``request.extract``, uses the kinship file as given, and writes ``OUT.assoc.tsv`` and
+``OUT.null.json`` (docs/DESIGN.md).  It is called in-process by
+:func:`lmmcompare.runs.execute`, which first checks the mode against the registry.
+
+A run that cannot happen here raises a :class:`SkipRun` (the tool is not installed, or cannot
+take this dataset) whose one-line message is the reason recorded in the skipped-run record; a
+tool that ran and failed raises :class:`ToolFailed`; bad input raises ``InputError``.
 """
 
-from lmmcompare.runners._common import (
-    EXIT_INPUT_ERROR,
-    EXIT_MODE_NOT_SUPPORTED,
-    EXIT_NOT_INSTALLED,
-    EXIT_TOOL_FAILED,
-    MODES,
-    ModeNotSupported,
-    ToolFailed,
-    ToolNotInstalled,
-)
+from __future__ import annotations
 
-PEERS = ("pylmm", "fastlmm", "gemma")
-SUPPORTED_MODES = {"pylmm": ("fixed", "refit"), "fastlmm": ("fixed",), "gemma": ("refit",)}
+from dataclasses import asdict, dataclass
+from typing import Any
 
-__all__ = [
-    "EXIT_INPUT_ERROR",
-    "EXIT_MODE_NOT_SUPPORTED",
-    "EXIT_NOT_INSTALLED",
-    "EXIT_TOOL_FAILED",
-    "MODES",
-    "PEERS",
-    "SUPPORTED_MODES",
-    "ModeNotSupported",
-    "ToolFailed",
-    "ToolNotInstalled",
-]
+
+@dataclass(frozen=True)
+class RunRequest:
+    """The inputs every tool of one comparison is given (paths as the user wrote them).
+
+    Attributes
+    ----------
+    bfile: PLINK prefix (.bed/.bim/.fam).
+    pheno: phenotype table ``FID IID v1 …``, or ``None`` for the ``.fam`` phenotype columns.
+    mpheno: 1-based phenotype column (PLINK ``--mpheno``).
+    covar: covariate table ``FID IID c1 …`` without an intercept column (each tool adds it), or
+        ``None``.
+    kinship: N × N kinship text file over all ``.fam`` samples in ``.fam`` order.
+    extract: the SNPs to test, one ID per line (PLINK ``--extract``).
+    center_kinship: double-center K over the analysed samples first (ours only; GEMMA always
+        does, the others never).
+    threads: threads the tool may use.
+    """
+
+    bfile: str
+    pheno: str | None
+    mpheno: int
+    covar: str | None
+    kinship: str
+    extract: str
+    center_kinship: bool = False
+    threads: int = 1
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready parameters (for provenance)."""
+        return asdict(self)
+
+
+class SkipRun(RuntimeError):
+    """This run cannot happen here; the message (one line) says why.  Not a failure."""
+
+
+class ToolNotInstalled(SkipRun):
+    """The tool is not available (Python package missing or program not on PATH)."""
+
+
+class ToolFailed(RuntimeError):
+    """The tool ran but failed; the message carries the end of its output."""
+
+
+__all__ = ["RunRequest", "SkipRun", "ToolFailed", "ToolNotInstalled"]

@@ -10,7 +10,7 @@ What ``single_snp`` does with our inputs (read in ``fastlmm/association/single_s
   out of K', y and the SNPs (``lmm_cov.LMM.setSU_fromK``/``rotate``): REML.  h2 is fitted
   once on the null (``findH2``: a 10-point grid on [0, 0.99999] then Brent), with
   V = σ²(h2·K' + (1 − h2)I), and held for every SNP — FaST-LMM has no per-SNP refit, so only
-  ``fixed`` mode exists; ``refit`` raises ``ModeNotSupported`` (exit 4).
+  ``fixed`` mode exists (its registry entry says why a ``refit`` run is skipped).
 * SNPs are read ``count_A1=True`` (copies of ``.bim`` column 5, our ``a1``) and unit
   standardised (``Unit``: mean and ddof-0 SD over the called samples, then missing → 0,
   i.e. mean imputation).  ``SnpWeight`` is β per SD: β per copy of a1 = SnpWeight / SD and
@@ -30,25 +30,21 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from exactlmm.io.results import TESTED
 from exactlmm.provenance import package_version
 from lmmcompare import params
+from lmmcompare.runners import RunRequest, ToolFailed, ToolNotInstalled
 from lmmcompare.runners._common import (
-    ModeNotSupported,
-    ToolFailed,
-    ToolNotInstalled,
-    check_mode,
     empty_stat_columns,
     iter_snp_blocks,
-    load_inputs,
+    load,
     null_record,
-    run_main,
+    record_block,
     run_parameters,
     snp_columns,
     write_results,
@@ -83,36 +79,24 @@ def _null_nll(lmm_class, cache_file: Path, design: np.ndarray, y: np.ndarray) ->
     return {"h2": h2, "nLL": nll, "sigma2": sigma2}
 
 
-def run(
-    bfile: str | os.PathLike[str],
-    pheno: str | os.PathLike[str] | None,
-    mpheno: int,
-    covar: str | os.PathLike[str] | None,
-    kinship: str | os.PathLike[str],
-    snps: str | os.PathLike[str],
-    mode: str,
-    out: str | os.PathLike[str],
-) -> None:
+def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
     """Run ``single_snp`` (fixed mode only); write ``out.assoc.tsv`` and ``out.null.json``."""
-    check_mode(mode)
     if mode != "fixed":
-        raise ModeNotSupported(
-            "FaST-LMM single_snp fits h2 once on the null and never per SNP: no 'refit' mode"
-        )
+        raise ValueError(f"FaST-LMM runs in fixed mode only, not {mode!r} (lmmcompare.registry)")
     single_snp, lmm_class, KernelData, Bed, SnpData = _import_fastlmm()
-    inputs = load_inputs(bfile, pheno, mpheno, covar, kinship, snps)
+    inputs = load(request)
     ids = inputs.sample_ids
-    y = inputs.match.y
+    y = inputs.y
     # FaST-LMM rescales (its own copy of) K to mean diagonal 1; kernel.val is left as given.
     kernel = KernelData(iid=ids, val=inputs.kinship.copy())
     pheno_data = SnpData(iid=ids, sid=np.array(["pheno"]), val=y.reshape(-1, 1).copy())
-    covariates = inputs.match.covariates
+    covariates = inputs.samples.covariates
     covar_data = (
-        SnpData(iid=ids, sid=np.array(inputs.match.covariate_names), val=covariates.copy())
+        SnpData(iid=ids, sid=np.array(inputs.samples.covariate_names), val=covariates.copy())
         if covariates.shape[1]
         else None
     )
-    test_snps = Bed(str(inputs.ds.bed_path), count_A1=True)[:, inputs.snp_index]
+    test_snps = Bed(str(inputs.dataset.bed_path), count_A1=True)[:, inputs.snp_index]
 
     with tempfile.TemporaryDirectory(prefix="fastlmm-") as tmp:
         cache_file = Path(tmp) / "null_cache.npz"
@@ -135,7 +119,7 @@ def run(
     if frame.shape[0] != inputs.snp_index.size:
         raise ToolFailed(f"single_snp returned {frame.shape[0]} rows for {inputs.snp_index.size}")
     frame = frame.sort_values("sid_index")
-    expected = inputs.ds.snp[inputs.snp_index]
+    expected = inputs.dataset.snp[inputs.snp_index]
     if not np.array_equal(frame["SNP"].to_numpy().astype(str), expected):
         raise ToolFailed("single_snp returned SNPs in an unexpected order")
     null_h2 = float(frame["Nullh2"].iloc[0])
@@ -146,10 +130,10 @@ def run(
     stats = empty_stat_columns(m)
     sd = np.full(m, np.nan)
     for block in iter_snp_blocks(inputs):
-        stats["n"][block.rows] = block.n_called
-        stats["af"][block.rows] = block.af
+        record_block(stats, block)
         sd[block.rows] = block.sd
-    testable = sd > 0  # FaST-LMM gives β = 0, p = NaN for SNPs constant after projection
+    # FaST-LMM gives β = 0, p = NaN for SNPs constant after projection.
+    testable = stats["errcode"] == TESTED
     weight = frame["SnpWeight"].to_numpy(dtype=np.float64)
     weight_se = frame["SnpWeightSE"].to_numpy(dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -175,8 +159,7 @@ def run(
         loglik=params.reml_from_fastlmm_nll(null["nLL"]),
         beta=None,  # FaST-LMM projects the covariates out and never estimates their effects
         parameters=run_parameters(
-            inputs,
-            mpheno,
+            request,
             mode,
             api="fastlmm.association.single_snp",
             leave_out_one_chrom=False,
@@ -186,10 +169,3 @@ def run(
     )
     write_results(out, {**snp_columns(inputs), **stats}, record)
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return run_main(argv, "lmmcompare.runners.fastlmm", "Run FaST-LMM on our inputs.", run)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -30,7 +30,7 @@ What GEMMA does with the input set written here (read in GEMMA v0.98.5 ``src/``)
   F(1, n − c − 1); ``p_lrt`` χ²(1) of 2(ML₁ − ML₀) with the per-SNP ML λ (``l_mle``) against
   the null ML; ``p_score`` at the null ML λ, F(1, n − c − 1) of n(xᵀPy)²/(yᵀPy·xᵀPx).  β and se
   are the Wald ones.  So δ = 1/``l_remle``, δ_ml = 1/``l_mle``.  GEMMA has no Wald test at a
-  fixed λ: ``fixed`` mode raises ``ModeNotSupported`` (exit 4).
+  fixed λ: GEMMA has no ``fixed`` mode (its registry entry).
 * Null model (``output/PREFIX.log.txt``): REML and ML log-likelihoods, pve, se(pve), vg, ve
   and β, each printed with 6 significant digits; λ itself is not printed (its line is
   commented out in ``gemma.cpp``), so λ = vg/ve (``CalcLmmVgVeBeta`` sets vg = λ·ve), good
@@ -45,24 +45,22 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from exactlmm.dosage import count_errcodes, describe_counts
+from exactlmm.io.results import TESTED
+from exactlmm.pipeline import AnalysisInputs
 from lmmcompare import params
+from lmmcompare.runners import RunRequest, ToolFailed, ToolNotInstalled
 from lmmcompare.runners._common import (
-    ModeNotSupported,
-    PeerInputs,
-    ToolFailed,
-    ToolNotInstalled,
-    check_mode,
     empty_stat_columns,
     iter_snp_blocks,
-    load_inputs,
+    load,
     null_record,
-    run_main,
+    record_block,
     run_parameters,
     snp_columns,
     write_results,
@@ -150,20 +148,20 @@ def parse_assoc(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     return out
 
 
-def write_input_set(inputs: PeerInputs, directory: Path) -> list[str]:
+def write_input_set(inputs: AnalysisInputs, directory: Path) -> list[str]:
     """Write GEMMA's inputs into ``directory``; return the options naming them.
 
     ``data.bed``/``data.bim`` are symbolic links to ours; ``data.fam`` is ours with field 6
     replaced by our phenotype (``repr``, exact) or ``NA``; ``snps.txt`` lists the SNPs to test;
     ``covar.txt`` (only with covariates) holds ``1 c1 … ck`` or ``NA`` rows in ``.fam`` order.
     """
-    ds = inputs.ds
+    ds = inputs.dataset
     for ext in ("bed", "bim"):
         (directory / f"data.{ext}").symlink_to(Path(getattr(ds, f"{ext}_path")).resolve())
     analysed = np.zeros(ds.n_samples, dtype=bool)
-    analysed[inputs.match.fam_index] = True
+    analysed[inputs.samples.fam_index] = True
     phenotype = np.full(ds.n_samples, "NA", dtype=object)
-    phenotype[inputs.match.fam_index] = [repr(float(v)) for v in inputs.match.y]
+    phenotype[inputs.samples.fam_index] = [repr(float(v)) for v in inputs.y]
     fam_lines = []
     original = ds.fam_path.read_text().splitlines()
     fam_rows = [line.split() for line in original if line.split()]
@@ -173,10 +171,10 @@ def write_input_set(inputs: PeerInputs, directory: Path) -> list[str]:
     snp_ids = ds.snp[inputs.snp_index]
     (directory / "snps.txt").write_text("\n".join(snp_ids.tolist()) + "\n")
     options = ["-bfile", "data", "-snps", "snps.txt"]
-    covariates = inputs.match.covariates
+    covariates = inputs.samples.covariates
     if covariates.shape[1]:
         lines = []
-        rows = {int(i): r for r, i in enumerate(inputs.match.fam_index)}
+        rows = {int(i): r for r, i in enumerate(inputs.samples.fam_index)}
         for i in range(ds.n_samples):
             if i in rows:
                 values = covariates[rows[i]]
@@ -195,12 +193,7 @@ def _tail(text: str, lines: int = 8) -> str:
 
 
 def run(
-    bfile: str | os.PathLike[str],
-    pheno: str | os.PathLike[str] | None,
-    mpheno: int,
-    covar: str | os.PathLike[str] | None,
-    kinship: str | os.PathLike[str],
-    snps: str | os.PathLike[str],
+    request: RunRequest,
     mode: str,
     out: str | os.PathLike[str],
     *,
@@ -213,15 +206,11 @@ def run(
     GEMMA's own ``result.assoc.txt``, ``result.log.txt`` and its console output
     (``result.stdout.txt``) are copied into that directory.
     """
-    check_mode(mode)
     if mode != "refit":
-        raise ModeNotSupported(
-            "GEMMA -lmm re-fits λ per SNP for its Wald and LRT tests; it has no Wald test at "
-            "the null λ, so no 'fixed' mode"
-        )
+        raise ValueError(f"GEMMA runs in refit mode only, not {mode!r} (lmmcompare.registry)")
     binary = find_gemma(gemma_binary)
-    inputs = load_inputs(bfile, pheno, mpheno, covar, kinship, snps)
-    kinship_path = str(Path(kinship).resolve())
+    inputs = load(request)
+    kinship_path = str(Path(request.kinship).resolve())
 
     with tempfile.TemporaryDirectory(prefix="gemma-") as tmp:
         directory = Path(tmp)
@@ -253,8 +242,7 @@ def run(
     columns = snp_columns(inputs)
     stats = empty_stat_columns(inputs.snp_index.size)
     for block in iter_snp_blocks(inputs):
-        stats["n"][block.rows] = block.n_called
-        stats["af"][block.rows] = block.af
+        record_block(stats, block)
     row_of = {snp: i for i, snp in enumerate(columns["snp"].tolist())}
     rows = np.array([row_of.get(snp, -1) for snp in table["rs"].tolist()], dtype=np.int64)
     if np.any(rows < 0):
@@ -271,16 +259,21 @@ def run(
     stats["delta_ml"][rows] = params.delta_from_gamma(
         params.gamma_from_gemma_lambda(table["l_mle"]), strict=False
     )
-    n_skipped = inputs.snp_index.size - rows.size
+    # GEMMA drops constant SNPs silently (errcode MONOMORPHIC/NO_CALLS by our rule); a testable
+    # SNP it did not report is NOT_REPORTED.
+    reported = np.zeros(inputs.snp_index.size, dtype=bool)
+    reported[rows] = True
+    stats["errcode"][~reported & (stats["errcode"] == TESTED)] = "NOT_REPORTED"
+    n_skipped = int((~reported).sum())
     if n_skipped:
         print(
-            f"gemma: {n_skipped} listed SNPs were not tested by GEMMA (constant in the "
-            "analysed samples); their rows are NA",
+            f"gemma: {n_skipped} listed SNPs were not tested by GEMMA ("
+            f"{describe_counts(count_errcodes(stats['errcode']))}); their rows are NA",
             file=sys.stderr,
         )
 
     K = inputs.kinship
-    t_centred = float(np.trace(K) - K.sum() / n) / n
+    t_centered = float(np.trace(K) - K.sum() / n) / n
     native = {
         "lambda": log["vg"] / log["ve"],
         "pve": log["pve"],
@@ -291,7 +284,7 @@ def run(
         "logl_mle": log["logl_mle"],
         "beta": log["beta"],
         "se_beta": log["se_beta"],
-        "K_centred_mean_diag": t_centred,
+        "K_centered_mean_diag": t_centered,
         "n_snps_tested": int(log["n_snps"]),
     }
     record = null_record(
@@ -302,15 +295,14 @@ def run(
         loglik=log["logl_remle"],
         beta=log["beta"],
         parameters=run_parameters(
-            inputs,
-            mpheno,
+            request,
             mode,
             # The kinship as given, not its resolved path: provenance must not depend on
             # where the checkout lives.
-            command=["gemma", *(str(kinship) if c == kinship_path else c for c in command[1:])],
+            command=["gemma", *(request.kinship if c == kinship_path else c for c in command[1:])],
         ),
         # GEMMA re-centres K over the analysed samples: its PVE uses t of that K.
-        mean_diag=t_centred,
+        mean_diag=t_centered,
     )
     write_results(out, {**columns, **stats}, record)
 
@@ -333,10 +325,3 @@ def _check_coding(
     if np.any(np.abs(table["af"] - stats["af"][rows]) > 0.5 * 10.0**-AF_DECIMALS + 1e-9):
         raise ToolFailed("GEMMA's allele frequencies differ from ours: allele coding mismatch")
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return run_main(argv, "lmmcompare.runners.gemma", "Run GEMMA on our inputs.", run)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

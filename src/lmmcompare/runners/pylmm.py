@@ -27,20 +27,18 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 
 import numpy as np
 
 from exactlmm.provenance import package_version
 from lmmcompare import params
+from lmmcompare.runners import RunRequest, ToolNotInstalled
 from lmmcompare.runners._common import (
-    ToolNotInstalled,
-    check_mode,
     empty_stat_columns,
     iter_snp_blocks,
-    load_inputs,
+    load,
     null_record,
-    run_main,
+    record_block,
     run_parameters,
     snp_columns,
     write_results,
@@ -73,23 +71,13 @@ def _delta_from_h(h: np.ndarray) -> np.ndarray:
     return out
 
 
-def run(
-    bfile: str | os.PathLike[str],
-    pheno: str | os.PathLike[str] | None,
-    mpheno: int,
-    covar: str | os.PathLike[str] | None,
-    kinship: str | os.PathLike[str],
-    snps: str | os.PathLike[str],
-    mode: str,
-    out: str | os.PathLike[str],
-) -> None:
+def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
     """Fit PyLMM's null model and test every listed SNP; write ``out.assoc.tsv``/``.null.json``."""
-    check_mode(mode)
     LMM = _import_lmm()
-    inputs = load_inputs(bfile, pheno, mpheno, covar, kinship, snps)
+    inputs = load(request)
     n, c = inputs.n_samples, inputs.n_covariates
 
-    lmm = LMM(inputs.match.y.copy(), inputs.kinship.copy(), X0=inputs.design)
+    lmm = LMM(inputs.y.copy(), inputs.kinship.copy(), X0=inputs.covariates)
     lmm.fit()  # REML (the default); sets optH, optLL, optBeta, optSigma
     null_state = {key: getattr(lmm, key) for key in ("optH", "optLL", "optBeta", "optSigma")}
     null_h = float(lmm.optH)
@@ -99,10 +87,9 @@ def run(
     h_used = np.full(m, np.nan)
     failed: list[str] = []
     for block in iter_snp_blocks(inputs):
-        stats["n"][block.rows] = block.n_called
-        stats["af"][block.rows] = block.af
+        record_block(stats, block)
         for j, row in enumerate(block.rows):
-            if not block.sd[j] > 0:  # constant (or never called) in the analysed samples
+            if not block.testable[j]:  # constant (or never called) in the analysed samples
                 continue
             x = block.dosage[:, j : j + 1]
             if mode == "refit":
@@ -111,7 +98,8 @@ def run(
                 except (RuntimeError, ValueError, FloatingPointError, np.linalg.LinAlgError):
                     # PyLMM's own optimiser gave up on this SNP (e.g. scipy's BracketError
                     # from its unbounded Brent step): PyLMM has no result for it, so NA.
-                    failed.append(str(inputs.ds.snp[inputs.snp_index[row]]))
+                    failed.append(str(inputs.dataset.snp[inputs.snp_index[row]]))
+                    stats["errcode"][row] = "TOOL_FAILED"
                     continue
             _, p, beta, var = lmm.association(x, REML=True, returnBeta=True)
             stats["beta"][row] = beta
@@ -133,7 +121,7 @@ def run(
     }
     if failed:
         print(
-            f"lmmcompare.runners.pylmm: warning: PyLMM's refit failed for {len(failed)} SNP(s) "
+            f"pylmm: warning: PyLMM's refit failed for {len(failed)} SNP(s) "
             f"(first: {failed[0]}); they are NA",
             file=sys.stderr,
         )
@@ -144,14 +132,7 @@ def run(
         native,
         loglik=params.reml_from_pylmm(native["loglik_reml_pylmm"], n, c),
         beta=np.ravel(null_state["optBeta"]),
-        parameters=run_parameters(inputs, mpheno, mode, api="pylmm3.lmm.LMM", reml=True),
+        parameters=run_parameters(request, mode, api="pylmm3.lmm.LMM", reml=True),
     )
     write_results(out, {**snp_columns(inputs), **stats}, record)
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return run_main(argv, "lmmcompare.runners.pylmm", "Run PyLMM on our inputs.", run)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Run one tool of the registry on the workflow's shared inputs (lmmcompare.runs.execute).
+
+In-process: a run the tool cannot do here is recorded as skipped with its reason (the job
+succeeds); a tool that fails fails the job, its output in the rule's log.
+"""
+
+import sys
+
+from glue import run_script
+
+from lmmcompare.runners import RunRequest
+from lmmcompare.runs import Run, execute
+
+
+def main(snakemake):
+    wc = snakemake.wildcards
+    run = Run(wc.dataset, wc.tool, wc.mode)
+    request = RunRequest(**snakemake.params.request, threads=snakemake.threads)
+    outcome = execute(run, request)
+    if outcome.ok:
+        print(f"{run}: done", file=sys.stderr)
+    else:
+        print(f"{run}: skipped: {outcome.reason}", file=sys.stderr)
+
+
+run_script(main, snakemake)  # noqa: F821 (the object Snakemake injects)

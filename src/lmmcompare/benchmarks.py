@@ -1,0 +1,59 @@
+"""Snakemake benchmark files: read them, one row per repeat, beside the run they measured.
+
+A timing plot reads only these files (never wall clocks taken elsewhere), so what the report
+shows is what Snakemake measured for each job: ``s`` (wall seconds) and ``max_rss`` (MB).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from exactlmm.errors import InputError
+
+BENCH_META = ("tool", "mode", "dataset", "n_samples", "n_snps")
+"""What each benchmark file is paired with: the run and the size of its data."""
+
+
+def read_benchmarks(entries: Iterable[tuple[str | Path, Mapping[str, Any]]]) -> pd.DataFrame:
+    """Read Snakemake benchmark TSVs, each paired with the ``meta`` dict describing its run.
+
+    A benchmark file has a header (``s  h:m:s  max_rss  max_vms  max_uss  max_pss  io_in  io_out
+    mean_load  cpu_time`` and possibly more) and one row per repeat; ``-`` and ``NA`` mean not
+    measured.  The result has the :data:`BENCH_META` columns (from ``meta``), ``repeat``,
+    ``seconds`` (from ``s``), ``max_rss`` (MB) and the file's other numeric columns.
+    """
+    tables = []
+    for file, info in entries:
+        missing = [key for key in BENCH_META if key not in info]
+        if missing:
+            raise ValueError(f"read_benchmarks: meta for {file} lacks {', '.join(missing)}")
+        try:
+            table = pd.read_csv(file, sep="\t", na_values=["-", "NA"], keep_default_na=False)
+        except FileNotFoundError:
+            raise InputError("benchmark file not found", path=file) from None
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+            raise InputError(f"not a Snakemake benchmark table ({err})", path=file) from None
+        if "s" not in table.columns:
+            raise InputError("benchmark table has no 's' (seconds) column", path=file)
+        if table.empty:
+            raise InputError("benchmark table has no rows", path=file)
+        table = table.rename(columns={"s": "seconds"})
+        if "max_rss" not in table.columns:
+            table["max_rss"] = math.nan
+        for column in ("seconds", "max_rss"):
+            table[column] = pd.to_numeric(table[column], errors="coerce")
+        if table["seconds"].isna().any():
+            raise InputError("benchmark table has a non-numeric 's' value", path=file)
+        front = {key: info[key] for key in BENCH_META}
+        front["repeat"] = np.arange(len(table))
+        table = pd.concat([pd.DataFrame(front, index=table.index), table], axis=1)
+        tables.append(table)
+    if not tables:
+        return pd.DataFrame(columns=[*BENCH_META, "repeat", "seconds", "max_rss"])
+    return pd.concat(tables, ignore_index=True)

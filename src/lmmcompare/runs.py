@@ -1,0 +1,225 @@
+"""Tool runs: one identity (dataset, tool, mode), one file layout, execution and loading.
+
+A run is identified by :class:`Run` everywhere — the workflow's rules and scripts, the tables,
+the plots — never by a "tool.mode" string split again downstream or by lists zipped by position:
+a script gets the runs as records and finds each run's files through :class:`Run` itself.
+
+File layout (relative to the workflow's working directory; the rule patterns are the constants
+below, with ``{dataset}``, ``{tool}``, ``{mode}`` wildcards)::
+
+    results/assoc/{dataset}/{tool}.{mode}.assoc.tsv   per-SNP table (docs/DESIGN.md)
+    results/assoc/{dataset}/{tool}.{mode}.null.json   null model, or the skipped-run record
+    results/logs/assoc/{dataset}/{tool}.{mode}.log
+    results/benchmarks/assoc/{dataset}/{tool}.{mode}.tsv
+
+A run's outcome is ``ok`` or ``skipped(reason)`` (:class:`exactlmm.io.results.RunOutcome`), written
+by :func:`execute` and read back by :func:`load`, which every consumer uses.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from exactlmm.errors import InputError
+from exactlmm.io.results import RunOutcome, read_outcome, write_skipped
+from lmmcompare import registry
+from lmmcompare.runners import RunRequest, SkipRun
+
+if TYPE_CHECKING:  # pandas is a workflow dependency; imported when a table is read
+    import pandas as pd
+
+ASSOC_PREFIX = "results/assoc/{dataset}/{tool}.{mode}"
+ASSOC_LOG = "results/logs/assoc/{dataset}/{tool}.{mode}.log"
+ASSOC_BENCHMARK = "results/benchmarks/assoc/{dataset}/{tool}.{mode}.tsv"
+
+
+@dataclass(frozen=True, order=True)
+class Run:
+    """One tool run: ``tool`` in ``mode`` on ``dataset``."""
+
+    dataset: str
+    tool: str
+    mode: str
+
+    @property
+    def prefix(self) -> str:
+        """Output prefix (relative to the working directory)."""
+        return ASSOC_PREFIX.format(**asdict(self))
+
+    @property
+    def assoc_tsv(self) -> str:
+        return f"{self.prefix}.assoc.tsv"
+
+    @property
+    def null_json(self) -> str:
+        return f"{self.prefix}.null.json"
+
+    @property
+    def benchmark(self) -> str:
+        """Snakemake benchmark file of the run."""
+        return ASSOC_BENCHMARK.format(**asdict(self))
+
+    @property
+    def log(self) -> str:
+        return ASSOC_LOG.format(**asdict(self))
+
+    def as_dict(self) -> dict[str, str]:
+        """``{"dataset", "tool", "mode"}`` (how rules pass runs to scripts)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Run:
+        return cls(str(record["dataset"]), str(record["tool"]), str(record["mode"]))
+
+    def __str__(self) -> str:
+        return f"{self.dataset}: {self.tool} {self.mode}"
+
+
+# ----------------------------------------------------------------------- runs of a config
+
+
+def configured_modes(config: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Modes each registry tool runs in: the config's ``tools:`` entry, else every mode the
+    tool has.  A tool in the config that the registry does not know is an ``InputError``."""
+    given = config.get("tools") or {}
+    unknown = sorted(set(given) - set(registry.TOOLS))
+    if unknown:
+        raise InputError(
+            f"config error at tools: unknown tool {unknown[0]!r}; the registry has "
+            f"{', '.join(registry.TOOLS)}"
+        )
+    return {
+        name: tuple(given[name]["modes"]) if name in given else tool.modes
+        for name, tool in registry.TOOLS.items()
+    }
+
+
+def _skipped_in_config(spec: Mapping[str, Any], tool: str, mode: str) -> bool:
+    entries = set(spec.get("skip") or ())
+    return tool in entries or f"{tool}:{mode}" in entries
+
+
+def _all_runs(config: Mapping[str, Any]) -> Iterable[tuple[Run, bool]]:
+    modes = configured_modes(config)
+    for dataset, spec in config["datasets"].items():
+        for tool, tool_modes in modes.items():
+            for mode in tool_modes:
+                yield Run(dataset, tool, mode), _skipped_in_config(spec, tool, mode)
+
+
+def scheduled_runs(config: Mapping[str, Any]) -> list[Run]:
+    """Every run the config asks for and does not skip, in config order of datasets and
+    registry order of tools."""
+    return [run for run, skipped in _all_runs(config) if not skipped]
+
+
+def runs_skipped_in_config(config: Mapping[str, Any]) -> list[Run]:
+    """Runs a dataset's ``skip:`` list removes (reported as skipped, never scheduled)."""
+    return [run for run, skipped in _all_runs(config) if skipped]
+
+
+# ----------------------------------------------------------------------- execution
+
+
+def execute(run: Run, request: RunRequest, out: str | os.PathLike[str] | None = None) -> RunOutcome:
+    """Run ``run.tool`` in ``run.mode`` on ``request``, in-process; return its outcome.
+
+    The outputs go to ``out`` (default ``run.prefix``).  A mode the tool does not have (its
+    registry entry) and a :class:`~lmmcompare.runners.SkipRun` raised by the runner (tool not
+    installed, dataset it cannot take) are written as a skipped run with the reason; any other
+    exception propagates (the run failed).
+    """
+    tool = registry.get(run.tool)
+    prefix = Path(run.prefix if out is None else out)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    if run.mode not in tool.modes:
+        write_skipped(prefix, tool.name, run.mode, tool.why_not(run.mode))
+    else:
+        try:
+            tool.load_runner().run(request, run.mode, prefix)
+        except SkipRun as reason:
+            write_skipped(prefix, tool.name, run.mode, str(reason))
+    return read_outcome(prefix)
+
+
+# ----------------------------------------------------------------------- loading
+
+
+@dataclass(frozen=True, eq=False)
+class RunResult:
+    """A run and its outcome; the association table is read when first used."""
+
+    run: Run
+    outcome: RunOutcome
+    directory: Path
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome.ok
+
+    @property
+    def reason(self) -> str | None:
+        """Why the run was skipped (``None`` when it ran)."""
+        return self.outcome.reason
+
+    @property
+    def null(self) -> dict[str, Any]:
+        """The null-model record (an ``InputError`` for a skipped run)."""
+        if self.outcome.null is None:
+            raise InputError(f"{self.run} was skipped ({self.reason}): no null model")
+        return self.outcome.null
+
+    @property
+    def dataset(self) -> str:
+        return self.run.dataset
+
+    @property
+    def tool(self) -> str:
+        return self.run.tool
+
+    @property
+    def mode(self) -> str:
+        return self.run.mode
+
+    @cached_property
+    def assoc(self) -> pd.DataFrame:
+        """The ``.assoc.tsv`` table (``exactlmm.io.results.read_assoc_tsv``; SNP ids unique)."""
+        return read_assoc_frame(self.directory / self.run.assoc_tsv)
+
+
+def read_assoc_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """An ``.assoc.tsv`` file as a DataFrame; SNP ids must be unique (they match tools)."""
+    import pandas as pd
+
+    from exactlmm.io.results import read_assoc_tsv
+
+    table = pd.DataFrame(read_assoc_tsv(path))
+    duplicated = table["snp"].duplicated()
+    if duplicated.any():
+        snp = table["snp"][duplicated].iloc[0]
+        raise InputError(f"SNP id {snp!r} occurs more than once", path=path)
+    return table
+
+
+def load(run: Run, directory: str | os.PathLike[str] = ".") -> RunResult:
+    """The outcome of ``run`` from its files under ``directory`` (the working directory)."""
+    directory = Path(directory)
+    outcome = read_outcome(directory / run.prefix)
+    if outcome.tool != run.tool or (outcome.mode is not None and outcome.mode != run.mode):
+        held = " ".join(str(part) for part in (outcome.tool, outcome.mode) if part is not None)
+        raise InputError(
+            f"holds a run of {held}, expected {run.tool} {run.mode}",
+            path=directory / run.null_json,
+        )
+    return RunResult(run, outcome, directory)
+
+
+def load_all(runs: Iterable[Run | Mapping[str, Any]], directory: str | os.PathLike[str] = "."
+             ) -> list[RunResult]:
+    """:func:`load` for every run (records ``{"dataset", "tool", "mode"}`` are accepted)."""
+    return [load(run if isinstance(run, Run) else Run.from_dict(run), directory) for run in runs]
