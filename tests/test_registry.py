@@ -1,0 +1,148 @@
+"""The tool registry is the one list of tools: schema, envs, runners and runs table follow it."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from exactlmm.errors import InputError
+from lmmcompare import registry
+from lmmcompare.runs import (
+    ASSOC_BENCHMARK,
+    ASSOC_LOG,
+    ASSOC_PREFIX,
+    Run,
+    configured_modes,
+    runs_skipped_in_config,
+    scheduled_runs,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+
+
+def test_schema_follows_the_registry():
+    """The schema names no tool (a tool added to the registry needs no schema edit); its modes
+    are the registry's; the configs name only registry tools."""
+    tools = SCHEMA["properties"]["tools"]
+    assert "properties" not in tools and tools["additionalProperties"] == {"$ref": "#/$defs/tool"}
+    assert tuple(SCHEMA["$defs"]["tool"]["properties"]["modes"]["items"]["enum"]) == (
+        registry.MODES
+    )
+    for config in (ROOT / "config.yaml", ROOT / "config/ci.yaml"):
+        given = yaml.safe_load(config.read_text()).get("tools") or {}
+        assert set(given) <= set(registry.TOOLS), config
+
+
+@pytest.mark.parametrize("name", list(registry.TOOLS))
+def test_every_tool_has_a_runner_and_an_env(name):
+    tool = registry.get(name)
+    assert callable(tool.load_runner().run)
+    env = yaml.safe_load((ROOT / tool.env).read_text())
+    assert "${LMM_COMPARE_ROOT}" in str(env["dependencies"]), tool.env
+    assert tool.modes and set(tool.statistics) >= {"p_wald"}
+    for mode in set(registry.MODES) - set(tool.modes):
+        assert tool.why_not(mode).startswith(f"{tool.label} has no '{mode}' mode: ")
+
+
+def test_registry_rejects_an_inconsistent_entry():
+    base = registry.get("fastlmm")
+    with pytest.raises(ValueError, match="mode_gaps must explain exactly"):
+        registry.Tool(base.name, base.label, base.modes, base.statistics, True, base.runner,
+                      base.to_standard, base.summary)
+    with pytest.raises(ValueError, match="unknown modes or statistics"):
+        registry.Tool("x", "X", ("fixed", "loco"), ("p_wald",), True, "m", base.to_standard, "")
+    with pytest.raises(InputError, match="unknown tool 'plink'; the registry has exactlmm"):
+        registry.get("plink")
+
+
+def test_reference_is_ours_and_first():
+    assert next(iter(registry.TOOLS)) == registry.REFERENCE == "exactlmm"
+    assert registry.REFERENCE not in registry.peers()
+
+
+def test_runs_table_from_a_config():
+    config = {
+        "datasets": {"a": {"skip": ["pylmm:refit"]}, "b": {"skip": ["gemma"]}},
+        "tools": {"fastlmm": {"modes": []}, "gemma": {"modes": ["fixed", "refit"]}},
+    }
+    modes = configured_modes(config)
+    assert modes["exactlmm"] == registry.get("exactlmm").modes  # left out: all its modes
+    assert modes["fastlmm"] == () and modes["gemma"] == ("fixed", "refit")
+    runs = scheduled_runs(config)
+    assert runs == [
+        Run("a", "exactlmm", "fixed"), Run("a", "exactlmm", "refit"), Run("a", "pylmm", "fixed"),
+        Run("a", "gemma", "fixed"), Run("a", "gemma", "refit"),
+        Run("b", "exactlmm", "fixed"), Run("b", "exactlmm", "refit"), Run("b", "pylmm", "fixed"),
+        Run("b", "pylmm", "refit"),
+    ]
+    assert runs_skipped_in_config(config) == [
+        Run("a", "pylmm", "refit"), Run("b", "gemma", "fixed"), Run("b", "gemma", "refit")
+    ]
+    with pytest.raises(InputError, match="config error at tools: unknown tool 'bolt'"):
+        configured_modes({"datasets": {}, "tools": {"bolt": {"modes": []}}})
+
+
+def test_one_layout_for_a_run():
+    run = Run("hs1940", "gemma", "refit")
+    assert run.prefix == ASSOC_PREFIX.format(dataset="hs1940", tool="gemma", mode="refit")
+    assert run.null_json == "results/assoc/hs1940/gemma.refit.null.json"
+    assert run.assoc_tsv == "results/assoc/hs1940/gemma.refit.assoc.tsv"
+    assert run.log == ASSOC_LOG.format(**run.as_dict())
+    assert run.benchmark == ASSOC_BENCHMARK.format(**run.as_dict())
+    assert Run.from_dict(run.as_dict()) == run
+    assert str(run) == "hs1940: gemma refit"
+
+
+BLOCKER = """
+import importlib.abc, sys
+BLOCKED = ("pandas", "matplotlib", "snakemake")
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is blocked in this test")
+        return None
+sys.meta_path.insert(0, Block())
+"""
+
+
+def test_a_tool_run_needs_neither_pandas_nor_matplotlib(make_plink, tmp_path):
+    """What a tool's conda env runs (scripts/run_tool.py → lmmcompare.runs.execute) imports no
+    pandas, matplotlib or snakemake: the tool envs need not install them."""
+    prefix = make_plink(tmp_path, n=50, m=120, seed=3)
+    script = BLOCKER + f"""
+from exactlmm.cli import main
+from lmmcompare.runners import RunRequest
+from lmmcompare.runs import Run, execute
+assert main(["kinship", "--bfile", "{prefix}", "--no-progress", "--out", "{tmp_path}/k"]) == 0
+(open("{tmp_path}/snps.txt", "w")).write("rs1\\nrs2\\nrs3\\n")
+request = RunRequest(bfile="{prefix}", pheno=None, mpheno=1, covar=None,
+                     kinship="{tmp_path}/k.kinship.txt", extract="{tmp_path}/snps.txt")
+for tool, mode in (("exactlmm", "fixed"), ("gemma", "fixed"), ("gemma", "refit")):
+    outcome = execute(Run("toy", tool, mode), request, "{tmp_path}/" + tool + mode)
+    print(tool, mode, outcome.status)
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
+assert not loaded, loaded
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert lines[0] == "exactlmm fixed ok" and lines[1] == "gemma fixed skipped"
+    assert lines[2] in ("gemma refit ok", "gemma refit skipped")  # skipped without GEMMA
+
+
+def test_comparison_modules_import_lazily():
+    """lmmcompare's registry and runs can be imported where pandas is missing (common.smk and
+    the tool envs); the table and plot modules are the ones that need it."""
+    for name in ("lmmcompare", "lmmcompare.registry", "lmmcompare.runs", "lmmcompare.params"):
+        importlib.import_module(name)
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCKER + "import lmmcompare.registry, lmmcompare.runs"],
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stderr
