@@ -12,14 +12,14 @@ rule assoc:
     output:
         assoc=f"{ASSOC_PREFIX}.assoc.tsv",
         null=f"{ASSOC_PREFIX}.null.json",
-    params:
-        request=run_request,
     log:
         ASSOC_LOG,
     benchmark:
         ASSOC_BENCHMARK
-    threads: TOOL_THREADS
     conda:
         tool_env
+    threads: TOOL_THREADS
+    params:
+        request=run_request,
     script:
         "../../scripts/run_tool.py"

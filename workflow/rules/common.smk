@@ -230,7 +230,11 @@ def covariates_file(dataset):
     """The dataset's covariate file, or None for intercept only."""
     spec = config["datasets"][dataset]
     if "simulate" in spec:
-        return f"{data_prefix(dataset)}.covar" if spec["simulate"]["n_covariates"] > 0 else None
+        return (
+            f"{data_prefix(dataset)}.covar"
+            if spec["simulate"]["n_covariates"] > 0
+            else None
+        )
     return spec["plink"]["covariates"]
 
 
@@ -286,7 +290,8 @@ def runs_of(dataset=None, mode=None):
     return [
         run
         for run in RUNS
-        if (dataset is None or run.dataset == dataset) and (mode is None or run.mode == mode)
+        if (dataset is None or run.dataset == dataset)
+        and (mode is None or run.mode == mode)
     ]
 
 

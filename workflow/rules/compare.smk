@@ -8,17 +8,17 @@ rule loglik_at_gamma:
         nulls=dataset_null_models,
     output:
         table="results/compare/{dataset}.loglik.tsv",
-    params:
-        bfile=data_prefix("{dataset}"),
-        mpheno=phenotype_column_of_run,
-        center_kinship=config["center_kinship"],
-        runs=dataset_runs,
     log:
         "results/logs/loglik_at_gamma/{dataset}.log",
     benchmark:
         "results/benchmarks/loglik_at_gamma/{dataset}.tsv"
     conda:
         "../../envs/exactlmm.yaml"
+    params:
+        bfile=data_prefix("{dataset}"),
+        mpheno=phenotype_column_of_run,
+        center_kinship=config["center_kinship"],
+        runs=dataset_runs,
     script:
         "../../scripts/loglik_at_gamma.py"
 
@@ -31,15 +31,15 @@ rule concordance:
         loglik="results/compare/{dataset}.loglik.tsv",
     output:
         concordance="results/compare/{dataset}.concordance.tsv",
-    params:
-        runs=dataset_runs,
-        alpha=config["alpha"],
     log:
         "results/logs/concordance/{dataset}.log",
     benchmark:
         "results/benchmarks/concordance/{dataset}.tsv"
     conda:
         "../../envs/exactlmm.yaml"
+    params:
+        runs=dataset_runs,
+        alpha=config["alpha"],
     script:
         "../../scripts/concordance.py"
 
@@ -51,15 +51,15 @@ rule truth_distance:
         nulls=dataset_null_models,
     output:
         table="results/compare/{dataset}.truth.tsv",
-    params:
-        runs=dataset_runs,
-        alpha=config["alpha"],
     log:
         "results/logs/truth_distance/{dataset}.log",
     benchmark:
         "results/benchmarks/truth_distance/{dataset}.tsv"
     conda:
         "../../envs/exactlmm.yaml"
+    params:
+        runs=dataset_runs,
+        alpha=config["alpha"],
     script:
         "../../scripts/truth_distance.py"
 
@@ -110,15 +110,15 @@ rule skipped_runs:
             category="Warnings",
             labels={"table": "skipped tool runs"},
         ),
-    params:
-        runs=run_records(RUNS),
-        skipped_in_config=run_records(SKIPPED_IN_CONFIG),
     log:
         "results/logs/skipped_runs/skipped_runs.log",
     benchmark:
         "results/benchmarks/skipped_runs/skipped_runs.tsv"
     conda:
         "../../envs/exactlmm.yaml"
+    params:
+        runs=run_records(RUNS),
+        skipped_in_config=run_records(SKIPPED_IN_CONFIG),
     script:
         "../../scripts/skipped_runs.py"
 
@@ -133,13 +133,13 @@ rule check_tolerances:
             category="Tables",
             labels={"table": "tolerance check"},
         ),
-    params:
-        tolerances=config["tolerances"],
     log:
         "results/logs/check_tolerances/check.log",
     benchmark:
         "results/benchmarks/check_tolerances/check.tsv"
     conda:
         "../../envs/exactlmm.yaml"
+    params:
+        tolerances=config["tolerances"],
     script:
         "../../scripts/check_tolerances.py"

@@ -10,16 +10,16 @@ rule simulate:
         fam="results/data/{dataset}/genotypes.fam",
         pheno="results/data/{dataset}/genotypes.pheno",
         truth="results/data/{dataset}/genotypes.truth.json",
-    wildcard_constraints:
-        dataset=simulated_without_covariates_pattern(),
-    params:
-        simulation=simulation_parameters,
     log:
         "results/logs/simulate/{dataset}.log",
     benchmark:
         "results/benchmarks/simulate/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=simulated_without_covariates_pattern(),
     conda:
         "../../envs/exactlmm.yaml"
+    params:
+        simulation=simulation_parameters,
     script:
         "../../scripts/simulate.py"
 
@@ -45,16 +45,16 @@ rule stage_plink:
         bim="results/data/{dataset}/genotypes.bim",
         fam="results/data/{dataset}/genotypes.fam",
         pheno="results/data/{dataset}/genotypes.pheno",
-    wildcard_constraints:
-        dataset=plink_datasets_pattern(),
-    params:
-        sources=plink_source_names,
-        settings=plink_staging_settings,
     log:
         "results/logs/stage_plink/{dataset}.log",
     benchmark:
         "results/benchmarks/stage_plink/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=plink_datasets_pattern(),
     conda:
         "../../envs/exactlmm.yaml"
+    params:
+        sources=plink_source_names,
+        settings=plink_staging_settings,
     script:
         "../../scripts/stage_plink.py"

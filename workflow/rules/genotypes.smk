@@ -6,18 +6,18 @@ rule qc:
         unpack(genotype_inputs),
     output:
         snplist="results/qc/{dataset}.snplist",
-    params:
-        bfile=data_prefix("{dataset}"),
-        phenotype=phenotype_options,
-        maf=config["qc"]["maf_min"],
-        geno=config["qc"]["missing_max"],
-        out="results/qc/{dataset}",
     log:
         "results/logs/qc/{dataset}.log",
     benchmark:
         "results/benchmarks/qc/{dataset}.tsv"
     conda:
         "../../envs/exactlmm.yaml"
+    params:
+        bfile=data_prefix("{dataset}"),
+        phenotype=phenotype_options,
+        maf=config["qc"]["maf_min"],
+        geno=config["qc"]["missing_max"],
+        out="results/qc/{dataset}",
     shell:
         "exactlmm qc --bfile {params.bfile} {params.phenotype} --maf {params.maf}"
         " --geno {params.geno} --out {params.out} > {log} 2>&1"
@@ -30,17 +30,17 @@ rule kinship:
     output:
         kinship="results/kinship/{dataset}.kinship.txt",
         record="results/kinship/{dataset}.kinship.json",
-    params:
-        bfile=data_prefix("{dataset}"),
-        kind=kinship_kind,
-        out="results/kinship/{dataset}",
     log:
         "results/logs/kinship/{dataset}.log",
     benchmark:
         "results/benchmarks/kinship/{dataset}.tsv"
-    threads: TOOL_THREADS
     conda:
         "../../envs/exactlmm.yaml"
+    threads: TOOL_THREADS
+    params:
+        bfile=data_prefix("{dataset}"),
+        kind=kinship_kind,
+        out="results/kinship/{dataset}",
     shell:
         "exactlmm kinship --bfile {params.bfile} --extract {input.snplist} --kind {params.kind}"
         " --no-progress --out {params.out} > {log} 2>&1"

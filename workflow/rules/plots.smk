@@ -15,14 +15,14 @@ rule scatter_log10p:
             subcategory="{dataset}",
             labels={"peer": "{peer}", "mode": "{mode}", "statistic": "{statistic}"},
         ),
-    params:
-        runs=mode_runs,
     log:
         "results/logs/scatter_log10p/{dataset}.{mode}.log",
     benchmark:
         "results/benchmarks/scatter_log10p/{dataset}.{mode}.tsv"
     conda:
         "../../envs/plots.yaml"
+    params:
+        runs=mode_runs,
     script:
         "../../scripts/plot_scatter.py"
 
@@ -40,14 +40,14 @@ rule qq_plot:
             labels={"mode": "{mode}"},
         ),
         svg="results/plots/{dataset}/qq.{mode}.svg",
-    params:
-        runs=mode_runs,
     log:
         "results/logs/qq_plot/{dataset}.{mode}.log",
     benchmark:
         "results/benchmarks/qq_plot/{dataset}.{mode}.tsv"
     conda:
         "../../envs/plots.yaml"
+    params:
+        runs=mode_runs,
     script:
         "../../scripts/plot_qq.py"
 
@@ -63,14 +63,14 @@ rule gamma_agreement:
             labels={"figure": "gamma agreement"},
         ),
         svg="results/plots/gamma_agreement.svg",
-    params:
-        runs=run_records(RUNS),
     log:
         "results/logs/gamma_agreement/gamma_agreement.log",
     benchmark:
         "results/benchmarks/gamma_agreement/gamma_agreement.tsv"
     conda:
         "../../envs/plots.yaml"
+    params:
+        runs=run_records(RUNS),
     script:
         "../../scripts/plot_gamma_agreement.py"
 
@@ -109,13 +109,13 @@ rule runtime_plot:
             labels={"figure": "runtime vs N and M"},
         ),
         svg="results/plots/runtime.svg",
-    params:
-        runs=run_records(RUNS),
     log:
         "results/logs/runtime_plot/runtime.log",
     benchmark:
         "results/benchmarks/runtime_plot/runtime.tsv"
     conda:
         "../../envs/plots.yaml"
+    params:
+        runs=run_records(RUNS),
     script:
         "../../scripts/plot_runtime.py"
