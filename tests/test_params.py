@@ -56,7 +56,8 @@ def test_gemma_lambda_is_gamma():
 
 
 def test_hs1940_numbers_are_consistent():
-    """PEERS.md: λ 4.343368 ⇒ GEMMA pve 0.609672 with t_c; FaST-LMM h2 with t; PyLMM h."""
+    """docs/PEERS-VERIFIED.md, HS1940 table: λ 4.343368 ⇒ GEMMA pve 0.609672 with t_c;
+    FaST-LMM h2 with t; PyLMM h."""
     assert params.pve_from_gamma(HS_GAMMA, HS_T_CENTRED) == pytest.approx(HS_GEMMA_PVE, abs=5e-7)
     # t implied by GEMMA's printed pve and λ (6 printed digits each): t_c to ~2e-6.
     t_implied = HS_GEMMA_PVE / ((1 - HS_GEMMA_PVE) * HS_GAMMA)
@@ -133,7 +134,8 @@ def test_fastlmm_scaling_must_match_mean_diag():
 
 
 def test_pylmm_offset_value():
-    # n = 1410, c = 1: PEERS.md's "+0.000177" (PyLMM −1584.073828 vs FaST-LMM −1584.074005).
+    # n = 1410, c = 1: docs/PEERS-VERIFIED.md, "PyLMM's +0.000177" (PyLMM −1584.073828 vs
+    # FaST-LMM −1584.074005).
     assert params.pylmm_reml_offset(1410, 1) == pytest.approx(0.000177389, abs=1e-9)
     assert params.pylmm_reml_offset(1410, 1) == pytest.approx(1 / (4 * 1410), rel=2e-3)
     assert params.reml_from_pylmm(-1584.073828, 1410, 1) == pytest.approx(-1584.074005, abs=1e-6)
