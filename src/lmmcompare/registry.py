@@ -5,7 +5,7 @@ common.smk``), the config's defaults and checks, the runs table, the comparison 
 plots — reads the tools from :data:`TOOLS` and nothing else.  Adding a tool is one runner module
 (``lmmcompare/runners/<name>.py``), one :class:`Tool` entry below with its conversion, one conda
 environment file (``envs/<name>.yaml``) and, if it brings a new kind of figure or statistic, its
-caption; ``docs/ADDING-A-TOOL.md`` has the recipe.
+caption; ``docs/DESIGN.md`` ("Adding a tool") has the recipe.
 
 Modes (:data:`MODES`)
 ---------------------
