@@ -54,6 +54,13 @@ def test_version_and_help(capsys):
             main([sub, "--help"])
         text = capsys.readouterr().out
         assert "--bfile" in text and "--out" in text
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    text = capsys.readouterr().out
+    assert "--n-samples" in text and "--out" in text
+    with pytest.raises(SystemExit):
+        main(["kinship", "--help"])
+    assert "{standardized,centered}" in capsys.readouterr().out
 
 
 def test_assoc_matches_dense_gls(tmp_path, data, capsys):
@@ -161,6 +168,18 @@ def test_qc_writes_snplist(tmp_path, make_plink, capsys):
     assert code == 0, err
     kept = (tmp_path / "q.snplist").read_text().split()
     assert 0 < len(kept) <= 96
+    assert "MONOMORPHIC 4," in err and f"{len(kept)} of 100 SNPs pass" in err
+
+
+def test_monomorphic_snps_are_rows_not_errors(tmp_path, make_plink, capsys):
+    """Formerly an error: 2 monomorphic SNPs now get NA rows with their reason."""
+    prefix = make_plink(tmp_path, n=40, m=60, seed=3, n_monomorphic=2)
+    code, err = run(["assoc", "--bfile", prefix, "--out", tmp_path / "r", "--no-progress"],
+                    capsys)
+    assert code == 0, err
+    assert "exactlmm: 2 of 60 SNPs not tested: MONOMORPHIC 2\n" in err
+    table = read_assoc_tsv(tmp_path / "r.assoc.tsv")
+    assert table["snp"].size == 60 and (table["errcode"] == "MONOMORPHIC").sum() == 2
 
 
 def one_line_error(code: int, err: str, *needles: str) -> None:
@@ -179,12 +198,11 @@ def assert_no_outputs(out: Path) -> None:
 @pytest.mark.parametrize(
     "case",
     ["missing_bim", "truncated_bed", "nan_pheno", "text_pheno", "mismatched_ids",
-     "monomorphic", "kinship_size", "kinship_asymmetric", "collinear_covar", "h2_one",
-     "h2_zero", "h2_with_refit"],
+     "kinship_size", "kinship_asymmetric", "collinear_covar", "h2_one", "h2_zero",
+     "h2_with_refit"],
 )
 def test_bad_input_is_one_line_and_leaves_no_output(tmp_path, make_plink, capsys, case):
-    prefix = make_plink(tmp_path / "d", n=40, m=60, seed=3,
-                        n_monomorphic=2 if case == "monomorphic" else 0)
+    prefix = make_plink(tmp_path / "d", n=40, m=60, seed=3)
     pheno = write_pheno(tmp_path / "pheno.txt", prefix, np.linspace(0, 1, 40))
     out = tmp_path / "out" / "res"
     out.parent.mkdir()
@@ -210,8 +228,6 @@ def test_bad_input_is_one_line_and_leaves_no_output(tmp_path, make_plink, capsys
     elif case == "mismatched_ids":
         pheno.write_text(pheno.read_text().replace("ind", "sample"))
         needles = ("pheno.txt", "data.fam")
-    elif case == "monomorphic":
-        needles = ("data.bed", "monomorphic")
     elif case in ("kinship_size", "kinship_asymmetric"):
         n = 39 if case == "kinship_size" else 40
         k = np.eye(n)

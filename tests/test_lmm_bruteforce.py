@@ -6,11 +6,14 @@ from the dense covariance matrix (or scipy's multivariate normal).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.optimize
 import scipy.stats
 
+from exactlmm.dosage import count_errcodes
 from exactlmm.errors import InputError
 from exactlmm.likelihood import RotatedPhenotype, profile_loglik
 from exactlmm.null import fit_null, maximise_profile
@@ -236,19 +239,47 @@ def test_block_size_does_not_change_results():
         np.testing.assert_allclose(values, many[name], rtol=1e-8, err_msg=name)
 
 
-def test_snp_in_the_covariate_space_gets_na():
-    """A SNP that is also a covariate has nothing left to test: NA, with a warning."""
-    _, k, x, y, g = make_problem(9, 0, n_test=4)
+@pytest.mark.parametrize("low_rank", [False, True])
+def test_untestable_snps_get_na_and_a_reason(low_rank):
+    """A SNP that is also a covariate (COLLINEAR), one with a single called value (MONOMORPHIC,
+    also for a non-integer dosage whose mean rounds), one without any call (NO_CALLS): NA
+    statistics and the reason, in fixed and refit mode, without any warning; the other SNPs'
+    statistics are those of a scan without the untestable ones."""
+    z, k, x, y, g = make_problem(9, 0, n_test=8, n_kin_snps=40 if low_rank else 200)
     x = np.column_stack([x, g[:, 2]])
-    spectrum = spectrum_from_kinship(k, x).with_kinship_eigenvalues(kinship_eigenvalues(k))
+    g[:, 4] = 0.7  # the mean of its 60 calls is not 0.7 in floating point: still MONOMORPHIC
+    g[::3, 4] = np.nan
+    g[:, 5] = np.nan
+    g[:, 6] = 2.0
+    if low_rank:
+        spectrum = spectrum_from_genotypes(z, z.shape[1], x)
+    else:
+        spectrum = spectrum_from_kinship(k, x).with_kinship_eigenvalues(kinship_eigenvalues(k))
     null = fit_null(spectrum, y, x, k.__matmul__, 1.0)
     ml_null = fit_null(spectrum, y, x, k.__matmul__, 1.0, likelihood="ML")
+    expected = [".", ".", "COLLINEAR", ".", "MONOMORPHIC", "NO_CALLS", "MONOMORPHIC", "."]
+    testable = np.array(expected) == "."
     for scanner in (Scanner(null), Scanner(null, refit=True, ml_null=ml_null)):
-        with pytest.warns(UserWarning, match="span of the covariates"):
-            out = scan(scanner, iterate_blocks(g, 4))
-        for name in ("beta", "se", "p_wald", "p_lrt", "p_score"):
-            assert np.isnan(out[name][2]), name
-            assert np.all(np.isfinite(out[name][[0, 1, 3]])), name
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = scan(scanner, iterate_blocks(g, 3))
+            alone = scan(scanner, iterate_blocks(g[:, testable], 2))
+        assert out["errcode"].tolist() == expected
+        assert count_errcodes(out["errcode"]) == {
+            "NO_CALLS": 1, "MONOMORPHIC": 2, "COLLINEAR": 1,
+        }
+        names = ("beta", "se", "p_wald", "p_lrt", "p_score", "delta")
+        for name in (*names, "delta_ml"):
+            assert np.all(np.isnan(out[name][~testable])), name
+        for name in names:
+            np.testing.assert_allclose(out[name][testable], alone[name], rtol=1e-8,
+                                       err_msg=name)
+        np.testing.assert_array_equal(out["n"], [N, N, N, N, N - 30, 0, N, N])
+        assert out["af"][4] == 0.35 and out["af"][6] == 1.0 and np.isnan(out["af"][5])
+        assert np.all(np.isfinite(out["af"][[0, 1, 2, 3, 7]]))
+    # A block made only of untestable SNPs.
+    out = scan(Scanner(null, refit=True, ml_null=ml_null), iterate_blocks(g[:, [5, 6]], 4))
+    assert out["errcode"].tolist() == ["NO_CALLS", "MONOMORPHIC"]
 
 
 def test_kinship_zero_off_the_covariates_is_singular():

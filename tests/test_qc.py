@@ -15,6 +15,8 @@ from exactlmm.io.plink import open_plink
 from exactlmm.qc import (
     GEMMA_MAF,
     GEMMA_MISSING,
+    filter_counts,
+    filter_mask,
     monomorphic,
     qc_mask,
     read_snp_list,
@@ -40,6 +42,8 @@ def test_snp_stats_match_direct_computation(tmp_path, make_plink):
     assert stats.n_samples == 20
     direct = np.array([np.unique(G[called[:, j], j]).size < 2 for j in range(G.shape[1])])
     np.testing.assert_array_equal(monomorphic(stats), direct)
+    np.testing.assert_array_equal(stats.genotype_var[direct], 0.0)  # the variance rule agrees
+    assert np.all(stats.genotype_var[~direct] > 0)
     assert direct.sum() >= 4  # the planted ones at least
 
 
@@ -48,8 +52,33 @@ def test_all_heterozygous_and_uncalled_snps_are_monomorphic(tmp_path):
     to_bed(tmp_path / "m.bed", G, count_A1=True)
     stats = snp_stats(open_plink(tmp_path / "m"))
     np.testing.assert_array_equal(monomorphic(stats), [True, True, False])
+    assert stats.errcode.tolist() == ["MONOMORPHIC", "NO_CALLS", "."]
     assert np.isnan(stats.af[1]) and stats.missing_rate[1] == 1.0
     np.testing.assert_array_equal(qc_mask(stats), [False, False, True])
+
+
+def test_filters_keep_untestable_snps_unless_they_fail_them(tmp_path):
+    """--maf/--geno are PLINK's filters only: a monomorphic SNP passes --geno (and an
+    all-heterozygous one, af 0.5, passes any --maf); an uncalled one fails --geno < 1 and
+    --maf > 0.  qc_mask drops both."""
+    G = np.array([[1, np.nan, 0, 0], [1, np.nan, 2, np.nan], [1, np.nan, np.nan, 1],
+                  [1, np.nan, 1, 1]], dtype=float)
+    to_bed(tmp_path / "f.bed", G, count_A1=True)
+    stats = snp_stats(open_plink(tmp_path / "f"))
+    assert filter_mask(stats).tolist() == [True, True, True, True]
+    assert filter_mask(stats, 0.0, 0.3).tolist() == [True, False, True, True]
+    assert filter_mask(stats, 0.0, 0.2).tolist() == [True, False, False, False]
+    assert filter_mask(stats, 0.01).tolist() == [True, False, True, True]
+    assert qc_mask(stats).tolist() == [False, False, True, True]
+    assert filter_counts(stats, 0.01, 0.2) == {
+        "NO_CALLS": 1, "MONOMORPHIC": 1, "geno": 2, "maf": 0, "pass": 0,
+    }
+    assert filter_counts(stats, 0.4, 1.0, np.array([True, True, True, False])) == {
+        "NO_CALLS": 1, "MONOMORPHIC": 1, "geno": 0, "maf": 0, "pass": 1,
+    }
+    assert filter_counts(stats, 0.45) == {
+        "NO_CALLS": 1, "MONOMORPHIC": 1, "geno": 0, "maf": 1, "pass": 1,
+    }
 
 
 def boundary_genotypes() -> tuple[np.ndarray, list[bool]]:

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from bed_reader import open_bed
 
+from exactlmm.cli import main
 from exactlmm.errors import InputError
-from lmmcompare.simulate import main, simulate_dataset, standardise
+from lmmcompare.simulate import simulate_dataset, standardise
 
 BASE = dict(
     n_samples=120,
@@ -211,16 +212,27 @@ def test_bad_arguments_raise_one_line(tmp_path: Path, change: dict, fragment: st
 
 
 def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["--out", str(tmp_path / "cli"), "--n-samples", "50", "--n-snps", "40",
+    """``exactlmm simulate`` writes what simulate_dataset writes; bad input is one line."""
+    args = ["simulate", "--out", str(tmp_path / "cli"), "--n-samples", "50", "--n-snps", "40",
             "--n-chromosomes", "2", "--seed", "3", "--h2", "0.3", "--n-causal", "2",
             "--causal-h2", "0.1", "--sib-fraction", "0.2", "--n-covariates", "1"]
     assert main(args) == 0
+    assert "true γ = 0.428571" in capsys.readouterr().err
     direct = simulate_dataset(
         tmp_path / "api", n_samples=50, n_snps=40, n_chromosomes=2, seed=3, h2=0.3, n_causal=2,
         causal_h2=0.1, sib_fraction=0.2, n_covariates=1,
     )
     assert json.loads((tmp_path / "cli.truth.json").read_text()) == direct
-    assert (tmp_path / "cli.bed").read_bytes() == (tmp_path / "api.bed").read_bytes()
+    for ext in ("bed", "bim", "fam", "pheno", "covar"):
+        assert (tmp_path / f"cli.{ext}").read_bytes() == (tmp_path / f"api.{ext}").read_bytes()
     bad = [a if a != "0.3" else "1.0" for a in args]
+    bad[bad.index("--out") + 1] = str(tmp_path / "bad")
     assert main(bad) == 2
-    assert "h2 must lie strictly between 0 and 1" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("exactlmm: error: simulate: h2 must lie "
+                                                   "strictly between 0 and 1"), err
+    assert not list(tmp_path.glob("bad*"))
+    with pytest.raises(SystemExit) as exit_info:  # argparse: a missing option, exit 2
+        main(["simulate", "--out", str(tmp_path / "x")])
+    assert exit_info.value.code == 2

@@ -1,8 +1,17 @@
-"""Command line: ``exactlmm qc | kinship | fit | assoc`` (PLINK/GEMMA-style flags).
+"""Command line: ``exactlmm qc | kinship | fit | assoc | simulate`` (PLINK/GEMMA-style flags).
 
 Each subcommand is an argparse subparser ending in ``set_defaults(runner=...)``; :func:`main`
 parses and calls the runner.  Bad input prints one line, ``exactlmm: error: <file>: <problem>``,
 and exits with status 2; outputs are written atomically, so a failed run leaves none behind.
+
+No SNP makes a run fail (PLINK 2's behaviour): ``assoc`` writes a row for every SNP passing
+``--extract``/``--maf``/``--geno``, an untestable one (no call, monomorphic, in the span of the
+covariates) with NA statistics and its reason in ``errcode``; kinships leave untestable SNPs
+out.  One stderr line gives the counts per reason, and the JSON records hold them:
+``untested`` (SNPs without statistics, per reason) and ``n_tested`` in ``PREFIX.null.json`` of
+``assoc``; ``kinship_untested`` (SNPs left out of the kinship, per reason) in those of ``assoc``
+and ``fit``; ``untested`` in ``PREFIX.kinship.json``.  ``qc`` reports on stderr how many SNPs
+each check drops.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import numpy as np
 
 from . import __version__, qc
 from . import kinship as kinship_mod
+from .dosage import describe_counts
 from .errors import InputError
 from .io.kinship_txt import write_kinship
 from .io.plink import open_plink
@@ -68,10 +78,10 @@ def _add_data_options(parser: argparse.ArgumentParser, *, needs_pheno: bool = Tr
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kinship", metavar="FILE",
                         help="plain-text N×N kinship over all .fam samples in .fam order "
-                             "(GEMMA -gk/-k, PyLMM format). Default: standardised kinship "
-                             "of the analysed SNPs")
+                             "(GEMMA -gk/-k, PyLMM format). Default: standardized kinship "
+                             "of the analyzed SNPs that are testable")
     parser.add_argument("--center-kinship", action="store_true",
-                        help="double-centre the kinship over the analysed samples, as GEMMA "
+                        help="double-center the kinship over the analyzed samples, as GEMMA "
                              "-lmm does (changes ML and pve; REML is invariant)")
     parser.add_argument("--ml", action="store_true",
                         help="fit the null model by maximum likelihood (default REML)")
@@ -90,8 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="subcommands", metavar="COMMAND", required=True)
 
     p = sub.add_parser("qc", help="write the SNP list passing MAF/missingness filters",
-                       description="Compute allele frequency and missingness over the analysed "
-                                   "samples and write PREFIX.snplist (one SNP ID per line).")
+                       description="Compute allele frequency and missingness over the analyzed "
+                                   "samples and write PREFIX.snplist (one SNP ID per line): the "
+                                   "testable SNPs passing --maf/--geno. Reports on stderr how "
+                                   "many SNPs each check drops.")
     _add_data_options(p)
     p.set_defaults(runner=run_qc)
 
@@ -99,9 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Kinship over ALL .fam samples, written as PREFIX.kinship.txt "
                                    "(N×N, .fam order), with PREFIX.kinship.json provenance.")
     _add_data_options(p, needs_pheno=False)
-    p.add_argument("--kind", choices=("standardised", "centred"), default="standardised",
-                   help="standardised: K = ZZᵀ/M, Z the standardised SNPs (FaST-LMM); centred: "
-                        "GEMMA -gk 1, (1/p)Σ(x−x̄)(x−x̄)ᵀ. Default: standardised")
+    p.add_argument("--kind", choices=kinship_mod.KINDS, default="standardized",
+                   help="standardized: K = ZZᵀ/M, Z the standardized SNPs (FaST-LMM); centered: "
+                        "GEMMA -gk 1, (1/p)Σ(x−x̄)(x−x̄)ᵀ. Untestable SNPs (no call, monomorphic) "
+                        "are left out. Default: standardized")
     p.add_argument("--loco", action="store_true",
                    help="also write PREFIX.chr<C>.kinship.txt leaving out each chromosome")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -123,6 +136,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loco", action="store_true",
                    help="leave-one-chromosome-out kinship from the genotypes")
     p.set_defaults(runner=run_assoc)
+
+    p = sub.add_parser("simulate", help="simulate PLINK genotypes and an LMM phenotype",
+                       description="Simulate PLINK genotypes and an LMM phenotype with a known "
+                                   "truth (lmmcompare.simulate): writes PREFIX.bed/.bim/.fam, "
+                                   "PREFIX.pheno, PREFIX.covar (with --n-covariates) and "
+                                   "PREFIX.truth.json.")
+    p.add_argument("--out", required=True, metavar="PREFIX", help="output prefix")
+    p.add_argument("--n-samples", type=int, required=True, metavar="N")
+    p.add_argument("--n-snps", type=int, required=True, metavar="M")
+    p.add_argument("--n-chromosomes", type=int, required=True, metavar="C")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--h2", type=float, required=True, help="total heritability, in (0, 1)")
+    p.add_argument("--n-causal", type=int, required=True)
+    p.add_argument("--causal-h2", type=float, required=True,
+                   help="variance explained by the causal SNPs, in [0, h2)")
+    p.add_argument("--n-populations", type=int, default=1)
+    p.add_argument("--fst", type=float, default=0.0)
+    p.add_argument("--sib-fraction", type=float, default=0.0)
+    p.add_argument("--missing-rate", type=float, default=0.0)
+    p.add_argument("--maf-min", type=float, default=0.05)
+    p.add_argument("--n-covariates", type=int, default=0)
+    p.add_argument("--intercept", type=float, default=1.0)
+    p.set_defaults(runner=run_simulate)
     return parser
 
 
@@ -160,6 +196,12 @@ def _parameters(args: argparse.Namespace) -> dict:
     return {k: v for k, v in sorted(vars(args).items()) if k != "runner"}
 
 
+def _log_untested(untested: dict[str, int], total: int, what: str) -> None:
+    """One stderr line with the counts per reason, when any SNP was left out."""
+    if untested:
+        _log(f"{sum(untested.values())} of {total} SNPs {what}: {describe_counts(untested)}")
+
+
 def run_qc(args: argparse.Namespace) -> None:
     ds = open_plink(args.bfile)
     table = read_pheno(args.pheno, args.mpheno) if args.pheno else phenotype_from_fam(
@@ -167,17 +209,26 @@ def run_qc(args: argparse.Namespace) -> None:
     samples = match_samples(ds, table, read_covar(args.covar) if args.covar else None)
     stats = qc.snp_stats(ds, samples.fam_index, block_size=args.block_size)
     keep = qc.qc_mask(stats, maf_min=args.maf, missing_max=args.geno)
+    listed = np.ones(ds.n_snps, dtype=bool)
     if args.extract:
-        listed = np.zeros(ds.n_snps, dtype=bool)
+        listed[:] = False
         listed[qc.snp_index_from_list(ds, qc.read_snp_list(args.extract), args.extract)] = True
         keep &= listed
+    counts = qc.filter_counts(stats, args.maf, args.geno, listed)
     path = Path(f"{args.out}.snplist")
     qc.write_snp_list(path, ds.snp[keep])
-    _log(f"{int(keep.sum())} of {ds.n_snps} SNPs pass (MAF >= {args.maf}, missingness <= "
-         f"{args.geno}) over {samples.fam_index.size} samples -> {path}")
+    n_selected = int(listed.sum())
+    _log(f"{n_selected} {'listed ' if args.extract else ''}SNPs over "
+         f"{samples.fam_index.size} samples, dropped (each under the first check it fails): "
+         f"NO_CALLS {counts['NO_CALLS']}, MONOMORPHIC {counts['MONOMORPHIC']}, missingness > "
+         f"{args.geno} {counts['geno']}, MAF < {args.maf} {counts['maf']}")
+    _log(f"{int(keep.sum())} of {n_selected} SNPs pass (testable, MAF >= {args.maf}, "
+         f"missingness <= {args.geno}) -> {path}")
 
 
 def run_kinship(args: argparse.Namespace) -> None:
+    import json
+
     from .io.atomic import write_text_atomic
 
     ds = open_plink(args.bfile)
@@ -186,26 +237,30 @@ def run_kinship(args: argparse.Namespace) -> None:
             if args.extract else np.arange(ds.n_snps))
     if args.maf > 0 or args.geno < 1:
         stats = qc.snp_stats(ds, all_samples, block_size=args.block_size)
-        snps = snps[qc.qc_mask(stats, maf_min=args.maf, missing_max=args.geno)[snps]]
+        snps = snps[qc.filter_mask(stats, maf_min=args.maf, missing_max=args.geno)[snps]]
+        if snps.size == 0:
+            raise InputError("no SNP left for the kinship after --extract/--maf/--geno",
+                             ds.bed_path)
     progress = not args.no_progress
-    compute = (kinship_mod.kinship_standardised if args.kind == "standardised"
-               else kinship_mod.kinship_centred)
-    k, m = compute(ds, all_samples, snps, block_size=args.block_size, progress=progress)
+    compute = (kinship_mod.kinship_standardized if args.kind == "standardized"
+               else kinship_mod.kinship_centered)
+    k, m, untested = compute(ds, all_samples, snps, block_size=args.block_size,
+                             progress=progress)
     path = Path(f"{args.out}.kinship.txt")
     write_kinship(path, k)
     record = {"kind": args.kind, "n_samples": int(ds.n_samples), "n_snps": int(m),
+              "n_selected": int(snps.size), "untested": untested,
               "mean_diag": float(np.trace(k)) / ds.n_samples,
               "provenance": provenance(PROG, __version__, _parameters(args))}
     if args.loco:
         record["loco"] = {}
-        for chrom, (k_c, m_c) in kinship_mod.kinship_loco(
+        for chrom, (k_c, m_c, _) in kinship_mod.kinship_loco(
             ds, all_samples, snps, block_size=args.block_size, method=args.kind
         ).items():
             write_kinship(Path(f"{args.out}.chr{chrom}.kinship.txt"), k_c)
             record["loco"][chrom] = int(m_c)
-    import json
-
     write_text_atomic(Path(f"{args.out}.kinship.json"), json.dumps(record, indent=2) + "\n")
+    _log_untested(untested, int(snps.size), "left out of the kinship")
     _log(f"{args.kind} kinship of {ds.n_samples} samples from {m} SNPs -> {path}")
 
 
@@ -228,8 +283,10 @@ def run_fit(args: argparse.Namespace) -> None:
     model = kinship_model(inputs, with_ml=args.ml, block_size=args.block_size,
                           progress=not args.no_progress)
     null = fit(inputs, model, likelihood, fixed_gamma=_fixed_gamma(args))
-    record = _null_record(inputs, null, args, kinship=model.description)
+    record = _null_record(inputs, null, args, kinship=model.description,
+                          kinship_untested=model.untested)
     write_null_json(Path(f"{args.out}.null.json"), record)
+    _log_untested(model.untested, int(inputs.snp_index.size), "left out of the kinship")
     _log(f"{likelihood} fit on {inputs.n_samples} samples: γ = {null.gamma:.6g}, h² = "
          f"{null.h2:.6g}, logL = {null.loglik:.6f} ({time.perf_counter() - started:.2f} s)")
 
@@ -248,17 +305,26 @@ def run_assoc(args: argparse.Namespace) -> None:
                "a1": ds.a1[idx], "a2": ds.a2[idx], **result.statistics}
     write_assoc_tsv(Path(f"{args.out}.assoc.tsv"), columns)
     write_null_json(Path(f"{args.out}.null.json"), _assoc_record(inputs, result, args))
+    _log_untested(result.untested, int(idx.size), "not tested")
     elapsed = time.perf_counter() - started
     _log(f"{idx.size} SNPs x {inputs.n_samples} samples ({'refit' if args.refit else 'fixed'} "
          f"δ): null γ = {result.null.gamma:.6g}, logL = {result.null.loglik:.6f}; "
          f"{elapsed:.2f} s -> {args.out}.assoc.tsv")
 
 
-def _null_record(inputs: AnalysisInputs, null, args: argparse.Namespace, *, kinship: str) -> dict:
+def _null_record(
+    inputs: AnalysisInputs,
+    null,
+    args: argparse.Namespace,
+    *,
+    kinship: str,
+    kinship_untested: dict[str, int],
+) -> dict:
     record = {"tool": PROG, "version": __version__}
     record.update(null.summary())
     record["covariates"] = inputs.covariate_names
     record["kinship"] = kinship
+    record["kinship_untested"] = kinship_untested
     record["native"] = {"delta": null.delta, "log_delta": null.log_delta,
                         "log_delta_bounds": list(null.log_delta_bounds)}
     record["provenance"] = provenance(PROG, __version__, _parameters(args))
@@ -266,9 +332,13 @@ def _null_record(inputs: AnalysisInputs, null, args: argparse.Namespace, *, kins
 
 
 def _assoc_record(inputs: AnalysisInputs, result: AssocResult, args: argparse.Namespace) -> dict:
-    record = _null_record(inputs, result.null, args, kinship=result.kinship)
+    record = _null_record(inputs, result.null, args, kinship=result.kinship,
+                          kinship_untested=result.kinship_untested)
     record["mode"] = "refit" if args.refit else "fixed"
     record["n_snps"] = int(result.snp_index.size)
+    untested = result.untested
+    record["n_tested"] = int(result.snp_index.size) - sum(untested.values())
+    record["untested"] = untested
     if result.ml_null is not None and result.ml_null is not result.null:
         record["ml_null"] = {k: v for k, v in result.ml_null.summary().items()
                              if k in ("gamma", "delta", "h2", "pve", "loglik", "sigma_e2")}
@@ -276,6 +346,19 @@ def _assoc_record(inputs: AnalysisInputs, result: AssocResult, args: argparse.Na
         record["loco"] = {c: {"gamma": n.gamma, "loglik": n.loglik}
                           for c, n in result.loco.items()}
     return record
+
+
+def run_simulate(args: argparse.Namespace) -> None:
+    try:
+        from lmmcompare.simulate import simulate_dataset
+    except ModuleNotFoundError as err:  # the distribution ships it; a trimmed install may not
+        if not (err.name or "").startswith("lmmcompare"):
+            raise
+        raise InputError(f"simulate needs the lmmcompare package ({err})") from None
+    arguments = {k: v for k, v in vars(args).items() if k not in ("runner", "out")}
+    truth = simulate_dataset(args.out, **arguments)
+    _log(f"simulated {args.n_samples} samples x {args.n_snps} SNPs, true γ = "
+         f"{truth['gamma']:.6g} -> {args.out}.bed/.bim/.fam/.pheno/.truth.json")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,7 +2,14 @@
 
 Notation: X is the n × M matrix of dosages (copies of ``a1``) of the analysed samples and
 SNPs, with missing calls.  For SNP j, μ_j is the mean of its called genotypes; a missing call
-is replaced by μ_j ("mean imputation"), so after centring it is exactly 0.
+is replaced by μ_j ("mean imputation"), so after centring it is exactly 0
+(:func:`exactlmm.dosage.impute_center`, the one place that imputes).
+
+Untestable SNPs are left out.  A SNP without any call among the selected samples
+(``NO_CALLS``) or with one genotype class among its calls (``MONOMORPHIC``; the exact rule of
+:mod:`exactlmm.dosage`) carries no information about relatedness and cannot be standardised.
+Every kinship below is built from the other SNPs only, and M (or p) counts only those; the
+functions return how many SNPs were left out per reason, they never raise because of a SNP.
 
 * Standardised kinship (FaST-LMM's and PLINK's ``--make-rel``-style default here):
 
@@ -17,9 +24,10 @@ is replaced by μ_j ("mean imputation"), so after centring it is exactly 0.
 
 * Centred kinship, GEMMA ``-gk 1`` (``PlinkKin`` in GEMMA's ``src/gemma_io.cpp``):
 
-      K = (1/p) Σ_j (x̃_j − μ_j 1)(x̃_j − μ_j 1)ᵀ,    no scaling.
+      K = (1/p) Σ_j (x̃_j − μ_j 1)(x̃_j − μ_j 1)ᵀ,    no scaling,
 
-  See :func:`kinship_centred` for which samples and SNPs GEMMA uses.
+  p the number of testable SNPs (GEMMA drops monomorphic SNPs in its QC as well).  See
+  :func:`kinship_centered` for which samples and SNPs GEMMA uses.
 
 * Leave one chromosome out (LOCO): for chromosome c, K₋c is built from the SNPs on all other
   chromosomes, K₋c = (Σ_{chrom(j) ≠ c} z_j z_jᵀ) / M₋c.
@@ -27,93 +35,79 @@ is replaced by μ_j ("mean imputation"), so after centring it is exactly 0.
 Each block Z_b (n × b) is accumulated with a BLAS symmetric rank-k update (``dsyrk``, upper
 triangle), S ← S + Z_b Z_bᵀ, so memory is one n × n matrix plus one block; the lower triangle is
 filled once at the end, so K is exactly symmetric.
+
+>>> import numpy as np
+>>> G = np.array([[0.0, 1.0, 2.0], [1.0, 1.0, np.nan], [2.0, 1.0, 0.0]])
+>>> standardize(G).round(6).tolist()  # the monomorphic middle SNP is a zero column
+[[-1.224745, 0.0, 1.224745], [0.0, 0.0, 0.0], [1.224745, 0.0, -1.224745]]
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from scipy.linalg.blas import dsyrk
 from tqdm import tqdm
 
+from exactlmm.dosage import ImputedBlock, add_counts, count_errcodes, describe_counts, impute_center
 from exactlmm.errors import InputError
 from exactlmm.io.plink import PlinkDataset, iter_genotype_blocks
 from exactlmm.qc import GEMMA_MAF, GEMMA_MISSING, qc_mask, snp_stats
 
-
-def _impute_centre(G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(X̃ − 1μᵀ, number of calls per column): missing entries become exactly 0."""
-    called = ~np.isnan(G)
-    n_called = called.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(called, G, 0.0).sum(axis=0) / n_called
-    return np.where(called, G - mean, 0.0), n_called
+#: The two kinds of kinship, as the command line (``--kind``) and the JSON records name them.
+KINDS = ("standardized", "centered")
 
 
-def _describe(bad: np.ndarray, snp_ids: Sequence[str] | np.ndarray | None) -> str:
-    count = int(np.count_nonzero(bad))
-    first = int(np.argmax(bad))
-    name = f"SNP {snp_ids[first]}" if snp_ids is not None else f"column {first + 1}"
-    return f"{count} SNP{'s' if count > 1 else ''} (first: {name})"
+class KinshipMatrix(NamedTuple):
+    """A kinship and what it was built from.
 
-
-MONOMORPHIC = (
-    "monomorphic among the analysed samples; standardised genotypes are undefined — drop "
-    "them with a minor-allele-frequency filter (--maf)"
-)
-UNCALLED = "without any called genotype among the analysed samples — drop them with --geno"
-
-
-def _standardised_columns(G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(Z, bad): z = (x̃ − μ)/s per column; ``bad`` marks columns with s = 0 (left unscaled)."""
-    Z, _ = _impute_centre(np.asarray(G, dtype=np.float64))
-    sd = np.sqrt(np.einsum("ij,ij->j", Z, Z) / Z.shape[0])
-    bad = ~(sd > 0)  # also NaN: no call at all
-    Z /= np.where(bad, 1.0, sd)
-    return Z, bad
-
-
-def _centred_columns(G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(Z, bad): z = x̃ − μ per column; ``bad`` marks columns without any call."""
-    Z, n_called = _impute_centre(np.asarray(G, dtype=np.float64))
-    return Z, n_called == 0
-
-
-def standardise(
-    G: np.ndarray, path: object | None = None, *, snp_ids: Sequence[str] | None = None
-) -> np.ndarray:
-    """Mean-impute, centre and scale each column: z = (x̃ − μ) / s, s = sd(x̃) with ddof 0.
-
-    ``G`` is samples × SNPs with NaN for missing calls.  A column with no variance among its
-    calls (monomorphic, or no call at all) cannot be scaled: ``InputError`` naming ``path``
-    (the ``.bed`` file), the count and the first such SNP (``snp_ids`` gives the names).
+    Attributes
+    ----------
+    matrix: K, n × n, exactly symmetric.
+    n_snps: M (or p), the number of SNPs K is the average over.
+    untested: {reason: count} of the selected SNPs left out of K (``"NO_CALLS"``,
+        ``"MONOMORPHIC"``; see :mod:`exactlmm.dosage`), empty when none was.
     """
-    Z, bad = _standardised_columns(G)
-    if bad.any():
-        raise InputError(f"{_describe(bad, snp_ids)} {MONOMORPHIC}", path=path)
-    return Z
+
+    matrix: np.ndarray
+    n_snps: int
+    untested: dict[str, int]
 
 
-def centre(
-    G: np.ndarray, path: object | None = None, *, snp_ids: Sequence[str] | None = None
-) -> np.ndarray:
-    """Mean-impute and centre each column (GEMMA ``-gk 1``): x̃ − μ.  A column without any
-    call has no mean: ``InputError`` naming ``path``.  Monomorphic columns become 0."""
-    Z, bad = _centred_columns(G)
-    if bad.any():
-        raise InputError(f"{_describe(bad, snp_ids)} {UNCALLED}", path=path)
-    return Z
+def _standardized_columns(block: ImputedBlock) -> np.ndarray:
+    """z = (x̃ − μ)/s of the block's columns, s = sd(x̃) with ddof 0; untestable columns 0."""
+    sd = np.sqrt(block.variance)
+    return block.centered / np.where(block.testable, sd, 1.0)
 
 
-TRANSFORMS = {
-    "standardised": (_standardised_columns, MONOMORPHIC),
-    "centred": (_centred_columns, UNCALLED),
-}
+def _centered_columns(block: ImputedBlock) -> np.ndarray:
+    """z = x̃ − μ of the block's columns (untestable columns are exactly 0 already)."""
+    return block.centered
 
 
-def _symmetrise_upper(S: np.ndarray) -> np.ndarray:
+TRANSFORMS = {"standardized": _standardized_columns, "centered": _centered_columns}
+
+
+def standardize(G: np.ndarray) -> np.ndarray:
+    """Mean-impute, center and scale each column: z = (x̃ − μ) / s, s = sd(x̃) with ddof 0.
+
+    ``G`` is samples × SNPs with NaN for missing calls.  A column that cannot be scaled (no
+    call, or monomorphic: :func:`exactlmm.dosage.classify`) is returned as exactly 0, so it adds
+    nothing to ZZᵀ — but it must not be counted in M either (the kinship functions here leave
+    such SNPs out).
+    """
+    return _standardized_columns(impute_center(G))
+
+
+def center(G: np.ndarray) -> np.ndarray:
+    """Mean-impute and center each column (GEMMA ``-gk 1``): x̃ − μ.  Columns without any call
+    or with one genotype class are exactly 0 (and left out of p by the kinship functions)."""
+    return _centered_columns(impute_center(G))
+
+
+def _symmetrize_upper(S: np.ndarray) -> np.ndarray:
     """Fill the strict lower triangle from the upper one, in place."""
     lower = np.tril_indices(S.shape[0], -1)
     S[lower] = S.T[lower]
@@ -127,6 +121,15 @@ def _n_selected(index: np.ndarray | None, size: int) -> int:
     return int(np.count_nonzero(index)) if index.dtype == bool else int(index.size)
 
 
+class _Sums(NamedTuple):
+    """What one pass accumulates, per chromosome (or under the key "" for all)."""
+
+    sums: dict[str, np.ndarray]  # upper triangles of Σ z_j z_jᵀ over the testable SNPs
+    counts: dict[str, int]  # testable SNPs
+    untested: dict[str, dict[str, int]]  # SNPs left out, per reason
+    chromosomes: list[str]  # every chromosome with a selected SNP, in order of appearance
+
+
 def _accumulate(
     ds: PlinkDataset,
     sample_index: np.ndarray | None,
@@ -135,76 +138,94 @@ def _accumulate(
     block_size: int,
     progress: bool,
     by_chromosome: bool,
-) -> tuple[dict[str, np.ndarray], dict[str, int]]:
-    """Upper triangles of Σ z_j z_jᵀ (per chromosome, or under the key "" for all) and counts.
-
-    SNPs that ``method`` cannot transform are collected over the whole pass (the rest of the
-    pass then skips the products) and reported together in one ``InputError``.
-    """
-    columns, problem = TRANSFORMS[method]
+) -> _Sums:
+    """Upper triangles of Σ z_j z_jᵀ over the testable SNPs, with the counts of used and
+    left-out SNPs (see :class:`_Sums`)."""
+    columns = TRANSFORMS[method]
     n = _n_selected(sample_index, ds.n_samples)
-    sums: dict[str, np.ndarray] = {}
-    counts: dict[str, int] = {}
-    bad_ids: list[str] = []
+    out = _Sums({}, {}, {}, [])
     total = _n_selected(snp_index, ds.n_snps)
     with tqdm(total=total, unit="SNP", desc="kinship", file=sys.stderr,
               disable=not progress) as bar:
         for positions, G in iter_genotype_blocks(ds, sample_index, snp_index, block_size):
-            Z, bad = columns(G)
+            block = impute_center(G)
+            Z = columns(block)
+            keep = block.testable
             bar.update(positions.size)
-            if bad.any() or bad_ids:
-                bad_ids.extend(ds.snp[positions[bad]].tolist())
-                continue
             groups = ds.chrom[positions] if by_chromosome else np.full(positions.size, "")
             for chrom in dict.fromkeys(groups.tolist()):
-                cols = groups == chrom
+                if chrom not in out.untested:
+                    out.chromosomes.append(chrom)
+                    out.untested[chrom] = {}
+                here = groups == chrom
+                out.untested[chrom] = add_counts(
+                    out.untested[chrom], count_errcodes(block.errcode[here])
+                )
+                cols = here & keep
+                if not cols.any():
+                    continue
                 Zc = np.asfortranarray(Z if cols.all() else Z[:, cols])
-                if chrom not in sums:
-                    sums[chrom] = np.zeros((n, n), order="F")
-                    counts[chrom] = 0
-                sums[chrom] = dsyrk(1.0, Zc, beta=1.0, c=sums[chrom], trans=0, lower=0,
-                                    overwrite_c=1)
-                counts[chrom] += int(Zc.shape[1])
-    if bad_ids:
+                if chrom not in out.sums:
+                    out.sums[chrom] = np.zeros((n, n), order="F")
+                    out.counts[chrom] = 0
+                out.sums[chrom] = dsyrk(1.0, Zc, beta=1.0, c=out.sums[chrom], trans=0,
+                                        lower=0, overwrite_c=1)
+                out.counts[chrom] += int(Zc.shape[1])
+    if not out.chromosomes:
+        raise InputError("no SNPs selected for the kinship", path=ds.bim_path)
+    if not out.counts:
+        untested = add_counts(*out.untested.values())
         raise InputError(
-            f"{_describe(np.ones(len(bad_ids), dtype=bool), bad_ids)} {problem}",
+            f"none of the {total} selected SNPs can enter the kinship "
+            f"({describe_counts(untested)} among the selected samples)",
             path=ds.bed_path,
         )
-    if not counts:
-        raise InputError("no SNPs selected for the kinship", path=ds.bim_path)
-    return sums, counts
+    return out
 
 
-def kinship_standardised(
+def _kinship(
     ds: PlinkDataset,
-    sample_index: np.ndarray | None = None,
-    snp_index: np.ndarray | None = None,
-    block_size: int = 4096,
-    progress: bool = False,
-) -> tuple[np.ndarray, int]:
-    """K = Z Zᵀ / M over the selected samples (rows, in the order given) and SNPs; returns (K, M).
-
-    Z is :func:`standardise` applied block by block, M the number of SNPs used.  Every selected
-    SNP must be polymorphic among the selected samples (filter with ``qc.qc_mask``).
-    """
-    sums, counts = _accumulate(ds, sample_index, snp_index, "standardised", block_size,
-                               progress, by_chromosome=False)
-    K, M = sums[""], counts[""]
+    sample_index: np.ndarray | None,
+    snp_index: np.ndarray | None,
+    method: str,
+    block_size: int,
+    progress: bool,
+) -> KinshipMatrix:
+    acc = _accumulate(ds, sample_index, snp_index, method, block_size, progress,
+                      by_chromosome=False)
+    K, M = acc.sums[""], acc.counts[""]
     K /= M
-    return _symmetrise_upper(K), M
+    return KinshipMatrix(_symmetrize_upper(K), M, acc.untested[""])
 
 
-def kinship_centred(
+def kinship_standardized(
     ds: PlinkDataset,
     sample_index: np.ndarray | None = None,
     snp_index: np.ndarray | None = None,
     block_size: int = 4096,
     progress: bool = False,
-) -> tuple[np.ndarray, int]:
-    """GEMMA ``-gk 1``: K = (1/p) Σ_j (x̃_j − μ_j)(x̃_j − μ_j)ᵀ; returns (K, p).
+) -> KinshipMatrix:
+    """K = Z Zᵀ / M over the selected samples (rows, in the order given) and SNPs.
+
+    Z is :func:`standardize` applied block by block over the selected samples; SNPs without a
+    call or monomorphic among them are left out (not counted in M) and counted per reason in
+    ``untested``.  Returns ``(K, M, untested)`` (:class:`KinshipMatrix`).
+    """
+    return _kinship(ds, sample_index, snp_index, "standardized", block_size, progress)
+
+
+def kinship_centered(
+    ds: PlinkDataset,
+    sample_index: np.ndarray | None = None,
+    snp_index: np.ndarray | None = None,
+    block_size: int = 4096,
+    progress: bool = False,
+) -> KinshipMatrix:
+    """GEMMA ``-gk 1``: K = (1/p) Σ_j (x̃_j − μ_j)(x̃_j − μ_j)ᵀ; returns ``(K, p, untested)``.
 
     μ_j is the mean of the called genotypes among the selected samples, missing calls are set
-    to μ_j, nothing is scaled, p counts every selected SNP (a monomorphic one adds 0).
+    to μ_j, nothing is scaled; SNPs without a call or monomorphic among the selected samples
+    are left out (not counted in p) and counted per reason in ``untested``.
 
     To reproduce ``gemma -bfile P -gk 1`` exactly (GEMMA 0.98.5, ``PARAM::CalcKin`` →
     ``PlinkKin``): GEMMA builds K over **all** ``.fam`` individuals (``ni_total``, means over
@@ -214,13 +235,9 @@ def kinship_centred(
     :func:`kinship_like_gemma`, or::
 
         stats = qc.snp_stats(ds, analysed_fam_index)
-        K, p = kinship_centred(ds, None, qc.qc_mask(stats, 0.01, 0.05))
+        K, p, _ = kinship_centered(ds, None, qc.qc_mask(stats, 0.01, 0.05))
     """
-    sums, counts = _accumulate(ds, sample_index, snp_index, "centred", block_size, progress,
-                               by_chromosome=False)
-    K, p = sums[""], counts[""]
-    K /= p
-    return _symmetrise_upper(K), p
+    return _kinship(ds, sample_index, snp_index, "centered", block_size, progress)
 
 
 def kinship_like_gemma(
@@ -228,14 +245,14 @@ def kinship_like_gemma(
     analysed_index: np.ndarray | None,
     block_size: int = 4096,
     progress: bool = False,
-) -> tuple[np.ndarray, int]:
-    """``gemma -gk 1``'s matrix: centred kinship over all ``.fam`` samples, from the SNPs that
+) -> KinshipMatrix:
+    """``gemma -gk 1``'s matrix: centered kinship over all ``.fam`` samples, from the SNPs that
     pass GEMMA's default QC (MAF ≥ 0.01, missingness ≤ 0.05, polymorphic) on the analysed
     samples ``analysed_index`` (e.g. ``SampleMatch.fam_index``).  No covariate R² filter:
     GEMMA applies that only when covariates are given."""
     stats = snp_stats(ds, analysed_index, block_size, progress=progress)
     mask = qc_mask(stats, GEMMA_MAF, GEMMA_MISSING)
-    return kinship_centred(ds, None, mask, block_size, progress)
+    return kinship_centered(ds, None, mask, block_size, progress)
 
 
 def kinship_loco(
@@ -245,37 +262,52 @@ def kinship_loco(
     block_size: int = 4096,
     progress: bool = False,
     *,
-    method: str = "standardised",
-) -> dict[str, tuple[np.ndarray, int]]:
-    """Leave-one-chromosome-out kinships: {chrom c: (K₋c, M₋c)}, from one pass over the data.
+    method: str = "standardized",
+) -> dict[str, KinshipMatrix]:
+    """Leave-one-chromosome-out kinships: {chrom c: (K₋c, M₋c, untested₋c)}, from one pass.
 
     K₋c = (S − S_c) / (M − M_c), where S_c = Σ_{j on c} z_j z_jᵀ and S = Σ_c S_c; z is
-    :func:`standardise` (``method="standardised"``) or :func:`centre` (``"centred"``), computed
+    :func:`standardize` (``method="standardized"``) or :func:`center` (``"centered"``), computed
     per SNP over the selected samples, so it does not depend on which chromosome is left out.
+    Untestable SNPs are in no S_c; ``untested₋c`` counts those off chromosome c (the ones K₋c
+    would have used).  A chromosome whose SNPs are all untestable still gets its K₋c (= K).
 
     Memory: one n × n float64 matrix per chromosome plus one for S, (C + 1) · 8n² bytes
     (n = 2000, C = 20: 0.67 GB; n = 5000, C = 3: 0.8 GB); the returned matrices reuse the
-    per-chromosome buffers.  Needs SNPs on at least two chromosomes.  Keys are chromosome
-    codes as in the ``.bim`` file, in order of first appearance.
+    per-chromosome buffers.  Needs testable SNPs on at least two chromosomes.  Keys are
+    chromosome codes as in the ``.bim`` file, in order of first appearance.
     """
     if method not in TRANSFORMS:
-        raise ValueError(f"method must be 'standardised' or 'centred', got {method!r}")
-    sums, counts = _accumulate(ds, sample_index, snp_index, method, block_size, progress,
-                               by_chromosome=True)
-    if len(sums) < 2:
+        raise ValueError(f"method must be one of {KINDS}, got {method!r}")
+    acc = _accumulate(ds, sample_index, snp_index, method, block_size, progress,
+                      by_chromosome=True)
+    if len(acc.chromosomes) < 2:
         raise InputError(
             f"leave-one-chromosome-out needs SNPs on two or more chromosomes; all selected "
-            f"SNPs are on chromosome {next(iter(sums))}",
+            f"SNPs are on chromosome {acc.chromosomes[0]}",
             path=ds.bim_path,
         )
-    total = next(iter(sums.values())).copy(order="F")
-    for S_c in list(sums.values())[1:]:
+    if len(acc.counts) < 2:
+        only = next(iter(acc.counts))
+        raise InputError(
+            f"leave-one-chromosome-out needs testable SNPs on two or more chromosomes; all "
+            f"testable selected SNPs are on chromosome {only}",
+            path=ds.bed_path,
+        )
+    sums = list(acc.sums.values())
+    total = sums[0].copy(order="F")
+    for S_c in sums[1:]:
         total += S_c
-    m_total = sum(counts.values())
-    out: dict[str, tuple[np.ndarray, int]] = {}
-    for chrom, S_c in sums.items():
-        np.subtract(total, S_c, out=S_c)
-        m_rest = m_total - counts[chrom]
+    m_total = sum(acc.counts.values())
+    out: dict[str, KinshipMatrix] = {}
+    for chrom in acc.chromosomes:
+        S_c = acc.sums.get(chrom)
+        if S_c is None:
+            S_c = total.copy(order="F")
+        else:
+            np.subtract(total, S_c, out=S_c)
+        m_rest = m_total - acc.counts.get(chrom, 0)
         S_c /= m_rest
-        out[chrom] = (_symmetrise_upper(S_c), m_rest)
+        untested = add_counts(*(u for c, u in acc.untested.items() if c != chrom))
+        out[chrom] = KinshipMatrix(_symmetrize_upper(S_c), m_rest, untested)
     return out

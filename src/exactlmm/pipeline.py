@@ -11,10 +11,16 @@ Kinship choices:
   with ``center_kinship`` it is double-centred over the analysed samples, K ← CKC with
   C = I − 11ᵀ/n, as GEMMA ``-lmm`` does after subsetting.  With an intercept, centring leaves
   REML unchanged (Q₂ᵀCKCQ₂ = Q₂ᵀKQ₂ since Q₂ᵀ1 = 0) but changes ML and the pve.
-* no file: the standardised kinship K = ZZᵀ/M of the scanned SNPs over the analysed samples; when
-  M < n the low-rank SVD path is used and K is never formed.
+* no file: the standardised kinship K = ZZᵀ/M of the scanned SNPs over the analysed samples,
+  leaving out those that are untestable there (no call, monomorphic: :mod:`exactlmm.dosage`),
+  so M counts only the others; when fewer SNPs than samples are selected the low-rank SVD path
+  is used and K is never formed.
 * LOCO (``loco=True``): for the SNPs of chromosome c, K₋c from the SNPs of all other
   chromosomes (FaST-LMM's answer to proximal contamination); one null fit per chromosome.
+
+No SNP makes an analysis fail: every SNP passing ``--extract``/``--maf``/``--geno`` gets a row,
+an untestable one with NA statistics and its reason (``errcode``), and the counts per reason
+are in :attr:`AssocResult.untested` and :attr:`KinshipModel.untested`.
 """
 
 from __future__ import annotations
@@ -27,9 +33,11 @@ import numpy as np
 
 from . import kinship as kinship_mod
 from . import qc
+from .dosage import classify, count_errcodes, describe_counts
 from .errors import InputError
 from .io.kinship_txt import read_kinship
 from .io.plink import PlinkDataset, iter_genotype_blocks, open_plink, read_genotypes
+from .io.results import TESTED
 from .io.tables import SampleMatch, match_samples, phenotype_from_fam, read_covar, read_pheno
 from .likelihood import Likelihood, RotatedPhenotype, profile_loglik
 from .null import DEFAULT_GRID, DEFAULT_LOG_DELTA_BOUNDS, NullModel, fit_null
@@ -103,7 +111,8 @@ def load_inputs(
     ``pheno=None`` takes the phenotype from the ``.fam`` (column ``5 + mpheno``, GEMMA's ``-n``).
     ``extract`` is a SNP list (one ID per line); ``maf``/``geno`` drop SNPs with minor-allele
     frequency below ``maf`` or missingness above ``geno`` among the analysed samples
-    (PLINK's flags, GEMMA's inclusive bounds; the defaults keep every SNP).
+    (PLINK's flags, GEMMA's inclusive bounds, :func:`exactlmm.qc.filter_mask`; the defaults
+    keep every SNP).  Untestable SNPs that pass them stay: they get a row with a reason.
     """
     ds = open_plink(bfile)
     table = read_pheno(pheno, mpheno) if pheno is not None else phenotype_from_fam(ds, mpheno)
@@ -118,7 +127,7 @@ def load_inputs(
         snp_index = np.arange(ds.n_snps)
     if maf > 0.0 or geno < 1.0:
         stats = qc.snp_stats(ds, samples.fam_index, block_size=block_size)
-        keep = qc.qc_mask(stats, maf_min=maf, missing_max=geno)
+        keep = qc.filter_mask(stats, maf_min=maf, missing_max=geno)
         snp_index = snp_index[keep[snp_index]]
     if snp_index.size == 0:
         raise InputError("no SNP left to analyse after --extract/--maf/--geno", ds.bed_path)
@@ -153,12 +162,19 @@ def load_inputs(
 
 @dataclass(frozen=True)
 class KinshipModel:
-    """A spectrum with what the null fit needs besides it."""
+    """A spectrum with what the null fit needs besides it.
+
+    ``untested`` counts, per reason, the selected SNPs left out of a kinship built from the
+    genotypes (empty for a kinship file); ``n_snps`` is M, the SNPs it was built from (0 for
+    a file).
+    """
 
     spectrum: Spectrum
     matvec: Callable[[np.ndarray], np.ndarray]
     mean_diag: float
     description: str
+    untested: dict[str, int] = field(default_factory=dict)
+    n_snps: int = 0
 
 
 def kinship_model(
@@ -178,22 +194,37 @@ def kinship_model(
     if inputs.kinship is not None:
         return _dense_model(inputs.kinship, x, with_ml, source, "file")
     snps = inputs.snp_index if snp_index is None else snp_index
-    ds = inputs.dataset
     if snps.size < inputs.n_samples:
-        z = kinship_mod.standardise(
-            read_genotypes(ds, inputs.samples.fam_index, snps),
-            path=ds.bed_path,
-            snp_ids=ds.snp[snps],
-        )
-        m = z.shape[1]
-        spectrum = spectrum_from_genotypes(z, m, x, ds.bed_path)
-        return KinshipModel(
-            spectrum, lambda v: z @ (z.T @ v) / m, 1.0, f"standardised, {m} SNPs, low rank"
-        )
-    k, m = kinship_mod.kinship_standardised(
+        return _low_rank_model(inputs, snps)
+    ds = inputs.dataset
+    k, m, untested = kinship_mod.kinship_standardized(
         ds, inputs.samples.fam_index, snps, block_size=block_size, progress=progress
     )
-    return _dense_model(k, x, with_ml, ds.bed_path, f"standardised, {m} SNPs")
+    model = _dense_model(k, x, with_ml, ds.bed_path, f"standardized, {m} SNPs")
+    return KinshipModel(model.spectrum, model.matvec, model.mean_diag, model.description,
+                        untested, m)
+
+
+def _low_rank_model(inputs: AnalysisInputs, snps: np.ndarray, label: str = "") -> KinshipModel:
+    """K = ZZᵀ/M from the testable SNPs among ``snps`` (fewer than the samples), never formed:
+    the thin SVD of the projected Z (:func:`exactlmm.spectral.spectrum_from_genotypes`)."""
+    ds = inputs.dataset
+    genotypes = read_genotypes(ds, inputs.samples.fam_index, snps)
+    errcode = classify(genotypes)
+    keep = errcode == TESTED
+    if not keep.any():
+        raise InputError(
+            f"none of the {snps.size} SNPs selected for the kinship{label} is testable among "
+            f"the analysed samples ({describe_counts(count_errcodes(errcode))})",
+            ds.bed_path,
+        )
+    z = kinship_mod.standardize(genotypes[:, keep])
+    m = z.shape[1]
+    spectrum = spectrum_from_genotypes(z, m, inputs.covariates, ds.bed_path)
+    return KinshipModel(
+        spectrum, lambda v: z @ (z.T @ v) / m, 1.0, f"standardized, {m} SNPs{label}, low rank",
+        count_errcodes(errcode), m,
+    )
 
 
 def fit(
@@ -236,7 +267,12 @@ def loglik_at_gamma(
 
 @dataclass
 class AssocResult:
-    """Per-SNP statistics (in ``snp_index`` order) and the null fit(s) they used."""
+    """Per-SNP statistics (in ``snp_index`` order) and the null fit(s) they used.
+
+    ``statistics`` has a row for every SNP of ``snp_index``; ``errcode`` says which were not
+    tested and why.  ``kinship_untested`` counts per reason the SNPs left out of the kinship
+    (LOCO: of the genome-wide one).
+    """
 
     snp_index: np.ndarray
     statistics: dict[str, np.ndarray]
@@ -244,6 +280,12 @@ class AssocResult:
     ml_null: NullModel | None
     kinship: str
     loco: dict[str, NullModel] | None = None
+    kinship_untested: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def untested(self) -> dict[str, int]:
+        """{reason: number of SNPs} without statistics (NO_CALLS, MONOMORPHIC, COLLINEAR)."""
+        return count_errcodes(self.statistics["errcode"])
 
 
 def association(
@@ -256,7 +298,11 @@ def association(
     block_size: int = DEFAULT_BLOCK_SIZE,
     progress: bool = False,
 ) -> AssocResult:
-    """Fit the null model and scan every selected SNP (see :mod:`exactlmm.scan`)."""
+    """Fit the null model and scan every selected SNP (see :mod:`exactlmm.scan`).
+
+    Every SNP of ``inputs.snp_index`` gets a row; untestable ones are NA with a reason in
+    ``errcode`` and are left out of a kinship built from the genotypes.
+    """
     if refit and fixed_gamma is not None:
         raise InputError(
             "a fixed h² (--h2) and a per-SNP refit (--refit) exclude each other: the refit "
@@ -273,7 +319,8 @@ def association(
     null, ml_null = _null_fits(inputs, model, refit, likelihood, fixed_gamma)
     stats = _scan(inputs, Scanner(null, refit=refit, ml_null=ml_null), inputs.snp_index,
                   block_size, progress)
-    return AssocResult(inputs.snp_index, stats, null, ml_null, model.description)
+    return AssocResult(inputs.snp_index, stats, null, ml_null, model.description,
+                       kinship_untested=model.untested)
 
 
 def _null_fits(
@@ -301,11 +348,7 @@ def _scan(
 ) -> dict[str, np.ndarray]:
     ds = inputs.dataset
     blocks: Iterator = iter_genotype_blocks(ds, inputs.samples.fam_index, snp_index, block_size)
-    # iter_genotype_blocks yields positions into the .bim; keep them for error messages.
-    return scan(
-        scanner, blocks, snp_ids=ds.snp, source=ds.bed_path, progress=progress,
-        total=int(snp_index.size),
-    )
+    return scan(scanner, blocks, progress=progress, total=int(snp_index.size))
 
 
 def _association_loco(
@@ -320,7 +363,8 @@ def _association_loco(
     """One null fit and scan per chromosome c, with K₋c from the SNPs off c.
 
     The K₋c come from one pass over the genotypes (:func:`exactlmm.kinship.kinship_loco`);
-    when the SNPs off c are fewer than the samples, the low-rank path is used instead.
+    when the testable SNPs off c are fewer than the samples, the low-rank path is used instead.
+    Untestable SNPs are in no K₋c and get NA rows.
     """
     if inputs.kinship is not None:
         raise InputError(
@@ -342,13 +386,13 @@ def _association_loco(
     nulls: dict[str, NullModel] = {}
     for c in chromosomes:
         on_c = chrom == c
-        k_c, m_c = dense.pop(c)
+        k_c, m_c, _ = dense.pop(c)
         if m_c < n:
-            model = kinship_model(inputs, inputs.snp_index[~on_c], with_ml=with_ml,
-                                  block_size=block_size)
+            model = _low_rank_model(inputs, inputs.snp_index[~on_c],
+                                    f" off chromosome {c}")
         else:
             model = _dense_model(k_c, inputs.covariates, with_ml, ds.bed_path,
-                                 f"standardised, {m_c} SNPs off chromosome {c}")
+                                 f"standardized, {m_c} SNPs off chromosome {c}")
         del k_c
         null, ml_null = _null_fits(inputs, model, refit, likelihood, fixed_gamma,
                                    label=f"leaving out chromosome {c}")
@@ -363,7 +407,8 @@ def _association_loco(
     null = fit(inputs, model, likelihood, fixed_gamma=fixed_gamma)
     # Per-chromosome nulls are in ``loco``; there is no single ML null to report.
     return AssocResult(inputs.snp_index, statistics, null, None,
-                       "standardised, leave one chromosome out", nulls)
+                       "standardized, leave one chromosome out", nulls,
+                       kinship_untested=model.untested)
 
 
 def _dense_model(

@@ -8,9 +8,18 @@ For SNP j over the n analysed samples, with c_j called (non-missing) genotypes x
     missing_rate_j = (n − c_j) / n
     var_j = Σ x_ij² / c_j − (Σ x_ij / c_j)²     variance of the called genotypes (ddof 0)
 
-A SNP is monomorphic when var_j = 0 (one genotype class among its calls — all 0, all 1 or all
-2 — or no call at all).  The genotype sums are whole numbers, so ``c_j Σx² − (Σx)² = 0`` is
-tested exactly.
+Whether a SNP can be tested at all is decided by the one rule of :mod:`exactlmm.dosage`
+(``errcode`` per SNP): ``NO_CALLS`` when c_j = 0, ``MONOMORPHIC`` when all its calls are equal
+(one genotype class — all 0, all 1 or all 2; for whole-number dosages the same as
+``c_j Σx² − (Σx)² = 0``, i.e. var_j = 0 exactly), else tested (``"."``).
+
+The two PLINK-style filters, :func:`filter_mask`, are separate from testability:
+
+    --geno X:  drop when missing_rate > X        (X = 1: no filter)
+    --maf X:   drop when not X ≤ af ≤ 1 − X      (X = 0: no filter; a SNP without calls has no
+                                                 af, so it fails any X > 0)
+
+so that a SNP passing the requested filters but untestable still gets a row with its reason.
 
 GEMMA's rule (``ReadFile_bed`` in ``src/gemma_io.cpp``, 0.98.5; defaults in ``param.cpp``
 ``maf_level(0.01)``, ``miss_level(0.05)``) computed on the analysed (phenotyped, covariates
@@ -35,9 +44,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from exactlmm.dosage import MONOMORPHIC, NO_CALLS, classify
 from exactlmm.errors import InputError
 from exactlmm.io.atomic import write_text_atomic
 from exactlmm.io.plink import PlinkDataset, iter_genotype_blocks
+from exactlmm.io.results import TESTED
 
 GEMMA_MAF = 0.01
 GEMMA_MISSING = 0.05
@@ -55,6 +66,8 @@ class SnpStats:
     n_called: number of called genotypes (int64).
     genotype_var: variance (ddof 0) of the called genotypes (NaN when no call).
     n_samples: number of analysed samples.
+    errcode: ``"."`` (testable), ``"NO_CALLS"`` or ``"MONOMORPHIC"``
+        (:func:`exactlmm.dosage.classify`, the rule every module uses).
     """
 
     af: np.ndarray
@@ -63,6 +76,7 @@ class SnpStats:
     n_called: np.ndarray
     genotype_var: np.ndarray
     n_samples: int
+    errcode: np.ndarray
 
 
 def snp_stats(
@@ -76,6 +90,7 @@ def snp_stats(
     total = np.zeros(ds.n_snps)
     total_sq = np.zeros(ds.n_snps)
     n_called = np.zeros(ds.n_snps, dtype=np.int64)
+    errcode = np.full(ds.n_snps, TESTED, dtype=object)
     n_samples = None
     with tqdm(total=ds.n_snps, unit="SNP", desc="SNP QC", file=sys.stderr,
               disable=not progress) as bar:
@@ -86,6 +101,7 @@ def snp_stats(
             n_called[positions] = called.sum(axis=0)
             total[positions] = G0.sum(axis=0)
             total_sq[positions] = np.einsum("ij,ij->j", G0, G0)
+            errcode[positions] = classify(G)
             bar.update(positions.size)
     if n_samples is None:
         raise ValueError("the dataset has no SNPs")  # open_plink rejects an empty .bim
@@ -102,31 +118,71 @@ def snp_stats(
         n_called=n_called,
         genotype_var=genotype_var,
         n_samples=int(n_samples),
+        errcode=errcode.astype(str),
     )
 
 
 def monomorphic(stats: SnpStats) -> np.ndarray:
-    """SNPs with one genotype class among their calls, or no call (variance not > 0)."""
-    return ~(stats.genotype_var > 0)
+    """Untestable SNPs: one genotype class among their calls, or no call (``errcode != "."``)."""
+    return stats.errcode != TESTED
 
 
-def qc_mask(stats: SnpStats, maf_min: float = 0.0, missing_max: float = 1.0) -> np.ndarray:
-    """Boolean mask of the SNPs kept: GEMMA's rule (see the module docstring).
+def filter_mask(stats: SnpStats, maf_min: float = 0.0, missing_max: float = 1.0) -> np.ndarray:
+    """Boolean mask of the SNPs passing ``--maf maf_min`` and ``--geno missing_max`` (module
+    docstring): missing_rate ≤ missing_max, and, when maf_min > 0, maf_min ≤ af ≤ 1 − maf_min.
 
-    keep = (missing_rate ≤ missing_max) & (maf_min ≤ af ≤ 1 − maf_min) & polymorphic.
-
-    The defaults keep every polymorphic SNP; GEMMA's defaults are ``maf_min=0.01``,
-    ``missing_max=0.05`` (:data:`GEMMA_MAF`, :data:`GEMMA_MISSING`).  Monomorphic SNPs are
-    always dropped: they carry no information and their standardised genotypes are undefined.
+    Untestable SNPs are not dropped here unless a filter drops them (a SNP of one homozygous
+    class has maf 0, so any maf_min > 0 does; an all-heterozygous one has maf 0.5 and stays);
+    see :func:`qc_mask` for GEMMA's rule, which drops them all.
     """
     if not 0.0 <= maf_min <= 0.5:
         raise InputError(f"minor allele frequency threshold {maf_min} is not in [0, 0.5]")
     if not 0.0 <= missing_max <= 1.0:
         raise InputError(f"missingness threshold {missing_max} is not in [0, 1]")
-    with np.errstate(invalid="ignore"):
-        keep = stats.missing_rate <= missing_max
-        keep &= (stats.af >= maf_min) & (stats.af <= 1.0 - maf_min)
-    return keep & ~monomorphic(stats)
+    keep = stats.missing_rate <= missing_max
+    if maf_min > 0.0:
+        with np.errstate(invalid="ignore"):
+            keep &= (stats.af >= maf_min) & (stats.af <= 1.0 - maf_min)
+    return keep
+
+
+def qc_mask(stats: SnpStats, maf_min: float = 0.0, missing_max: float = 1.0) -> np.ndarray:
+    """Boolean mask of the SNPs kept: GEMMA's rule (see the module docstring).
+
+    keep = (missing_rate ≤ missing_max) & (maf_min ≤ af ≤ 1 − maf_min) & testable.
+
+    The defaults keep every testable SNP; GEMMA's defaults are ``maf_min=0.01``,
+    ``missing_max=0.05`` (:data:`GEMMA_MAF`, :data:`GEMMA_MISSING`).  Untestable SNPs
+    (monomorphic, or no call) are always dropped: they carry no information.
+    """
+    return filter_mask(stats, maf_min, missing_max) & ~monomorphic(stats)
+
+
+def filter_counts(
+    stats: SnpStats,
+    maf_min: float = 0.0,
+    missing_max: float = 1.0,
+    selected: np.ndarray | None = None,
+) -> dict[str, int]:
+    """How many of the ``selected`` SNPs (boolean mask; default all) each check drops, each SNP
+    counted once, under the first check it fails in the order NO_CALLS, MONOMORPHIC, ``geno``,
+    ``maf``; plus ``"pass"``, the SNPs :func:`qc_mask` keeps.  The values sum to the number
+    of selected SNPs."""
+    chosen = np.ones(stats.af.size, dtype=bool) if selected is None else np.asarray(selected)
+    left = chosen.copy()
+    counts: dict[str, int] = {}
+    geno_ok = filter_mask(stats, 0.0, missing_max)
+    maf_ok = filter_mask(stats, maf_min, 1.0)
+    for name, fails in (
+        (NO_CALLS, stats.errcode == NO_CALLS),
+        (MONOMORPHIC, stats.errcode == MONOMORPHIC),
+        ("geno", ~geno_ok),
+        ("maf", ~maf_ok),
+    ):
+        counts[name] = int(np.count_nonzero(left & fails))
+        left &= ~fails
+    counts["pass"] = int(np.count_nonzero(left))
+    return counts
 
 
 def write_snp_list(path: str | os.PathLike[str], snp_ids) -> None:

@@ -18,6 +18,14 @@ alternative model):
   n log(C / (C − a²/b)) (GEMMA's linear-model formula).
 * **Score** (GEMMA's ``CalcRLScore``): F = n a² / (b C) ~ F(1, ν).
 
+Untestable SNPs get a row with NA statistics and a reason (``errcode``, PLINK 2's
+``ERRCODE``): ``NO_CALLS`` and ``MONOMORPHIC`` by the rule of :mod:`exactlmm.dosage`, and
+``COLLINEAR`` when the SNP's part outside col(X) is (nearly) nothing, ‖Sg‖² ≤
+:data:`COLLINEAR_TOLERANCE` · ‖g − ḡ‖² (e.g. the SNP is also a covariate).  Their columns are
+neutralised before any arithmetic (ỹ∘x̃ ← 0, x̃² ← 1, residual terms ← 0, so a = 0 and b > 0),
+so neither the fixed-mode formulas nor the refit series and Newton steps see 0/0 — no warning,
+and the other SNPs of the block are untouched.  Nothing raises because of a SNP.
+
 Fixed mode (default) evaluates everything at the null γ (FaST-LMM, PyLMM without refit): one
 GEMM Wᵀ G per block, then elementwise work.
 
@@ -46,14 +54,13 @@ computed exactly (not from the series) at each SNP's optimum.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.special
 
-from .errors import InputError
+from .dosage import ImputedBlock, impute_center
 from .io.results import TESTED
 from .likelihood import LOG_2PI
 from .null import NullModel
@@ -72,33 +79,6 @@ REFIT_MAX_ITER = 100
 STAT_COLUMNS = (
     "n", "af", "beta", "se", "p_wald", "p_lrt", "p_score", "delta", "delta_ml", "errcode",
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class PreparedGenotypes:
-    """A block of SNPs ready for the scan: mean-imputed, centred dosages and their summaries."""
-
-    centred: np.ndarray
-    n_called: np.ndarray
-    af: np.ndarray
-    variance: np.ndarray
-
-
-def prepare_genotypes(dosages: np.ndarray) -> PreparedGenotypes:
-    """Mean-impute missing dosages (NaN) per SNP and centre them.
-
-    Centring changes no statistic (the intercept is always a covariate) but keeps the
-    residual-dimension sums of the low-rank path free of cancellation.
-    """
-    g = np.array(dosages, dtype=float, copy=True)
-    missing = np.isnan(g)
-    n_called = (~missing).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(n_called > 0, np.nansum(g, axis=0) / np.maximum(n_called, 1), 0.0)
-    g -= mean
-    g[missing] = 0.0
-    variance = (g * g).sum(axis=0) / g.shape[0]
-    return PreparedGenotypes(g, n_called, mean / 2.0, variance)
 
 
 class Scanner:
@@ -144,10 +124,12 @@ class Scanner:
         self.series = _LogGammaSeries(self) if refit else None
 
     # -- per-block entry point -------------------------------------------------------------
-    def scan_block(self, prepared: PreparedGenotypes) -> dict[str, np.ndarray]:
-        """All statistics of :data:`STAT_COLUMNS` for one block of prepared SNPs."""
+    def scan_block(self, block: ImputedBlock) -> dict[str, np.ndarray]:
+        """All statistics of :data:`STAT_COLUMNS` for one block of mean-imputed, centered SNPs
+        (:func:`exactlmm.dosage.impute_center`; centering changes no statistic, the intercept
+        being a covariate, but keeps the residual-dimension sums free of cancellation)."""
         spectrum = self.null.spectrum
-        x_rot, x_proj = spectrum.rotate(prepared.centred)  # the one GEMM of the block
+        x_rot, x_proj = spectrum.rotate(block.centered)  # the one GEMM of the block
         p_yx = self.y_rot[:, None] * x_rot
         x2 = x_rot * x_rot
         if self.has_residual:
@@ -160,21 +142,23 @@ class Scanner:
             r_xx = np.zeros(x_rot.shape[1])
         m = x_rot.shape[1]
         # A SNP (nearly) inside col(X) — e.g. also given as a covariate — has no part left to
-        # test: its statistics are NA (a, b ≈ 0 would give β = 0/0).
-        untestable = sg2 <= COLLINEAR_TOLERANCE * prepared.variance * prepared.centred.shape[0]
+        # test (a, b ≈ 0 would give β = 0/0); an untestable one (no call, monomorphic) is a zero
+        # column.  Both are neutralised here and get NA statistics.
+        collinear = sg2 <= COLLINEAR_TOLERANCE * block.sum_sq
+        untestable = collinear | ~block.testable
         if np.any(untestable):
             p_yx[:, untestable] = 0.0
             x2[:, untestable] = 1.0
             r_xx[untestable] = 0.0
             r_yx[untestable] = 0.0
-        block = _Block(p_yx, x2, r_yx, r_xx)
-        out = self._statistics(block, m)
+        out = self._statistics(_Block(p_yx, x2, r_yx, r_xx), m)
         for name in ("beta", "se", "p_wald", "p_lrt", "p_score", "delta", "delta_ml"):
             out[name] = np.where(untestable, np.nan, out[name])
-        out["n"] = prepared.n_called.astype(np.int64)
-        out["af"] = prepared.af
-        out["errcode"] = np.where(untestable, "COLLINEAR", TESTED)
-        out["untestable"] = untestable
+        out["n"] = block.n_called.astype(np.int64)
+        out["af"] = block.af
+        out["errcode"] = np.where(
+            block.testable, np.where(collinear, "COLLINEAR", TESTED), block.errcode
+        )
         return out
 
     def _statistics(self, block: _Block, m: int) -> dict[str, np.ndarray]:
@@ -424,18 +408,35 @@ def scan(
     scanner: Scanner,
     blocks: Iterable[tuple[np.ndarray, np.ndarray]],
     *,
-    snp_ids: np.ndarray | None = None,
-    source: object | None = None,
     progress: bool = False,
     total: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Run ``scanner`` over ``(snp_positions, dosages)`` blocks; concatenate the statistics.
 
-    A monomorphic SNP (no variance among the analysed samples) is an :class:`InputError`
-    naming ``source`` and the SNP: its statistics are undefined.  Filter with a MAF threshold.
+    ``dosages`` is samples × SNPs with NaN for a missing call (mean-imputed here, by
+    :func:`exactlmm.dosage.impute_center`).  Every SNP gets a row: an untestable one has NA
+    statistics and its reason in ``errcode`` (module notes); nothing is raised or warned about
+    because of a SNP.  :func:`exactlmm.dosage.count_errcodes` of ``out["errcode"]`` gives the
+    number of untested SNPs per reason.
+
+    >>> import numpy as np
+    >>> from exactlmm.null import fit_null
+    >>> from exactlmm.spectral import spectrum_from_kinship
+    >>> rng = np.random.default_rng(0)
+    >>> n = 50
+    >>> z = rng.standard_normal((n, 80))
+    >>> k = z @ z.T / 80
+    >>> x = np.ones((n, 1))
+    >>> y = 1.0 + rng.multivariate_normal(np.zeros(n), 0.5 * k + 0.5 * np.eye(n))
+    >>> null = fit_null(spectrum_from_kinship(k, x), y, x, k.__matmul__, 1.0)
+    >>> g = rng.binomial(2, 0.3, size=(n, 3)).astype(float)
+    >>> g[:, 1] = 1.0  # monomorphic
+    >>> g[0, 2] = np.nan  # a missing call, mean-imputed
+    >>> out = scan(Scanner(null), iterate_blocks(g, 2))
+    >>> out["errcode"].tolist(), np.isnan(out["p_wald"]).tolist(), out["n"].tolist()
+    (['.', 'MONOMORPHIC', '.'], [False, True, False], [50, 50, 49])
     """
     pieces: list[dict[str, np.ndarray]] = []
-    untestable: list[np.ndarray] = []
     bar = None
     if progress:
         from tqdm import tqdm
@@ -443,33 +444,12 @@ def scan(
         bar = tqdm(total=total, unit="SNP", desc="scan", disable=None, mininterval=0.5)
     try:
         for positions, dosages in blocks:
-            prepared = prepare_genotypes(dosages)
-            flat = np.flatnonzero(prepared.variance <= 1e-12)
-            if flat.size:
-                first = positions[flat[0]]
-                name = snp_ids[first] if snp_ids is not None else f"#{first}"
-                raise InputError(
-                    f"{flat.size} monomorphic SNP(s) among the analysed samples (first: "
-                    f"{name}); drop them, e.g. with --maf 0.01",
-                    source,
-                )
-            piece = scanner.scan_block(prepared)
-            untestable.append(positions[piece.pop("untestable")])
-            pieces.append(piece)
+            pieces.append(scanner.scan_block(impute_center(dosages)))
             if bar is not None:
                 bar.update(len(positions))
     finally:
         if bar is not None:
             bar.close()
-    bad = np.concatenate(untestable) if untestable else np.empty(0, dtype=np.int64)
-    if bad.size:
-        name = snp_ids[bad[0]] if snp_ids is not None else f"#{bad[0]}"
-        where = f"{source}: " if source is not None else ""
-        warnings.warn(
-            f"{where}{bad.size} SNP(s) lie in the span of the covariates (first: {name}); "
-            "their statistics are NA",
-            stacklevel=2,
-        )
     if not pieces:
         empty = {name: np.empty(0) for name in STAT_COLUMNS}
         empty["n"] = np.empty(0, dtype=np.int64)
