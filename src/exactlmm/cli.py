@@ -299,11 +299,8 @@ def run_assoc(args: argparse.Namespace) -> None:
         fixed_gamma=_fixed_gamma(args), block_size=args.block_size,
         progress=not args.no_progress,
     )
-    ds = inputs.dataset
     idx = result.snp_index
-    columns = {"chrom": ds.chrom[idx], "snp": ds.snp[idx], "pos": ds.pos[idx],
-               "a1": ds.a1[idx], "a2": ds.a2[idx], **result.statistics}
-    write_assoc_tsv(Path(f"{args.out}.assoc.tsv"), columns)
+    write_assoc_tsv(Path(f"{args.out}.assoc.tsv"), result.columns(inputs.dataset))
     write_null_json(Path(f"{args.out}.null.json"), _assoc_record(inputs, result, args))
     _log_untested(result.untested, int(idx.size), "not tested")
     elapsed = time.perf_counter() - started

@@ -287,6 +287,13 @@ class AssocResult:
         """{reason: number of SNPs} without statistics (NO_CALLS, MONOMORPHIC, COLLINEAR)."""
         return count_errcodes(self.statistics["errcode"])
 
+    def columns(self, dataset: PlinkDataset) -> dict[str, np.ndarray]:
+        """The columns of ``PREFIX.assoc.tsv`` (:data:`exactlmm.io.results.ASSOC_COLUMNS`, in
+        order): the SNPs' ``.bim`` fields from ``dataset``, then the statistics."""
+        idx = self.snp_index
+        return {"chrom": dataset.chrom[idx], "snp": dataset.snp[idx], "pos": dataset.pos[idx],
+                "a1": dataset.a1[idx], "a2": dataset.a2[idx], **self.statistics}
+
 
 def association(
     inputs: AnalysisInputs,
@@ -301,7 +308,27 @@ def association(
     """Fit the null model and scan every selected SNP (see :mod:`exactlmm.scan`).
 
     Every SNP of ``inputs.snp_index`` gets a row; untestable ones are NA with a reason in
-    ``errcode`` and are left out of a kinship built from the genotypes.
+    ``errcode`` and are left out of a kinship built from the genotypes.  ``refit`` re-estimates
+    γ per SNP; ``loco`` uses, for the SNPs of each chromosome, the kinship of the others.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from bed_reader import to_bed
+    >>> rng = np.random.default_rng(4)
+    >>> G = rng.binomial(2, 0.3, size=(50, 90)).astype(float)
+    >>> y = (G - G.mean(axis=0)) @ rng.normal(0.0, 0.15, 90) + rng.standard_normal(50)
+    >>> G[:, 10] = np.nan  # no call at all
+    >>> chromosome = np.repeat(["1", "2", "3"], 30)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     to_bed(Path(tmp) / "d.bed", G, count_A1=True,
+    ...            properties={"pheno": y, "chromosome": chromosome})
+    ...     inputs = load_inputs(Path(tmp) / "d")
+    ...     fixed = association(inputs)
+    ...     loco = association(inputs, loco=True, refit=True)
+    >>> fixed.untested, fixed.kinship_untested, sorted(loco.loco)
+    ({'NO_CALLS': 1}, {'NO_CALLS': 1}, ['1', '2', '3'])
+    >>> fixed.statistics["errcode"][10], int(fixed.statistics["n"][10]), loco.kinship
+    ('NO_CALLS', 0, 'standardized, leave one chromosome out')
     """
     if refit and fixed_gamma is not None:
         raise InputError(
