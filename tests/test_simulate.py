@@ -11,7 +11,7 @@ from bed_reader import open_bed
 
 from exactlmm.cli import main
 from exactlmm.errors import InputError
-from lmmcompare.simulate import simulate_dataset, standardise
+from lmmcompare.simulate import simulate_dataset, standardize
 
 BASE = dict(
     n_samples=120,
@@ -115,7 +115,7 @@ def test_sibs_share_more_ibs_than_unrelated(tmp_path: Path) -> None:
     assert sib_ibs.min() > unrelated_ibs.max()
     assert sib_ibs.mean() - unrelated_ibs.mean() > 0.1
     # Kinship of sibs ≈ 1/2, of unrelated pairs ≈ 0.
-    z, _, _ = standardise(genotypes)
+    z, _, _ = standardize(genotypes)
     kinship = z @ z.T / z.shape[1]
     assert abs(kinship[sib_a, sib_b].mean() - 0.5) < 0.05
     assert abs(kinship[unrelated[:50], unrelated[50:]].mean()) < 0.05
@@ -161,7 +161,7 @@ def test_realised_heritability_and_effects(tmp_path: Path) -> None:
     # fixed effects has variance ≈ 1.
     genotypes, _ = _read(prefix)
     causal = np.array([int(s[3:]) for s in truth["causal_snps"]])
-    z, mean, sd = standardise(genotypes[:, causal])
+    z, mean, sd = standardize(genotypes[:, causal])
     called = genotypes[:, causal] != -127
     assert 0 < (~called).sum() and np.all(z[~called] == 0)
     np.testing.assert_allclose(z[called], ((genotypes[:, causal] - mean) / sd)[called])

@@ -183,23 +183,23 @@ def spectrum_from_kinship(
 
 
 def spectrum_from_genotypes(
-    standardised: np.ndarray, n_snps: int, covariates: np.ndarray, path: object | None = None
+    standardized: np.ndarray, n_snps: int, covariates: np.ndarray, path: object | None = None
 ) -> Spectrum:
     """Low-rank path for K = Z Zᵀ / M: thin SVD of S Z (see the module notes).
 
     Parameters
     ----------
-    standardised:
-        Z, n × M standardised genotypes (the SNPs that define K).
+    standardized:
+        Z, n × M standardized genotypes (the SNPs that define K).
     n_snps:
-        The divisor M of K = Z Zᵀ / M (normally ``standardised.shape[1]``).
+        The divisor M of K = Z Zᵀ / M (normally ``standardized.shape[1]``).
     covariates:
         X, n × c, the intercept included.
 
     The eigenvalues of the full K (needed by ML) come from the same SVD machinery applied to Z
     itself and are attached to the returned spectrum.
     """
-    z = np.asarray(standardised, dtype=float)
+    z = np.asarray(standardized, dtype=float)
     n = z.shape[0]
     q, logdet_xtx = covariate_basis(covariates)
     if q.shape[0] != n:

@@ -23,7 +23,7 @@ Phenotype
 ---------
 ``y = μ + C β_C + g + g_c + e`` with
 
-* ``Z`` the standardised genotypes of ALL SNPs, exactly those of ``kinship.standardise``: per
+* ``Z`` the standardised genotypes of ALL SNPs, exactly those of ``kinship.standardize``: per
   SNP, missing calls imputed to the mean of the called genotypes, then centred and divided by
   the standard deviation (ddof 0) of the imputed column (missing entries become 0),
 * ``g = Z u``, ``u ~ N(0, σ_p²/M · I)``, hence ``g ~ N(0, σ_p² K)`` with ``K = ZZᵀ/M`` (the
@@ -268,9 +268,9 @@ def _polymorphic_block(
     )
 
 
-def standardise(genotypes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def standardize(genotypes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Standardised genotypes ``Z`` with the per-SNP mean and sd used, exactly as the workflow's
-    kinship (:func:`exactlmm.kinship.standardise`) computes them.
+    kinship (:func:`exactlmm.kinship.standardize`) computes them.
 
     ``genotypes``: int8 copies of a1, ``-127`` missing.  ``mean_j`` is the mean of the called
     genotypes; a missing call is imputed to it; ``sd_j`` is the standard deviation (ddof 0) of
@@ -412,7 +412,7 @@ def simulate_dataset(
             rng_genotypes, rng_missing, layout, stop - start, maf_min, fst, missing_rate
         )
         genotypes[:, start:stop] = block
-        z, mean, sd = standardise(block)
+        z, mean, sd = standardize(block)
         polygenic += z @ u[start:stop]
         kinship_trace += float(np.sum(z**2))
         inside = (causal >= start) & (causal < stop)
@@ -463,7 +463,7 @@ def simulate_dataset(
         "polygenic_h2": polygenic_var,
         "sigma_g2": h2,
         "sigma_e2": noise_var,
-        "kinship": "K = ZZ'/M over all SNPs, Z as exactlmm.kinship.standardise: missing calls "
+        "kinship": "K = ZZ'/M over all SNPs, Z as exactlmm.kinship.standardize: missing calls "
         "mean-imputed, centred, divided by the sd (ddof 0) of the imputed column",
         "kinship_mean_diag": kinship_trace / (n_snps * n_samples),
         "intercept": intercept,
