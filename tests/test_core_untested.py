@@ -54,6 +54,7 @@ def hs1940_truth(hs1940):
     return {"mono": mono, "none": none, "n_snps": G.shape[1]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "mode", [[], ["--refit"], ["--loco"], ["--h2", "0.6"]], ids=["fixed", "refit", "loco", "h2"]
 )
