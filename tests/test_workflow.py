@@ -71,7 +71,7 @@ def test_dry_run_and_lint_are_clean(config: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("dataset", "message"),
     [
-        ({"kinship": "centred"}, "config error at datasets/bad: give exactly one of 'simulate'"),
+        ({"kinship": "centered"}, "config error at datasets/bad: give exactly one of 'simulate'"),
         ({"simulate": {"n_samples": 50, "n_snps": 100, "h2": 1.5}},
          "config error at datasets/bad/simulate/h2: 1.5 is greater than or equal to the maximum"),
         ({"simulate": {"n_samples": 50, "n_snps": 100}, "skip": ["plink"]},
