@@ -274,3 +274,22 @@ def test_no_testable_snp_for_the_kinship_is_one_line(tmp_path, capsys):
         "kinship is testable among the analysed samples (MONOMORPHIC 2)"
     ]
     assert not list(tmp_path.glob("o.*"))
+
+
+def test_loco_keeps_every_errcode_whatever_the_first_chromosome_had(make_plink, tmp_path, capsys):
+    """LOCO assembles its columns chromosome by chromosome: an errcode first met on a later
+    chromosome is written in full (regression: it was cut to the first chromosome's width)."""
+    prefix = make_plink(tmp_path / "raw", n=60, m=90, seed=5, chroms=3, missing_rate=0.0)
+    G, _ = read_dosages(prefix)
+    G[:, 80] = 1.0  # chromosome 3; chromosomes 1 and 2 hold testable SNPs only
+    with open_bed(f"{prefix}.bed") as bed:
+        properties = {"fid": bed.fid, "iid": bed.iid, "chromosome": bed.chromosome,
+                      "sid": bed.sid, "bp_position": bed.bp_position, "pheno": bed.pheno}
+    to_bed(tmp_path / "data.bed", G, properties=properties, count_A1=True)
+    code, err = run(["assoc", "--bfile", tmp_path / "data", "--loco", "--no-progress",
+                     "--out", tmp_path / "res"], capsys)
+    assert code == 0, err
+    table = read_assoc_tsv(tmp_path / "res.assoc.tsv")
+    assert table["errcode"][80] == "MONOMORPHIC"
+    assert set(np.delete(table["errcode"], 80)) == {"."}
+    assert "exactlmm: 1 of 90 SNPs not tested: MONOMORPHIC 1\n" in err

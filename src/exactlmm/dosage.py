@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exactlmm.io.results import ERRCODES, TESTED
+from exactlmm.io.results import ERRCODE_DTYPE, ERRCODES, TESTED
 
 NO_CALLS = "NO_CALLS"
 MONOMORPHIC = "MONOMORPHIC"
@@ -100,7 +100,7 @@ def _classify(n_called: np.ndarray, lowest: np.ndarray, highest: np.ndarray) -> 
     errcode = np.full(n_called.shape, TESTED, dtype=object)
     errcode[(n_called > 0) & (lowest == highest)] = MONOMORPHIC
     errcode[n_called == 0] = NO_CALLS
-    return errcode.astype(str)
+    return errcode.astype(ERRCODE_DTYPE)
 
 
 def _extremes(G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -37,7 +37,7 @@ from .dosage import classify, count_errcodes, describe_counts
 from .errors import InputError
 from .io.kinship_txt import read_kinship
 from .io.plink import PlinkDataset, iter_genotype_blocks, open_plink, read_genotypes
-from .io.results import TESTED
+from .io.results import ERRCODE_DTYPE, TESTED
 from .io.tables import SampleMatch, match_samples, phenotype_from_fam, read_covar, read_pheno
 from .likelihood import Likelihood, RotatedPhenotype, profile_loglik
 from .null import DEFAULT_GRID, DEFAULT_LOG_DELTA_BOUNDS, NullModel, fit_null
@@ -427,7 +427,9 @@ def _association_loco(
         stats = _scan(inputs, Scanner(null, refit=refit, ml_null=ml_null),
                       inputs.snp_index[on_c], block_size, progress)
         for name, values in stats.items():
-            column = statistics.setdefault(name, np.empty(chrom.size, dtype=values.dtype))
+            # Text (errcode) gets a width that holds every code, whatever this chromosome had.
+            dtype = ERRCODE_DTYPE if values.dtype.kind == "U" else values.dtype
+            column = statistics.setdefault(name, np.empty(chrom.size, dtype=dtype))
             column[on_c] = values
     # The genome-wide null (all chromosomes) is the headline null model of the JSON.
     model = kinship_model(inputs, with_ml=likelihood == "ML", block_size=block_size)

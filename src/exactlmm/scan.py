@@ -61,7 +61,7 @@ import numpy as np
 import scipy.special
 
 from .dosage import ImputedBlock, impute_center
-from .io.results import TESTED
+from .io.results import ERRCODE_DTYPE, TESTED
 from .likelihood import LOG_2PI
 from .null import NullModel
 
@@ -453,7 +453,7 @@ def scan(
     if not pieces:
         empty = {name: np.empty(0) for name in STAT_COLUMNS}
         empty["n"] = np.empty(0, dtype=np.int64)
-        empty["errcode"] = np.empty(0, dtype=str)
+        empty["errcode"] = np.empty(0, dtype=ERRCODE_DTYPE)
         return empty
     return {name: np.concatenate([p[name] for p in pieces]) for name in STAT_COLUMNS}
 

@@ -55,6 +55,9 @@ ERRCODES = {
     "NOT_REPORTED": "the tool did not report the SNP",
 }
 """Why a SNP's statistics are NA: ``errcode`` values other than :data:`TESTED`."""
+
+ERRCODE_DTYPE = np.dtype(f"<U{max(len(code) for code in ERRCODES)}")
+"""A numpy string type wide enough for every errcode (arrays of errcodes use it)."""
 INTEGER_COLUMNS = frozenset({"pos", "n"})
 FLOAT_FORMAT = "%.10g"
 NA = "NA"
