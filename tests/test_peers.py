@@ -382,9 +382,9 @@ def test_pylmm_refit_failure_on_a_snp_gives_na(dataset, tmp_path, monkeypatch, c
     assert np.isnan(table["p_wald"][1]) and np.all(np.isfinite(table["p_wald"][[0, 2]]))
     assert table["errcode"].tolist() == [".", "TOOL_FAILED", "."]
     record = read_null_json(tmp_path / "p.null.json")
-    assert record["native"]["refit_failures"] == 1
-    assert record["native"]["refit_failed_snps"] == ["rs41"]
-    assert "refit failed for 1 SNP(s) (first: rs41)" in capsys.readouterr().err
+    assert record["native"]["failures"] == 1
+    assert record["native"]["failed_snps"] == ["rs41"]
+    assert "PyLMM failed for 1 SNP(s) (first: rs41)" in capsys.readouterr().err
 
 
 def test_fastlmm_h2_conversion_holds_on_a_kinship_not_of_mean_diagonal_one(dataset, tmp_path):
@@ -404,3 +404,28 @@ def test_fastlmm_h2_conversion_holds_on_a_kinship_not_of_mean_diagonal_one(datas
         gammas[name] = read_null_json(tmp_path / f"{name}.null.json")["gamma"]
     assert gammas["fast3"] == pytest.approx(gammas["fast1"] / 3.0, rel=1e-4)
     assert gammas["fast3"] == pytest.approx(gammas["pylmm3"], rel=1e-3)
+
+
+def test_a_snp_in_the_covariate_span_is_collinear_for_every_tool(dataset, tmp_path):
+    """A covariate equal to a SNP's dosage leaves that SNP nothing to test: every tool gives it
+    NA with errcode COLLINEAR (ours' rule), none a p-value, and the run goes on."""
+    j = 41
+    analysed = np.ones(N, dtype=bool)
+    analysed[[2, 17, 50, 51, 99, 60]] = False  # phenotype NA or -9 (the covariates are complete)
+    g = dataset["dosage"][:, j]
+    x = np.where(np.isnan(g), np.nanmean(g[analysed]), g)  # imputed as every tool imputes it
+    covar = tmp_path / "covar.txt"
+    covar.write_text("".join(f"f{i} i{i} {x[i]!r}\n" for i in range(N)))
+    small = tmp_path / "snps.txt"
+    small.write_text(f"rs{j - 1}\nrs{j}\nrs{j + 1}\n")
+    request = _request(dataset, covar=str(covar), extract=str(small))
+    for tool in registry.TOOLS:
+        for mode in registry.get(tool).modes:
+            if tool != "exactlmm" and not _available(tool):
+                continue
+            outcome = execute(Run("toy", tool, mode), request, tmp_path / f"{tool}.{mode}")
+            assert outcome.ok, (tool, mode)
+            table = read_assoc_tsv(tmp_path / f"{tool}.{mode}.assoc.tsv")
+            assert table["errcode"].tolist() == [".", "COLLINEAR", "."], (tool, mode)
+            assert np.isnan(table["p_wald"][1]) and np.isnan(table["beta"][1]), (tool, mode)
+            assert np.all(np.isfinite(table["p_wald"][[0, 2]])), (tool, mode)

@@ -12,6 +12,7 @@ import yaml
 
 from exactlmm.errors import InputError
 from lmmcompare import registry
+from lmmcompare.runners import RunRequest
 from lmmcompare.runs import (
     ASSOC_BENCHMARK,
     ASSOC_LOG,
@@ -34,6 +35,10 @@ def test_schema_follows_the_registry():
     assert tuple(SCHEMA["$defs"]["tool"]["properties"]["modes"]["items"]["enum"]) == (
         registry.MODES
     )
+    tolerance = SCHEMA["$defs"]["tolerance"]["properties"]
+    assert "enum" not in tolerance["tool_a"] and "enum" not in tolerance["tool_b"]
+    assert tuple(tolerance["mode"]["enum"]) == registry.MODES
+    assert tuple(tolerance["statistic"]["enum"]) == registry.STATISTICS
     for config in (ROOT / "config.yaml", ROOT / "config/ci.yaml"):
         given = yaml.safe_load(config.read_text()).get("tools") or {}
         assert set(given) <= set(registry.TOOLS), config
@@ -146,3 +151,10 @@ def test_comparison_modules_import_lazily():
         capture_output=True, text=True,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_provenance_does_not_depend_on_the_cores():
+    """threads reach the tool but not the recorded parameters: same config, same bytes."""
+    one = RunRequest("b", None, 1, None, "k.txt", "s.txt", threads=1).as_dict()
+    four = RunRequest("b", None, 1, None, "k.txt", "s.txt", threads=4).as_dict()
+    assert one == four and "threads" not in one

@@ -90,6 +90,12 @@ def _check_config_semantics():
                     f"({', '.join(registry.TOOLS)}) or tool:mode ({', '.join(registry.MODES)})"
                 )
     for index, tolerance in enumerate(config["tolerances"]):
+        for key in ("tool_a", "tool_b"):
+            if tolerance[key] not in registry.TOOLS:
+                raise WorkflowError(
+                    f"config error at tolerances/{index}/{key}: {tolerance[key]!r} is not a "
+                    f"tool of the registry ({', '.join(registry.TOOLS)})"
+                )
         dataset = tolerance.get("dataset")
         if dataset is not None and dataset not in config["datasets"]:
             raise WorkflowError(

@@ -37,7 +37,8 @@ class RunRequest:
     extract: the SNPs to test, one ID per line (PLINK ``--extract``).
     center_kinship: double-center K over the analysed samples first (ours only; GEMMA always
         does, the others never).
-    threads: threads the tool may use.
+    threads: threads the tool may use (Snakemake's for the job; the BLAS libraries of an
+        in-process run are limited by the job's environment).
     """
 
     bfile: str
@@ -50,8 +51,11 @@ class RunRequest:
     threads: int = 1
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready parameters (for provenance)."""
-        return asdict(self)
+        """JSON-ready parameters for provenance: everything but ``threads``, so that the same
+        config gives the same bytes whatever ``--cores`` Snakemake was given."""
+        record = asdict(self)
+        del record["threads"]
+        return record
 
 
 class SkipRun(RuntimeError):

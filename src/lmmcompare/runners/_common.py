@@ -17,9 +17,16 @@ import numpy as np
 
 from exactlmm.dosage import impute_center
 from exactlmm.io.plink import iter_genotype_blocks
-from exactlmm.io.results import ASSOC_COLUMNS, TESTED, write_assoc_tsv, write_null_json
+from exactlmm.io.results import (
+    ASSOC_COLUMNS,
+    ERRCODE_DTYPE,
+    TESTED,
+    write_assoc_tsv,
+    write_null_json,
+)
 from exactlmm.pipeline import AnalysisInputs, load_inputs
 from exactlmm.provenance import provenance
+from exactlmm.scan import COLLINEAR_TOLERANCE
 from lmmcompare import registry
 from lmmcompare.runners import RunRequest
 
@@ -62,12 +69,23 @@ class GenotypeBlock:
 def iter_snp_blocks(
     inputs: AnalysisInputs, block_size: int = GENOTYPE_BLOCK
 ) -> Iterator[GenotypeBlock]:
-    """Stream the tested SNPs, mean-imputed, in ``.bim`` order."""
+    """Stream the tested SNPs, mean-imputed, in ``.bim`` order.
+
+    ``errcode`` is our scan's: ``NO_CALLS``/``MONOMORPHIC`` by :mod:`exactlmm.dosage`, and
+    ``COLLINEAR`` for a SNP in the span of the covariates X, ‖(I − QQᵀ)g‖² ≤
+    ``scan.COLLINEAR_TOLERANCE`` · ‖g − ḡ‖² with Q an orthonormal basis of X — so every tool
+    skips the SNPs ours cannot test, for the same reason.
+    """
+    q, _ = np.linalg.qr(inputs.covariates)
     offset = 0
     for _, g in iter_genotype_blocks(
         inputs.dataset, inputs.samples.fam_index, inputs.snp_index, block_size=block_size
     ):
         imputed = impute_center(g)
+        residual = imputed.centered - q @ (q.T @ imputed.centered)
+        collinear = imputed.testable & (
+            np.einsum("ij,ij->j", residual, residual) <= COLLINEAR_TOLERANCE * imputed.sum_sq
+        )
         rows = np.arange(offset, offset + g.shape[1])
         offset += g.shape[1]
         yield GenotypeBlock(
@@ -76,7 +94,7 @@ def iter_snp_blocks(
             n_called=imputed.n_called,
             af=imputed.af,
             sd=np.sqrt(imputed.called_variance),
-            errcode=imputed.errcode,
+            errcode=np.where(collinear, "COLLINEAR", imputed.errcode).astype(ERRCODE_DTYPE),
         )
 
 
@@ -106,12 +124,25 @@ def empty_stat_columns(m: int) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {"n": np.zeros(m, dtype=np.int64)}
     for name in ASSOC_COLUMNS[6:-1]:
         out[name] = np.full(m, np.nan)
-    out["errcode"] = np.full(m, TESTED, dtype=object)
+    out["errcode"] = np.full(m, TESTED, dtype=ERRCODE_DTYPE)
     return out
 
 
+STATISTICS_COLUMNS = ("beta", "se", "p_wald", "p_lrt", "p_score", "delta", "delta_ml")
+
+
 def write_results(out: str | os.PathLike[str], columns: dict[str, Any], record: dict) -> None:
-    """Write ``OUT.assoc.tsv`` and ``OUT.null.json`` with ``exactlmm.io.results`` (NaN → NA)."""
+    """Write ``OUT.assoc.tsv`` and ``OUT.null.json`` with ``exactlmm.io.results`` (NaN → NA).
+
+    One rule for every peer, as for ours: a SNP with an errcode has NA statistics, and a SNP
+    marked tested for which the tool gave no Wald p-value is ``TOOL_FAILED``.
+    """
+    errcode = np.asarray(columns["errcode"]).astype(ERRCODE_DTYPE)
+    untested = errcode != TESTED
+    for name in STATISTICS_COLUMNS:
+        columns[name] = np.where(untested, np.nan, np.asarray(columns[name], dtype=np.float64))
+    errcode[~untested & np.isnan(columns["p_wald"])] = "TOOL_FAILED"
+    columns["errcode"] = errcode
     out = Path(out)
     write_assoc_tsv(out.with_name(out.name + ".assoc.tsv"), columns)
     write_null_json(out.with_name(out.name + ".null.json"), record)

@@ -132,7 +132,8 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
     for block in iter_snp_blocks(inputs):
         record_block(stats, block)
         sd[block.rows] = block.sd
-    # FaST-LMM gives β = 0, p = NaN for SNPs constant after projection.
+    # SNPs ours cannot test (errcode) are NA whatever FaST-LMM returned for them (for a SNP in
+    # the covariate span it gives β = 0, p = 1).
     testable = stats["errcode"] == TESTED
     weight = frame["SnpWeight"].to_numpy(dtype=np.float64)
     weight_se = frame["SnpWeightSE"].to_numpy(dtype=np.float64)

@@ -148,11 +148,11 @@ def parse_assoc(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     return out
 
 
-def write_input_set(inputs: AnalysisInputs, directory: Path) -> list[str]:
+def write_input_set(inputs: AnalysisInputs, directory: Path, snp_ids: np.ndarray) -> list[str]:
     """Write GEMMA's inputs into ``directory``; return the options naming them.
 
     ``data.bed``/``data.bim`` are symbolic links to ours; ``data.fam`` is ours with field 6
-    replaced by our phenotype (``repr``, exact) or ``NA``; ``snps.txt`` lists the SNPs to test;
+    replaced by our phenotype (``repr``, exact) or ``NA``; ``snps.txt`` lists ``snp_ids``;
     ``covar.txt`` (only with covariates) holds ``1 c1 … ck`` or ``NA`` rows in ``.fam`` order.
     """
     ds = inputs.dataset
@@ -168,7 +168,6 @@ def write_input_set(inputs: AnalysisInputs, directory: Path) -> list[str]:
     for fields, value in zip(fam_rows, phenotype, strict=True):
         fam_lines.append(" ".join([*fields[:5], value]))
     (directory / "data.fam").write_text("\n".join(fam_lines) + "\n")
-    snp_ids = ds.snp[inputs.snp_index]
     (directory / "snps.txt").write_text("\n".join(snp_ids.tolist()) + "\n")
     options = ["-bfile", "data", "-snps", "snps.txt"]
     covariates = inputs.samples.covariates
@@ -212,9 +211,15 @@ def run(
     inputs = load(request)
     kinship_path = str(Path(request.kinship).resolve())
 
+    columns = snp_columns(inputs)
+    stats = empty_stat_columns(inputs.snp_index.size)
+    for block in iter_snp_blocks(inputs):
+        record_block(stats, block)
     with tempfile.TemporaryDirectory(prefix="gemma-") as tmp:
         directory = Path(tmp)
-        options = write_input_set(inputs, directory)
+        # Only SNPs ours can test reach GEMMA: it crashes (GSL "function value is not finite"
+        # in its λ search) on a SNP in the covariate span.
+        options = write_input_set(inputs, directory, columns["snp"][stats["errcode"] == TESTED])
         command = [binary, *options, "-k", kinship_path, *QC_OFF, "-lmm", "4", "-o", "result"]
         proc = subprocess.run(command, cwd=directory, capture_output=True, text=True)
         output = proc.stdout + proc.stderr
@@ -239,10 +244,6 @@ def run(
             f"GEMMA analysed {log['n_analysed']} samples with {log['n_covariates']} covariates; "
             f"expected {n} and {c}"
         )
-    columns = snp_columns(inputs)
-    stats = empty_stat_columns(inputs.snp_index.size)
-    for block in iter_snp_blocks(inputs):
-        record_block(stats, block)
     row_of = {snp: i for i, snp in enumerate(columns["snp"].tolist())}
     rows = np.array([row_of.get(snp, -1) for snp in table["rs"].tolist()], dtype=np.int64)
     if np.any(rows < 0):

@@ -101,7 +101,12 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
                     failed.append(str(inputs.dataset.snp[inputs.snp_index[row]]))
                     stats["errcode"][row] = "TOOL_FAILED"
                     continue
-            _, p, beta, var = lmm.association(x, REML=True, returnBeta=True)
+            try:
+                _, p, beta, var = lmm.association(x, REML=True, returnBeta=True)
+            except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+                failed.append(str(inputs.dataset.snp[inputs.snp_index[row]]))
+                stats["errcode"][row] = "TOOL_FAILED"
+                continue
             stats["beta"][row] = beta
             stats["se"][row] = np.sqrt(np.ravel(var)[0])  # var comes back as a 1 × 1 array
             stats["p_wald"][row] = p
@@ -116,12 +121,12 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
         "loglik_reml_pylmm": float(null_state["optLL"]),
         "reml_offset": params.pylmm_reml_offset(n, c),
         "kinship_eigenvalues_clamped": int(np.count_nonzero(lmm.Kva <= 1e-6)),
-        "refit_failures": len(failed),
-        "refit_failed_snps": failed[:20],
+        "failures": len(failed),
+        "failed_snps": failed[:20],
     }
     if failed:
         print(
-            f"pylmm: warning: PyLMM's refit failed for {len(failed)} SNP(s) "
+            f"pylmm: warning: PyLMM failed for {len(failed)} SNP(s) "
             f"(first: {failed[0]}); they are NA",
             file=sys.stderr,
         )
