@@ -42,7 +42,6 @@ _QQ_KEEP_TOP = 2000
 _QQ_KEEP_REST = 2000
 _MODE_MARKERS = {"fixed": "o", "refit": "s"}
 _MODE_LINES = {"fixed": "-", "refit": "--"}
-#: Meta columns of a benchmark table, in order.
 
 
 def _figure(n_panels: int, width: float = 4.6, height: float = 4.2) -> Figure:

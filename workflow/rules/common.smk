@@ -359,11 +359,6 @@ def all_snplists():
     return [f"results/qc/{dataset}.snplist" for dataset in dataset_names()]
 
 
-def all_truth_files():
-    """The truth record of every simulated dataset."""
-    return [f"{data_prefix(dataset)}.truth.json" for dataset in simulated_datasets()]
-
-
 def all_concordance_tables():
     """Per-dataset concordance tables."""
     return [f"results/compare/{dataset}.concordance.tsv" for dataset in dataset_names()]

@@ -15,7 +15,6 @@ rule loglik_at_gamma:
     conda:
         "../../envs/exactlmm.yaml"
     params:
-        bfile=data_prefix("{dataset}"),
         mpheno=phenotype_column_of_run,
         center_kinship=config["center_kinship"],
         runs=dataset_runs,
