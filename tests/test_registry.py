@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from import_blocker import SOURCE
 
 from exactlmm.errors import InputError
 from lmmcompare import registry
@@ -104,23 +105,11 @@ def test_one_layout_for_a_run():
     assert str(run) == "hs1940: gemma refit"
 
 
-BLOCKER = """
-import importlib.abc, sys
-BLOCKED = ("pandas", "matplotlib", "snakemake")
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ImportError(f"{name} is blocked in this test")
-        return None
-sys.meta_path.insert(0, Block())
-"""
-
-
 def test_a_tool_run_needs_neither_pandas_nor_matplotlib(make_plink, tmp_path):
     """What a tool's conda env runs (scripts/run_tool.py → lmmcompare.runs.execute) imports no
     pandas, matplotlib or snakemake: the tool envs need not install them."""
     prefix = make_plink(tmp_path, n=50, m=120, seed=3)
-    script = BLOCKER + f"""
+    script = SOURCE + f"""
 from exactlmm.cli import main
 from lmmcompare.runners import RunRequest
 from lmmcompare.runs import Run, execute
@@ -147,7 +136,7 @@ def test_comparison_modules_import_lazily():
     for name in ("lmmcompare", "lmmcompare.registry", "lmmcompare.runs", "lmmcompare.params"):
         importlib.import_module(name)
     done = subprocess.run(
-        [sys.executable, "-c", BLOCKER + "import lmmcompare.registry, lmmcompare.runs"],
+        [sys.executable, "-c", SOURCE + "import lmmcompare.registry, lmmcompare.runs"],
         capture_output=True, text=True,
     )
     assert done.returncode == 0, done.stderr
