@@ -4,8 +4,6 @@ N is the number of analysed samples (null.json ``n_samples``), M the number of S
 dataset's QC list (every tool tests exactly those).  Skipped runs are left out.
 """
 
-from pathlib import Path
-
 from glue import ran, run_script
 
 from exactlmm.qc import read_snp_list
@@ -14,15 +12,14 @@ from lmmcompare.plots import runtime_plot
 
 
 def main(snakemake):
-    n_snps = {
-        Path(path).name.removesuffix(".snplist"): len(read_snp_list(path))
-        for path in snakemake.input.snplists
-    }
+    results = ran(snakemake)
+    n_snps = {dataset: len(read_snp_list(snakemake.params.snplists[dataset]))
+              for dataset in {result.dataset for result in results}}
     entries = [
         (result.run.benchmark,
          {**result.run.as_dict(), "n_samples": int(result.null["n_samples"]),
           "n_snps": n_snps[result.dataset]})
-        for result in ran(snakemake)
+        for result in results
     ]
     runtime_plot(read_benchmarks(entries), path=snakemake.output.png)
 

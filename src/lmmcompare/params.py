@@ -65,12 +65,14 @@ from exactlmm.errors import InputError
 
 __all__ = [
     "delta_from_gamma",
+    "finite_number",
     "gamma_from_delta",
     "gamma_from_fastlmm_h2",
     "gamma_from_gemma_lambda",
     "gamma_from_h2",
     "gamma_from_pve",
     "h2_from_gamma",
+    "nonnegative_or_none",
     "pve_from_gamma",
     "pylmm_reml_offset",
     "reml_from_fastlmm_nll",
@@ -84,6 +86,22 @@ def _finite(value: Any, name: str) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise InputError(f"{name} = {value!r} is not a finite number")
     return arr
+
+
+def finite_number(value: Any, name: str) -> float:
+    """``value`` as a float; an ``InputError`` naming ``name`` unless it is finite."""
+    return float(_finite(value, name))
+
+
+def nonnegative_or_none(value: Any, name: str) -> float | None:
+    """``None`` stays ``None`` (the tool gives no such number); otherwise a finite float ≥ 0, or
+    an ``InputError`` naming ``name``."""
+    if value is None:
+        return None
+    v = finite_number(value, name)
+    if v < 0:
+        raise InputError(f"{name} = {value!r} must be a finite number ≥ 0")
+    return v
 
 
 def _out(arr: np.ndarray) -> float | np.ndarray:

@@ -117,32 +117,16 @@ class Tool:
 # ------------------------------------------------------------------------- conversions
 
 
-def _positive_or_none(value: Any, name: str) -> float | None:
-    if value is None:
-        return None
-    v = float(value)
-    if not math.isfinite(v) or v < 0:
-        raise InputError(f"{name} = {value!r} must be a finite number ≥ 0")
-    return v
-
-
-def _finite(value: Any, name: str) -> float:
-    v = float(value)
-    if not math.isfinite(v):
-        raise InputError(f"{name} = {value!r} is not a finite number")
-    return v
-
-
 def _exactlmm_to_standard(native: Mapping[str, Any], t: float) -> dict[str, Any]:
     """Ours: δ = σe²/σg² (the search runs over log δ), or γ directly; optional σe².
 
     γ = 1/δ, σg² = γσe².  See :mod:`exactlmm.likelihood` for the model.
     """
     if "gamma" in native:
-        gamma = _finite(native["gamma"], "γ")
+        gamma = params.finite_number(native["gamma"], "γ")
     else:
         gamma = float(params.gamma_from_delta(native["delta"]))
-    sigma_e2 = _positive_or_none(native.get("sigma_e2"), "sigma_e2")
+    sigma_e2 = params.nonnegative_or_none(native.get("sigma_e2"), "sigma_e2")
     sigma_g2 = None if sigma_e2 is None else gamma * sigma_e2
     return params.standard_form(gamma, t, sigma_g2, sigma_e2)
 
@@ -153,9 +137,9 @@ def _pylmm_to_standard(native: Mapping[str, Any], t: float) -> dict[str, Any]:
     σg² = hσ², σe² = (1 − h)σ², so γ = h/(1 − h) (:func:`params.gamma_from_h2`).  Native
     names: ``h``, optional ``sigma2``.
     """
-    h = _finite(native["h"], "PyLMM h")
+    h = params.finite_number(native["h"], "PyLMM h")
     gamma = float(params.gamma_from_h2(h))
-    sigma2 = _positive_or_none(native.get("sigma2"), "PyLMM sigma2")
+    sigma2 = params.nonnegative_or_none(native.get("sigma2"), "PyLMM sigma2")
     sigma_g2 = None if sigma2 is None else h * sigma2
     sigma_e2 = None if sigma2 is None else (1.0 - h) * sigma2
     return params.standard_form(gamma, t, sigma_g2, sigma_e2)
@@ -170,14 +154,14 @@ def _fastlmm_to_standard(native: Mapping[str, Any], t: float) -> dict[str, Any]:
     (``Nullh2``), optional ``K_scaling`` (t as FaST-LMM computed it; must equal ``t``),
     optional ``sigma2``.
     """
-    h2 = _finite(native["h2"], "FaST-LMM h2")
+    h2 = params.finite_number(native["h2"], "FaST-LMM h2")
     scaling = native.get("K_scaling")
     if scaling is not None and not math.isclose(float(scaling), t, rel_tol=1e-9):
         raise InputError(
             f"FaST-LMM K_scaling {scaling!r} differs from the kinship mean diagonal {t!r}"
         )
     gamma = float(params.gamma_from_fastlmm_h2(h2, t))
-    sigma2 = _positive_or_none(native.get("sigma2"), "FaST-LMM sigma2")
+    sigma2 = params.nonnegative_or_none(native.get("sigma2"), "FaST-LMM sigma2")
     sigma_g2 = None if sigma2 is None else h2 * sigma2 / t
     sigma_e2 = None if sigma2 is None else (1.0 - h2) * sigma2
     return params.standard_form(gamma, t, sigma_g2, sigma_e2)
@@ -191,8 +175,8 @@ def _gemma_to_standard(native: Mapping[str, Any], t: float) -> dict[str, Any]:
     optional ``vg``, ``ve`` (σg², σe²).
     """
     gamma = float(params.gamma_from_gemma_lambda(native["lambda"]))
-    sigma_g2 = _positive_or_none(native.get("vg"), "GEMMA vg")
-    sigma_e2 = _positive_or_none(native.get("ve"), "GEMMA ve")
+    sigma_g2 = params.nonnegative_or_none(native.get("vg"), "GEMMA vg")
+    sigma_e2 = params.nonnegative_or_none(native.get("ve"), "GEMMA ve")
     return params.standard_form(gamma, t, sigma_g2, sigma_e2)
 
 

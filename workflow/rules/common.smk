@@ -268,7 +268,7 @@ def genotype_inputs(wildcards):
 def analysis_inputs(wildcards):
     """genotype_inputs plus the QC SNP list and the kinship: everything a tool run reads."""
     files = genotype_inputs(wildcards)
-    files["snplist"] = f"results/qc/{wildcards.dataset}.snplist"
+    files["snplist"] = snplist(wildcards.dataset)
     files["kinship"] = f"results/kinship/{wildcards.dataset}.kinship.txt"
     return files
 
@@ -324,9 +324,14 @@ def run_request(wildcards, input):
     }
 
 
+def null_models(runs):
+    """The null.json of each run (a skipped run's record lives here too)."""
+    return [run.null_json for run in runs]
+
+
 def dataset_null_models(wildcards):
-    """The null.json of every scheduled run of a dataset (a skipped run's record lives here)."""
-    return [run.null_json for run in runs_of(wildcards.dataset)]
+    """The null.json of every scheduled run of a dataset."""
+    return null_models(runs_of(wildcards.dataset))
 
 
 def dataset_assoc_tables(wildcards):
@@ -341,7 +346,7 @@ def dataset_runs(wildcards):
 
 def mode_null_models(wildcards):
     """null.json of every scheduled run of a dataset in one mode."""
-    return [run.null_json for run in runs_of(wildcards.dataset, wildcards.mode)]
+    return null_models(runs_of(wildcards.dataset, wildcards.mode))
 
 
 def mode_assoc_tables(wildcards):
@@ -354,9 +359,14 @@ def mode_runs(wildcards):
     return run_records(runs_of(wildcards.dataset, wildcards.mode))
 
 
+def snplist(dataset):
+    """The QC SNP list of a dataset: the SNPs every tool tests."""
+    return f"results/qc/{dataset}.snplist"
+
+
 def all_snplists():
-    """The QC SNP list of every dataset."""
-    return [f"results/qc/{dataset}.snplist" for dataset in dataset_names()]
+    """{dataset: QC SNP list} of every dataset."""
+    return {dataset: snplist(dataset) for dataset in dataset_names()}
 
 
 def all_concordance_tables():

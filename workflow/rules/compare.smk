@@ -101,7 +101,7 @@ use rule combine_concordance as combine_truth with:
 
 rule skipped_runs:
     input:
-        nulls=[run.null_json for run in RUNS],
+        nulls=null_models(RUNS),
     output:
         report(
             "results/compare/skipped.tsv",

@@ -54,7 +54,7 @@ rule qq_plot:
 
 rule gamma_agreement:
     input:
-        nulls=[run.null_json for run in RUNS],
+        nulls=null_models(RUNS),
     output:
         png=report(
             "results/plots/gamma_agreement.png",
@@ -99,8 +99,8 @@ rule gamma_vs_truth:
 rule runtime_plot:
     input:
         benchmarks=[run.benchmark for run in RUNS],
-        nulls=[run.null_json for run in RUNS],
-        snplists=all_snplists(),
+        nulls=null_models(RUNS),
+        snplists=list(all_snplists().values()),
     output:
         png=report(
             "results/plots/runtime.png",
@@ -117,5 +117,6 @@ rule runtime_plot:
         "../../envs/plots.yaml"
     params:
         runs=run_records(RUNS),
+        snplists=all_snplists(),
     script:
         "../../scripts/plot_runtime.py"
