@@ -1,19 +1,21 @@
 """Runners: each puts one LMM tool on our inputs and writes our two result files.
 
 A runner is a module ``lmmcompare.runners.<tool>`` named by the tool's registry entry
-(:mod:`lmmcompare.registry`) with one function::
+(:mod:`lmmcompare.registry`) with two functions::
 
     run(request: RunRequest, mode: str, out: Path) -> None
+    installed() -> bool
 
-which analyses exactly the samples our tool analyses (the ``.fam`` samples with a phenotype and
+``run`` analyses exactly the samples our tool analyses (the ``.fam`` samples with a phenotype and
 every covariate, in ``.fam`` order; ``exactlmm.pipeline.load_inputs``), tests exactly the SNPs of
-``request.extract``, uses the kinship file as given, and writes ``OUT.assoc.tsv`` and
+``request.extract``, uses the kinship file as given (``loco`` and ``none`` modes: none), and writes ``OUT.assoc.tsv`` and
 ``OUT.null.json`` (docs/DESIGN.md).  It is called in-process by
 :func:`lmmcompare.runs.execute`, which first checks the mode against the registry.
 
 A run that cannot happen here raises a :class:`SkipRun` (the tool is not installed, or cannot
 take this dataset) whose one-line message is the reason recorded in the skipped-run record; a
 tool that ran and failed raises :class:`ToolFailed`; bad input raises ``InputError``.
+``installed`` says whether the tool is available here (the tests run what is installed).
 """
 
 from __future__ import annotations

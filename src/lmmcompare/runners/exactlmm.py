@@ -1,8 +1,10 @@
 """Run ours, ``exactlmm assoc``, in-process with the command line a user would type.
 
 ``fixed`` mode keeps the null REML γ for every SNP; ``refit`` adds ``--refit`` (GEMMA ``-lmm 4``
-semantics: Wald at each SNP's REML γ, LRT at its ML γ, score at the null ML γ).  With
-``request.center_kinship`` the kinship is double-centered over the analysed samples first
+semantics: Wald at each SNP's REML γ, LRT at its ML γ, score at the null ML γ); ``loco`` is
+``--loco`` without ``--kinship``: for each chromosome a standardized kinship of the listed SNPs
+on the other chromosomes (the model SNPs BOLT-LMM is given too).  With
+``request.center_kinship`` the kinship file is double-centered over the analysed samples first
 (``--center-kinship``, as GEMMA does; REML and the Wald test are invariant to it, ML and pve are
 not).  The outputs are exactly those of the command: ``OUT.assoc.tsv`` and ``OUT.null.json``.
 """
@@ -17,17 +19,19 @@ from lmmcompare.runners import RunRequest, ToolFailed
 
 def command_line(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> list[str]:
     """The ``exactlmm assoc`` arguments of one run."""
+    if mode not in ("fixed", "refit", "loco"):
+        raise ValueError(f"exactlmm has no mode {mode!r}")
     argv = ["assoc", "--bfile", request.bfile, "--mpheno", str(request.mpheno),
-            "--kinship", request.kinship, "--extract", request.extract,
-            "--no-progress", "--out", str(out)]
+            "--extract", request.extract, "--no-progress", "--out", str(out)]
     if request.pheno is not None:
         argv += ["--pheno", request.pheno]
     if request.covar is not None:
         argv += ["--covar", request.covar]
+    if mode == "loco":
+        return [*argv, "--loco"]
+    argv += ["--kinship", request.kinship]
     if mode == "refit":
         argv.append("--refit")
-    elif mode != "fixed":
-        raise ValueError(f"exactlmm has no mode {mode!r}")
     if request.center_kinship:
         argv.append("--center-kinship")
     return argv

@@ -67,6 +67,15 @@ def _import_fastlmm():
     return single_snp, LMM, KernelData, Bed, SnpData
 
 
+def installed() -> bool:
+    """Whether the tool can run here (a run would otherwise be skipped as not installed)."""
+    try:
+        _import_fastlmm()
+    except ToolNotInstalled:
+        return False
+    return True
+
+
 def _null_nll(lmm_class, cache_file: Path, design: np.ndarray, y: np.ndarray) -> dict:
     """FaST-LMM's null nLL and σ² at its fitted h2, from the ``single_snp`` cache file."""
     with np.load(cache_file) as cache:

@@ -128,6 +128,15 @@ def parse_log(path: str | os.PathLike[str]) -> dict[str, Any]:
     return out
 
 
+def installed() -> bool:
+    """Whether the tool can run here (a run would otherwise be skipped as not installed)."""
+    try:
+        find_gemma()
+    except ToolNotInstalled:
+        return False
+    return True
+
+
 def parse_assoc(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """GEMMA's ``-lmm 4`` association table: one array per column (strings for text)."""
     lines = Path(path).read_text().splitlines()

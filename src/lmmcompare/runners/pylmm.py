@@ -58,6 +58,15 @@ def _import_lmm():
     return LMM
 
 
+def installed() -> bool:
+    """Whether the tool can run here (a run would otherwise be skipped as not installed)."""
+    try:
+        _import_lmm()
+    except ToolNotInstalled:
+        return False
+    return True
+
+
 def _delta_from_h(h: np.ndarray) -> np.ndarray:
     """Per-SNP δ = (1 − h)/h via γ = h/(1 − h); h = 0 → δ = inf, h outside [0, 1] → NaN.
 
