@@ -1,33 +1,31 @@
-"""Concordance of every pair of runs of one dataset in the same mode (lmmcompare.compare).
+"""Concordance of the runs of one dataset (lmmcompare.compare): every pair of runs in the same
+mode, and the registry's cross-mode pairs (PLINK 2 against ours in fixed mode).
 
-Skipped runs are left out.  Pairs are compared within a mode, with our REML log-likelihood at
-each tool's γ (from the loglik table) so fits are judged on one convention.
+Skipped runs are left out.  Our REML log-likelihood at each run's γ (from the loglik table)
+judges the fits on one convention.
 """
 
 import pandas as pd
 from glue import ran, run_script
 
 from lmmcompare.compare import concordance, write_table
-from lmmcompare.registry import MODES
 
 
 def main(snakemake):
-    results = ran(snakemake)
     loglik = pd.read_csv(snakemake.input.loglik, sep="\t")
-    tables = []
-    for mode in MODES:
-        at_gamma = loglik[loglik["mode"] == mode]
-        tables.append(
-            concordance(
-                [result for result in results if result.mode == mode],
-                dataset=snakemake.wildcards.dataset,
-                alpha=snakemake.params.alpha,
-                ours_loglik_at=dict(
-                    zip(at_gamma["tool"], at_gamma["ours_loglik_at_gamma"], strict=True)
-                ),
-            )
+    at_gamma = {
+        (tool, mode): value
+        for tool, mode, value in zip(
+            loglik["tool"], loglik["mode"], loglik["ours_loglik_at_gamma"], strict=True
         )
-    write_table(pd.concat(tables, ignore_index=True), snakemake.output.concordance)
+    }
+    table = concordance(
+        ran(snakemake),
+        dataset=snakemake.wildcards.dataset,
+        alpha=snakemake.params.alpha,
+        ours_loglik_at=at_gamma,
+    )
+    write_table(table, snakemake.output.concordance)
 
 
 run_script(main, snakemake)  # noqa: F821 (the object Snakemake injects)

@@ -1,8 +1,11 @@
 """Our REML log-likelihood at each tool's null-model gamma (one convention for every fit).
 
-Writes ``dataset tool mode gamma ours_loglik_at_gamma``, one row per run that was not skipped.
-γ is on the kinship file as given; with an intercept in the model REML does not depend on
-double-centering K, so the value is the same with or without ``center_kinship``.
+Writes ``dataset tool mode gamma ours_loglik_at_gamma``, one row per run that was not skipped and
+estimated γ (a run without a kinship, mode ``none``, has γ = 0 by construction and no row).
+γ is on the kinship the run's mode uses: the shared kinship file (with an intercept in the model
+REML does not depend on double-centering K, so ``center_kinship`` changes nothing), or in
+``loco`` mode the genome-wide standardized kinship of the listed SNPs, which is the K of our
+headline null fit and the GRM BOLT-LMM's h² is converted on.
 """
 
 import sys
@@ -12,25 +15,31 @@ from glue import ran, run_script, strip_suffix
 
 from exactlmm.pipeline import load_inputs, loglik_at_gamma
 from lmmcompare.compare import write_table
+from lmmcompare.registry import NO_KINSHIP_MODE
 
 COLUMNS = ["dataset", "tool", "mode", "gamma", "ours_loglik_at_gamma"]
+GENOTYPE_KINSHIP_MODES = ("loco",)
+"""Modes whose γ is on the standardized kinship of the genotypes, not on the kinship file."""
 
 
 def main(snakemake):
     rows = [{**result.run.as_dict(), "gamma": float(result.null["gamma"])}
-            for result in ran(snakemake)]
-    if rows:
+            for result in ran(snakemake) if result.mode != NO_KINSHIP_MODE]
+    for from_genotypes in (False, True):
+        group = [row for row in rows if (row["mode"] in GENOTYPE_KINSHIP_MODES) == from_genotypes]
+        if not group:
+            continue
         inputs = load_inputs(
             strip_suffix(snakemake.input.bed, ".bed"),
             snakemake.input.pheno,
             snakemake.params.mpheno,
             snakemake.input.get("covar"),
-            snakemake.input.kinship,
+            None if from_genotypes else snakemake.input.kinship,
             snakemake.input.snplist,
-            center_kinship=snakemake.params.center_kinship,
+            center_kinship=snakemake.params.center_kinship and not from_genotypes,
         )
-        values = loglik_at_gamma(inputs, [row["gamma"] for row in rows], likelihood="REML")
-        for row, value in zip(rows, values, strict=True):
+        values = loglik_at_gamma(inputs, [row["gamma"] for row in group], likelihood="REML")
+        for row, value in zip(group, values, strict=True):
             row["ours_loglik_at_gamma"] = value
             print(f"{row['tool']} {row['mode']}: gamma = {row['gamma']!r}, "
                   f"our REML logL = {value!r}", file=sys.stderr)

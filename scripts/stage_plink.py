@@ -1,21 +1,29 @@
-"""Stage a PLINK dataset: verify each source file's sha256, decompress, extract the phenotype.
+"""Stage a PLINK dataset: verify sha256s, unpack or decompress, write phenotype and covariates.
 
-Writes ``genotypes.{bed,bim,fam}`` (decompressed when the sources are gzipped) and
-``genotypes.pheno``: the configured phenotype file verbatim, or ``FID IID pheno`` taken from
-the configured ``.fam`` column (tokens copied as written: NA and -9 stay missing).  Every
-output is written atomically; a checksum mismatch is a one-line error naming the source.
+Writes ``genotypes.{bed,bim,fam}`` (decompressed when the sources are gzipped; taken out of the
+tar archive when one is configured), ``genotypes.pheno`` (the configured phenotype file
+verbatim, or ``FID IID pheno`` from a ``.fam`` column: NA and -9 stay missing) and, when
+covariates are configured, ``genotypes.covar``: the chosen columns as numbers, categorical ones
+one-hot coded by the one covariate reader (``exactlmm.io.tables.read_covar``), so every tool is
+given the same numeric covariates.  Every output is written atomically; a checksum mismatch or a
+missing archive member is a one-line error naming the source.
 """
 
+import contextlib
 import functools
 import gzip
 import hashlib
 import shutil
 import sys
+import tarfile
+import tempfile
+from pathlib import Path
 
 from glue import run_script
 
 from exactlmm.errors import InputError
 from exactlmm.io.atomic import atomic_write, write_text_atomic
+from exactlmm.io.tables import read_covar
 
 CHUNK = 1 << 20
 
@@ -50,6 +58,28 @@ def stage(source, target, gzipped, name):
         raise InputError(f"cannot read ({err})", path=name) from None
 
 
+def unpack(archive, members, directory, name):
+    """Extract the regular-file ``members`` of a tar archive (any compression tarfile reads)
+    into ``directory``, flat; returns {member: path}.  A member may be written with or without
+    a leading ``./``."""
+    try:
+        with tarfile.open(archive) as tar:
+            found = {info.name.removeprefix("./"): info for info in tar.getmembers()
+                     if info.isfile()}
+            paths = {}
+            for member in members:
+                info = found.get(member)
+                if info is None:
+                    raise InputError(f"the archive has no member {member!r}", path=name)
+                path = Path(directory) / f"member{len(paths)}"
+                with tar.extractfile(info) as src, open(path, "wb") as dst:
+                    shutil.copyfileobj(src, dst, CHUNK)
+                paths[member] = path
+            return paths
+    except (OSError, EOFError, tarfile.TarError) as err:
+        raise InputError(f"cannot read the archive ({err})", path=name) from None
+
+
 def fam_phenotype(fam_path, column, name):
     """``FID IID pheno`` text from 1-based ``column`` of a .fam file."""
     lines = ["FID IID pheno"]
@@ -68,19 +98,57 @@ def fam_phenotype(fam_path, column, name):
     return "\n".join(lines) + "\n"
 
 
+def covariate_text(path, columns, categorical, name):
+    """The chosen covariates as ``FID IID c1 …`` numbers (``NA`` missing), categorical ones
+    as indicator columns ``C=level``; the reference levels are logged."""
+    try:
+        table = read_covar(path, columns, categorical)
+    except InputError as err:
+        raise InputError(str(err).replace(str(path), name, 1)) from None
+    for column, reference in table.categorical.items():
+        print(f"{name}: covariate {column} is categorical, reference level {reference}",
+              file=sys.stderr)
+    lines = [" ".join(["FID", "IID", *table.names])]
+    for fid, iid, row in zip(table.fid, table.iid, table.values, strict=True):
+        lines.append(" ".join([fid, iid, *("NA" if v != v else repr(float(v)) for v in row)]))
+    return "\n".join(lines) + "\n"
+
+
 def main(snakemake):
     settings = snakemake.params.settings
     sources = snakemake.params.sources
-    for ext in ("bed", "bim", "fam"):
-        verify(snakemake.input[ext], settings["sha256"].get(ext), sources[ext])
-        stage(snakemake.input[ext], snakemake.output[ext], settings["gzipped"], sources[ext])
     phenotype = settings["phenotype"]
-    if phenotype["file"]:
-        with open(phenotype["file"]) as handle:
-            write_text_atomic(snakemake.output.pheno, handle.read())
-    else:
-        text = fam_phenotype(snakemake.output.fam, phenotype["fam_column"], sources["fam"])
+    covariates = settings["covariates"]
+    with contextlib.ExitStack() as stack:
+        if settings["archive"]:
+            archive_name = settings["archive_name"]
+            verify(snakemake.input.archive, settings["archive_sha256"], archive_name)
+            members = [sources[ext] for ext in ("bed", "bim", "fam")]
+            members += [f for f in (phenotype["file"], covariates and covariates["file"]) if f]
+            directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="stage-"))
+            files = unpack(snakemake.input.archive, dict.fromkeys(members), directory,
+                           archive_name)
+            named = {member: f"{archive_name}:{member}" for member in files}
+        else:
+            files = {sources[ext]: snakemake.input[ext] for ext in ("bed", "bim", "fam")}
+            if phenotype["file"]:
+                files[phenotype["file"]] = snakemake.input.pheno_file
+            if covariates:
+                files[covariates["file"]] = snakemake.input.covar_file
+            named = {member: member for member in files}
+        for ext in ("bed", "bim", "fam"):
+            source = sources[ext]
+            verify(files[source], settings["sha256"].get(ext), named[source])
+            stage(files[source], snakemake.output[ext], settings["gzipped"], named[source])
+        if phenotype["file"]:
+            text = Path(files[phenotype["file"]]).read_text()
+        else:
+            text = fam_phenotype(snakemake.output.fam, phenotype["fam_column"], sources["fam"])
         write_text_atomic(snakemake.output.pheno, text)
+        if covariates:
+            text = covariate_text(files[covariates["file"]], covariates["columns"],
+                                  covariates["categorical"], named[covariates["file"]])
+            write_text_atomic(snakemake.output.covar, text)
 
 
 run_script(main, snakemake)  # noqa: F821 (the object Snakemake injects)

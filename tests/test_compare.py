@@ -99,8 +99,8 @@ def test_concordance_known_differences() -> None:
 
 def test_concordance_ours_loglik_and_edge_cases() -> None:
     results = _two_tools()
-    table = concordance(results, dataset="toy", alpha=0.01,
-                        ours_loglik_at={"exactlmm": -100.0, "gemma": -100.0004})
+    at_gamma = {("exactlmm", "fixed"): -100.0, ("gemma", "fixed"): -100.0004}
+    table = concordance(results, dataset="toy", alpha=0.01, ours_loglik_at=at_gamma)
     assert table.ours_loglik_at_gamma_b.iloc[0] == -100.0004
     assert table.abs_diff_ours_loglik.iloc[0] == pytest.approx(0.0004)
     # Swapping the order swaps the sides.
@@ -234,10 +234,40 @@ def test_write_table_reproducible(tmp_path: Path) -> None:
     text = (tmp_path / "a.tsv").read_text()
     assert text == (tmp_path / "b.tsv").read_text()
     lines = text.splitlines()
-    assert lines[0].split("\t")[:5] == ["dataset", "mode", "tool_a", "tool_b", "statistic"]
+    assert lines[0].split("\t")[:6] == [
+        "dataset", "mode", "tool_a", "tool_b", "comparison", "statistic"]
     fields = dict(zip(lines[0].split("\t"), lines[1].split("\t"), strict=True))
     assert fields["rel_diff_gamma"] == f"{0.1 / 2.1:.10g}"
     assert fields["n_snps"] == "9"
     back = pd.read_csv(tmp_path / "a.tsv", sep="\t")
     np.testing.assert_allclose(back.pearson_r, table.pearson_r, rtol=1e-9)
     assert [p.name for p in tmp_path.iterdir()] != [] and not list(tmp_path.glob(".*tmp"))
+
+
+def test_pairs_follow_the_registry_kinds_and_cross_modes() -> None:
+    """Same-mode pairs are exact or approximate by the registry; PLINK 2 (mode none) is paired
+    with ours in fixed mode as a cross-mode pair; β correlation and λGC difference are filled."""
+    snps = [f"s{j}" for j in range(8)]
+    p_ours = [1e-8, 0.01, 0.2, 0.5, 0.7, 0.9, 0.03, 0.4]
+    p_lr = [1e-10, 0.001, 0.1, 0.4, 0.6, 0.8, 0.01, 0.3]
+    beta = np.array([0.5, -0.2, 0.1, 0.05, -0.01, 0.02, 0.3, -0.1])
+
+    def result(tool: str, mode: str, p: list[float], sign: float = 1.0) -> ToolResult:
+        table = _assoc(snps, p_wald=p)
+        table["beta"] = sign * beta
+        return ToolResult(tool, mode, _null(0.0 if mode == "none" else 1.0, -50.0), table)
+
+    results = [result("exactlmm", "fixed", p_ours), result("emmax", "fixed", p_ours),
+               result("exactlmm", "loco", p_ours), result("bolt", "loco", p_ours),
+               result("plink2", "none", p_lr, sign=-1.0)]
+    table = concordance(results, dataset="toy", alpha=1e-5)
+    got = [(r["mode"], r.tool_a, r.tool_b, r.comparison) for _, r in table.iterrows()]
+    assert got == [("fixed", "exactlmm", "emmax", "exact"),
+                   ("loco", "exactlmm", "bolt", "approximate"),
+                   ("fixed/none", "exactlmm", "plink2", "cross-mode")]
+    cross = table.iloc[2]
+    assert cross.pearson_r_beta == pytest.approx(-1.0)  # PLINK 2 here counts the other allele
+    assert table.iloc[0].pearson_r_beta == pytest.approx(1.0)
+    assert cross.abs_diff_lambda_gc == pytest.approx(
+        abs(lambda_gc(np.array(p_ours)) - lambda_gc(np.array(p_lr))))
+    assert table.iloc[0].abs_diff_lambda_gc == 0.0

@@ -138,3 +138,60 @@ def test_hs1940_phenotype_count(hs1940):
     match = match_samples(ds, phenotype_from_fam(ds, 1))
     assert match.y.size == 1410
     assert match.n_dropped_missing == 1940 - 1410
+
+
+# ------------------------------------------------------------------ categorical covariates
+
+
+def test_text_column_is_one_hot_with_the_most_frequent_level_as_reference(tmp_path):
+    """PLINK 2's coding (checked with plink2 2.00a3.5 on EUR_subset: the indicator is
+    CAT_COV=A, B being the more frequent level, whichever comes first in the file)."""
+    path = write(tmp_path / "c.txt", [
+        "FID IID age batch", "f1 i1 30 A", "f2 i2 41 B", "f3 i3 52 B", "f4 i4 NA C",
+        "f5 i5 60 NA", "f6 i6 33 -9", "f7 i7 35 B",
+    ])
+    table = read_covar(path)
+    assert table.names == ["age", "batch=A", "batch=C"]
+    assert table.categorical == {"batch": "B"}
+    expected = [[30, 1, 0], [41, 0, 0], [52, 0, 0], [np.nan, 0, 1],
+                [60, np.nan, np.nan], [33, np.nan, np.nan], [35, 0, 0]]
+    np.testing.assert_array_equal(table.values, expected)
+
+
+def test_ties_take_the_first_level_in_sorted_order_as_reference(tmp_path):
+    path = write(tmp_path / "c.txt", ["FID IID g", "f1 i1 y", "f2 i2 x", "f3 i3 z", "f4 i4 y",
+                                      "f5 i5 x"])
+    table = read_covar(path)
+    assert table.categorical == {"g": "x"}
+    assert table.names == ["g=y", "g=z"]
+
+
+def test_numeric_codes_are_categorical_when_named(tmp_path):
+    path = write(tmp_path / "c.txt", ["FID IID site pc1", "f1 i1 1 0.5", "f2 i2 2 0.1",
+                                      "f3 i3 3 0.2", "f4 i4 2 0.3"])
+    assert read_covar(path).names == ["site", "pc1"]
+    table = read_covar(path, categorical=["site"])
+    assert table.names == ["site=1", "site=3", "pc1"]
+    np.testing.assert_array_equal(table.values[:, :2], [[1, 0], [0, 0], [0, 1], [0, 0]])
+    with pytest.raises(InputError, match="categorical covariate 'pc2' is not a column"):
+        read_covar(path, categorical=["pc2"])
+
+
+def test_covariates_chosen_by_name_and_phenotype_beside_text(tmp_path):
+    """BOLT-LMM's EUR_subset.pheno.covars layout: one file for phenotype and covariates."""
+    path = write(tmp_path / "pc.txt", [
+        "FID IID PHENO QCOV1 CAT_COV", "f1 i1 0.5 2 A", "f2 i2 NA 1 B", "f3 i3 -0.2 2 B",
+    ])
+    pheno = read_pheno(path, 1)
+    assert pheno.names == ["PHENO"]
+    np.testing.assert_array_equal(pheno.values[:, 0], [0.5, np.nan, -0.2])
+    covar = read_covar(path, ["CAT_COV", "QCOV1"])
+    assert covar.names == ["CAT_COV=A", "QCOV1"]
+    np.testing.assert_array_equal(covar.values, [[1, 2], [0, 1], [0, 2]])
+    with pytest.raises(InputError, match="'QCOV9' is not in the header"):
+        read_covar(path, ["QCOV9"])
+    with pytest.raises(InputError, match="'A' is not a number"):
+        read_pheno(path, 3)
+    headerless = write(tmp_path / "h.txt", ["f1 i1 1", "f2 i2 2"])
+    with pytest.raises(InputError, match="need a header line"):
+        read_covar(headerless, ["covar1"])

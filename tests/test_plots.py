@@ -134,3 +134,9 @@ def test_read_benchmarks(tmp_path: Path) -> None:
         read_benchmarks([(tmp_path / "missing.tsv", meta[0])])
     with pytest.raises(ValueError, match="lacks n_snps"):
         read_benchmarks([(one, {k: v for k, v in meta[0].items() if k != "n_snps"})])
+
+
+def test_every_mode_of_the_registry_has_a_style():
+    from lmmcompare import plots, registry
+
+    assert set(plots.MODE_MARKERS) == set(plots.MODE_LINES) == set(registry.MODES)

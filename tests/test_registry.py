@@ -38,7 +38,7 @@ def test_schema_follows_the_registry():
     )
     tolerance = SCHEMA["$defs"]["tolerance"]["properties"]
     assert "enum" not in tolerance["tool_a"] and "enum" not in tolerance["tool_b"]
-    assert tuple(tolerance["mode"]["enum"]) == registry.MODES
+    assert tuple(tolerance["mode"]["enum"]) == registry.pair_modes()
     assert tuple(tolerance["statistic"]["enum"]) == registry.STATISTICS
     for config in (ROOT / "config.yaml", ROOT / "config/ci.yaml"):
         given = yaml.safe_load(config.read_text()).get("tools") or {}
@@ -62,7 +62,10 @@ def test_registry_rejects_an_inconsistent_entry():
         registry.Tool(base.name, base.label, base.modes, base.statistics, True, base.runner,
                       base.to_standard, base.summary)
     with pytest.raises(ValueError, match="unknown modes or statistics"):
-        registry.Tool("x", "X", ("fixed", "loco"), ("p_wald",), True, "m", base.to_standard, "")
+        registry.Tool("x", "X", ("fixed", "lmm9"), ("p_wald",), True, "m", base.to_standard, "")
+    with pytest.raises(ValueError, match="reference_modes must be modes it has"):
+        registry.Tool("x", "X", registry.MODES, ("p_wald",), True, "m", base.to_standard, "",
+                      reference_modes={"lmm9": "fixed"})
     with pytest.raises(InputError, match="unknown tool 'plink'; the registry has exactlmm"):
         registry.get("plink")
 
@@ -80,18 +83,19 @@ def test_runs_table_from_a_config():
     modes = configured_modes(config)
     assert modes["exactlmm"] == registry.get("exactlmm").modes  # left out: all its modes
     assert modes["fastlmm"] == () and modes["gemma"] == ("fixed", "refit")
-    runs = scheduled_runs(config)
+    runs = [run for run in scheduled_runs(config) if run.tool in ("exactlmm", "pylmm", "gemma")]
     assert runs == [
-        Run("a", "exactlmm", "fixed"), Run("a", "exactlmm", "refit"), Run("a", "pylmm", "fixed"),
-        Run("a", "gemma", "fixed"), Run("a", "gemma", "refit"),
-        Run("b", "exactlmm", "fixed"), Run("b", "exactlmm", "refit"), Run("b", "pylmm", "fixed"),
-        Run("b", "pylmm", "refit"),
+        Run("a", "exactlmm", "fixed"), Run("a", "exactlmm", "refit"), Run("a", "exactlmm", "loco"),
+        Run("a", "pylmm", "fixed"), Run("a", "gemma", "fixed"), Run("a", "gemma", "refit"),
+        Run("b", "exactlmm", "fixed"), Run("b", "exactlmm", "refit"), Run("b", "exactlmm", "loco"),
+        Run("b", "pylmm", "fixed"), Run("b", "pylmm", "refit"),
     ]
+    assert Run("a", "plink2", "none") in scheduled_runs(config)
     assert runs_skipped_in_config(config) == [
         Run("a", "pylmm", "refit"), Run("b", "gemma", "fixed"), Run("b", "gemma", "refit")
     ]
-    with pytest.raises(InputError, match="config error at tools: unknown tool 'bolt'"):
-        configured_modes({"datasets": {}, "tools": {"bolt": {"modes": []}}})
+    with pytest.raises(InputError, match="config error at tools: unknown tool 'bolt9'"):
+        configured_modes({"datasets": {}, "tools": {"bolt9": {"modes": []}}})
 
 
 def test_one_layout_for_a_run():

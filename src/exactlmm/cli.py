@@ -62,7 +62,13 @@ def _add_data_options(parser: argparse.ArgumentParser, *, needs_pheno: bool = Tr
                  "like GEMMA -n). Default: 1",
         )
         parser.add_argument("--covar", metavar="FILE",
-                            help="covariate file 'FID IID c1 c2 ...'; the intercept is added")
+                            help="covariate file 'FID IID c1 c2 ...'; the intercept is added; "
+                                 "a column holding text is categorical (one-hot, the most "
+                                 "frequent level as reference, as PLINK 2)")
+        parser.add_argument("--covar-name", nargs="+", metavar="NAME",
+                            help="use only these covariate columns (by header name)")
+        parser.add_argument("--covar-categorical", nargs="+", default=[], metavar="NAME",
+                            help="also treat these numerically coded covariates as categorical")
     parser.add_argument("--extract", metavar="FILE",
                         help="use only the SNPs listed in FILE (one ID per line)")
     parser.add_argument("--maf", type=float, default=0.0, metavar="X",
@@ -187,7 +193,8 @@ def _log(message: str) -> None:
 def _inputs(args: argparse.Namespace) -> AnalysisInputs:
     return load_inputs(
         args.bfile, args.pheno, args.mpheno, args.covar, getattr(args, "kinship", None),
-        args.extract, center_kinship=getattr(args, "center_kinship", False), maf=args.maf,
+        args.extract, covar_names=args.covar_name, covar_categorical=args.covar_categorical,
+        center_kinship=getattr(args, "center_kinship", False), maf=args.maf,
         geno=args.geno, block_size=args.block_size,
     )
 
@@ -206,7 +213,10 @@ def run_qc(args: argparse.Namespace) -> None:
     ds = open_plink(args.bfile)
     table = read_pheno(args.pheno, args.mpheno) if args.pheno else phenotype_from_fam(
         ds, args.mpheno)
-    samples = match_samples(ds, table, read_covar(args.covar) if args.covar else None)
+    covariates = (
+        read_covar(args.covar, args.covar_name, args.covar_categorical) if args.covar else None
+    )
+    samples = match_samples(ds, table, covariates)
     stats = qc.snp_stats(ds, samples.fam_index, block_size=args.block_size)
     keep = qc.qc_mask(stats, maf_min=args.maf, missing_max=args.geno)
     listed = np.ones(ds.n_snps, dtype=bool)

@@ -25,7 +25,7 @@ are in :attr:`AssocResult.untested` and :attr:`KinshipModel.untested`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,6 +101,8 @@ def load_inputs(
     kinship: str | Path | None = None,
     extract: str | Path | None = None,
     *,
+    covar_names: Sequence[str] | None = None,
+    covar_categorical: Collection[str] = (),
     center_kinship: bool = False,
     maf: float = 0.0,
     geno: float = 1.0,
@@ -109,6 +111,9 @@ def load_inputs(
     """Open and check every input of an analysis.
 
     ``pheno=None`` takes the phenotype from the ``.fam`` (column ``5 + mpheno``, GEMMA's ``-n``).
+    ``covar_names`` chooses covariate columns by name (PLINK ``--covar-name``), and
+    ``covar_categorical`` names categorical ones besides those holding text (one-hot coded,
+    :func:`exactlmm.io.tables.one_hot`).
     ``extract`` is a SNP list (one ID per line); ``maf``/``geno`` drop SNPs with minor-allele
     frequency below ``maf`` or missingness above ``geno`` among the analysed samples
     (PLINK's flags, GEMMA's inclusive bounds, :func:`exactlmm.qc.filter_mask`; the defaults
@@ -116,7 +121,9 @@ def load_inputs(
     """
     ds = open_plink(bfile)
     table = read_pheno(pheno, mpheno) if pheno is not None else phenotype_from_fam(ds, mpheno)
-    covariates_table = read_covar(covar) if covar is not None else None
+    covariates_table = (
+        read_covar(covar, covar_names, covar_categorical) if covar is not None else None
+    )
     samples = match_samples(ds, table, covariates_table)
     n = samples.y.size
     x = np.column_stack([np.ones(n), samples.covariates])

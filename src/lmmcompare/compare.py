@@ -30,6 +30,7 @@ from scipy import special, stats
 
 from exactlmm.errors import InputError
 from exactlmm.io.atomic import write_text_atomic
+from lmmcompare import registry
 from lmmcompare.registry import STATISTICS
 
 #: Median of the χ² distribution with one degree of freedom.
@@ -37,11 +38,14 @@ CHI2_1_MEDIAN = float(stats.chi2.ppf(0.5, 1))
 _SMALLEST_P = np.finfo(np.float64).tiny
 
 CONCORDANCE_COLUMNS = (
-    "dataset", "mode", "tool_a", "tool_b", "statistic", "n_snps", "n_compared", "n_one_sided",
+    "dataset", "mode", "tool_a", "tool_b", "comparison", "statistic", "n_snps", "n_compared",
+    "n_one_sided",
     "gamma_a", "gamma_b", "rel_diff_gamma",
     "likelihood_a", "likelihood_b", "loglik_a", "loglik_b", "abs_diff_loglik",
     "pearson_r", "max_abs_diff_log10p", "median_abs_diff_log10p", "max_abs_diff_beta_over_se",
+    "pearson_r_beta",
     "n_sig_a", "n_sig_b", "n_sig_a_only", "n_sig_b_only", "lambda_gc_a", "lambda_gc_b",
+    "abs_diff_lambda_gc",
 )
 _OURS_COLUMNS = ("ours_loglik_at_gamma_a", "ours_loglik_at_gamma_b", "abs_diff_ours_loglik")
 #: Columns of a tolerance entry that select rows; every other key is a metric bound.
@@ -110,6 +114,14 @@ def _beta_difference(merged: pd.DataFrame) -> float:
     return float(np.max(np.abs(beta_a - beta_b)[ok] / se[ok])) if ok.any() else math.nan
 
 
+def _beta_correlation(merged: pd.DataFrame) -> float:
+    """Pearson r of β_a and β_b over the SNPs where both are finite: about +1 for two models of
+    the same coding, about −1 when one tool counts the other allele."""
+    beta_a, beta_b = merged["beta_a"].to_numpy(np.float64), merged["beta_b"].to_numpy(np.float64)
+    ok = np.isfinite(beta_a) & np.isfinite(beta_b)
+    return pearson(beta_a[ok], beta_b[ok])
+
+
 def _has_values(result: Result, statistic: str) -> bool:
     return bool(np.isfinite(result.assoc[statistic].to_numpy(dtype=np.float64)).any())
 
@@ -139,6 +151,7 @@ def _pair_metrics(p_a: np.ndarray, p_b: np.ndarray, alpha: float) -> dict[str, A
         "n_sig_b_only": int((sig_b & ~sig_a).sum()),
         "lambda_gc_a": lambda_gc(p_a),
         "lambda_gc_b": lambda_gc(p_b),
+        "abs_diff_lambda_gc": abs(lambda_gc(p_a) - lambda_gc(p_b)),
     }
 
 
@@ -147,21 +160,57 @@ def _check_alpha(alpha: float) -> None:
         raise InputError(f"alpha must lie strictly between 0 and 1 (got {alpha})")
 
 
+def _is_exact(tool: str) -> bool:
+    """The registry's verdict (a tool it does not know, e.g. in a test, counts as exact)."""
+    entry = registry.TOOLS.get(tool)
+    return entry is None or entry.exact
+
+
+def _reference_mode(result: Result) -> str | None:
+    entry = registry.TOOLS.get(result.tool)
+    return None if entry is None else entry.reference_modes.get(result.mode)
+
+
+def comparison_pairs(results: list[Result]) -> list[tuple[Result, Result, str, str]]:
+    """The pairs a concordance table compares, as ``(a, b, mode label, comparison)``.
+
+    * Every unordered pair of results of the same mode, in the order of ``results``; the
+      comparison is ``"exact"`` when the registry marks both tools exact, else
+      ``"approximate"``.
+    * Every cross-mode pair the registry declares (``Tool.reference_modes``): ours
+      (:data:`registry.REFERENCE`) in the reference mode as ``a``, the tool as ``b``, labelled
+      ``registry.cross_mode(mode_a, mode_b)`` (e.g. ``"fixed/none"``), comparison
+      ``"cross-mode"`` (judged on :data:`registry.CROSS_MODE_METRICS`).
+    """
+    pairs = []
+    for a, b in combinations(results, 2):
+        if a.mode == b.mode:
+            kind = "exact" if _is_exact(a.tool) and _is_exact(b.tool) else "approximate"
+            pairs.append((a, b, a.mode, kind))
+    for b in results:
+        mode = _reference_mode(b)
+        for a in results:
+            if mode is not None and a.tool == registry.REFERENCE and a.mode == mode:
+                pairs.append((a, b, registry.cross_mode(a.mode, b.mode), "cross-mode"))
+    return pairs
+
+
 def concordance(
     results: list[Result],
     *,
     dataset: str,
     alpha: float,
-    ours_loglik_at: dict[str, float] | None = None,
+    ours_loglik_at: dict[tuple[str, str], float] | None = None,
 ) -> pd.DataFrame:
-    """Tidy agreement table: one row per (pair of results of the same mode, statistic).
+    """Tidy agreement table: one row per (pair of results, statistic).
 
-    Pairs are unordered, taken in the order of ``results``; a statistic is compared when both
-    results give it for at least one SNP.  ``alpha`` is the significance threshold as given
-    (e.g. 0.05 / n_snps).  Columns are :data:`CONCORDANCE_COLUMNS`; λGC is computed over the
-    SNPs the two results share.  ``loglik`` values are each tool's own (see ``likelihood_a/_b``:
-    REML or ML, possibly with different constants); when ``ours_loglik_at`` maps a tool to our
-    REML log-likelihood evaluated at that tool's γ, the columns ``ours_loglik_at_gamma_a/_b`` and
+    The pairs are those of :func:`comparison_pairs` (same mode, plus the registry's cross-mode
+    pairs); a statistic is compared when both results give it for at least one SNP.
+    ``alpha`` is the significance threshold as given (e.g. 0.05 / n_snps).  Columns are
+    :data:`CONCORDANCE_COLUMNS`; λGC is computed over the SNPs the two results share.
+    ``loglik`` values are each tool's own (see ``likelihood_a/_b``: REML or ML, possibly with
+    different constants); when ``ours_loglik_at`` maps a run's ``(tool, mode)`` to our REML
+    log-likelihood evaluated at that run's γ, the columns ``ours_loglik_at_gamma_a/_b`` and
     their absolute difference compare the fits on one convention.
     """
     _check_alpha(alpha)
@@ -169,9 +218,7 @@ def concordance(
     if ours_loglik_at is not None:
         columns += _OURS_COLUMNS
     rows = []
-    for a, b in combinations(results, 2):
-        if a.mode != b.mode:
-            continue
+    for a, b, mode, kind in comparison_pairs(results):
         # Outer join: a SNP in one table only counts as one-sided (n_one_sided), not as absent.
         wanted = ["snp", "beta", "se", *STATISTICS]
         merged = a.assoc[wanted].merge(
@@ -186,9 +233,10 @@ def concordance(
                 continue
             row: dict[str, Any] = {
                 "dataset": dataset,
-                "mode": a.mode,
+                "mode": mode,
                 "tool_a": a.tool,
                 "tool_b": b.tool,
+                "comparison": kind,
                 "statistic": statistic,
                 "n_snps": len(common),
                 "gamma_a": gamma_a,
@@ -210,12 +258,12 @@ def concordance(
             finite_a = np.isfinite(merged[f"{statistic}_a"].to_numpy(dtype=np.float64))
             finite_b = np.isfinite(merged[f"{statistic}_b"].to_numpy(dtype=np.float64))
             row["n_one_sided"] = int((finite_a ^ finite_b).sum())
-            row["max_abs_diff_beta_over_se"] = (
-                _beta_difference(common) if statistic == "p_wald" else math.nan
-            )
+            wald = statistic == "p_wald"
+            row["max_abs_diff_beta_over_se"] = _beta_difference(common) if wald else math.nan
+            row["pearson_r_beta"] = _beta_correlation(common) if wald else math.nan
             if ours_loglik_at is not None:
-                at_a = float(ours_loglik_at.get(a.tool, math.nan))
-                at_b = float(ours_loglik_at.get(b.tool, math.nan))
+                at_a = float(ours_loglik_at.get((a.tool, a.mode), math.nan))
+                at_b = float(ours_loglik_at.get((b.tool, b.mode), math.nan))
                 row["ours_loglik_at_gamma_a"] = at_a
                 row["ours_loglik_at_gamma_b"] = at_b
                 row["abs_diff_ours_loglik"] = abs(at_a - at_b)

@@ -40,8 +40,9 @@ _DPI = 150
 #: QQ plots keep every point among the smallest p values and a log-spaced subset of the rest.
 _QQ_KEEP_TOP = 2000
 _QQ_KEEP_REST = 2000
-_MODE_MARKERS = {"fixed": "o", "refit": "s"}
-_MODE_LINES = {"fixed": "-", "refit": "--"}
+#: Marker and line style per mode of the registry (tests/test_plots.py checks every mode has one).
+MODE_MARKERS = {"fixed": "o", "refit": "s", "loco": "D", "none": "v"}
+MODE_LINES = {"fixed": "-", "refit": "--", "loco": "-.", "none": ":"}
 
 
 def _figure(n_panels: int, width: float = 4.6, height: float = 4.2) -> Figure:
@@ -206,7 +207,7 @@ def _mode_style(mode: str, colour: tuple) -> dict:
     """Scatter style: fixed as small filled markers inside refit's larger open ones."""
     if mode == "fixed":
         return {"marker": "o", "s": 22, "color": colour, "linewidths": 0, "zorder": 4}
-    return {"marker": _MODE_MARKERS.get(mode, "^"), "s": 70, "facecolors": "none",
+    return {"marker": MODE_MARKERS.get(mode, "^"), "s": 70, "facecolors": "none",
             "edgecolors": colour, "linewidths": 1.2, "zorder": 3}
 
 
@@ -323,7 +324,7 @@ def _lines(ax, bench: pd.DataFrame, x: str, y: str, colours: dict) -> None:
     for (tool, mode), group in data.groupby(["tool", "mode"], sort=True):
         median = group.groupby(x)[y].median().sort_index()
         ax.plot(median.index.to_numpy(dtype=np.float64), median.to_numpy(), marker="o", ms=4,
-                ls=_MODE_LINES.get(mode, "-."), color=colours[tool], label=f"{tool} {mode}")
+                ls=MODE_LINES.get(mode, "-."), color=colours[tool], label=f"{tool} {mode}")
     _log_axes(ax)
 
 

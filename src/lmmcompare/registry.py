@@ -412,6 +412,22 @@ def peers() -> tuple[str, ...]:
     return tuple(name for name in TOOLS if name != REFERENCE)
 
 
+def cross_mode(mode_a: str, mode_b: str) -> str:
+    """The ``mode`` label of a cross-mode pair in the concordance table: ``"fixed/none"``."""
+    return f"{mode_a}/{mode_b}"
+
+
+def pair_modes() -> tuple[str, ...]:
+    """Every ``mode`` label a concordance row can have: the modes, then each cross-mode pair a
+    tool declares (ours in the reference mode against the tool's mode)."""
+    cross = [
+        cross_mode(reference, mode)
+        for tool in TOOLS.values()
+        for mode, reference in tool.reference_modes.items()
+    ]
+    return (*MODES, *dict.fromkeys(cross))
+
+
 def statistics_of(name: str) -> tuple[str, ...]:
     """The p-value columns tool ``name`` fills."""
     return get(name).statistics

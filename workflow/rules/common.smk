@@ -162,9 +162,30 @@ def simulated_without_covariates_pattern():
     )
 
 
-def plink_datasets_pattern():
-    """Wildcard regex: datasets staged from PLINK files."""
-    return _names_pattern(plink_datasets())
+def plink_covariates(dataset):
+    """The covariate spec of a PLINK dataset as {file, columns, categorical}, or None."""
+    given = config["datasets"][dataset]["plink"]["covariates"]
+    if given is None:
+        return None
+    if isinstance(given, str):
+        given = {"file": given}
+    return {
+        "file": given["file"],
+        "columns": given.get("columns"),
+        "categorical": list(given.get("categorical") or []),
+    }
+
+
+def plink_with_covariates_pattern():
+    """Wildcard regex: PLINK datasets with covariates (their staging also writes .covar)."""
+    return _names_pattern(name for name in plink_datasets() if plink_covariates(name))
+
+
+def plink_without_covariates_pattern():
+    """Wildcard regex: PLINK datasets without covariates."""
+    return _names_pattern(
+        name for name in plink_datasets() if not plink_covariates(name)
+    )
 
 
 def simulation_parameters(wildcards):
@@ -182,36 +203,47 @@ def is_url(source):
     return source.startswith(("http://", "https://"))
 
 
-def plink_source_files(wildcards):
-    """The dataset's source .bed/.bim/.fam (local paths, or http storage objects for URLs)."""
-    spec = config["datasets"][wildcards.dataset]["plink"]
-    suffix = ".gz" if spec["gzipped"] else ""
-    files = {ext: f"{spec['source']}.{ext}{suffix}" for ext in ("bed", "bim", "fam")}
-    if is_url(spec["source"]):
-        return {ext: storage.http(url) for ext, url in files.items()}
-    return files
+def _input_file(source):
+    """A local path as it is, an http(s) URL as an http storage object."""
+    return storage.http(source) if is_url(source) else source
 
 
 def plink_source_names(wildcards):
-    """The dataset's source .bed/.bim/.fam as written in the config (for error messages)."""
+    """The dataset's .bed/.bim/.fam as written in the config: paths or URLs, or archive
+    member names when the fileset is in an archive."""
     spec = config["datasets"][wildcards.dataset]["plink"]
     suffix = ".gz" if spec["gzipped"] else ""
     return {ext: f"{spec['source']}.{ext}{suffix}" for ext in ("bed", "bim", "fam")}
 
 
-def plink_phenotype_source(wildcards):
-    """The PLINK dataset's phenotype file as an input ({} when it is read from the .fam)."""
-    phenotype = config["datasets"][wildcards.dataset]["plink"]["phenotype"]
-    return {"pheno_file": phenotype["file"]} if phenotype["file"] else {}
+def plink_source_files(wildcards):
+    """Inputs of the staging rule: the archive, or the source .bed/.bim/.fam and the phenotype
+    and covariate files (local paths, or http storage objects for URLs)."""
+    spec = config["datasets"][wildcards.dataset]["plink"]
+    if spec["archive"]:
+        return {"archive": _input_file(spec["archive"])}
+    files = {
+        ext: _input_file(name) for ext, name in plink_source_names(wildcards).items()
+    }
+    if spec["phenotype"]["file"]:
+        files["pheno_file"] = _input_file(spec["phenotype"]["file"])
+    covariates = plink_covariates(wildcards.dataset)
+    if covariates:
+        files["covar_file"] = _input_file(covariates["file"])
+    return files
 
 
 def plink_staging_settings(wildcards):
-    """gzip flag, expected sha256 per file, and the phenotype spec of a PLINK dataset."""
+    """Archive, gzip flag, expected sha256 per file, phenotype and covariate specs."""
     spec = config["datasets"][wildcards.dataset]["plink"]
     return {
+        "archive": bool(spec["archive"]),
+        "archive_name": spec["archive"],
+        "archive_sha256": spec["archive_sha256"],
         "gzipped": spec["gzipped"],
         "sha256": dict(spec["sha256"]),
         "phenotype": dict(spec["phenotype"]),
+        "covariates": plink_covariates(wildcards.dataset),
     }
 
 
@@ -233,15 +265,14 @@ def phenotype_column_of_run(wildcards):
 
 
 def covariates_file(dataset):
-    """The dataset's covariate file, or None for intercept only."""
+    """The dataset's (simulated or staged, numeric) covariate file, or None for intercept
+    only."""
     spec = config["datasets"][dataset]
     if "simulate" in spec:
-        return (
-            f"{data_prefix(dataset)}.covar"
-            if spec["simulate"]["n_covariates"] > 0
-            else None
-        )
-    return spec["plink"]["covariates"]
+        has_covariates = spec["simulate"]["n_covariates"] > 0
+    else:
+        has_covariates = plink_covariates(dataset) is not None
+    return f"{data_prefix(dataset)}.covar" if has_covariates else None
 
 
 def kinship_kind(wildcards):
@@ -304,6 +335,14 @@ def runs_of(dataset=None, mode=None):
 def run_records(runs):
     """Runs as {dataset, tool, mode} records: how rules hand runs to scripts."""
     return [run.as_dict() for run in runs]
+
+
+def tool_kinds():
+    """'exact: A, B; approximate: C' from the registry (the concordance table's caption)."""
+    kinds = {}
+    for tool in registry.TOOLS.values():
+        kinds.setdefault(tool.kind, []).append(tool.label)
+    return "; ".join(f"{kind}: {', '.join(labels)}" for kind, labels in kinds.items())
 
 
 def tool_env(wildcards):

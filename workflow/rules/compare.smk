@@ -79,6 +79,8 @@ rule combine_concordance:
         "results/benchmarks/combine/concordance.tsv"
     conda:
         "../../envs/exactlmm.yaml"
+    params:
+        tool_kinds=tool_kinds(),
     script:
         "../../scripts/combine_tables.py"
 

@@ -1,6 +1,6 @@
-# Datasets: simulated with a known truth, or staged from (possibly remote, gzipped) PLINK files.
-# Three rules can write results/data/{dataset}/genotypes.*; disjoint wildcard constraints built
-# from the config choose exactly one per dataset.
+# Datasets: simulated with a known truth, or staged from (possibly remote, gzipped, archived)
+# PLINK files.  Four rules can write results/data/{dataset}/genotypes.*; disjoint wildcard
+# constraints built from the config choose exactly one per dataset.
 
 
 rule simulate:
@@ -39,7 +39,6 @@ use rule simulate as simulate_with_covariates with:
 rule stage_plink:
     input:
         unpack(plink_source_files),
-        unpack(plink_phenotype_source),
     output:
         bed="results/data/{dataset}/genotypes.bed",
         bim="results/data/{dataset}/genotypes.bim",
@@ -50,7 +49,7 @@ rule stage_plink:
     benchmark:
         "results/benchmarks/stage_plink/{dataset}.tsv"
     wildcard_constraints:
-        dataset=plink_datasets_pattern(),
+        dataset=plink_without_covariates_pattern(),
     conda:
         "../../envs/exactlmm.yaml"
     params:
@@ -58,3 +57,14 @@ rule stage_plink:
         settings=plink_staging_settings,
     script:
         "../../scripts/stage_plink.py"
+
+
+use rule stage_plink as stage_plink_with_covariates with:
+    output:
+        bed="results/data/{dataset}/genotypes.bed",
+        bim="results/data/{dataset}/genotypes.bim",
+        fam="results/data/{dataset}/genotypes.fam",
+        pheno="results/data/{dataset}/genotypes.pheno",
+        covar="results/data/{dataset}/genotypes.covar",
+    wildcard_constraints:
+        dataset=plink_with_covariates_pattern(),

@@ -3,9 +3,12 @@
 Format (PLINK ``--pheno`` / ``--covar``): whitespace separated, one sample per line, an
 optional header line whose first two fields are ``FID IID`` (any case; PLINK 2's ``#FID``
 too).  Missing values are ``NA``, ``nan``, ``.`` or the number −9 (PLINK's and GEMMA's
-missing-phenotype code; a true value of −9 is therefore read as missing).  Covariate tables
-hold the covariates only: the intercept is added by the model code, not read from here
-(unlike GEMMA's ``-c`` files, which carry the column of ones and have no ID columns).
+missing-phenotype code; a true value of −9 is therefore read as missing).  A covariate column
+holding text (or named as categorical) is categorical: one-hot coded with the most frequent level
+as reference, as PLINK 2 ``--covar`` does (:func:`one_hot`); unlike PLINK 2, ``NA``/−9 are missing
+there too (PLINK 2 wants ``NONE``).  Covariate tables hold the covariates only: the intercept
+is added by the model code, not read from here (unlike GEMMA's ``-c`` files, which carry the
+column of ones and have no ID columns).
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +40,10 @@ class SampleTable:
     ----------
     path: the file read.
     fid, iid: sample IDs (strings), in file order.
-    names: one name per value column (from the header, else ``f"{kind}{j}"``, j from 1).
+    names: one name per value column (from the header, else ``f"{kind}{j}"``, j from 1);
+        a categorical covariate ``C`` gives one column ``C=level`` per non-reference level.
     values: float64 array, samples × columns, NaN where missing.
+    categorical: for each categorical covariate, its reference level (left out).
     """
 
     path: Path
@@ -45,6 +51,7 @@ class SampleTable:
     iid: np.ndarray
     names: list[str]
     values: np.ndarray
+    categorical: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def n_samples(self) -> int:
@@ -64,14 +71,10 @@ def _parse_value(token: str) -> float:
     return math.nan if value == MISSING_CODE else value  # float("-nan") is NaN too: missing
 
 
-def read_table(path: str | os.PathLike[str], kind: str) -> SampleTable:
-    """Read a ``FID IID v1 … vk`` table (k ≥ 1), checking every line.
-
-    Errors (``InputError`` naming the file): empty file; a line with fewer than 3 fields or
-    a different number of fields than the first line; a value that is not a number or not
-    finite (``inf``); a (FID, IID) pair seen twice.
-    """
-    path = Path(path)
+def _read_rows(path: Path, kind: str) -> tuple[list[str], list[tuple[int, list[str]]], bool]:
+    """Header names (or generated ones), data rows ``(line number, fields)`` and whether the
+    file had a header.  Checks the shape: ≥ 3 fields, the same number on every line, no
+    (FID, IID) pair twice."""
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -96,12 +99,8 @@ def read_table(path: str | os.PathLike[str], kind: str) -> SampleTable:
             raise InputError(f"the {kind} file has a header but no samples", path=path)
     else:
         names = [f"{kind}{j}" for j in range(1, width - 1)]
-
-    fid: list[str] = []
-    iid: list[str] = []
-    values = np.empty((len(rows), width - 2), dtype=np.float64)
     seen: dict[tuple[str, str], int] = {}
-    for r, (lineno, fields) in enumerate(rows):
+    for lineno, fields in rows:
         if len(fields) != width:
             raise InputError(
                 f"line {lineno}: {len(fields)} fields, but line {first_line} has {width}",
@@ -115,53 +114,160 @@ def read_table(path: str | os.PathLike[str], kind: str) -> SampleTable:
                 path=path,
             )
         seen[key] = lineno
-        fid.append(fields[0])
-        iid.append(fields[1])
-        for c, token in enumerate(fields[2:]):
-            try:
-                values[r, c] = _parse_value(token)
-            except ValueError:
-                raise InputError(
-                    f"line {lineno}, column {c + 3}: '{token}' is not a number", path=path
-                ) from None
-            except OverflowError:
-                raise InputError(
-                    f"line {lineno}, column {c + 3}: '{token}' is not a finite number", path=path
-                ) from None
+    return list(names), rows, has_header
+
+
+def _numeric_column(rows: list[tuple[int, list[str]]], c: int, path: Path) -> np.ndarray:
+    """Value column ``c`` (0-based after FID IID) as floats, NaN where missing."""
+    values = np.empty(len(rows), dtype=np.float64)
+    for r, (lineno, fields) in enumerate(rows):
+        token = fields[c + 2]
+        try:
+            values[r] = _parse_value(token)
+        except ValueError:
+            raise InputError(
+                f"line {lineno}, column {c + 3}: '{token}' is not a number", path=path
+            ) from None
+        except OverflowError:
+            raise InputError(
+                f"line {lineno}, column {c + 3}: '{token}' is not a finite number", path=path
+            ) from None
+    return values
+
+
+def _is_missing(token: str) -> bool:
+    try:
+        return math.isnan(_parse_value(token))
+    except (ValueError, OverflowError):
+        return False
+
+
+def _is_categorical(rows: list[tuple[int, list[str]]], c: int) -> bool:
+    """True when a non-missing entry of column ``c`` is not a number (PLINK 2's rule)."""
+    for _, fields in rows:
+        token = fields[c + 2]
+        if _is_missing(token):
+            continue
+        try:
+            float(token)
+        except ValueError:
+            return True
+    return False
+
+
+def one_hot(name: str, tokens: list[str]) -> tuple[list[str], np.ndarray, str | None]:
+    """Indicator columns of a categorical covariate, with a reference level left out.
+
+    The reference is the most frequent level (ties: the first in sorted order), as PLINK 2
+    ``--covar`` chooses it; every other level ``v`` gets a 0/1 column named ``name=v`` (PLINK 2's
+    names), in sorted order.  A missing entry (``NA``, −9, …: :data:`MISSING_TOKENS`) is NaN
+    in every indicator, so the sample is dropped like one with a missing number.  Returns the
+    names, a len(tokens) × (levels − 1) array and the reference (``None`` when all missing).
+
+    >>> names, x, ref = one_hot("C", ["b", "a", "NA", "b"])
+    >>> names, x.tolist(), ref
+    (['C=a'], [[0.0], [1.0], [nan], [0.0]], 'b')
+    """
+    missing = np.array([_is_missing(t) for t in tokens], dtype=bool)
+    present = [t for t, m in zip(tokens, missing, strict=True) if not m]
+    if not present:
+        return [], np.empty((len(tokens), 0)), None
+    levels, counts = np.unique(np.array(present, dtype=str), return_counts=True)
+    reference = str(levels[int(np.argmax(counts))])  # argmax: first of the sorted ties
+    others = [str(level) for level in levels if level != reference]
+    column = np.array(tokens, dtype=str)
+    x = (column[:, None] == np.array(others, dtype=str)[None, :]).astype(np.float64)
+    x[missing] = np.nan
+    return [f"{name}={level}" for level in others], x, reference
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    kind: str,
+    columns: Sequence[int] | None = None,
+    categorical: Collection[str] = (),
+) -> SampleTable:
+    """Read a ``FID IID v1 … vk`` table (k ≥ 1), checking every line.
+
+    ``columns`` (0-based, default all) are the value columns converted; the others are not
+    parsed.  A column named in ``categorical``, or holding a non-missing entry that is not a
+    number, is categorical and becomes indicator columns (:func:`one_hot`); the levels and
+    references are in ``SampleTable.categorical``.  Categorical columns are allowed only when
+    ``kind`` is ``"covar"``.
+
+    Errors (``InputError`` naming the file): empty file; a line with fewer than 3 fields or
+    a different number of fields than the first line; a value that is not a number or not
+    finite (``inf``) in a numeric column; a (FID, IID) pair seen twice; a ``categorical`` name
+    that is not a selected column.
+    """
+    path = Path(path)
+    names, rows, _ = _read_rows(path, kind)
+    selected = list(range(len(names))) if columns is None else list(columns)
+    unknown = sorted(set(categorical) - {names[c] for c in selected})
+    if unknown:
+        raise InputError(
+            f"categorical covariate {unknown[0]!r} is not a column of the table "
+            f"(columns: {', '.join(names[c] for c in selected)})",
+            path=path,
+        )
+    out_names: list[str] = []
+    blocks: list[np.ndarray] = []
+    levels: dict[str, str | None] = {}
+    for c in selected:
+        if kind == "covar" and (names[c] in categorical or _is_categorical(rows, c)):
+            indicator_names, x, reference = one_hot(names[c], [f[c + 2] for _, f in rows])
+            out_names += indicator_names
+            blocks.append(x)
+            levels[names[c]] = reference
+        else:
+            out_names.append(names[c])
+            blocks.append(_numeric_column(rows, c, path)[:, None])
     return SampleTable(
         path=path,
-        fid=np.array(fid, dtype=str),
-        iid=np.array(iid, dtype=str),
-        names=list(names),
-        values=values,
-    )
-
-
-def _select_column(table: SampleTable, column: int, what: str) -> SampleTable:
-    k = table.values.shape[1]
-    if not 1 <= column <= k:
-        raise InputError(
-            f"{what} column {column} asked for, but the file has {k} "
-            f"value column{'s' if k != 1 else ''} (columns are numbered from 1 after FID IID)",
-            path=table.path,
-        )
-    return SampleTable(
-        path=table.path,
-        fid=table.fid,
-        iid=table.iid,
-        names=[table.names[column - 1]],
-        values=table.values[:, column - 1 : column].copy(),
+        fid=np.array([f[0] for _, f in rows], dtype=str),
+        iid=np.array([f[1] for _, f in rows], dtype=str),
+        names=out_names,
+        values=np.hstack(blocks) if blocks else np.empty((len(rows), 0)),
+        categorical=levels,
     )
 
 
 def read_pheno(path: str | os.PathLike[str], column: int = 1) -> SampleTable:
-    """Phenotype ``column`` (1-based among the value columns, like PLINK ``--mpheno``)."""
-    return _select_column(read_table(path, "pheno"), column, "phenotype")
+    """Phenotype ``column`` (1-based among the value columns, like PLINK ``--mpheno``); the
+    other columns are not parsed (they may hold text, e.g. a categorical covariate)."""
+    path = Path(path)
+    names, _, _ = _read_rows(path, "pheno")
+    k = len(names)
+    if not 1 <= column <= k:
+        raise InputError(
+            f"phenotype column {column} asked for, but the file has {k} "
+            f"value column{'s' if k != 1 else ''} (columns are numbered from 1 after FID IID)",
+            path=path,
+        )
+    return read_table(path, "pheno", columns=[column - 1])
 
 
-def read_covar(path: str | os.PathLike[str]) -> SampleTable:
-    """All covariate columns of a ``FID IID c1 … ck`` file (no intercept column)."""
-    return read_table(path, "covar")
+def read_covar(
+    path: str | os.PathLike[str],
+    names: Sequence[str] | None = None,
+    categorical: Collection[str] = (),
+) -> SampleTable:
+    """Covariates of a ``FID IID c1 … ck`` file (no intercept column): the columns ``names``
+    (PLINK ``--covar-name``; they need a header line), default all, with ``categorical`` ones
+    and those holding text one-hot coded (:func:`one_hot`)."""
+    path = Path(path)
+    if names is None:
+        return read_table(path, "covar", categorical=categorical)
+    header, _, has_header = _read_rows(path, "covar")
+    if not has_header:
+        raise InputError("covariates chosen by name need a header line 'FID IID names…'",
+                         path=path)
+    missing = [name for name in names if name not in header]
+    if missing:
+        raise InputError(
+            f"covariate {missing[0]!r} is not in the header ({' '.join(header)})", path=path
+        )
+    return read_table(path, "covar", [header.index(name) for name in names], categorical)
 
 
 def phenotype_from_fam(ds: PlinkDataset, column: int = 1) -> SampleTable:
