@@ -46,12 +46,13 @@ def _bench() -> pd.DataFrame:
 def _draw_all(folder: Path) -> list[Path]:
     p, q = _pvalues(1)
     paths = [folder / name for name in ("scatter.png", "qq.png", "gvt.png", "agree.png",
-                                        "runtime.png")]
+                                        "runtime.png", "by_dataset.png")]
     plots.scatter_log10p(p, q, label_a="exactlmm", label_b="gemma", title="toy", path=paths[0])
     plots.qq_plot({"exactlmm": p, "gemma": q}, title="toy QQ", path=paths[1])
     plots.gamma_vs_truth(_gamma_rows(), path=paths[2])
     plots.gamma_agreement(_gamma_rows(), path=paths[3])
     plots.runtime_plot(_bench(), path=paths[4])
+    plots.runtime_by_dataset(_bench(), path=paths[5])
     return paths
 
 
@@ -140,3 +141,22 @@ def test_every_mode_of_the_registry_has_a_style():
     from lmmcompare import plots, registry
 
     assert set(plots.MODE_MARKERS) == set(plots.MODE_LINES) == set(registry.MODES)
+
+
+def test_runtime_by_dataset_draws_one_bar_per_run(tmp_path: Path, monkeypatch) -> None:
+    """Every (dataset, tool, mode) with a positive time is a bar of the height measured."""
+    bench = _bench()
+    bench.loc[0, "seconds"] = 0.0  # not drawable on a log axis: left out, not an error
+    captured = {}
+    original = plots._save
+
+    def keep(fig, path):
+        captured["fig"] = fig
+        original(fig, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    plots.runtime_by_dataset(bench, path=tmp_path / "r.png")
+    bars = list(captured["fig"].axes[0].patches)
+    assert len(bars) == len(bench) - 1
+    assert sorted(round(b.get_height(), 12) for b in bars) == sorted(
+        round(v, 12) for v in bench["seconds"][1:])

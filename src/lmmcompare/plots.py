@@ -363,3 +363,39 @@ def runtime_plot(bench: pd.DataFrame, *, path: str | Path) -> None:
         if handles:
             fig.legend(handles, labels, loc="outside right upper")
     _save(fig, path)
+
+
+def runtime_by_dataset(bench: pd.DataFrame, *, path: str | Path) -> None:
+    """Wall time of every tool run, grouped by dataset: one bar per tool × mode (median over
+    repeats; colour by tool, hatch by mode), log axis, the datasets in the order given.
+
+    ``bench`` has the columns of :func:`runtime_plot`.  This is where runs that are not on the
+    N or M series of :func:`runtime_plot` — the real datasets — show every tool.
+    """
+    _require(bench, (*BENCH_META, "seconds"), "runtime_by_dataset")
+    datasets = list(dict.fromkeys(bench["dataset"].astype(str)))
+    runs = sorted({(str(t), str(m)) for t, m in zip(bench["tool"], bench["mode"], strict=True)})
+    colours = _colours([tool for tool, _ in runs])
+    hatches = {mode: hatch for mode, hatch in zip(MODE_LINES, ("", "//", "..", "xx"),
+                                                  strict=True)}
+    median = bench.groupby(["dataset", "tool", "mode"])["seconds"].median()
+    width = 0.8 / max(len(runs), 1)
+    fig = _figure(1, width=max(6.0, 0.9 * len(datasets) * max(len(runs), 4) / 4), height=4.2)
+    ax = fig.axes[0]
+    with mpl.rc_context(_RC):
+        for k, (tool, mode) in enumerate(runs):
+            xs, ys = [], []
+            for i, dataset in enumerate(datasets):
+                value = median.get((dataset, tool, mode))
+                if value is not None and np.isfinite(value) and value > 0:
+                    xs.append(i - 0.4 + (k + 0.5) * width)
+                    ys.append(float(value))
+            ax.bar(xs, ys, width=width, color=colours[tool], hatch=hatches.get(mode, ""),
+                   edgecolor="0.2", linewidth=0.4, label=f"{tool} {mode}")
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(datasets)), datasets, rotation=30, ha="right")
+        ax.set_ylabel("wall time (s)")
+        ax.set_title("run time of every tool run, by dataset")
+        if runs:
+            fig.legend(loc="outside right upper")
+    _save(fig, path)

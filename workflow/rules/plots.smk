@@ -109,6 +109,13 @@ rule runtime_plot:
             labels={"figure": "runtime vs N and M"},
         ),
         svg="results/plots/runtime.svg",
+        by_dataset=report(
+            "results/plots/runtime_by_dataset.png",
+            caption="../report/runtime_by_dataset.rst",
+            category="Runtime",
+            labels={"figure": "runtime of every run, by dataset"},
+        ),
+        by_dataset_svg="results/plots/runtime_by_dataset.svg",
     log:
         "results/logs/runtime_plot/runtime.log",
     benchmark:
