@@ -1,0 +1,232 @@
+"""glimix-core's runner: its null fit is the exact REML, its scan converts to our Wald test.
+
+The conventions of ``lmmcompare.runners.glimix`` (module docstring) are checked against a dense
+numpy computation written here (REML and GLS Wald with σ̂² = r/(n − c − 1)) for one and for
+several covariate columns (glimix-core's two ``effsizes1_se`` conventions), and the runner
+against ours: at glimix-core's own γ (``exactlmm assoc --h2``) the files agree to their printed
+digits; with each tool's own REML fit, to glimix-core's Brent tolerance (1e-6 on log δ).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from exactlmm.cli import main as exactlmm_main
+from exactlmm.io.results import read_assoc_tsv, read_null_json
+from lmmcompare import registry
+from lmmcompare.runners import RunRequest, ToolFailed, glimix
+from lmmcompare.runs import Run, execute
+
+pytestmark = pytest.mark.filterwarnings(
+    # glimix-core 3.1.12 _multicovariate_loop under numpy ≥ 1.25 (the runner filters it too)
+    "ignore:Conversion of an array with ndim > 0 to a scalar:DeprecationWarning"
+)
+
+needs_glimix = pytest.mark.skipif(
+    not glimix.installed(), reason="glimix-core is not installed (pip install glimix-core==3.1.12)"
+)
+
+
+def _simulate(c: int, n: int = 200, m_kin: int = 400, seed: int = 7):
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((n, m_kin))
+    K = Z @ Z.T / m_kin
+    X = np.column_stack([np.ones(n), rng.standard_normal((n, c - 1))])
+    G = rng.binomial(2, rng.uniform(0.05, 0.5, 6), size=(n, 6)).astype(np.float64)
+    y = (X @ rng.standard_normal(c) + Z @ rng.standard_normal(m_kin) * 1.2 / np.sqrt(m_kin)
+         + 1.0 * G[:, 0] + rng.standard_normal(n))
+    return y, X, K, G
+
+
+def _glimix_fit(y, X, K):
+    from glimix_core.lmm import LMM
+    from numpy_sugar.linalg import economic_qs
+
+    lmm = LMM(y, X, economic_qs(K), restricted=True)
+    lmm.fit(verbose=False)
+    return lmm
+
+
+def _dense_reml(gamma, y, X, K):
+    """Exact REML (with +½log|XᵀX|) at γ and its σ̂² = r/(n − c), by dense algebra."""
+    n, c = X.shape
+    H = gamma * K + np.eye(n)
+    Hi = np.linalg.inv(H)
+    XHX = X.T @ Hi @ X
+    r = y - X @ np.linalg.solve(XHX, X.T @ Hi @ y)
+    s2 = r @ Hi @ r / (n - c)
+    loglik = -0.5 * ((n - c) * np.log(2 * np.pi * s2) + np.linalg.slogdet(H)[1]
+                     + np.linalg.slogdet(XHX)[1] - np.linalg.slogdet(X.T @ X)[1] + (n - c))
+    return loglik, s2
+
+
+def _dense_wald(gamma, y, X, K, G):
+    """GLS Wald per SNP at γ: β, se with σ̂² = r/(n − c − 1), two-sided t(n − c − 1) p."""
+    n, c = X.shape
+    Hi = np.linalg.inv(gamma * K + np.eye(n))
+    out = {"beta": [], "se": [], "p_wald": []}
+    for j in range(G.shape[1]):
+        E = np.column_stack([X, G[:, j]])
+        A = np.linalg.inv(E.T @ Hi @ E)
+        b = A @ E.T @ Hi @ y
+        r = y - E @ b
+        se = np.sqrt(r @ Hi @ r / (n - c - 1) * A[-1, -1])
+        out["beta"].append(b[-1])
+        out["se"].append(se)
+        out["p_wald"].append(2 * scipy.stats.t.sf(abs(b[-1] / se), n - c - 1))
+    return {k: np.array(v) for k, v in out.items()}
+
+
+@needs_glimix
+@pytest.mark.parametrize("c", [1, 3])
+def test_null_fit_is_exact_reml_on_the_standard_form(c):
+    y, X, K, _ = _simulate(c)
+    lmm = _glimix_fit(y, X, K)
+    n = y.size
+    std = registry.get("glimix").to_standard({"delta": lmm.delta, "scale": lmm.scale}, 1.0)
+    # γ = v0/v1 = (1 − δ_g)/δ_g; σg² = v0, σe² = v1 on K as given.
+    assert std["gamma"] == pytest.approx(lmm.v0 / lmm.v1, rel=1e-12)
+    assert std["sigma_g2"] == pytest.approx(lmm.v0, rel=1e-12)
+    assert std["sigma_e2"] == pytest.approx(lmm.v1, rel=1e-12)
+    assert 0.05 < std["gamma"] < 20  # an interior fit
+    loglik, s2 = _dense_reml(std["gamma"], y, X, K)
+    assert lmm.lml() == pytest.approx(loglik, abs=1e-9)  # no constant to convert
+    assert lmm.v1 == pytest.approx(s2, rel=1e-9)  # REML σ̂e², denominator n − c
+    # It is the maximum: the dense REML is lower a little away from glimix-core's γ.
+    for factor in (0.97, 1.03):
+        assert _dense_reml(factor * std["gamma"], y, X, K)[0] < lmm.lml()
+    # FastScanner keeps the null variances: its ML null scale is (n − c)/n of them.
+    assert lmm.get_fast_scanner().null_scale == pytest.approx((n - c) / n, rel=1e-10)
+
+
+@needs_glimix
+@pytest.mark.parametrize("c", [1, 3])
+def test_scan_converts_to_our_wald_test(c):
+    """Both effsizes1_se conventions (c = 1: ML scale applied; c > 1: not) give the GLS Wald
+    test with σ̂² = r/(n − c − 1) at the null γ."""
+    y, X, K, G = _simulate(c)
+    lmm = _glimix_fit(y, X, K)
+    scanner = lmm.get_fast_scanner()
+    result = scanner.fast_scan(G, verbose=False)
+    wald = glimix.wald_from_scan(result, scanner.null_scale, y.size, c)
+    dense = _dense_wald(lmm.v0 / lmm.v1, y, X, K, G)
+    for name in ("beta", "se"):
+        assert np.allclose(wald[name], dense[name], rtol=1e-9, atol=0), name
+    assert np.allclose(-np.log10(wald["p_wald"]), -np.log10(dense["p_wald"]), rtol=1e-8)
+    assert wald["p_wald"][0] < 1e-3  # the simulated effect is found
+
+
+@needs_glimix
+def test_a_different_se_convention_fails_instead_of_giving_wrong_p_values():
+    y, X, K, G = _simulate(3)
+    scanner = _glimix_fit(y, X, K).get_fast_scanner()
+    result = scanner.fast_scan(G, verbose=False)
+    # As if a glimix-core applied the ML scale for several covariates too.
+    rescaled = {**result, "effsizes1_se": result["effsizes1_se"] * np.sqrt(result["scale"])}
+    with pytest.raises(ToolFailed, match="effsizes1_se convention"):
+        glimix.wald_from_scan(rescaled, scanner.null_scale, y.size, 3)
+
+
+def test_missing_glimix_is_skipped_with_the_install_hint(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "glimix_core.lmm", None)  # import now fails
+    request = RunRequest(bfile="x", pheno=None, mpheno=1, covar=None, kinship="k", extract="e")
+    outcome = execute(Run("toy", "glimix", "fixed"), request, tmp_path / "g")
+    assert not outcome.ok and "not installed" in outcome.reason
+    assert "pip install glimix-core==3.1.12" in outcome.reason and "\n" not in outcome.reason
+
+
+def _toy_request(make_plink, directory: Path) -> RunRequest:
+    prefix = make_plink(directory, n=160, m=80, seed=3, n_monomorphic=1)
+    from bed_reader import open_bed
+
+    with open_bed(f"{prefix}.bed", count_A1=True) as bed:
+        G = bed.read(dtype="float64")
+        fid, iid, sid = bed.fid, bed.iid, bed.sid
+    rng = np.random.default_rng(11)
+    mean = np.nanmean(G, axis=0)
+    Z = np.where(np.isnan(G), mean, G) - mean
+    sd = Z.std(axis=0)
+    Z = Z[:, sd > 0] / sd[sd > 0]
+    np.savetxt(directory / "k.txt", Z @ Z.T / Z.shape[1])
+    covar = rng.standard_normal((G.shape[0], 2))
+    y = Z @ rng.standard_normal(Z.shape[1]) / np.sqrt(Z.shape[1]) + covar @ [0.5, -0.3]
+    y = y + 1.0 * Z[:, 5] + rng.standard_normal(G.shape[0])
+    rows = zip(fid, iid, y, covar, strict=True)
+    (directory / "pheno.txt").write_text("".join(f"{f} {i} {v!r}\n" for f, i, v, _ in rows))
+    (directory / "covar.txt").write_text(
+        "".join(f"{f} {i} {a!r} {b!r}\n" for f, i, (a, b) in zip(fid, iid, covar, strict=True))
+    )
+    (directory / "snps.txt").write_text("\n".join(sid[:60]) + "\n")
+    return RunRequest(bfile=str(prefix), pheno=str(directory / "pheno.txt"), mpheno=1,
+                      covar=str(directory / "covar.txt"), kinship=str(directory / "k.txt"),
+                      extract=str(directory / "snps.txt"))
+
+
+def _ours_at(request: RunRequest, h2: float, out: Path) -> None:
+    argv = ["assoc", "--bfile", request.bfile, "--pheno", request.pheno, "--covar",
+            request.covar, "--kinship", request.kinship, "--extract", request.extract,
+            "--h2", repr(h2), "--no-progress", "--out", str(out)]
+    assert exactlmm_main(argv) == 0
+
+
+def _neglog10(p):
+    return -np.log10(p)
+
+
+@needs_glimix
+def test_runner_agrees_with_ours(make_plink, tmp_path):
+    request = _toy_request(make_plink, tmp_path)
+    for tool in ("glimix", "exactlmm"):
+        assert execute(Run("toy", tool, "fixed"), request, tmp_path / tool).ok, tool
+    ours, theirs = (read_assoc_tsv(tmp_path / f"{t}.assoc.tsv") for t in ("exactlmm", "glimix"))
+    ours_null, null = (read_null_json(tmp_path / f"{t}.null.json") for t in ("exactlmm", "glimix"))
+    assert theirs["snp"].tolist() == ours["snp"].tolist()
+    assert theirs["errcode"].tolist() == ours["errcode"].tolist()
+    assert "MONOMORPHIC" in theirs["errcode"].tolist()
+    ok = ours["errcode"] == "."
+    assert null["n_covariates"] == 3 and null["n_samples"] == ours_null["n_samples"]
+    # Each tool's own REML fit: glimix-core's Brent stops at 1e-6 on log δ.
+    assert null["gamma"] == pytest.approx(ours_null["gamma"], rel=1e-5)
+    assert null["loglik"] == pytest.approx(ours_null["loglik"], abs=1e-8)
+    assert np.allclose(_neglog10(theirs["p_wald"][ok]), _neglog10(ours["p_wald"][ok]),
+                       rtol=1e-5, atol=1e-8)
+    assert np.allclose(theirs["delta"][ok], 1 / null["gamma"], rtol=1e-9)
+    # At glimix-core's γ, ours gives the same numbers to the printed digits.
+    _ours_at(request, null["h2"], tmp_path / "ours_at")
+    at = read_assoc_tsv(tmp_path / "ours_at.assoc.tsv")
+    assert read_null_json(tmp_path / "ours_at.null.json")["loglik"] == pytest.approx(
+        null["loglik"], abs=1e-9
+    )
+    for name in ("beta", "se", "p_wald"):
+        assert np.allclose(theirs[name][ok], at[name][ok], rtol=1e-8, atol=0), name
+    assert np.nanmin(theirs["p_wald"]) < 1e-4
+
+
+@pytest.mark.slow
+@needs_glimix
+def test_hs1940_agrees_with_ours(hs1940, tmp_path):
+    """GEMMA's mouse example, centered kinship, intercept only (c = 1): every SNP ours tests."""
+    assert exactlmm_main(["kinship", "--bfile", str(hs1940), "--kind", "centered",
+                          "--no-progress", "--out", str(tmp_path / "hs")]) == 0
+    bim = Path(f"{hs1940}.bim").read_text().split("\n")
+    (tmp_path / "snps.txt").write_text("\n".join(line.split()[1] for line in bim if line) + "\n")
+    request = RunRequest(bfile=str(hs1940), pheno=None, mpheno=1, covar=None,
+                         kinship=str(tmp_path / "hs.kinship.txt"),
+                         extract=str(tmp_path / "snps.txt"))
+    for tool in ("glimix", "exactlmm"):
+        assert execute(Run("hs1940", tool, "fixed"), request, tmp_path / tool).ok, tool
+    ours, theirs = (read_assoc_tsv(tmp_path / f"{t}.assoc.tsv") for t in ("exactlmm", "glimix"))
+    ours_null, null = (read_null_json(tmp_path / f"{t}.null.json") for t in ("exactlmm", "glimix"))
+    assert theirs["errcode"].tolist() == ours["errcode"].tolist()
+    ok = ours["errcode"] == "."
+    assert ok.sum() > 10_000 and null["n_samples"] == 1410 and null["n_covariates"] == 1
+    assert null["gamma"] == pytest.approx(ours_null["gamma"], rel=1e-5)
+    assert null["loglik"] == pytest.approx(ours_null["loglik"], abs=1e-8)
+    diff = np.abs(_neglog10(theirs["p_wald"][ok]) - _neglog10(ours["p_wald"][ok]))
+    assert diff.max() < 1e-5
+    assert np.max(np.abs(theirs["beta"][ok] - ours["beta"][ok]) / ours["se"][ok]) < 1e-5
