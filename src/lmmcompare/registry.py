@@ -215,36 +215,62 @@ def _gemma_to_standard(native: Mapping[str, Any], t: float) -> dict[str, Any]:
 
 
 def _emmax_to_standard(native: Mapping[str, Any], t: float) -> dict[str, Any]:
-    """EMMAX (``emmax.c``, beta 2010-03-07): V = σg²K + σe²I with K as given (``-k``).
+    """EMMAX (``emmax.c``, beta-07Mar2010): V = σg²(K + δI) with K as given (``-k``).
 
-    Its ``.reml`` file holds δ = σe²/σg² (checked as ve/vg), so γ = 1/δ; vg = σg², ve = σe².
+    ``REMLE_grid_wo_Z`` fits EMMA's REML in δ = σe²/σg² (our δ) on K exactly as read (it
+    neither rescales nor re-centres it; it adds 1e-10 to the diagonal), so γ = 1/δ.  Its
+    ``.reml`` lines 3–5 are δ, vg = Σηᵢ²/(λᵢ + δ)/(n − c) = σ̂g² and ve = vg·δ = σ̂e² (on K as
+    given); ve/vg must equal δ.  Its line 6, hg = tr(CKC)/((n − 1)δ + tr(CKC)) with
+    C = I − 11ᵀ/n (``centered_trace``), is the pve of the *centred* K with an n − 1 divisor —
+    neither our h² = γ/(1 + γ) nor our pve = γt/(1 + γt); it is kept in ``native`` only.
     Native names: ``delta``, optional ``vg``, ``ve``.
     """
     gamma = float(params.gamma_from_delta(native["delta"]))
     sigma_g2 = params.nonnegative_or_none(native.get("vg"), "EMMAX vg")
     sigma_e2 = params.nonnegative_or_none(native.get("ve"), "EMMAX ve")
+    if sigma_g2 and sigma_e2 is not None and not math.isclose(
+        sigma_e2 / sigma_g2, 1.0 / gamma, rel_tol=1e-9
+    ):
+        raise InputError(f"EMMAX ve/vg = {sigma_e2 / sigma_g2!r} differs from δ = {1 / gamma!r}")
     return params.standard_form(gamma, t, sigma_g2, sigma_e2)
 
 
 def _bolt_to_standard(native: Mapping[str, Any], t: float) -> dict[str, Any]:
-    """BOLT-LMM ``--lmmInfOnly``: h2g on its own GRM of standardized model SNPs.
+    """BOLT-LMM ``--lmmInfOnly``: V = σ²_K(K_B + δ_B I) on its own GRM, log δ_B printed.
 
-    BOLT normalizes each model SNP to mean 0 and variance 1 over the analysed samples and
-    divides the GRM by M, so its kinship has mean diagonal 1 and h2g = σg²/(σg² + σe²) on it.
-    ``t`` here is the mean diagonal of our genome-wide standardized kinship of the same SNPs
-    (1 without missing calls), so γ = h2g/((1 − h2g)t) (:func:`params.gamma_from_pve`).
-    h2g is a Monte-Carlo REML estimate: BOLT is an approximate tool.  Native names: ``h2g``.
+    ``Bolt::initMarker`` centres each model SNP over the N analysed samples (missing calls at
+    the mean) and scales it to Σᵢ zᵢ² = N − 1; K_B = ZZᵀ/M (``Bolt::multH``).  Our standardized
+    kinship of the same SNPs scales to Σᵢ zᵢ² = N (mean diagonal 1), so K_B = (N − 1)/N · K_std,
+    and for a K = t·K_std (``t`` its mean diagonal; t = 1 for K_std itself):
+    σg² = σ²_K (N − 1)/(N t), σe² = σ²_K δ_B, γ = e^(−log δ_B) (N − 1)/(N t).
+    δ_B is a Monte-Carlo REML estimate (``Bolt::estLogDelta``, one for all chromosomes): BOLT
+    is an approximate tool.  BOLT's printed h2g = Xfro2/(Xfro2 + M(N − C)δ_B) (3 decimals,
+    on the covariate-projected GRM) is kept in ``native`` but not used.  Native names:
+    ``log_delta``, ``n_used`` (N), optional ``sigma2_K``.
     """
-    h2g = params.finite_number(native["h2g"], "BOLT-LMM h2g")
-    return params.standard_form(float(params.gamma_from_pve(h2g, t)), t)
+    log_delta = params.finite_number(native["log_delta"], "BOLT-LMM logDelta")
+    n_used = int(native["n_used"])
+    if n_used < 2:
+        raise InputError(f"BOLT-LMM Nused = {n_used} must be at least 2")
+    t = params.finite_number(t, "kinship mean diagonal t")
+    if t <= 0:
+        raise InputError(f"kinship mean diagonal t = {t!r} must be positive")
+    scale = (n_used - 1) / (n_used * t)
+    gamma = math.exp(-log_delta) * scale
+    sigma2_k = params.nonnegative_or_none(native.get("sigma2_K"), "BOLT-LMM sigma2_K")
+    sigma_g2 = None if sigma2_k is None else sigma2_k * scale
+    sigma_e2 = None if sigma2_k is None else sigma2_k * math.exp(log_delta)
+    return params.standard_form(gamma, t, sigma_g2, sigma_e2)
 
 
 def _glimix_to_standard(native: Mapping[str, Any], t: float) -> dict[str, Any]:
     """glimix-core ``LMM``: V = s((1 − δ)K + δI) with K as given (``economic_qs(K)``).
 
     Its ``delta`` is the residual *fraction* δ_g = v1/(v0 + v1) (v0 = s(1 − δ_g) = σg²,
-    v1 = sδ_g = σe²), not our δ = σe²/σg²: γ = (1 − δ_g)/δ_g.  Native names: ``delta``
-    (δ_g), optional ``scale`` (s).
+    v1 = sδ_g = σe²; ``glimix_core/lmm/_lmm.py`` v3.1.12, ``LMM`` docstring and the ``v0``/``v1``
+    properties), not our δ = σe²/σg²: γ = v0/v1 = (1 − δ_g)/δ_g.  With ``restricted=True`` s
+    is the REML scale (denominator n − c), so σe² = sδ_g is our REML σ̂e².  Native names:
+    ``delta`` (δ_g), optional ``scale`` (s).
     """
     delta_g = params.finite_number(native["delta"], "glimix-core delta")
     if not 0.0 < delta_g <= 1.0:
@@ -258,7 +284,8 @@ def _glimix_to_standard(native: Mapping[str, Any], t: float) -> dict[str, Any]:
 
 def _plink2_to_standard(native: Mapping[str, Any], t: float) -> dict[str, Any]:
     """PLINK 2 ``--glm`` (linear): no kinship term, i.e. the LMM with γ fixed at 0 (not
-    estimated).  Native names: none used."""
+    estimated); PLINK 2 prints no variance or likelihood, so σg², σe² are ``None``.  Native
+    names: none used (``native`` holds PLINK 2's sample, covariate and ERRCODE counts)."""
     return params.standard_form(0.0, t)
 
 
@@ -332,8 +359,9 @@ _ENTRIES = (
         exact=True,
         runner="lmmcompare.runners.emmax",
         to_standard=_emmax_to_standard,
-        summary="EMMAX beta-07Mar2010 (Debian emmax) with our kinship via -k: REML null δ "
-                "held for every SNP (P3D), generalized least squares t test",
+        summary="EMMAX beta-07Mar2010 (Debian emmax) with our kinship via -k: exact REML null "
+                "δ (grid + bisection, resolution 1e-4 in log δ) held for every SNP (P3D), "
+                "generalized least squares t test",
         mode_gaps={
             "refit": "P3D: the variance components are estimated once, under the null",
             "loco": "EMMAX takes one kinship (-k) for every SNP",
@@ -349,8 +377,9 @@ _ENTRIES = (
         runner="lmmcompare.runners.bolt",
         to_standard=_bolt_to_standard,
         summary="BOLT-LMM 2.4.0 (Debian bolt-lmm) --lmmInfOnly: leave-one-chromosome-out "
-                "infinitesimal model on its own GRM of the run's SNPs, Monte-Carlo REML h2, "
-                "P_BOLT_LMM_INF",
+                "infinitesimal model on its own GRM of the tested SNPs, one Monte-Carlo REML "
+                "delta for all chromosomes (--seed 0), calibrated retrospective score chi2 "
+                "(BOLT_LMM_INF)",
         mode_gaps={
             "fixed": "--lmmInfOnly always leaves the tested SNP's chromosome out of the GRM; "
                      "it takes no kinship file",
@@ -366,8 +395,9 @@ _ENTRIES = (
         exact=True,
         runner="lmmcompare.runners.glimix",
         to_standard=_glimix_to_standard,
-        summary="glimix-core 3.1.12 (PyPI) LMM: exact REML null fit on our kinship, "
-                "FastScanner at the null variance ratio",
+        summary="glimix-core 3.1.12 (PyPI) LMM(restricted=True): exact REML null fit on our "
+                "kinship, FastScanner at the null variance ratio; Wald F(1, n − c − 1) from "
+                "its effect sizes and standard errors",
         mode_gaps={
             "refit": "FastScanner keeps the null variance ratio for every SNP",
             "loco": "it takes one kinship for every SNP",
@@ -382,8 +412,9 @@ _ENTRIES = (
         exact=False,
         runner="lmmcompare.runners.plink2",
         to_standard=_plink2_to_standard,
-        summary="PLINK 2 (Debian plink2) --glm: linear regression on the covariates, no "
-                "kinship; the baseline compared with our fixed mode on λGC and effect direction",
+        summary="PLINK 2 2.00a3.5 (Debian plink2) --glm omit-ref: least squares on the "
+                "intercept, covariates and a1 dosage (complete cases per SNP), t test; no "
+                "kinship: the baseline compared with our fixed mode on λGC and effect direction",
         mode_gaps={
             "fixed": "linear regression has no kinship, no variance ratio",
             "refit": "linear regression has no kinship, no variance ratio",
