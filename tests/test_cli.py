@@ -147,6 +147,14 @@ def test_loco_equals_per_chromosome_kinship(tmp_path, make_plink, capsys, m):
         one = read_assoc_tsv(tmp_path / "one.assoc.tsv")
         np.testing.assert_allclose(one["p_wald"], loco["p_wald"][loco["chrom"] == chrom],
                                    rtol=1e-6)
+        assert json.loads((tmp_path / "one.null.json").read_text())["mode"] == "fixed"
+    # The mode recorded is the harness's (lmmcompare.registry): loco, or loco-refit with --refit.
+    assert json.loads((tmp_path / "loco.null.json").read_text())["mode"] == "loco"
+    if m == 150:
+        code, err = run(["assoc", "--bfile", prefix, "--pheno", complete, "--loco", "--refit",
+                         "--out", tmp_path / "lr", "--no-progress"], capsys)
+        assert code == 0, err
+        assert json.loads((tmp_path / "lr.null.json").read_text())["mode"] == "loco-refit"
 
 
 def test_fit_ml_and_fixed_h2(tmp_path, data, capsys):

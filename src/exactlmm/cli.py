@@ -341,7 +341,11 @@ def _null_record(
 def _assoc_record(inputs: AnalysisInputs, result: AssocResult, args: argparse.Namespace) -> dict:
     record = _null_record(inputs, result.null, args, kinship=result.kinship,
                           kinship_untested=result.kinship_untested)
-    record["mode"] = "refit" if args.refit else "fixed"
+    # The harness's modes (lmmcompare.registry): fixed, refit, loco; --loco --refit is
+    # "loco-refit", a mode of this command only.
+    record["mode"] = "-".join(
+        name for name, on in (("loco", args.loco), ("refit", args.refit)) if on
+    ) or "fixed"
     record["n_snps"] = int(result.snp_index.size)
     untested = result.untested
     record["n_tested"] = int(result.snp_index.size) - sum(untested.values())
