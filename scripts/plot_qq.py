@@ -1,7 +1,8 @@
 """QQ plot of every tool's p values on one dataset and mode (lmmcompare.plots.qq_plot).
 
-One series per tool and statistic the tool gives (its registry entry); skipped runs are named
-in the title.
+One series per tool and statistic the tool gives (its registry entry); a run of another mode
+(ours in the reference mode of a tool of this one: our fixed mode beside PLINK 2's none) is
+labelled with its mode.  Skipped runs are named in the title.
 """
 
 import numpy as np
@@ -19,10 +20,11 @@ def main(snakemake):
         if not result.ok:
             skipped.append(result.tool)
             continue
+        label = result.tool if result.mode == wc.mode else f"{result.tool} ({result.mode})"
         for statistic in registry.statistics_of(result.tool):
             p = result.assoc[statistic].to_numpy(dtype=np.float64)
             if np.isfinite(p).any():
-                series[f"{result.tool} {statistic}"] = p
+                series[f"{label} {statistic}"] = p
     title = f"{wc.dataset}, {wc.mode} mode"
     if skipped:
         title += f" (skipped: {', '.join(skipped)})"

@@ -398,6 +398,36 @@ def mode_runs(wildcards):
     return run_records(runs_of(wildcards.dataset, wildcards.mode))
 
 
+def qq_runs(wildcards):
+    """The runs drawn in a dataset's QQ plot of one mode: that mode's runs, plus ours in the
+    reference mode of a tool of that mode (PLINK 2's none is drawn beside our fixed)."""
+    runs = runs_of(wildcards.dataset, wildcards.mode)
+    references = {
+        registry.get(run.tool).reference_modes.get(run.mode) for run in runs
+    } - {None}
+    extra = [
+        run
+        for run in runs_of(wildcards.dataset)
+        if run.tool == registry.REFERENCE and run.mode in references
+    ]
+    return runs + extra
+
+
+def qq_assoc_tables(wildcards):
+    """assoc.tsv of the qq_runs."""
+    return [run.assoc_tsv for run in qq_runs(wildcards)]
+
+
+def qq_null_models(wildcards):
+    """null.json of the qq_runs."""
+    return null_models(qq_runs(wildcards))
+
+
+def qq_run_records(wildcards):
+    """run_records of the qq_runs."""
+    return run_records(qq_runs(wildcards))
+
+
 def snplist(dataset):
     """The QC SNP list of a dataset: the SNPs every tool tests."""
     return f"results/qc/{dataset}.snplist"

@@ -29,8 +29,8 @@ rule scatter_log10p:
 
 rule qq_plot:
     input:
-        assoc=mode_assoc_tables,
-        nulls=mode_null_models,
+        assoc=qq_assoc_tables,
+        nulls=qq_null_models,
     output:
         png=report(
             "results/plots/{dataset}/qq.{mode}.png",
@@ -47,7 +47,7 @@ rule qq_plot:
     conda:
         "../../envs/plots.yaml"
     params:
-        runs=mode_runs,
+        runs=qq_run_records,
     script:
         "../../scripts/plot_qq.py"
 
