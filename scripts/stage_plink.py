@@ -3,10 +3,12 @@
 Writes ``genotypes.{bed,bim,fam}`` (decompressed when the sources are gzipped; taken out of the
 tar archive when one is configured), ``genotypes.pheno`` (the configured phenotype file
 verbatim, or ``FID IID pheno`` from a ``.fam`` column: NA and -9 stay missing) and, when
-covariates are configured, ``genotypes.covar``: the chosen columns as numbers, categorical ones
-one-hot coded by the one covariate reader (``exactlmm.io.tables.read_covar``), so every tool is
-given the same numeric covariates.  Every output is written atomically; a checksum mismatch or a
-missing archive member is a one-line error naming the source.
+covariates are configured, ``genotypes.covar``: the chosen columns of the analysed samples (in
+the .fam, with a phenotype and every covariate) as numbers, categorical ones one-hot coded over
+those samples by the one reader and matcher (``exactlmm.io.tables.read_covar`` and
+``match_samples``), so every tool is given the same numeric covariates.  Every output is
+written atomically; a checksum mismatch or a missing archive member is a one-line error naming
+the source.
 """
 
 import contextlib
@@ -23,7 +25,8 @@ from glue import run_script
 
 from exactlmm.errors import InputError
 from exactlmm.io.atomic import atomic_write, write_text_atomic
-from exactlmm.io.tables import read_covar
+from exactlmm.io.plink import open_plink
+from exactlmm.io.tables import match_samples, read_covar, read_pheno
 
 CHUNK = 1 << 20
 
@@ -98,19 +101,26 @@ def fam_phenotype(fam_path, column, name):
     return "\n".join(lines) + "\n"
 
 
-def covariate_text(path, columns, categorical, name):
-    """The chosen covariates as ``FID IID c1 …`` numbers (``NA`` missing), categorical ones
-    as indicator columns ``C=level``; the reference levels are logged."""
+def read_covariates(path, covariates, name):
+    """The configured covariate columns of ``path`` (errors name the source as configured)."""
     try:
-        table = read_covar(path, columns, categorical)
+        return read_covar(path, covariates["columns"], covariates["categorical"])
     except InputError as err:
         raise InputError(str(err).replace(str(path), name, 1)) from None
-    for column, reference in table.categorical.items():
-        print(f"{name}: covariate {column} is categorical, reference level {reference}",
-              file=sys.stderr)
-    lines = [" ".join(["FID", "IID", *table.names])]
-    for fid, iid, row in zip(table.fid, table.iid, table.values, strict=True):
-        lines.append(" ".join([fid, iid, *("NA" if v != v else repr(float(v)) for v in row)]))
+
+
+def covariate_text(prefix, pheno_path, pheno_column, table, name):
+    """``FID IID c1 …`` of the analysed samples of the staged fileset ``prefix``: numbers,
+    categorical covariates as indicator columns ``C=level`` coded over those samples (the
+    reference levels are logged)."""
+    ds = open_plink(prefix)
+    samples = match_samples(ds, read_pheno(pheno_path, pheno_column), table)
+    for column, reference in samples.categorical_references.items():
+        print(f"{name}: covariate {column} is categorical, reference level {reference} "
+              "(the most frequent among the analysed samples)", file=sys.stderr)
+    lines = [" ".join(["FID", "IID", *samples.covariate_names])]
+    for i, row in zip(samples.fam_index, samples.covariates, strict=True):
+        lines.append(" ".join([ds.fid[i], ds.iid[i], *(repr(float(v)) for v in row)]))
     return "\n".join(lines) + "\n"
 
 
@@ -119,6 +129,7 @@ def main(snakemake):
     sources = snakemake.params.sources
     phenotype = settings["phenotype"]
     covariates = settings["covariates"]
+    pheno_column = phenotype["column"] if phenotype["file"] else 1
     with contextlib.ExitStack() as stack:
         if settings["archive"]:
             archive_name = settings["archive_name"]
@@ -136,6 +147,11 @@ def main(snakemake):
             if covariates:
                 files[covariates["file"]] = snakemake.input.covar_file
             named = {member: member for member in files}
+        # The covariate spec is checked before anything is written.
+        table = (
+            read_covariates(files[covariates["file"]], covariates, named[covariates["file"]])
+            if covariates else None
+        )
         for ext in ("bed", "bim", "fam"):
             source = sources[ext]
             verify(files[source], settings["sha256"].get(ext), named[source])
@@ -145,9 +161,10 @@ def main(snakemake):
         else:
             text = fam_phenotype(snakemake.output.fam, phenotype["fam_column"], sources["fam"])
         write_text_atomic(snakemake.output.pheno, text)
-        if covariates:
-            text = covariate_text(files[covariates["file"]], covariates["columns"],
-                                  covariates["categorical"], named[covariates["file"]])
+        if table is not None:
+            prefix = str(snakemake.output.bed).removesuffix(".bed")
+            text = covariate_text(prefix, snakemake.output.pheno, pheno_column, table,
+                                  named[covariates["file"]])
             write_text_atomic(snakemake.output.covar, text)
 
 

@@ -143,38 +143,60 @@ def test_hs1940_phenotype_count(hs1940):
 # ------------------------------------------------------------------ categorical covariates
 
 
-def test_text_column_is_one_hot_with_the_most_frequent_level_as_reference(tmp_path):
+def _categorical_match(tmp_path, make_plink, column: list[str], pheno: list[str] | None = None,
+                       categorical: tuple[str, ...] = ()):
+    """match_samples on an 8-sample fileset with the covariates age and ``column`` (batch)."""
+    ds = open_plink(make_plink(tmp_path, n=8, m=4))
+    pheno = pheno or ["1.5"] * 8
+    pheno_path = write(tmp_path / "p.txt", ["FID IID y", *(
+        f"fam{i} ind{i} {v}" for i, v in enumerate(pheno))])
+    covar_path = write(tmp_path / "c.txt", ["FID IID age batch", *(
+        f"fam{i} ind{i} {30 + i} {v}" for i, v in enumerate(column))])
+    table = read_covar(covar_path, categorical=categorical)
+    pheno_table = read_pheno(pheno_path)
+    pheno_table.values[:, 0] += np.arange(8)  # not constant
+    return table, match_samples(ds, pheno_table, table)
+
+
+def test_text_column_is_one_hot_with_the_most_frequent_level_as_reference(tmp_path, make_plink):
     """PLINK 2's coding (checked with plink2 2.00a3.5 on EUR_subset: the indicator is
     CAT_COV=A, B being the more frequent level, whichever comes first in the file)."""
-    path = write(tmp_path / "c.txt", [
-        "FID IID age batch", "f1 i1 30 A", "f2 i2 41 B", "f3 i3 52 B", "f4 i4 NA C",
-        "f5 i5 60 NA", "f6 i6 33 -9", "f7 i7 35 B",
-    ])
-    table = read_covar(path)
-    assert table.names == ["age", "batch=A", "batch=C"]
-    assert table.categorical == {"batch": "B"}
-    expected = [[30, 1, 0], [41, 0, 0], [52, 0, 0], [np.nan, 0, 1],
-                [60, np.nan, np.nan], [33, np.nan, np.nan], [35, 0, 0]]
-    np.testing.assert_array_equal(table.values, expected)
+    table, match = _categorical_match(
+        tmp_path, make_plink, ["A", "B", "B", "C", "NA", "-9", "B", "A"])
+    assert table.names == ["age", "batch"] and table.categorical == {"batch": ["A", "B", "C"]}
+    np.testing.assert_array_equal(table.values[:, 1], [0, 1, 1, 2, np.nan, np.nan, 1, 0])
+    np.testing.assert_array_equal(match.fam_index, [0, 1, 2, 3, 6, 7])  # NA and -9: missing
+    assert match.covariate_names == ["age", "batch=A", "batch=C"]
+    assert match.categorical_references == {"batch": "B"}
+    np.testing.assert_array_equal(match.covariates, [
+        [30, 1, 0], [31, 0, 0], [32, 0, 0], [33, 0, 1], [36, 0, 0], [37, 1, 0]])
 
 
-def test_ties_take_the_first_level_in_sorted_order_as_reference(tmp_path):
-    path = write(tmp_path / "c.txt", ["FID IID g", "f1 i1 y", "f2 i2 x", "f3 i3 z", "f4 i4 y",
-                                      "f5 i5 x"])
-    table = read_covar(path)
-    assert table.categorical == {"g": "x"}
-    assert table.names == ["g=y", "g=z"]
+def test_levels_count_over_the_analysed_samples_only(tmp_path, make_plink):
+    """A level held only by samples without a phenotype gets no column (it would be all zero,
+    collinear with nothing to estimate), and the reference is the most frequent level among
+    the analysed samples, as PLINK 2 counts them."""
+    column = ["x", "x", "y", "y", "y", "z", "y", "x"]
+    pheno = ["1", "2", "NA", "NA", "NA", "NA", "3", "4"]
+    _, match = _categorical_match(tmp_path, make_plink, column, pheno)
+    np.testing.assert_array_equal(match.fam_index, [0, 1, 6, 7])
+    assert match.categorical_references == {"batch": "x"}  # 3 x against 1 y analysed
+    assert match.covariate_names == ["age", "batch=y"]  # z: only in unanalysed samples
 
 
-def test_numeric_codes_are_categorical_when_named(tmp_path):
-    path = write(tmp_path / "c.txt", ["FID IID site pc1", "f1 i1 1 0.5", "f2 i2 2 0.1",
-                                      "f3 i3 3 0.2", "f4 i4 2 0.3"])
-    assert read_covar(path).names == ["site", "pc1"]
-    table = read_covar(path, categorical=["site"])
-    assert table.names == ["site=1", "site=3", "pc1"]
-    np.testing.assert_array_equal(table.values[:, :2], [[1, 0], [0, 0], [0, 1], [0, 0]])
+def test_ties_take_the_first_level_in_natural_sort_order(tmp_path, make_plink):
+    """Tied counts: the first level in natural order is the reference ("9" before "10", as
+    PLINK 2's nsort); numbers are one level however they are written ("1" = "1.0"); a numeric
+    column is categorical only when named."""
+    column = ["10", "9", "10", "9", "1", "1.0", "1e1", "9"]
+    table, numeric = _categorical_match(tmp_path, make_plink, column)
+    assert table.categorical == {} and numeric.covariate_names == ["age", "batch"]
+    table, match = _categorical_match(tmp_path, make_plink, column, categorical=("batch",))
+    assert table.categorical == {"batch": ["1", "9", "10"]}
+    assert match.categorical_references == {"batch": "9"}  # 9 and 10 three times each
+    assert match.covariate_names == ["age", "batch=1", "batch=10"]
     with pytest.raises(InputError, match="categorical covariate 'pc2' is not a column"):
-        read_covar(path, categorical=["pc2"])
+        read_covar(tmp_path / "c.txt", categorical=["pc2"])
 
 
 def test_covariates_chosen_by_name_and_phenotype_beside_text(tmp_path):
@@ -186,8 +208,8 @@ def test_covariates_chosen_by_name_and_phenotype_beside_text(tmp_path):
     assert pheno.names == ["PHENO"]
     np.testing.assert_array_equal(pheno.values[:, 0], [0.5, np.nan, -0.2])
     covar = read_covar(path, ["CAT_COV", "QCOV1"])
-    assert covar.names == ["CAT_COV=A", "QCOV1"]
-    np.testing.assert_array_equal(covar.values, [[1, 2], [0, 1], [0, 2]])
+    assert covar.names == ["CAT_COV", "QCOV1"] and covar.categorical == {"CAT_COV": ["A", "B"]}
+    np.testing.assert_array_equal(covar.values, [[0, 2], [1, 1], [1, 2]])
     with pytest.raises(InputError, match="'QCOV9' is not in the header"):
         read_covar(path, ["QCOV9"])
     with pytest.raises(InputError, match="'A' is not a number"):

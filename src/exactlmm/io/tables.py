@@ -4,17 +4,19 @@ Format (PLINK ``--pheno`` / ``--covar``): whitespace separated, one sample per l
 optional header line whose first two fields are ``FID IID`` (any case; PLINK 2's ``#FID``
 too).  Missing values are ``NA``, ``nan``, ``.`` or the number −9 (PLINK's and GEMMA's
 missing-phenotype code; a true value of −9 is therefore read as missing).  A covariate column
-holding text (or named as categorical) is categorical: one-hot coded with the most frequent level
-as reference, as PLINK 2 ``--covar`` does (:func:`one_hot`); unlike PLINK 2, ``NA``/−9 are missing
-there too (PLINK 2 wants ``NONE``).  Covariate tables hold the covariates only: the intercept
-is added by the model code, not read from here (unlike GEMMA's ``-c`` files, which carry the
-column of ones and have no ID columns).
+holding text (or named as categorical) is categorical: read as level codes, then one-hot coded
+over the analysed samples by :func:`match_samples`, with the most frequent level there as
+reference and empty levels dropped, as PLINK 2 ``--covar`` does (:func:`one_hot`); unlike
+PLINK 2, ``NA``/−9 are missing there too (PLINK 2 wants ``NONE``).  Covariate tables hold the
+covariates only: the intercept is added by the model code, not read from here (unlike GEMMA's
+``-c`` files, which carry the column of ones and have no ID columns).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import warnings
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -40,10 +42,10 @@ class SampleTable:
     ----------
     path: the file read.
     fid, iid: sample IDs (strings), in file order.
-    names: one name per value column (from the header, else ``f"{kind}{j}"``, j from 1);
-        a categorical covariate ``C`` gives one column ``C=level`` per non-reference level.
-    values: float64 array, samples × columns, NaN where missing.
-    categorical: for each categorical covariate, its reference level (left out).
+    names: one name per value column (from the header, else ``f"{kind}{j}"``, j from 1).
+    values: float64 array, samples × columns, NaN where missing; a categorical column holds the
+        index of the sample's level in ``categorical[name]``.
+    categorical: for each categorical column, its levels in natural sort order.
     """
 
     path: Path
@@ -51,7 +53,7 @@ class SampleTable:
     iid: np.ndarray
     names: list[str]
     values: np.ndarray
-    categorical: dict[str, str | None] = field(default_factory=dict)
+    categorical: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def n_samples(self) -> int:
@@ -155,30 +157,56 @@ def _is_categorical(rows: list[tuple[int, list[str]]], c: int) -> bool:
     return False
 
 
-def one_hot(name: str, tokens: list[str]) -> tuple[list[str], np.ndarray, str | None]:
-    """Indicator columns of a categorical covariate, with a reference level left out.
+def _level(token: str) -> str:
+    """A categorical level as written, numbers in one canonical form ("1", "1.0" → "1")."""
+    try:
+        return format(float(token), "g")
+    except ValueError:
+        return token
 
-    The reference is the most frequent level (ties: the first in sorted order), as PLINK 2
-    ``--covar`` chooses it; every other level ``v`` gets a 0/1 column named ``name=v`` (PLINK 2's
-    names), in sorted order.  A missing entry (``NA``, −9, …: :data:`MISSING_TOKENS`) is NaN
-    in every indicator, so the sample is dropped like one with a missing number.  Returns the
-    names, a len(tokens) × (levels − 1) array and the reference (``None`` when all missing).
 
-    >>> names, x, ref = one_hot("C", ["b", "a", "NA", "b"])
+def natural_key(text: str) -> tuple:
+    """Sort key comparing runs of digits as numbers ("9" < "10"; PLINK 2's natural sort)."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part)
+                 for part in re.split(r"(\d+)", text) if part)
+
+
+def _level_codes(tokens: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Codes (NaN where missing) into the levels, sorted naturally, of a categorical column."""
+    missing = np.array([_is_missing(t) for t in tokens], dtype=bool)
+    labels = [_level(t) for t in tokens]
+    levels = sorted({label for label, m in zip(labels, missing, strict=True) if not m},
+                    key=natural_key)
+    index = {level: float(i) for i, level in enumerate(levels)}
+    codes = np.array([math.nan if m else index[label]
+                      for label, m in zip(labels, missing, strict=True)])
+    return codes, levels
+
+
+def one_hot(name: str, codes: np.ndarray, levels: Sequence[str]
+            ) -> tuple[list[str], np.ndarray, str | None]:
+    """Indicator columns of a categorical covariate over the rows given, a reference left out.
+
+    ``codes`` index ``levels`` (natural sort order; NaN = missing, NaN in every indicator).
+    Levels no row holds are dropped; the reference is the most frequent of the others (ties:
+    the first in natural sort order), as PLINK 2 ``--covar`` chooses it
+    (``IdentifyRemainingCatsAndMostCommon``); every other level ``v`` gets a 0/1 column named
+    ``name=v`` (PLINK 2's names).  Returns the names, a len(codes) × (levels present − 1) array
+    and the reference (``None`` when every row is missing).
+
+    >>> names, x, ref = one_hot("C", np.array([1.0, 0.0, np.nan, 1.0]), ["a", "b", "c"])
     >>> names, x.tolist(), ref
     (['C=a'], [[0.0], [1.0], [nan], [0.0]], 'b')
     """
-    missing = np.array([_is_missing(t) for t in tokens], dtype=bool)
-    present = [t for t, m in zip(tokens, missing, strict=True) if not m]
-    if not present:
-        return [], np.empty((len(tokens), 0)), None
-    levels, counts = np.unique(np.array(present, dtype=str), return_counts=True)
-    reference = str(levels[int(np.argmax(counts))])  # argmax: first of the sorted ties
-    others = [str(level) for level in levels if level != reference]
-    column = np.array(tokens, dtype=str)
-    x = (column[:, None] == np.array(others, dtype=str)[None, :]).astype(np.float64)
-    x[missing] = np.nan
-    return [f"{name}={level}" for level in others], x, reference
+    present = codes[~np.isnan(codes)].astype(np.int64)
+    counts = np.bincount(present, minlength=len(levels))
+    if not present.size:
+        return [], np.empty((codes.size, 0)), None
+    reference = int(np.argmax(counts))  # the first of the tied maxima, in natural order
+    others = [k for k in range(len(levels)) if counts[k] > 0 and k != reference]
+    x = (codes[:, None] == np.array(others, dtype=np.float64)[None, :]).astype(np.float64)
+    x[np.isnan(codes)] = np.nan
+    return [f"{name}={levels[k]}" for k in others], x, levels[reference]
 
 
 def read_table(
@@ -191,9 +219,9 @@ def read_table(
 
     ``columns`` (0-based, default all) are the value columns converted; the others are not
     parsed.  A column named in ``categorical``, or holding a non-missing entry that is not a
-    number, is categorical and becomes indicator columns (:func:`one_hot`); the levels and
-    references are in ``SampleTable.categorical``.  Categorical columns are allowed only when
-    ``kind`` is ``"covar"``.
+    number, is categorical: its values are level codes and its levels are in
+    ``SampleTable.categorical`` (:func:`match_samples` one-hot codes it over the analysed
+    samples).  Categorical columns are allowed only when ``kind`` is ``"covar"``.
 
     Errors (``InputError`` naming the file): empty file; a line with fewer than 3 fields or
     a different number of fields than the first line; a value that is not a number or not
@@ -210,24 +238,19 @@ def read_table(
             f"(columns: {', '.join(names[c] for c in selected)})",
             path=path,
         )
-    out_names: list[str] = []
-    blocks: list[np.ndarray] = []
-    levels: dict[str, str | None] = {}
-    for c in selected:
+    values = np.empty((len(rows), len(selected)), dtype=np.float64)
+    levels: dict[str, list[str]] = {}
+    for j, c in enumerate(selected):
         if kind == "covar" and (names[c] in categorical or _is_categorical(rows, c)):
-            indicator_names, x, reference = one_hot(names[c], [f[c + 2] for _, f in rows])
-            out_names += indicator_names
-            blocks.append(x)
-            levels[names[c]] = reference
+            values[:, j], levels[names[c]] = _level_codes([f[c + 2] for _, f in rows])
         else:
-            out_names.append(names[c])
-            blocks.append(_numeric_column(rows, c, path)[:, None])
+            values[:, j] = _numeric_column(rows, c, path)
     return SampleTable(
         path=path,
         fid=np.array([f[0] for _, f in rows], dtype=str),
         iid=np.array([f[1] for _, f in rows], dtype=str),
-        names=out_names,
-        values=np.hstack(blocks) if blocks else np.empty((len(rows), 0)),
+        names=[names[c] for c in selected],
+        values=values,
         categorical=levels,
     )
 
@@ -253,8 +276,8 @@ def read_covar(
     categorical: Collection[str] = (),
 ) -> SampleTable:
     """Covariates of a ``FID IID c1 … ck`` file (no intercept column): the columns ``names``
-    (PLINK ``--covar-name``; they need a header line), default all, with ``categorical`` ones
-    and those holding text one-hot coded (:func:`one_hot`)."""
+    (PLINK ``--covar-name``; they need a header line), default all; ``categorical`` ones and
+    those holding text are read as level codes (one-hot coded by :func:`match_samples`)."""
     path = Path(path)
     if names is None:
         return read_table(path, "covar", categorical=categorical)
@@ -319,7 +342,9 @@ class SampleMatch:
         the phenotype or any covariate is missing (or the sample is not in the covariate file).
     n_fam_without_pheno: ``.fam`` samples that have no line in the phenotype file.
     n_pheno_not_in_fam: phenotype-file samples absent from the ``.fam`` file (ignored).
-    pheno_name, covariate_names: column names.
+    pheno_name, covariate_names: column names (``C=level`` for a categorical covariate's
+        indicators).
+    categorical_references: each categorical covariate's reference level over these samples.
     """
 
     fam_index: np.ndarray
@@ -330,6 +355,7 @@ class SampleMatch:
     n_pheno_not_in_fam: int
     pheno_name: str
     covariate_names: list[str]
+    categorical_references: dict[str, str | None] = field(default_factory=dict)
 
 
 def _rows_in_fam(
@@ -363,6 +389,7 @@ def match_samples(
 
     Samples are matched on the (FID, IID) pair and kept in ``.fam`` order.  The phenotype
     table must have exactly one value column (``read_pheno`` / ``phenotype_from_fam``).
+    Categorical covariates are one-hot coded over the kept samples (:func:`one_hot`).
     Errors (``InputError`` naming the table): no ID in common with the ``.fam`` file; fewer
     than 3 samples left; a constant phenotype among the samples left.
     """
@@ -376,11 +403,10 @@ def match_samples(
         covar_rows, _ = _rows_in_fam(ds, covar, "covariate")
         c_all = covar.values[np.maximum(covar_rows, 0)]
         keep &= (covar_rows >= 0) & ~np.isnan(c_all).any(axis=1)
-        covariates = c_all[keep]
-        covariate_names = list(covar.names)
+        covariates, covariate_names, references = _expand_categorical(covar, c_all[keep])
     else:
         covariates = np.empty((int(keep.sum()), 0), dtype=np.float64)
-        covariate_names = []
+        covariate_names, references = [], {}
     fam_index = np.flatnonzero(keep).astype(np.int64)
     y = y_all[keep]
     if fam_index.size < MIN_SAMPLES:
@@ -405,4 +431,23 @@ def match_samples(
         n_pheno_not_in_fam=n_pheno_foreign,
         pheno_name=pheno.names[0],
         covariate_names=covariate_names,
+        categorical_references=references,
     )
+
+
+def _expand_categorical(
+    covar: SampleTable, values: np.ndarray
+) -> tuple[np.ndarray, list[str], dict[str, str | None]]:
+    """The covariate columns of the kept samples with each categorical one one-hot coded."""
+    blocks, names, references = [], [], {}
+    for j, name in enumerate(covar.names):
+        if name in covar.categorical:
+            indicator_names, x, references[name] = one_hot(
+                name, values[:, j], covar.categorical[name])
+            blocks.append(x)
+            names += indicator_names
+        else:
+            blocks.append(values[:, j : j + 1])
+            names.append(name)
+    matrix = np.hstack(blocks) if blocks else np.empty((values.shape[0], 0))
+    return matrix, names, references
