@@ -263,3 +263,22 @@ def test_bad_input_is_one_line_and_leaves_no_output(tmp_path, make_plink, capsys
     one_line_error(code, err, *needles)
     assert "Traceback" not in err
     assert_no_outputs(out)
+
+
+def test_categorical_covariate_by_name_and_options_need_a_file(tmp_path, data, capsys):
+    """--covar-name picks columns; a text column is one-hot coded (the null record names the
+    indicator); --covar-categorical without --covar is a one-line error."""
+    prefix, pheno, _ = data
+    fam = [line.split()[:2] for line in Path(f"{prefix}.fam").read_text().splitlines()]
+    covar = tmp_path / "cat.txt"
+    covar.write_text("FID IID unused site\n" + "".join(
+        f"{f} {i} 0.5 {'north' if k % 3 else 'south'}\n" for k, (f, i) in enumerate(fam)))
+    code, err = run(["fit", "--bfile", prefix, "--pheno", pheno, "--covar", covar,
+                     "--covar-name", "site", "--out", tmp_path / "f", "--no-progress"], capsys)
+    assert code == 0, err
+    record = json.loads((tmp_path / "f.null.json").read_text())
+    assert record["covariates"] == ["intercept", "site=south"]  # north: the more frequent
+    code, err = run(["assoc", "--bfile", prefix, "--pheno", pheno, "--covar-categorical",
+                     "site", "--out", tmp_path / "x", "--no-progress"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "need a covariate file (--covar)" in err
+    assert not list(tmp_path.glob("x.*"))

@@ -148,6 +148,11 @@ def test_truth_table() -> None:
     assert (b.n_detected_p_wald, b.n_false_pos_p_wald) == (1, 1)
     assert b.power_p_wald == pytest.approx(1 / 3)
     assert math.isnan(b.power_p_lrt) and math.isnan(b.lambda_gc_p_lrt)
+    # A run without a kinship estimates no γ: NaN, not an error of 100 %; its power stays.
+    plink = ToolResult("plink2", "none", _null(0.0, math.nan), _two_tools()[0].assoc)
+    row = truth_table([plink], truth, dataset="sim", alpha=1e-7).iloc[0]
+    assert math.isnan(row.gamma) and math.isnan(row.rel_err_gamma) and math.isnan(row.h2)
+    assert row.power_p_wald == 1.0
 
 
 def test_check_tolerances() -> None:

@@ -132,6 +132,23 @@ def test_a_different_se_convention_fails_instead_of_giving_wrong_p_values():
         glimix.wald_from_scan(rescaled, scanner.null_scale, y.size, 3)
 
 
+@needs_glimix
+def test_one_snp_without_finite_numbers_is_na_and_the_rest_stand():
+    """One bad SNP is not a failed run: its β, se, p are NaN (TOOL_FAILED when written)."""
+    y, X, K, G = _simulate(3)
+    scanner = _glimix_fit(y, X, K).get_fast_scanner()
+    result = scanner.fast_scan(G, verbose=False)
+    broken = {key: np.array(value, dtype=np.float64) for key, value in result.items()
+              if key in ("effsizes1", "effsizes1_se", "scale")}
+    broken["effsizes1_se"][1] = np.nan
+    wald = glimix.wald_from_scan(broken, scanner.null_scale, y.size, 3)
+    good = glimix.wald_from_scan(result, scanner.null_scale, y.size, 3)
+    for name in ("beta", "se", "p_wald"):
+        assert np.isnan(wald[name][1]), name
+        others = np.delete(np.arange(G.shape[1]), 1)
+        np.testing.assert_array_equal(wald[name][others], good[name][others])
+
+
 def test_missing_glimix_is_skipped_with_the_install_hint(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "glimix_core.lmm", None)  # import now fails
     request = RunRequest(bfile="x", pheno=None, mpheno=1, covar=None, kinship="k", extract="e")

@@ -190,7 +190,14 @@ def _log(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr)
 
 
+def _check_covar_options(args: argparse.Namespace) -> None:
+    """--covar-name and --covar-categorical choose among the columns of --covar."""
+    if (args.covar_name or args.covar_categorical) and not args.covar:
+        raise InputError("--covar-name and --covar-categorical need a covariate file (--covar)")
+
+
 def _inputs(args: argparse.Namespace) -> AnalysisInputs:
+    _check_covar_options(args)
     return load_inputs(
         args.bfile, args.pheno, args.mpheno, args.covar, getattr(args, "kinship", None),
         args.extract, covar_names=args.covar_name, covar_categorical=args.covar_categorical,
@@ -210,6 +217,7 @@ def _log_untested(untested: dict[str, int], total: int, what: str) -> None:
 
 
 def run_qc(args: argparse.Namespace) -> None:
+    _check_covar_options(args)
     ds = open_plink(args.bfile)
     table = read_pheno(args.pheno, args.mpheno) if args.pheno else phenotype_from_fam(
         ds, args.mpheno)

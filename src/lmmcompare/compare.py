@@ -281,7 +281,8 @@ def truth_table(
     (the truth's pve is γt/(1 + γt)).  Per statistic ``s``: ``n_detected_s`` causal SNPs with
     p < alpha, ``power_s`` = that over the causal SNPs the result tested, ``n_false_pos_s``
     non-causal SNPs with p < alpha, ``lambda_gc_s`` over all tested SNPs (NaN when the tool does
-    not give ``s``).
+    not give ``s``).  A run without a kinship (mode :data:`registry.NO_KINSHIP_MODE`) estimates
+    no γ: its γ, h² and pve columns are NaN (its power and λGC are kept).
     """
     _check_alpha(alpha)
     gamma_true = float(truth["gamma"])
@@ -291,9 +292,10 @@ def truth_table(
     causal = set(truth.get("causal_snps", []))
     rows = []
     for result in results:
-        gamma = _number(result.null, "gamma")
-        h2 = _number(result.null, "h2")
-        pve = _number(result.null, "pve")
+        estimated = result.mode != registry.NO_KINSHIP_MODE
+        gamma = _number(result.null, "gamma") if estimated else math.nan
+        h2 = _number(result.null, "h2") if estimated else math.nan
+        pve = _number(result.null, "pve") if estimated else math.nan
         is_causal = result.assoc["snp"].isin(causal).to_numpy()
         row: dict[str, Any] = {
             "dataset": dataset,

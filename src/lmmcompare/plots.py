@@ -229,6 +229,7 @@ def gamma_vs_truth(rows: pd.DataFrame, *, path: str | Path) -> None:
     (filled for fixed, open for refit), and the line y = x.
     """
     _require(rows, ("dataset", "tool", "mode", "gamma", "gamma_true"), "gamma_vs_truth")
+    rows = rows[np.isfinite(rows["gamma"].to_numpy(dtype=np.float64))]  # no γ without a kinship
     rows = rows.sort_values(["dataset", "tool", "mode"], kind="stable")
     fig = _figure(2)
     left, right = fig.axes

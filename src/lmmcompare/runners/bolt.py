@@ -22,11 +22,13 @@ What BOLT-LMM does with the input set written here (read in the BOLT-LMM v2.4/v2
   ``--maxMissingPerSnp 1`` switches the SNP missingness filter off (``snpMissing <= 1``
   always holds); BOLT has no MAF filter for PLINK genotypes.  A SNP left with (almost) nothing
   after projecting out the covariates (``projNorm2 < 0.1``, ``Bolt::initMarker``) gets the
-  sentinel statistic −1e9: ``NOT_REPORTED`` here.  BOLT accepts chromosome codes 1–23, X, XY,
-  PAR1, PAR2 (optionally ``chr``-prefixed; ``SnpData::chrStrToInt``, 22 autosomes); a tested
-  SNP elsewhere cannot run (``SkipRun``).  No genetic map is given: the map is only used for
-  proximal-contamination windows inside one chromosome, which LOCO does not use, and
-  ``--noMapCheck`` stops BOLT from refusing a ``.bim`` whose 3rd column is in cM.
+  sentinel statistic −1e9: reported, but without a statistic, so ``TOOL_FAILED`` here (ours
+  found it testable); a listed SNP missing from the stats file is ``NOT_REPORTED``.  BOLT
+  accepts chromosome codes 1–23, X, XY, PAR1, PAR2 (optionally ``chr``-prefixed;
+  ``SnpData::chrStrToInt``, 22 autosomes); a tested SNP elsewhere cannot run (``SkipRun``).
+  No genetic map is given: the map is only used for proximal-contamination windows inside one
+  chromosome, which LOCO does not use, and ``--noMapCheck`` stops BOLT from refusing a ``.bim``
+  whose 3rd column is in cM.
 * Genotypes: ``SnpData::readBedLine`` maps PLINK code 00 (homozygous ``.bim`` column 5) to 2,
   so BOLT counts copies of our ``a1``; output ``ALLELE1``/``ALLELE0`` are ``.bim`` columns 5/6
   and ``A1FREQ`` is the ``a1`` frequency over the called analysed samples
@@ -89,7 +91,6 @@ from typing import Any
 import numpy as np
 from scipy.stats import chi2
 
-from exactlmm.dosage import count_errcodes, describe_counts
 from exactlmm.io.plink import read_fam_fields
 from exactlmm.io.results import TESTED
 from exactlmm.pipeline import AnalysisInputs, load_inputs
@@ -466,14 +467,13 @@ def run(
     stats["p_wald"][rows[good]] = p[good]
     stats["delta"][rows[good]] = record["delta"]  # one δ for every chromosome (on K_std)
     reported = np.zeros(inputs.snp_index.size, dtype=bool)
-    reported[rows[good]] = True
+    reported[rows] = True  # a sentinel row has no p: write_results makes it TOOL_FAILED
     stats["errcode"][~reported & tested] = "NOT_REPORTED"
-    if np.any(~reported & tested):
-        print(
-            f"bolt: {int(np.sum(~reported & tested))} tested SNPs got no statistic from "
-            f"BOLT-LMM ({describe_counts(count_errcodes(stats['errcode']))}); their rows are NA",
-            file=sys.stderr,
-        )
+    n_without = int(np.sum(~reported & tested)) + int(np.sum(~good))
+    if n_without:
+        print(f"bolt: {n_without} tested SNPs got no statistic from BOLT-LMM "
+              f"({int(np.sum(~good))} with its sentinel −1e9: TOOL_FAILED); their rows are NA",
+              file=sys.stderr)
     write_results(out, {**columns, **stats}, record)
 
 

@@ -109,8 +109,10 @@ def wald_from_scan(
     """Our Wald β, se and p from one ``FastScanner.fast_scan`` result (module docstring).
 
     ``c`` is the number of columns of X (the intercept included): it selects glimix-core's
-    ``effsizes1_se`` convention.  Raises ``ToolFailed`` when β̂²/se² disagrees with
-    (n − c − 1)(s₀/s_j − 1).
+    ``effsizes1_se`` convention.  A SNP whose numbers are not finite gets NaN (the run marks it
+    ``TOOL_FAILED`` and goes on); raises ``ToolFailed`` when β̂²/se² disagrees with
+    (n − c − 1)(s₀/s_j − 1) for a SNP whose numbers are finite — another convention, wrong for
+    every SNP.
     """
     dof = n - c - 1
     beta = np.asarray(result["effsizes1"], dtype=np.float64)
@@ -122,7 +124,10 @@ def wald_from_scan(
     se = np.sqrt(var)
     f_stat = beta**2 / var
     from_scales = dof * (null_scale / scale - 1.0)
-    bad = ~(np.abs(f_stat - from_scales) <= WALD_CHECK_ATOL + WALD_CHECK_RTOL * np.abs(f_stat))
+    finite = np.isfinite(f_stat) & np.isfinite(from_scales) & np.isfinite(beta)
+    bad = finite & ~(
+        np.abs(f_stat - from_scales) <= WALD_CHECK_ATOL + WALD_CHECK_RTOL * np.abs(f_stat)
+    )
     if np.any(bad):
         j = int(np.flatnonzero(bad)[0])
         raise ToolFailed(
@@ -130,7 +135,10 @@ def wald_from_scan(
             f"{from_scales[j]!r} for {int(bad.sum())} SNP(s): its effsizes1_se convention is "
             "not the one of glimix-core 3.1.12"
         )
-    return {"beta": beta, "se": se, "p_wald": scipy.special.fdtrc(1, dof, f_stat)}
+    with np.errstate(invalid="ignore"):
+        p_wald = scipy.special.fdtrc(1, dof, f_stat)
+    return {name: np.where(finite, values, np.nan)
+            for name, values in (("beta", beta), ("se", se), ("p_wald", p_wald))}
 
 
 def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
