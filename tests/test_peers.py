@@ -431,3 +431,17 @@ def test_a_snp_in_the_covariate_span_is_collinear_for_every_tool(dataset, tmp_pa
             assert table["errcode"].tolist() == [".", "COLLINEAR", "."], (tool, mode)
             assert np.isnan(table["p_wald"][1]) and np.isnan(table["beta"][1]), (tool, mode)
             assert np.all(np.isfinite(table["p_wald"][[0, 2]])), (tool, mode)
+
+
+def test_reported_rows_match_ids_among_the_snps_given():
+    """The one matcher of a tool's output rows to ours (every subprocess runner uses it)."""
+    from lmmcompare.runners._common import reported_rows
+
+    ids = np.array(["rs5", "rs1", "rs9", "rs3"])
+    given = np.array([0, 2, 3])
+    assert reported_rows(ids, given, np.array(["rs3", "rs5"]), "T").tolist() == [3, 0]
+    assert reported_rows(ids, given, np.array([], dtype=str), "T").tolist() == []
+    with pytest.raises(ToolFailed, match="T reported SNPs that are not in the list"):
+        reported_rows(ids, given, np.array(["rs1"]), "T")  # in our table, not given
+    with pytest.raises(ToolFailed, match="T reported a SNP twice"):
+        reported_rows(ids, given, np.array(["rs9", "rs9"]), "T")

@@ -8,7 +8,8 @@ tool analyses the same samples (``.fam`` order, phenotype and covariates present
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from exactlmm.pipeline import AnalysisInputs, load_inputs
 from exactlmm.provenance import provenance
 from exactlmm.scan import COLLINEAR_TOLERANCE
 from lmmcompare import registry
-from lmmcompare.runners import RunRequest
+from lmmcompare.runners import RunRequest, ToolFailed, ToolNotInstalled
 
 GENOTYPE_BLOCK = 2048
 """SNPs per block when streaming genotypes for the per-SNP summaries."""
@@ -191,3 +192,45 @@ def null_record(
 def run_parameters(request: RunRequest, mode: str, **extra: Any) -> dict[str, Any]:
     """Provenance parameters: the request as given, the mode, the tool's own settings."""
     return {**request.as_dict(), "mode": mode, **extra}
+
+
+# ----------------------------------------------------------------------- external programs
+
+
+def find_program(program: str, label: str, install: str, binary: str | None = None) -> str:
+    """Path of the executable ``binary`` (default ``program``) on PATH; a
+    :class:`ToolNotInstalled` naming ``label`` and the ``install`` hint otherwise."""
+    path = shutil.which(binary or program)
+    if path is None:
+        raise ToolNotInstalled(
+            f"{label} is not installed ('{binary or program}' not found on PATH); {install}"
+        )
+    return path
+
+
+def output_tail(text: str, lines: int = 8, progress_marks: Iterable[str] = ()) -> str:
+    """The last ``lines`` non-empty lines of a program's output, lines holding one of
+    ``progress_marks`` (progress bars) left out, joined with ' | ': a one-line reason."""
+    marks = tuple(progress_marks)
+    kept = [line.strip() for line in text.splitlines()
+            if line.strip() and not any(mark in line for mark in marks)]
+    return " | ".join(kept[-lines:])
+
+
+def reported_rows(
+    snp_ids: np.ndarray, given: np.ndarray, reported: np.ndarray, label: str
+) -> np.ndarray:
+    """Positions into our SNP columns (IDs ``snp_ids``) of the SNPs a tool reported, in its
+    order.  ``given`` are the positions of the SNPs handed to it; a reported ID that is not one
+    of them, or one reported twice, is a :class:`ToolFailed` (vectorised: sort and search)."""
+    given = np.asarray(given, dtype=np.int64)
+    reported = np.asarray(reported).astype(str)
+    ids = np.asarray(snp_ids).astype(str)[given]
+    order = np.argsort(ids, kind="stable")
+    pos = np.minimum(np.searchsorted(ids[order], reported), max(ids.size - 1, 0))
+    if reported.size and (ids.size == 0 or not np.array_equal(ids[order][pos], reported)):
+        raise ToolFailed(f"{label} reported SNPs that are not in the list it was given")
+    rows = given[order][pos]
+    if np.unique(rows).size != rows.size:
+        raise ToolFailed(f"{label} reported a SNP twice")
+    return rows

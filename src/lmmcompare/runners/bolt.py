@@ -97,9 +97,12 @@ from exactlmm.pipeline import AnalysisInputs, load_inputs
 from lmmcompare.runners import RunRequest, SkipRun, ToolFailed, ToolNotInstalled
 from lmmcompare.runners._common import (
     empty_stat_columns,
+    find_program,
     iter_snp_blocks,
     null_record,
+    output_tail,
     record_block,
+    reported_rows,
     run_parameters,
     snp_columns,
     write_results,
@@ -162,13 +165,7 @@ SKIP_MESSAGES = (
 
 def find_bolt(binary: str | None = None) -> str:
     """Path of the ``bolt`` executable (``binary`` or ``bolt`` on PATH)."""
-    path = shutil.which(binary or "bolt")
-    if path is None:
-        raise ToolNotInstalled(
-            f"BOLT-LMM is not installed ('{binary or 'bolt'}' not found on PATH); "
-            "apt-get install bolt-lmm"
-        )
-    return path
+    return find_program("bolt", "BOLT-LMM", "apt-get install bolt-lmm", binary)
 
 
 def installed() -> bool:
@@ -354,10 +351,6 @@ def parse_stats(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     return out
 
 
-def _tail(text: str, lines: int = 6) -> str:
-    """The last non-empty lines of BOLT's output, joined with ' | '."""
-    kept = [line.strip() for line in text.splitlines() if line.strip()]
-    return " | ".join(kept[-lines:])
 
 
 def _refusal(stderr: str) -> str | None:
@@ -416,7 +409,7 @@ def run(
             reason = _refusal(proc.stderr)
             if reason is not None:
                 raise SkipRun(reason)
-            raise ToolFailed(f"bolt exited with status {proc.returncode}: {_tail(output)}")
+            raise ToolFailed(f"bolt exited with status {proc.returncode}: {output_tail(output, 6)}")
         table = parse_stats(stats_path)
     log = parse_log(output)
     version_match = re.search(r"BOLT-LMM, v(\S+)", proc.stdout)
@@ -428,10 +421,7 @@ def run(
             f"BOLT-LMM analysed {log['n_used']} samples with {log['c_indep']} independent "
             f"covariates (intercept included); expected {n} and {c}"
         )
-    row_of = {snp: i for i, snp in enumerate(columns["snp"].tolist())}
-    rows = np.array([row_of.get(snp, -1) for snp in table["SNP"].tolist()], dtype=np.int64)
-    if np.any(rows < 0) or not np.all(tested[rows]):
-        raise ToolFailed("BOLT-LMM reported SNPs that were not handed to it")
+    rows = reported_rows(columns["snp"], np.flatnonzero(tested), table["SNP"], "BOLT-LMM")
     _check_coding(table, columns, stats, rows, n)
 
     chisq = table["CHISQ_BOLT_LMM_INF"]

@@ -79,10 +79,13 @@ from lmmcompare.runners import RunRequest, ToolFailed, ToolNotInstalled
 from lmmcompare.runners._common import (
     GENOTYPE_BLOCK,
     empty_stat_columns,
+    find_program,
     iter_snp_blocks,
     load,
     null_record,
+    output_tail,
     record_block,
+    reported_rows,
     run_parameters,
     snp_columns,
     write_results,
@@ -112,13 +115,7 @@ _THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS
 
 def find_emmax(binary: str | None = None) -> str:
     """Path of the ``emmax`` executable (``binary`` or ``emmax`` on PATH)."""
-    path = shutil.which(binary or "emmax")
-    if path is None:
-        raise ToolNotInstalled(
-            f"EMMAX is not installed ('{binary or 'emmax'}' not found on PATH); "
-            "apt-get install emmax"
-        )
-    return path
+    return find_program("emmax", "EMMAX", "apt-get install emmax", binary)
 
 
 def installed() -> bool:
@@ -338,9 +335,6 @@ def _spot_check(
         )
 
 
-def _tail(text: str, lines: int = 8) -> str:
-    kept = [line.strip() for line in text.splitlines() if line.strip()]
-    return " | ".join(kept[-lines:])
 
 
 def run(
@@ -375,7 +369,7 @@ def run(
         output = proc.stdout + proc.stderr
         paths = {ext: directory / f"result.{ext}" for ext in ("ps", "reml", "log")}
         if proc.returncode != 0 or not all(p.is_file() for p in paths.values()):
-            raise ToolFailed(f"emmax exited with status {proc.returncode}: {_tail(output)}")
+            raise ToolFailed(f"emmax exited with status {proc.returncode}: {output_tail(output)}")
         if "FATAL ERROR" in output:
             fatal = [line for line in output.splitlines() if "FATAL ERROR" in line]
             raise ToolFailed(f"emmax reported: {fatal[0].strip()}")
@@ -393,11 +387,7 @@ def run(
     expected = {"kinship": (n, n, 0), "pheno": (n, 1, 0), "covar": (n, c, 0)}
     if counts != expected:
         raise ToolFailed(f"EMMAX read (rows, columns, missing) {counts}; expected {expected}")
-    row_of = {snp: i for i, snp in enumerate(columns["snp"][written].tolist())}
-    found = np.array([row_of.get(snp, -1) for snp in table["snp"].tolist()], dtype=np.int64)
-    if np.any(found < 0) or np.unique(found).size != found.size:
-        raise ToolFailed("EMMAX's .ps lists SNPs it was not given, or one twice")
-    rows = written[found]
+    rows = reported_rows(columns["snp"], written, table["snp"], "EMMAX")
     delta = reml["delta"]
     _spot_check(inputs, table, rows, delta)
 

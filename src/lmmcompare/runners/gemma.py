@@ -57,10 +57,13 @@ from lmmcompare import params
 from lmmcompare.runners import RunRequest, ToolFailed, ToolNotInstalled
 from lmmcompare.runners._common import (
     empty_stat_columns,
+    find_program,
     iter_snp_blocks,
     load,
     null_record,
+    output_tail,
     record_block,
+    reported_rows,
     run_parameters,
     snp_columns,
     write_results,
@@ -97,13 +100,7 @@ LOG_PATTERNS = {
 
 def find_gemma(binary: str | None = None) -> str:
     """Path of the ``gemma`` executable (``binary`` or ``gemma`` on PATH)."""
-    path = shutil.which(binary or "gemma")
-    if path is None:
-        raise ToolNotInstalled(
-            f"GEMMA is not installed ('{binary or 'gemma'}' not found on PATH); "
-            "apt-get install gemma"
-        )
-    return path
+    return find_program("gemma", "GEMMA", "apt-get install gemma", binary)
 
 
 def parse_log(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -194,10 +191,6 @@ def write_input_set(inputs: AnalysisInputs, directory: Path, snp_ids: np.ndarray
     return options
 
 
-def _tail(text: str, lines: int = 8) -> str:
-    """Last lines of GEMMA's output, progress bars removed, joined with ' | '."""
-    kept = [line.strip() for line in text.splitlines() if line.strip() and "====" not in line]
-    return " | ".join(kept[-lines:])
 
 
 def run(
@@ -235,7 +228,8 @@ def run(
         assoc_path = directory / "output" / "result.assoc.txt"
         log_path = directory / "output" / "result.log.txt"
         if proc.returncode != 0 or not assoc_path.is_file() or not log_path.is_file():
-            raise ToolFailed(f"gemma exited with status {proc.returncode}: {_tail(output)}")
+            tail = output_tail(output, progress_marks=("====",))
+            raise ToolFailed(f"gemma exited with status {proc.returncode}: {tail}")
         table = parse_assoc(assoc_path)
         log = parse_log(log_path)
         if keep_raw is not None:
@@ -253,10 +247,8 @@ def run(
             f"GEMMA analysed {log['n_analysed']} samples with {log['n_covariates']} covariates; "
             f"expected {n} and {c}"
         )
-    row_of = {snp: i for i, snp in enumerate(columns["snp"].tolist())}
-    rows = np.array([row_of.get(snp, -1) for snp in table["rs"].tolist()], dtype=np.int64)
-    if np.any(rows < 0):
-        raise ToolFailed("GEMMA tested SNPs that are not in our list")
+    given = np.flatnonzero(stats["errcode"] == TESTED)
+    rows = reported_rows(columns["snp"], given, table["rs"], "GEMMA")
     _check_coding(table, columns, stats, rows, n)
 
     stats["beta"][rows] = table["beta"]

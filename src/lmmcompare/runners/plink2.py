@@ -83,10 +83,13 @@ from exactlmm.pipeline import AnalysisInputs
 from lmmcompare.runners import RunRequest, SkipRun, ToolFailed, ToolNotInstalled
 from lmmcompare.runners._common import (
     empty_stat_columns,
+    find_program,
     iter_snp_blocks,
     load,
     null_record,
+    output_tail,
     record_block,
+    reported_rows,
     run_parameters,
     snp_columns,
     write_results,
@@ -130,13 +133,7 @@ LOG_COUNTS = {
 
 def find_plink2(binary: str | None = None) -> str:
     """Path of the ``plink2`` executable (``binary`` or ``plink2`` on PATH)."""
-    path = shutil.which(binary or "plink2")
-    if path is None:
-        raise ToolNotInstalled(
-            f"PLINK 2 is not installed ('{binary or 'plink2'}' not found on PATH); "
-            "apt-get install plink2"
-        )
-    return path
+    return find_program("plink2", "PLINK 2", "apt-get install plink2", binary)
 
 
 def installed() -> bool:
@@ -255,10 +252,6 @@ def write_input_set(
     return options, centered
 
 
-def _tail(text: str, lines: int = 8) -> str:
-    """Last lines of PLINK 2's output, progress lines removed, joined with ' | '."""
-    kept = [line.strip() for line in text.splitlines() if line.strip() and "%" not in line]
-    return " | ".join(kept[-lines:])
 
 
 def _check_chromosomes(chrom: np.ndarray) -> None:
@@ -308,7 +301,8 @@ def run(
         glm_path = directory / GLM_FILE
         log_path = directory / f"{OUT}.log"
         if proc.returncode != 0 or not glm_path.is_file() or not log_path.is_file():
-            raise ToolFailed(f"plink2 exited with status {proc.returncode}: {_tail(output)}")
+            tail = output_tail(output, progress_marks=("%",))
+            raise ToolFailed(f"plink2 exited with status {proc.returncode}: {tail}")
         table = parse_glm(glm_path)
         log = parse_log(log_path)
         if keep_raw is not None:
@@ -325,7 +319,7 @@ def run(
             f"{log['n_phenotype']} with a phenotype, and {log['n_covariates']} covariates; "
             f"expected {n} samples and {k} covariates"
         )
-    rows = _rows_of(table, columns, tested)
+    rows = reported_rows(columns["snp"], tested, table["ID"], "PLINK 2")
     _check_coding(table, columns, stats, rows)
 
     plink_errcode = table["ERRCODE"]
@@ -369,21 +363,6 @@ def run(
     write_results(out, {**columns, **stats}, record)
 
 
-def _rows_of(
-    table: dict[str, np.ndarray], columns: dict[str, np.ndarray], tested: np.ndarray
-) -> np.ndarray:
-    """Positions (into our SNP columns) of PLINK 2's rows, matched by ID among the SNPs it was
-    given; a row for any other SNP, or one reported twice, is a ``ToolFailed``."""
-    ids = columns["snp"][tested]
-    order = np.argsort(ids, kind="stable")
-    pos = np.searchsorted(ids[order], table["ID"])
-    pos = np.minimum(pos, max(ids.size - 1, 0))
-    if table["ID"].size and (ids.size == 0 or not np.array_equal(ids[order][pos], table["ID"])):
-        raise ToolFailed("PLINK 2 reported SNPs that are not in the list it was given")
-    rows = tested[order][pos]
-    if np.unique(rows).size != rows.size:
-        raise ToolFailed("PLINK 2 reported a SNP twice")
-    return rows
 
 
 def _check_coding(
