@@ -15,11 +15,9 @@ from glue import ran, run_script, strip_suffix
 
 from exactlmm.pipeline import load_inputs, loglik_at_gamma
 from lmmcompare.compare import write_table
-from lmmcompare.registry import NO_KINSHIP_MODE
+from lmmcompare.registry import GENOTYPE_KINSHIP_MODES, NO_KINSHIP_MODE
 
 COLUMNS = ["dataset", "tool", "mode", "gamma", "ours_loglik_at_gamma"]
-GENOTYPE_KINSHIP_MODES = ("loco",)
-"""Modes whose γ is on the standardized kinship of the genotypes, not on the kinship file."""
 
 
 def main(snakemake):

@@ -141,6 +141,7 @@ def test_every_mode_of_the_registry_has_a_style():
     from lmmcompare import plots, registry
 
     assert set(plots.MODE_MARKERS) == set(plots.MODE_LINES) == set(registry.MODES)
+    assert set(plots.MODE_HATCHES) == set(registry.MODES)
 
 
 def test_runtime_by_dataset_draws_one_bar_per_run(tmp_path: Path, monkeypatch) -> None:

@@ -166,11 +166,6 @@ def _is_exact(tool: str) -> bool:
     return entry is None or entry.exact
 
 
-def _reference_mode(result: Result) -> str | None:
-    entry = registry.TOOLS.get(result.tool)
-    return None if entry is None else entry.reference_modes.get(result.mode)
-
-
 def comparison_pairs(results: list[Result]) -> list[tuple[Result, Result, str, str]]:
     """The pairs a concordance table compares, as ``(a, b, mode label, comparison)``.
 
@@ -180,7 +175,7 @@ def comparison_pairs(results: list[Result]) -> list[tuple[Result, Result, str, s
     * Every cross-mode pair the registry declares (``Tool.reference_modes``): ours
       (:data:`registry.REFERENCE`) in the reference mode as ``a``, the tool as ``b``, labelled
       ``registry.cross_mode(mode_a, mode_b)`` (e.g. ``"fixed/none"``), comparison
-      ``"cross-mode"`` (judged on :data:`registry.CROSS_MODE_METRICS`).
+      ``"cross-mode"`` (meant for λGC and the direction of effects: two different models).
     """
     pairs = []
     for a, b in combinations(results, 2):
@@ -188,7 +183,7 @@ def comparison_pairs(results: list[Result]) -> list[tuple[Result, Result, str, s
             kind = "exact" if _is_exact(a.tool) and _is_exact(b.tool) else "approximate"
             pairs.append((a, b, a.mode, kind))
     for b in results:
-        mode = _reference_mode(b)
+        mode = registry.reference_mode(b.tool, b.mode)
         for a in results:
             if mode is not None and a.tool == registry.REFERENCE and a.mode == mode:
                 pairs.append((a, b, registry.cross_mode(a.mode, b.mode), "cross-mode"))

@@ -43,6 +43,7 @@ _QQ_KEEP_REST = 2000
 #: Marker and line style per mode of the registry (tests/test_plots.py checks every mode has one).
 MODE_MARKERS = {"fixed": "o", "refit": "s", "loco": "D", "none": "v"}
 MODE_LINES = {"fixed": "-", "refit": "--", "loco": "-.", "none": ":"}
+MODE_HATCHES = {"fixed": "", "refit": "//", "loco": "..", "none": "xx"}
 
 
 def _figure(n_panels: int, width: float = 4.6, height: float = 4.2) -> Figure:
@@ -377,8 +378,6 @@ def runtime_by_dataset(bench: pd.DataFrame, *, path: str | Path) -> None:
     datasets = list(dict.fromkeys(bench["dataset"].astype(str)))
     runs = sorted({(str(t), str(m)) for t, m in zip(bench["tool"], bench["mode"], strict=True)})
     colours = _colours([tool for tool, _ in runs])
-    hatches = {mode: hatch for mode, hatch in zip(MODE_LINES, ("", "//", "..", "xx"),
-                                                  strict=True)}
     median = bench.groupby(["dataset", "tool", "mode"])["seconds"].median()
     width = 0.8 / max(len(runs), 1)
     fig = _figure(1, width=max(6.0, 0.9 * len(datasets) * max(len(runs), 4) / 4), height=4.2)
@@ -391,7 +390,7 @@ def runtime_by_dataset(bench: pd.DataFrame, *, path: str | Path) -> None:
                 if value is not None and np.isfinite(value) and value > 0:
                     xs.append(i - 0.4 + (k + 0.5) * width)
                     ys.append(float(value))
-            ax.bar(xs, ys, width=width, color=colours[tool], hatch=hatches.get(mode, ""),
+            ax.bar(xs, ys, width=width, color=colours[tool], hatch=MODE_HATCHES.get(mode, ""),
                    edgecolor="0.2", linewidth=0.4, label=f"{tool} {mode}")
         ax.set_yscale("log")
         ax.set_xticks(range(len(datasets)), datasets, rotation=30, ha="right")

@@ -20,8 +20,9 @@ Modes (:data:`MODES`)
   baseline that shows what the mixed model buys.  Its model is the LMM with γ fixed at 0.
 
 Runs of the same mode are compared with each other, and a tool's run in a mode ours lacks with
-ours in its ``reference_modes`` mode (PLINK 2 ``none`` against ours ``fixed``: λGC and the
-direction of effects, :data:`CROSS_MODE_METRICS`).
+ours in its ``reference_modes`` mode (PLINK 2 ``none`` against ours ``fixed``: meant for λGC
+and the direction of effects; the p-value agreement of two different models is reported but is
+not agreement).
 
 Statistics (:data:`STATISTICS`)
 -------------------------------
@@ -56,10 +57,9 @@ MODES = ("fixed", "refit", "loco", "none")
 NO_KINSHIP_MODE = "none"
 """The mode without a kinship (γ is 0 by construction, not estimated)."""
 
-CROSS_MODE_METRICS = ("lambda_gc", "pearson_r_beta")
-"""What a cross-mode pair (a tool's ``reference_modes``) is meant to be judged on: genomic
-control and the direction of effects; the p-value agreement of two different models is reported
-but is not agreement."""
+GENOTYPE_KINSHIP_MODES = ("loco",)
+"""Modes whose kinship each tool builds from the genotypes (the standardized kinship of the run's
+SNPs), not the shared kinship file: their γ is on that kinship."""
 
 STATISTICS = ("p_wald", "p_lrt", "p_score")
 """p-value columns of an association table."""
@@ -457,6 +457,13 @@ def pair_modes() -> tuple[str, ...]:
         for mode, reference in tool.reference_modes.items()
     ]
     return (*MODES, *dict.fromkeys(cross))
+
+
+def reference_mode(tool: str, mode: str) -> str | None:
+    """The mode of ours a run of ``tool`` in ``mode`` is compared with across modes (its
+    ``reference_modes``), or ``None``; a tool the registry does not know has none."""
+    entry = TOOLS.get(tool)
+    return None if entry is None else entry.reference_modes.get(mode)
 
 
 def statistics_of(name: str) -> tuple[str, ...]:

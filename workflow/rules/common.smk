@@ -402,9 +402,7 @@ def qq_runs(wildcards):
     """The runs drawn in a dataset's QQ plot of one mode: that mode's runs, plus ours in the
     reference mode of a tool of that mode (PLINK 2's none is drawn beside our fixed)."""
     runs = runs_of(wildcards.dataset, wildcards.mode)
-    references = {
-        registry.get(run.tool).reference_modes.get(run.mode) for run in runs
-    } - {None}
+    references = {registry.reference_mode(run.tool, run.mode) for run in runs} - {None}
     extra = [
         run
         for run in runs_of(wildcards.dataset)

@@ -63,7 +63,9 @@ FLOAT_FORMAT = "%.10g"
 NA = "NA"
 
 NULL_REQUIRED_KEYS = ("tool", "gamma", "loglik", "likelihood")
-LIKELIHOODS = ("REML", "ML")
+LIKELIHOODS = ("REML", "ML", None)
+"""What ``likelihood`` can be: ``None`` for a tool that fits no likelihood (``loglik`` is then
+``None`` too: BOLT-LMM's Monte-Carlo REML prints none, PLINK 2's regression has no kinship)."""
 STATUSES = ("ok", "skipped")
 
 
@@ -293,7 +295,7 @@ def read_null_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read ``PREFIX.null.json``; ``null`` values stay ``None``.
 
     Errors (``InputError`` naming the file): missing file, invalid JSON, not an object,
-    missing ``tool``/``gamma``/``loglik``/``likelihood``, ``likelihood`` not REML or ML,
+    missing ``tool``/``gamma``/``loglik``/``likelihood``, ``likelihood`` not REML, ML or null,
     ``gamma`` not a number ≥ 0.
     """
     path = Path(path)
@@ -328,7 +330,7 @@ def _check_null_record(record: dict[str, Any], path: Path) -> None:
                          f"{', '.join(missing)}", path=path)
     if record["likelihood"] not in LIKELIHOODS:
         raise InputError(
-            f"likelihood is {record['likelihood']!r}, expected 'REML' or 'ML'", path=path
+            f"likelihood is {record['likelihood']!r}, expected 'REML', 'ML' or null", path=path
         )
     gamma = record["gamma"]
     if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or gamma < 0:

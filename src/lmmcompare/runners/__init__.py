@@ -8,8 +8,9 @@ A runner is a module ``lmmcompare.runners.<tool>`` named by the tool's registry 
 
 ``run`` analyses exactly the samples our tool analyses (the ``.fam`` samples with a phenotype and
 every covariate, in ``.fam`` order; ``exactlmm.pipeline.load_inputs``), tests exactly the SNPs of
-``request.extract``, uses the kinship file as given (none in ``loco`` and ``none`` modes), and
-writes ``OUT.assoc.tsv`` and ``OUT.null.json`` (docs/DESIGN.md).  It is called in-process by
+``request.extract``, uses the kinship file as given (in ``loco`` mode the tool builds its own from
+the genotypes, in ``none`` mode it uses none; neither loads the file), and writes
+``OUT.assoc.tsv`` and ``OUT.null.json`` (docs/DESIGN.md).  It is called in-process by
 :func:`lmmcompare.runs.execute`, which first checks the mode against the registry.
 
 A run that cannot happen here raises a :class:`SkipRun` (the tool is not installed, or cannot

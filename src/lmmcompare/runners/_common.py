@@ -35,12 +35,13 @@ GENOTYPE_BLOCK = 2048
 """SNPs per block when streaming genotypes for the per-SNP summaries."""
 
 
-def load(request: RunRequest) -> AnalysisInputs:
-    """Read and match every input of ``request`` (the kinship cut to the analysed samples, not
-    centered: each peer gets K as given)."""
+def load(request: RunRequest, *, with_kinship: bool = True) -> AnalysisInputs:
+    """Read and match every input of ``request``: the kinship cut to the analysed samples, not
+    centered (each peer gets K as given), or no kinship at all with ``with_kinship=False``
+    (modes ``loco`` and ``none``: the tool builds its own, or uses none)."""
     return load_inputs(
-        request.bfile, request.pheno, request.mpheno, request.covar, request.kinship,
-        request.extract,
+        request.bfile, request.pheno, request.mpheno, request.covar,
+        request.kinship if with_kinship else None, request.extract,
     )
 
 
@@ -171,7 +172,8 @@ def null_record(
         "tool": tool,
         "version": version,
         "mode": parameters.get("mode"),
-        "likelihood": "REML",
+        # Every tool that gives a log-likelihood gives the REML one; none, no likelihood.
+        "likelihood": None if loglik is None else "REML",
         "gamma": std["gamma"],
         "delta": std["delta"],
         "h2": std["h2"],

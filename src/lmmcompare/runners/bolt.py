@@ -93,12 +93,13 @@ from scipy.stats import chi2
 
 from exactlmm.io.plink import read_fam_fields
 from exactlmm.io.results import TESTED
-from exactlmm.pipeline import AnalysisInputs, load_inputs
+from exactlmm.pipeline import AnalysisInputs
 from lmmcompare.runners import RunRequest, SkipRun, ToolFailed, ToolNotInstalled
 from lmmcompare.runners._common import (
     empty_stat_columns,
     find_program,
     iter_snp_blocks,
+    load,
     null_record,
     output_tail,
     record_block,
@@ -380,8 +381,7 @@ def run(
         raise ValueError(f"BOLT-LMM runs in loco mode only, not {mode!r} (lmmcompare.registry)")
     binary = find_bolt(bolt_binary)
     # The same loader as every tool; loco mode uses no kinship file (BOLT builds its own GRM).
-    inputs = load_inputs(request.bfile, request.pheno, request.mpheno, request.covar, None,
-                         request.extract)
+    inputs = load(request, with_kinship=False)
     columns = snp_columns(inputs)
     stats = empty_stat_columns(inputs.snp_index.size)
     for block in iter_snp_blocks(inputs):

@@ -14,13 +14,14 @@ from __future__ import annotations
 import os
 
 from exactlmm.cli import main
+from lmmcompare import registry
 from lmmcompare.runners import RunRequest, ToolFailed
 
 
 def command_line(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> list[str]:
     """The ``exactlmm assoc`` arguments of one run."""
-    if mode not in ("fixed", "refit", "loco"):
-        raise ValueError(f"exactlmm has no mode {mode!r}")
+    if mode not in registry.get("exactlmm").modes:
+        raise ValueError(f"exactlmm has no mode {mode!r} (lmmcompare.registry)")
     argv = ["assoc", "--bfile", request.bfile, "--mpheno", str(request.mpheno),
             "--extract", request.extract, "--no-progress", "--out", str(out)]
     if request.pheno is not None:

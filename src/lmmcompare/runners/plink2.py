@@ -282,7 +282,8 @@ def run(
     if mode != MODE:
         raise ValueError(f"PLINK 2 runs in mode 'none' only, not {mode!r} (lmmcompare.registry)")
     binary = find_plink2(plink2_binary)
-    inputs = load(request)
+    # The same loader as every tool, without the kinship file (linear regression uses none).
+    inputs = load(request, with_kinship=False)
     columns = snp_columns(inputs)
     stats = empty_stat_columns(inputs.snp_index.size)
     for block in iter_snp_blocks(inputs):
@@ -359,6 +360,7 @@ def run(
         # Everything but the binary's path and the thread count (which changes no number):
         # the same config gives the same bytes.
         parameters=run_parameters(request, mode, command=["plink2", *options, *settings]),
+        mean_diag=1.0,  # no kinship: γ = 0, so pve = 0 whatever t
     )
     write_results(out, {**columns, **stats}, record)
 
