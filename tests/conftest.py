@@ -2,7 +2,8 @@
 
 ``make_plink(directory, n=.., m=.., seed=.., chroms=.., missing_rate=..)`` writes a random
 PLINK fileset with ``bed_reader.to_bed`` and returns its prefix.  ``hs1940`` decompresses
-GEMMA's mouse example (Debian ``gemma-doc``) once per session, or skips.
+GEMMA's mouse example (Debian ``gemma-doc``) once per session, or skips; ``hs1940_request`` is
+the run request of every peer on it (centered kinship, phenotype 1, every SNP listed).
 """
 
 from __future__ import annotations
@@ -110,3 +111,20 @@ def hs1940(tmp_path_factory: pytest.TempPathFactory) -> Path:
         with gzip.open(source, "rb") as src, open(directory / source.stem, "wb") as dst:
             shutil.copyfileobj(src, dst)
     return directory / HS1940_NAME
+
+
+@pytest.fixture(scope="session")
+def hs1940_request(hs1940: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A RunRequest on HS1940: phenotype 1, intercept only, GEMMA's centered kinship (computed
+    once per session by ``exactlmm kinship --kind centered``), every ``.bim`` SNP listed."""
+    from exactlmm.cli import main as exactlmm_main
+    from lmmcompare.runners import RunRequest
+
+    directory = tmp_path_factory.mktemp("hs1940_request")
+    assert exactlmm_main(["kinship", "--bfile", str(hs1940), "--kind", "centered",
+                          "--no-progress", "--out", str(directory / "hs")]) == 0
+    bim = Path(f"{hs1940}.bim").read_text().splitlines()
+    (directory / "snps.txt").write_text("".join(f"{line.split()[1]}\n" for line in bim if line))
+    return RunRequest(bfile=str(hs1940), pheno=None, mpheno=1, covar=None,
+                      kinship=str(directory / "hs.kinship.txt"),
+                      extract=str(directory / "snps.txt"))

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.stats
+from peer_helpers import neglog10, run_ours
 
-from exactlmm.cli import main as exactlmm_main
 from exactlmm.errors import InputError
 from exactlmm.io.results import read_assoc_tsv, read_null_json
 from lmmcompare import registry
@@ -217,21 +217,6 @@ def test_a_failing_emmax_is_a_tool_failure(make_plink, tmp_path):
 # ----------------------------------------------------------------------------- EMMAX runs
 
 
-def _ours(request: RunRequest, out: Path, h2: float | None = None) -> None:
-    argv = ["assoc", "--bfile", request.bfile, "--kinship", request.kinship,
-            "--extract", request.extract, "--no-progress", "--out", str(out)]
-    for flag, value in (("--pheno", request.pheno), ("--covar", request.covar)):
-        if value is not None:
-            argv += [flag, value]
-    if h2 is not None:
-        argv += ["--h2", repr(h2)]
-    assert exactlmm_main(argv) == 0
-
-
-def _neglog10(p):
-    return -np.log10(p)
-
-
 def _dense_reml(delta, y, X, K):
     """Exact REML (with +½log|XᵀX|) at γ = 1/δ, by dense algebra on H = γK + I."""
     n, c = X.shape
@@ -248,7 +233,7 @@ def _dense_reml(delta, y, X, K):
 def test_runner_agrees_with_ours_and_its_null_numbers_mean_what_they_say(make_plink, tmp_path):
     request = _toy_request(make_plink, tmp_path)
     emmax.run(request, "fixed", tmp_path / "emmax", keep_raw=tmp_path / "raw")
-    _ours(request, tmp_path / "ours")
+    run_ours(request, tmp_path / "ours")
     theirs, ours = (read_assoc_tsv(tmp_path / f"{t}.assoc.tsv") for t in ("emmax", "ours"))
     null, ours_null = (read_null_json(tmp_path / f"{t}.null.json") for t in ("emmax", "ours"))
     assert theirs["snp"].tolist() == ours["snp"].tolist()
@@ -262,20 +247,20 @@ def test_runner_agrees_with_ours_and_its_null_numbers_mean_what_they_say(make_pl
     shift = np.log(null["delta"]) - np.log(ours_null["delta"])
     assert -1e-7 < shift < XACCU + 1e-7
     assert null["loglik"] == pytest.approx(ours_null["loglik"], abs=1e-6)
-    assert np.allclose(_neglog10(theirs["p_wald"][ok]), _neglog10(ours["p_wald"][ok]),
+    assert np.allclose(neglog10(theirs["p_wald"][ok]), neglog10(ours["p_wald"][ok]),
                        rtol=1e-3, atol=1e-6)
     assert np.max(np.abs(theirs["beta"][ok] - ours["beta"][ok]) / ours["se"][ok]) < 1e-3
     assert np.allclose(theirs["delta"][ok], null["delta"], rtol=0)
 
     # At EMMAX's δ ours gives the same numbers (to printed digits) and the same REML.
-    _ours(request, tmp_path / "at", h2=null["h2"])
+    run_ours(request, tmp_path / "at", h2=null["h2"])
     at = read_assoc_tsv(tmp_path / "at.assoc.tsv")
     at_null = read_null_json(tmp_path / "at.null.json")
     assert at_null["loglik"] == pytest.approx(null["loglik"], abs=1e-9)  # exact REML
     assert at_null["sigma_e2"] == pytest.approx(null["sigma_e2"], rel=1e-9)  # ve = σ̂e²
     for name in ("beta", "se"):
         assert np.allclose(theirs[name][ok], at[name][ok], rtol=1e-7, atol=0), name
-    assert np.allclose(_neglog10(theirs["p_wald"][ok]), _neglog10(at["p_wald"][ok]),
+    assert np.allclose(neglog10(theirs["p_wald"][ok]), neglog10(at["p_wald"][ok]),
                        rtol=1e-7, atol=1e-9)
     assert theirs["p_wald"][CAUSAL] < 1e-4 and np.nanargmin(theirs["p_wald"]) == CAUSAL
     assert theirs["beta"][CAUSAL] == pytest.approx(CAUSAL_BETA, abs=4 * theirs["se"][CAUSAL])
@@ -334,17 +319,11 @@ def test_outputs_are_byte_reproducible(make_plink, tmp_path):
 
 @pytest.mark.slow
 @needs_emmax
-def test_hs1940_agrees_with_ours(hs1940, tmp_path):
+def test_hs1940_agrees_with_ours(hs1940_request, tmp_path):
     """GEMMA's mouse example, centered kinship, intercept only (c = 1): every SNP ours tests."""
-    assert exactlmm_main(["kinship", "--bfile", str(hs1940), "--kind", "centered",
-                          "--no-progress", "--out", str(tmp_path / "hs")]) == 0
-    bim = Path(f"{hs1940}.bim").read_text().split("\n")
-    (tmp_path / "snps.txt").write_text("\n".join(line.split()[1] for line in bim if line) + "\n")
-    request = RunRequest(bfile=str(hs1940), pheno=None, mpheno=1, covar=None,
-                         kinship=str(tmp_path / "hs.kinship.txt"),
-                         extract=str(tmp_path / "snps.txt"))
+    request = hs1940_request
     assert execute(Run("hs1940", "emmax", "fixed"), request, tmp_path / "emmax").ok
-    _ours(request, tmp_path / "ours")
+    run_ours(request, tmp_path / "ours")
     theirs, ours = (read_assoc_tsv(tmp_path / f"{t}.assoc.tsv") for t in ("emmax", "ours"))
     null, ours_null = (read_null_json(tmp_path / f"{t}.null.json") for t in ("emmax", "ours"))
     assert theirs["errcode"].tolist() == ours["errcode"].tolist()
@@ -353,15 +332,15 @@ def test_hs1940_agrees_with_ours(hs1940, tmp_path):
     shift = np.log(null["delta"]) - np.log(ours_null["delta"])
     assert -1e-7 < shift < XACCU + 1e-7
     assert null["loglik"] == pytest.approx(ours_null["loglik"], abs=1e-5)
-    diff = np.abs(_neglog10(theirs["p_wald"][ok]) - _neglog10(ours["p_wald"][ok]))
+    diff = np.abs(neglog10(theirs["p_wald"][ok]) - neglog10(ours["p_wald"][ok]))
     assert diff.max() < 2e-3
     assert np.max(np.abs(theirs["beta"][ok] - ours["beta"][ok]) / ours["se"][ok]) < 1e-3
-    _ours(request, tmp_path / "at", h2=null["h2"])
+    run_ours(request, tmp_path / "at", h2=null["h2"])
     at = read_assoc_tsv(tmp_path / "at.assoc.tsv")
     assert read_null_json(tmp_path / "at.null.json")["loglik"] == pytest.approx(
         null["loglik"], abs=1e-9
     )
-    diff_at = np.abs(_neglog10(theirs["p_wald"][ok]) - _neglog10(at["p_wald"][ok]))
+    diff_at = np.abs(neglog10(theirs["p_wald"][ok]) - neglog10(at["p_wald"][ok]))
     assert diff_at.max() < 1e-7
     assert np.max(np.abs(theirs["beta"][ok] - at["beta"][ok]) / at["se"][ok]) < 1e-7
 

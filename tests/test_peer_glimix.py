@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.stats
+from peer_helpers import neglog10, run_ours
 
-from exactlmm.cli import main as exactlmm_main
 from exactlmm.io.results import read_assoc_tsv, read_null_json
 from lmmcompare import registry
 from lmmcompare.runners import RunRequest, ToolFailed, glimix
@@ -184,17 +184,6 @@ def _toy_request(make_plink, directory: Path) -> RunRequest:
                       extract=str(directory / "snps.txt"))
 
 
-def _ours_at(request: RunRequest, h2: float, out: Path) -> None:
-    argv = ["assoc", "--bfile", request.bfile, "--pheno", request.pheno, "--covar",
-            request.covar, "--kinship", request.kinship, "--extract", request.extract,
-            "--h2", repr(h2), "--no-progress", "--out", str(out)]
-    assert exactlmm_main(argv) == 0
-
-
-def _neglog10(p):
-    return -np.log10(p)
-
-
 @needs_glimix
 def test_runner_agrees_with_ours(make_plink, tmp_path):
     request = _toy_request(make_plink, tmp_path)
@@ -210,11 +199,11 @@ def test_runner_agrees_with_ours(make_plink, tmp_path):
     # Each tool's own REML fit: glimix-core's Brent stops at 1e-6 on log δ.
     assert null["gamma"] == pytest.approx(ours_null["gamma"], rel=1e-5)
     assert null["loglik"] == pytest.approx(ours_null["loglik"], abs=1e-8)
-    assert np.allclose(_neglog10(theirs["p_wald"][ok]), _neglog10(ours["p_wald"][ok]),
+    assert np.allclose(neglog10(theirs["p_wald"][ok]), neglog10(ours["p_wald"][ok]),
                        rtol=1e-5, atol=1e-8)
     assert np.allclose(theirs["delta"][ok], 1 / null["gamma"], rtol=1e-9)
     # At glimix-core's γ, ours gives the same numbers to the printed digits.
-    _ours_at(request, null["h2"], tmp_path / "ours_at")
+    run_ours(request, tmp_path / "ours_at", h2=null["h2"])
     at = read_assoc_tsv(tmp_path / "ours_at.assoc.tsv")
     assert read_null_json(tmp_path / "ours_at.null.json")["loglik"] == pytest.approx(
         null["loglik"], abs=1e-9
@@ -226,15 +215,9 @@ def test_runner_agrees_with_ours(make_plink, tmp_path):
 
 @pytest.mark.slow
 @needs_glimix
-def test_hs1940_agrees_with_ours(hs1940, tmp_path):
+def test_hs1940_agrees_with_ours(hs1940_request, tmp_path):
     """GEMMA's mouse example, centered kinship, intercept only (c = 1): every SNP ours tests."""
-    assert exactlmm_main(["kinship", "--bfile", str(hs1940), "--kind", "centered",
-                          "--no-progress", "--out", str(tmp_path / "hs")]) == 0
-    bim = Path(f"{hs1940}.bim").read_text().split("\n")
-    (tmp_path / "snps.txt").write_text("\n".join(line.split()[1] for line in bim if line) + "\n")
-    request = RunRequest(bfile=str(hs1940), pheno=None, mpheno=1, covar=None,
-                         kinship=str(tmp_path / "hs.kinship.txt"),
-                         extract=str(tmp_path / "snps.txt"))
+    request = hs1940_request
     for tool in ("glimix", "exactlmm"):
         assert execute(Run("hs1940", tool, "fixed"), request, tmp_path / tool).ok, tool
     ours, theirs = (read_assoc_tsv(tmp_path / f"{t}.assoc.tsv") for t in ("exactlmm", "glimix"))
@@ -244,6 +227,6 @@ def test_hs1940_agrees_with_ours(hs1940, tmp_path):
     assert ok.sum() > 10_000 and null["n_samples"] == 1410 and null["n_covariates"] == 1
     assert null["gamma"] == pytest.approx(ours_null["gamma"], rel=1e-5)
     assert null["loglik"] == pytest.approx(ours_null["loglik"], abs=1e-8)
-    diff = np.abs(_neglog10(theirs["p_wald"][ok]) - _neglog10(ours["p_wald"][ok]))
+    diff = np.abs(neglog10(theirs["p_wald"][ok]) - neglog10(ours["p_wald"][ok]))
     assert diff.max() < 1e-5
     assert np.max(np.abs(theirs["beta"][ok] - ours["beta"][ok]) / ours["se"][ok]) < 1e-5
