@@ -1,5 +1,5 @@
-# lmm-compare: our exact LMM scan (exactlmm) against PyLMM, FaST-LMM and GEMMA on simulated and
-# real PLINK data.  Run:  snakemake --cores 2            (default config.yaml)
+# lmm-compare: our exact LMM scan (exactlmm) against PyLMM, FaST-LMM, GEMMA, EMMAX, glimix-core,
+# BOLT-LMM and PLINK 2 on simulated and real PLINK data, and a replicated simulation study.  Run:  snakemake --cores 2            (default config.yaml)
 #                         snakemake --cores 2 --configfile config/ci.yaml --replace-workflow-config
 # Report:                 snakemake --report report.html
 
@@ -21,6 +21,7 @@ include: "workflow/rules/genotypes.smk"
 include: "workflow/rules/assoc.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/plots.smk"
+include: "workflow/rules/study.smk"
 
 
 rule all:

@@ -110,3 +110,34 @@ def test_replicate_seeds_depend_on_scenario_and_replicate_only():
     assert len(seeds) == 100 and all(0 <= s < 2**63 for s in seeds)
     assert study.replicate_seed(7, "null", 3) == study.replicate_seed(7, "null", 3)
     assert study.replicate_seed(8, "null", 3) != study.replicate_seed(7, "null", 3)
+
+
+def test_scenarios_expand_to_seeded_replicate_datasets():
+    study_config = {"seed": 5, "scenarios": {
+        "null": {"replicates": 2, "simulate": {"n_samples": 50, "n_snps": 100, "seed": 99},
+                 "skip": ["pylmm:refit"]},
+        "h2_high": {"replicates": 1, "simulate": {"n_samples": 50, "n_snps": 100}},
+    }}
+    datasets = study.expand_scenarios(study_config)
+    assert list(datasets) == ["null-r000", "null-r001", "h2_high-r000"]
+    first = datasets["null-r000"]
+    assert first["simulate"]["seed"] == study.replicate_seed(5, "null", 0)  # not the 99 given
+    assert first["study"] == {"scenario": "null", "replicate": 0}
+    assert first["skip"] == ["pylmm:refit"] and first["kinship"] is None
+    assert datasets["null-r001"]["simulate"]["seed"] != first["simulate"]["seed"]
+    assert study.expand_scenarios({}) == {}
+
+
+def test_proximal_table_pairs_full_and_loco_runs():
+    power = pd.DataFrame([
+        {"scenario": "s", "tool": "exactlmm", "mode": mode, "statistic": "p_wald",
+         "alpha": 1e-5, "power": pw, "mean_chisq_causal": chi, "n_causal": 9,
+         "n_replicates": 3}
+        for mode, pw, chi in (("fixed", 0.2, 10.0), ("loco", 0.3, 12.5))
+    ] + [{"scenario": "s", "tool": "plink2", "mode": "none", "statistic": "p_wald",
+          "alpha": 1e-5, "power": 0.5, "mean_chisq_causal": 20.0, "n_causal": 9,
+          "n_replicates": 3}])
+    table = study.proximal_table(power)
+    assert table["tool"].tolist() == ["exactlmm"]
+    row = table.iloc[0]
+    assert row.mean_chisq_diff == pytest.approx(2.5) and row.power_diff == pytest.approx(0.1)

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 CI_CONFIG = REPO / "config" / "ci.yaml"
 DEFAULT_CONFIG = REPO / "config.yaml"
+STUDY_CI_CONFIG = REPO / "config" / "study-ci.yaml"
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 3600) -> subprocess.CompletedProcess:
@@ -59,7 +60,8 @@ def concordance_rows(workdir: Path, **selectors: str) -> pd.DataFrame:
     return table
 
 
-@pytest.mark.parametrize("config", [DEFAULT_CONFIG, CI_CONFIG], ids=["default", "ci"])
+@pytest.mark.parametrize("config", [DEFAULT_CONFIG, CI_CONFIG, STUDY_CI_CONFIG],
+                         ids=["default", "ci", "study-ci"])
 def test_dry_run_and_lint_are_clean(config: Path, tmp_path: Path) -> None:
     dry = with_config(tmp_path, config, "-n")
     assert dry.returncode == 0, dry.stderr[-3000:]
@@ -238,3 +240,61 @@ def test_too_strict_tolerance_fails_with_one_line_per_violation(
             for line in lines
         ), dataset
     assert not (workdir / "results/compare/check.txt").exists()
+
+
+STUDY_TABLES = ("calibration", "power", "heritability", "proximal")
+
+
+@pytest.fixture(scope="module")
+def study_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Working directory of one run of the study's CI configuration."""
+    workdir = tmp_path_factory.mktemp("study-run")
+    done = with_config(workdir, STUDY_CI_CONFIG, "--cores", "2")
+    assert done.returncode == 0, done.stderr[-5000:]
+    return workdir
+
+
+def test_study_tables_have_every_scenario_tool_and_replicate(study_run: Path) -> None:
+    config = yaml.safe_load(STUDY_CI_CONFIG.read_text())
+    scenarios = config["study"]["scenarios"]
+    calibration = pd.read_csv(study_run / "results/study/calibration.tsv", sep="\t")
+    assert set(calibration["scenario"]) == set(scenarios)
+    assert set(zip(calibration["tool"], calibration["mode"], strict=True)) == {
+        ("exactlmm", "fixed"), ("exactlmm", "loco"), ("fastlmm", "fixed"), ("plink2", "none")}
+    assert (calibration["n_replicates"] == 3).all()
+    assert sorted(calibration["alpha"].unique()) == [1e-4, 1e-3, 0.05]
+    # Every SNP of a null scenario is a null SNP: 3 replicates x the QC'd SNPs.
+    null = calibration[calibration["scenario"] == "null_structured"]
+    assert (null["n_snps"] > 0.9 * 3 * 900).all()
+    power = pd.read_csv(study_run / "results/study/power.tsv", sep="\t")
+    assert set(power["scenario"]) == {"causal"} and (power["n_causal"] == 9).all()
+    heritability = pd.read_csv(study_run / "results/study/heritability.tsv", sep="\t")
+    assert "plink2" not in set(heritability["tool"])  # no γ without a kinship
+    assert (heritability["h2_true"] == 0.5).all()
+    proximal = pd.read_csv(study_run / "results/study/proximal.tsv", sep="\t")
+    assert set(proximal["tool"]) == {"exactlmm"} and set(proximal["scenario"]) == {"causal"}
+    # The per-dataset tables are made for configured datasets only (none here).
+    assert not (study_run / "results/compare/all.concordance.tsv").exists()
+
+
+def test_study_sanity_exact_lmm_calibrated_regression_inflated(study_run: Path) -> None:
+    """Seeded, generous bounds: ours (fixed) is calibrated on the structured null scenario;
+    linear regression without a kinship is inflated there."""
+    table = pd.read_csv(study_run / "results/study/calibration.tsv", sep="\t")
+    null = table[(table["scenario"] == "null_structured") & (table["statistic"] == "p_wald")]
+    ours = null[(null["tool"] == "exactlmm") & (null["mode"] == "fixed")]
+    at_05 = ours[ours["alpha"] == 0.05].iloc[0]
+    assert at_05.ci_low <= 0.05 <= at_05.ci_high
+    assert 0.9 < at_05.lambda_gc_mean < 1.1
+    plink = null[(null["tool"] == "plink2") & (null["alpha"] == 0.05)].iloc[0]
+    assert plink.lambda_gc_mean > at_05.lambda_gc_mean + 0.15
+    assert plink.type1_error > at_05.type1_error
+
+
+def test_study_is_byte_reproducible(study_run: Path, tmp_path: Path) -> None:
+    """Same config, same bytes: the replicate seeds come from the config alone."""
+    done = with_config(tmp_path, STUDY_CI_CONFIG, "--cores", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in STUDY_TABLES:
+        path = f"results/study/{name}.tsv"
+        assert (tmp_path / path).read_bytes() == (study_run / path).read_bytes(), name

@@ -200,3 +200,36 @@ def replicate_seed(base_seed: int, scenario: str, replicate: int) -> int:
     """
     digest = hashlib.sha256(f"{base_seed}/{scenario}/{replicate}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
+
+
+def proximal_table(power: pd.DataFrame, full: str = "fixed", loco: str = "loco") -> pd.DataFrame:
+    """Proximal contamination (Listgarten et al. 2012; Yang et al. 2014, MLMi against MLMe):
+    for every tool with runs in both ``full`` (the causal SNP's chromosome in the kinship) and
+    ``loco`` mode, the mean χ² at causal SNPs and the power of each, and their differences
+    (loco − full), per scenario, statistic and α of :func:`power_table`."""
+    keys = ["scenario", "tool", "statistic", "alpha"]
+    columns = ["mean_chisq_causal", "power", "n_causal", "n_replicates"]
+    a = power[power["mode"] == full][keys + columns]
+    b = power[power["mode"] == loco][keys + columns]
+    merged = a.merge(b, on=keys, suffixes=("_full", "_loco"))
+    merged["mean_chisq_diff"] = merged["mean_chisq_causal_loco"] - merged["mean_chisq_causal_full"]
+    merged["power_diff"] = merged["power_loco"] - merged["power_full"]
+    return merged
+
+
+def expand_scenarios(study: dict) -> dict[str, dict]:
+    """The datasets of a study config: for every scenario and replicate r (0-based), a dataset
+    ``{scenario}-r{r:03d}`` simulated with the scenario's parameters and the seed
+    :func:`replicate_seed` (``study.seed``, scenario, r); each spec also holds
+    ``"study": {"scenario", "replicate"}``."""
+    datasets = {}
+    for scenario, spec in (study.get("scenarios") or {}).items():
+        for replicate in range(int(spec["replicates"])):
+            seed = replicate_seed(int(study.get("seed", 1)), scenario, replicate)
+            datasets[f"{scenario}-r{replicate:03d}"] = {
+                "simulate": {**spec["simulate"], "seed": seed},
+                "kinship": spec.get("kinship"),
+                "skip": list(spec.get("skip") or []),
+                "study": {"scenario": scenario, "replicate": replicate},
+            }
+    return datasets

@@ -23,6 +23,7 @@ from snakemake.utils import validate
 
 from exactlmm.errors import InputError
 from lmmcompare import registry
+from lmmcompare.study import expand_scenarios
 from lmmcompare.runs import (
     ASSOC_BENCHMARK,
     ASSOC_LOG,
@@ -105,12 +106,27 @@ def _check_config_semantics():
 
 
 _check_config_semantics()
+
+#: The study's replicate datasets (lmmcompare.study.expand_scenarios), and every dataset the
+#: workflow builds: the configured ones, then the study's.
+STUDY_DATASETS = expand_scenarios(config["study"])
+_clash = sorted(set(STUDY_DATASETS) & set(config["datasets"]))
+if _clash:
+    raise WorkflowError(
+        f"config error at datasets/{_clash[0]}: the name is taken by a study replicate"
+    )
+if not config["datasets"] and not STUDY_DATASETS:
+    raise WorkflowError("config error: give at least one dataset or one study scenario")
+DATASETS = {**config["datasets"], **STUDY_DATASETS}
 try:
     #: Every tool run of this config, and the runs a dataset's skip list removes.
-    RUNS = scheduled_runs(config)
-    SKIPPED_IN_CONFIG = runs_skipped_in_config(config)
+    RUNS = scheduled_runs({**config, "datasets": DATASETS})
+    SKIPPED_IN_CONFIG = runs_skipped_in_config({**config, "datasets": DATASETS})
 except InputError as error:
     raise WorkflowError(str(error)) from None
+#: The runs of the configured datasets: the across-dataset figures show these (the study's
+#: replicates have their own tables).
+MAIN_RUNS = [run for run in RUNS if run.dataset in config["datasets"]]
 
 
 def _names_pattern(names):
@@ -119,7 +135,7 @@ def _names_pattern(names):
 
 
 wildcard_constraints:
-    dataset=_names_pattern(config["datasets"]),
+    dataset=_names_pattern(DATASETS),
     tool=_names_pattern(registry.TOOLS),
     peer=_names_pattern(registry.peers()),
     mode=_names_pattern(registry.MODES),
@@ -130,41 +146,45 @@ wildcard_constraints:
 
 
 def dataset_names():
-    """Names of all configured datasets, in config order."""
+    """Names of the configured datasets (not the study's replicates), in config order: the
+    per-dataset tables and figures are made for these."""
     return list(config["datasets"])
 
 
 def simulated_datasets():
-    """Names of the simulated datasets (they have a truth record)."""
-    return [name for name in dataset_names() if "simulate" in config["datasets"][name]]
+    """Names of the configured simulated datasets (they have a truth record)."""
+    return [name for name in dataset_names() if "simulate" in DATASETS[name]]
 
 
 def plink_datasets():
     """Names of the datasets read from real PLINK files."""
-    return [name for name in dataset_names() if "plink" in config["datasets"][name]]
+    return [name for name in dataset_names() if "plink" in DATASETS[name]]
+
+
+def _simulated_pattern(with_covariates):
+    """Wildcard regex: every simulated dataset (study replicates too) with or without
+    covariates (with them, the rule also writes .covar)."""
+    return _names_pattern(
+        name
+        for name, spec in DATASETS.items()
+        if "simulate" in spec
+        and (spec["simulate"]["n_covariates"] > 0) == with_covariates
+    )
 
 
 def simulated_with_covariates_pattern():
-    """Wildcard regex: simulated datasets with covariates (their rule also writes .covar)."""
-    return _names_pattern(
-        name
-        for name in simulated_datasets()
-        if config["datasets"][name]["simulate"]["n_covariates"] > 0
-    )
+    """Wildcard regex: simulated datasets with covariates."""
+    return _simulated_pattern(True)
 
 
 def simulated_without_covariates_pattern():
     """Wildcard regex: simulated datasets without covariates."""
-    return _names_pattern(
-        name
-        for name in simulated_datasets()
-        if config["datasets"][name]["simulate"]["n_covariates"] == 0
-    )
+    return _simulated_pattern(False)
 
 
 def plink_covariates(dataset):
     """The covariate spec of a PLINK dataset as {file, columns, categorical}, or None."""
-    given = config["datasets"][dataset]["plink"]["covariates"]
+    given = DATASETS[dataset]["plink"]["covariates"]
     if given is None:
         return None
     if isinstance(given, str):
@@ -190,7 +210,7 @@ def plink_without_covariates_pattern():
 
 def simulation_parameters(wildcards):
     """Keyword arguments of lmmcompare.simulate.simulate_dataset for this dataset."""
-    return dict(config["datasets"][wildcards.dataset]["simulate"])
+    return dict(DATASETS[wildcards.dataset]["simulate"])
 
 
 def data_prefix(dataset):
@@ -211,7 +231,7 @@ def _input_file(source):
 def plink_source_names(wildcards):
     """The dataset's .bed/.bim/.fam as written in the config: paths or URLs, or archive
     member names when the fileset is in an archive."""
-    spec = config["datasets"][wildcards.dataset]["plink"]
+    spec = DATASETS[wildcards.dataset]["plink"]
     suffix = ".gz" if spec["gzipped"] else ""
     return {ext: f"{spec['source']}.{ext}{suffix}" for ext in ("bed", "bim", "fam")}
 
@@ -219,7 +239,7 @@ def plink_source_names(wildcards):
 def plink_source_files(wildcards):
     """Inputs of the staging rule: the archive, or the source .bed/.bim/.fam and the phenotype
     and covariate files (local paths, or http storage objects for URLs)."""
-    spec = config["datasets"][wildcards.dataset]["plink"]
+    spec = DATASETS[wildcards.dataset]["plink"]
     if spec["archive"]:
         return {"archive": _input_file(spec["archive"])}
     files = {
@@ -235,7 +255,7 @@ def plink_source_files(wildcards):
 
 def plink_staging_settings(wildcards):
     """Archive, gzip flag, expected sha256 per file, phenotype and covariate specs."""
-    spec = config["datasets"][wildcards.dataset]["plink"]
+    spec = DATASETS[wildcards.dataset]["plink"]
     return {
         "archive": bool(spec["archive"]),
         "archive_name": spec["archive"],
@@ -253,7 +273,7 @@ def phenotype_column(dataset):
     Simulated data and .fam phenotypes are staged as ``FID IID pheno`` (column 1); a phenotype
     file from the config is staged verbatim, so its configured column applies.
     """
-    spec = config["datasets"][dataset]
+    spec = DATASETS[dataset]
     if "plink" in spec and spec["plink"]["phenotype"]["file"]:
         return spec["plink"]["phenotype"]["column"]
     return 1
@@ -267,7 +287,7 @@ def phenotype_column_of_run(wildcards):
 def covariates_file(dataset):
     """The dataset's (simulated or staged, numeric) covariate file, or None for intercept
     only."""
-    spec = config["datasets"][dataset]
+    spec = DATASETS[dataset]
     if "simulate" in spec:
         has_covariates = spec["simulate"]["n_covariates"] > 0
     else:
@@ -277,7 +297,7 @@ def covariates_file(dataset):
 
 def kinship_kind(wildcards):
     """standardized or centered: the dataset's override, else the top-level kinship key."""
-    return config["datasets"][wildcards.dataset]["kinship"] or config["kinship"]
+    return DATASETS[wildcards.dataset]["kinship"] or config["kinship"]
 
 
 def plink_fileset(wildcards):
@@ -314,7 +334,7 @@ def phenotype_options(wildcards, input):
 
 def truth_file(wildcards):
     """The truth record of a simulated dataset ({} for real data)."""
-    if "simulate" in config["datasets"][wildcards.dataset]:
+    if "simulate" in DATASETS[wildcards.dataset]:
         return {"truth": f"{data_prefix(wildcards.dataset)}.truth.json"}
     return {}
 
@@ -479,13 +499,47 @@ def summary_plots():
     return plots
 
 
+# ---------------------------------------------------------------- the study
+
+
+def study_replicate_inputs(wildcards):
+    """Truth, tables and null models of every scheduled run of one study replicate."""
+    runs = runs_of(wildcards.dataset)
+    return {
+        "truth": f"{data_prefix(wildcards.dataset)}.truth.json",
+        "assoc": [run.assoc_tsv for run in runs],
+        "nulls": null_models(runs),
+    }
+
+
+def study_replicate_labels(wildcards):
+    """{scenario, replicate} of a study replicate dataset."""
+    return STUDY_DATASETS[wildcards.dataset]["study"]
+
+
+def study_replicate_tables():
+    """The per-replicate metric tables of the study."""
+    return [f"results/study/replicates/{name}.tsv" for name in STUDY_DATASETS]
+
+
+def study_outputs():
+    """The study's tables (none without scenarios)."""
+    if not STUDY_DATASETS:
+        return []
+    return [f"results/study/{name}.tsv" for name in STUDY_TABLES]
+
+
+#: The study tables (results/study/{name}.tsv), the path other steps and checks read.
+STUDY_TABLES = ("calibration", "power", "heritability", "proximal")
+
+
 def all_outputs():
-    """Everything `snakemake` builds by default: checks, tables and report figures."""
-    outputs = [
-        "results/compare/check.txt",
-        "results/compare/all.concordance.tsv",
-        "results/compare/skipped.tsv",
-    ]
+    """Everything `snakemake` builds by default: checks, tables and report figures, and the
+    study's tables when the config has scenarios."""
+    outputs = ["results/compare/skipped.tsv", *study_outputs()]
+    if not dataset_names():
+        return outputs
+    outputs += ["results/compare/check.txt", "results/compare/all.concordance.tsv"]
     if simulated_datasets():
         outputs.append("results/compare/all.truth.tsv")
     return outputs + scatter_plots() + qq_plots() + summary_plots()

@@ -54,7 +54,7 @@ rule qq_plot:
 
 rule gamma_agreement:
     input:
-        nulls=null_models(RUNS),
+        nulls=null_models(MAIN_RUNS),
     output:
         png=report(
             "results/plots/gamma_agreement.png",
@@ -70,7 +70,7 @@ rule gamma_agreement:
     conda:
         "../../envs/plots.yaml"
     params:
-        runs=run_records(RUNS),
+        runs=run_records(MAIN_RUNS),
     script:
         "../../scripts/plot_gamma_agreement.py"
 
@@ -98,8 +98,8 @@ rule gamma_vs_truth:
 
 rule runtime_plot:
     input:
-        benchmarks=[run.benchmark for run in RUNS],
-        nulls=null_models(RUNS),
+        benchmarks=[run.benchmark for run in MAIN_RUNS],
+        nulls=null_models(MAIN_RUNS),
         snplists=list(all_snplists().values()),
     output:
         png=report(
@@ -123,7 +123,7 @@ rule runtime_plot:
     conda:
         "../../envs/plots.yaml"
     params:
-        runs=run_records(RUNS),
+        runs=run_records(MAIN_RUNS),
         snplists=all_snplists(),
     script:
         "../../scripts/plot_runtime.py"
