@@ -141,3 +141,37 @@ def test_proximal_table_pairs_full_and_loco_runs():
     assert table["tool"].tolist() == ["exactlmm"]
     row = table.iloc[0]
     assert row.mean_chisq_diff == pytest.approx(2.5) and row.power_diff == pytest.approx(0.1)
+
+
+def test_study_figures_written_and_reproducible(tmp_path):
+    from lmmcompare import study_plots
+
+    rows = []
+    for scenario, h2_est in (("null", 0.45), ("causal", 0.55)):
+        for tool, mode in (("exactlmm", "fixed"), ("plink2", "none")):
+            for replicate in range(3):
+                rows.append({
+                    "scenario": scenario, "replicate": replicate, "tool": tool, "mode": mode,
+                    "statistic": "p_wald", "n_null": 500, "k_null_0.05": 25 + replicate,
+                    "k_null_0.001": replicate, "k_null_0.0001": 0,
+                    "lambda_gc": 1.0 + 0.01 * replicate, "n_causal": 3 * (scenario == "causal"),
+                    "k_causal_5e-08": 1 * (scenario == "causal"),
+                    "k_causal_1e-05": 2 * (scenario == "causal"), "sum_chisq_causal": 30.0,
+                    "gamma": math.nan if mode == "none" else h2_est / (1 - h2_est),
+                    "h2": math.nan if mode == "none" else h2_est,
+                    "gamma_true": 1.0, "h2_true": 0.5,
+                })
+    replicates = pd.DataFrame(rows)
+    calibration = study.calibration_table(replicates)
+    power = study.power_table(replicates)
+    for name in ("a", "b"):
+        folder = tmp_path / name
+        study_plots.calibration_plot(calibration, path=folder / "calibration.png")
+        study_plots.power_plot(power, {"causal": 0.1 / 3}, path=folder / "power.png")
+        study_plots.heritability_plot(replicates, path=folder / "heritability.png")
+        study_plots.lambda_gc_plot(replicates, path=folder / "lambda_gc.png")
+    for path in sorted((tmp_path / "a").iterdir()):
+        data = path.read_bytes()
+        assert len(data) > 1000, path.name
+        assert data == (tmp_path / "b" / path.name).read_bytes(), path.name
+    assert len(list((tmp_path / "a").iterdir())) == 8  # 4 figures, PNG and SVG

@@ -275,6 +275,9 @@ def test_study_tables_have_every_scenario_tool_and_replicate(study_run: Path) ->
     assert set(proximal["tool"]) == {"exactlmm"} and set(proximal["scenario"]) == {"causal"}
     # The per-dataset tables are made for configured datasets only (none here).
     assert not (study_run / "results/compare/all.concordance.tsv").exists()
+    for name in ("calibration", "power", "heritability", "lambda_gc"):
+        png = study_run / f"results/plots/study/{name}.png"
+        assert png.stat().st_size > 1000 and png.with_suffix(".svg").is_file(), name
 
 
 def test_study_sanity_exact_lmm_calibrated_regression_inflated(study_run: Path) -> None:

@@ -522,15 +522,28 @@ def study_replicate_tables():
     return [f"results/study/replicates/{name}.tsv" for name in STUDY_DATASETS]
 
 
+def study_per_causal_h2():
+    """{scenario: causal_h2 / n_causal} of the scenarios with causal SNPs (the power plot's x)."""
+    return {
+        name: spec["simulate"]["causal_h2"] / spec["simulate"]["n_causal"]
+        for name, spec in config["study"]["scenarios"].items()
+        if spec["simulate"]["n_causal"] > 0
+    }
+
+
 def study_outputs():
-    """The study's tables (none without scenarios)."""
+    """The study's tables and figures (none without scenarios)."""
     if not STUDY_DATASETS:
         return []
-    return [f"results/study/{name}.tsv" for name in STUDY_TABLES]
+    return [f"results/study/{name}.tsv" for name in STUDY_TABLES] + [
+        f"results/plots/study/{name}.png" for name in STUDY_FIGURES
+    ]
 
 
 #: The study tables (results/study/{name}.tsv), the path other steps and checks read.
 STUDY_TABLES = ("calibration", "power", "heritability", "proximal")
+#: The study figures (results/plots/study/{name}.png).
+STUDY_FIGURES = ("calibration", "power", "heritability", "lambda_gc")
 
 
 def all_outputs():

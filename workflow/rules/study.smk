@@ -57,3 +57,52 @@ rule study_tables:
         "../../envs/exactlmm.yaml"
     script:
         "../../scripts/study_tables.py"
+
+
+rule study_plots:
+    input:
+        replicates=study_replicate_tables(),
+        calibration="results/study/calibration.tsv",
+        power="results/study/power.tsv",
+    output:
+        calibration=report(
+            "results/plots/study/calibration.png",
+            caption="../report/study_plots.rst",
+            category="Study",
+            labels={"figure": "calibration"},
+        ),
+        power=report(
+            "results/plots/study/power.png",
+            caption="../report/study_plots.rst",
+            category="Study",
+            labels={"figure": "power"},
+        ),
+        heritability=report(
+            "results/plots/study/heritability.png",
+            caption="../report/study_plots.rst",
+            category="Study",
+            labels={"figure": "heritability"},
+        ),
+        lambda_gc=report(
+            "results/plots/study/lambda_gc.png",
+            caption="../report/study_plots.rst",
+            category="Study",
+            labels={"figure": "lambda GC"},
+        ),
+        svgs=multiext(
+            "results/plots/study/",
+            "calibration.svg",
+            "power.svg",
+            "heritability.svg",
+            "lambda_gc.svg",
+        ),
+    log:
+        "results/logs/study_plots/study_plots.log",
+    benchmark:
+        "results/benchmarks/study_plots/study_plots.tsv"
+    conda:
+        "../../envs/plots.yaml"
+    params:
+        per_causal_h2=study_per_causal_h2(),
+    script:
+        "../../scripts/plot_study.py"
