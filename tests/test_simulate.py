@@ -236,3 +236,44 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(SystemExit) as exit_info:  # argparse: a missing option, exit 2
         main(["simulate", "--out", str(tmp_path / "x")])
     assert exit_info.value.code == 2
+
+
+# ------------------------------------------------------------- semi-synthetic phenotypes
+
+
+def test_phenotype_on_real_genotypes_follows_the_model(tmp_path: Path, make_plink) -> None:
+    """simulate_phenotype: the genotypes are copied as they are, the phenotype is
+    μ + Z u + Σ z_c b_c + e on the standardizable SNPs (a monomorphic one is left out of M and
+    is never causal), reproducibly."""
+    from exactlmm.kinship import standardize as standardize_dosages
+    from lmmcompare.simulate import simulate_phenotype
+
+    prefix = make_plink(tmp_path, n=300, m=400, seed=4, chroms=2, missing_rate=0.01,
+                        n_monomorphic=3)
+    truth = simulate_phenotype(tmp_path / "semi", bfile=prefix, seed=9, h2=0.6, n_causal=5,
+                               causal_h2=0.2)
+    for ext in (".bed", ".bim", ".fam"):
+        assert Path(f"{tmp_path / 'semi'}{ext}").read_bytes() == Path(f"{prefix}{ext}").read_bytes()
+    assert truth["n_snps_in_kinship"] == 397 and truth["gamma"] == pytest.approx(1.5)
+    assert truth["kinship_mean_diag"] == pytest.approx(1.0)
+    bim = Path(f"{prefix}.bim").read_text().splitlines()
+    G = open_bed(f"{prefix}.bed").read()
+    z = standardize_dosages(G)
+    movable = np.flatnonzero(np.any(z != 0, axis=0))
+    assert len(movable) == 397
+    causal = [j for j, line in enumerate(bim) if line.split()[1] in truth["causal_snps"]]
+    assert set(causal) <= set(movable) and len(causal) == 5
+    # The causal part: the truth's standardized effects on the causal columns of Z.
+    y = np.array([float(line.split()[2]) for line in
+                  Path(f"{tmp_path / 'semi'}.pheno").read_text().splitlines()[1:]])
+    assert np.sum(np.square(truth["causal_effects_std"])) == pytest.approx(0.2)
+    residual = y - 1.0 - z[:, causal] @ np.array(truth["causal_effects_std"])
+    assert 0.5 < np.var(residual) < 1.2  # polygenic 0.4 + noise 0.4, one draw
+    again = simulate_phenotype(tmp_path / "again", bfile=prefix, seed=9, h2=0.6, n_causal=5,
+                               causal_h2=0.2)
+    assert again["causal_snps"] == truth["causal_snps"]
+    assert Path(f"{tmp_path / 'again'}.pheno").read_bytes() == Path(
+        f"{tmp_path / 'semi'}.pheno").read_bytes()
+    with pytest.raises(InputError, match="causal_h2"):
+        simulate_phenotype(tmp_path / "bad", bfile=prefix, seed=1, h2=0.3, n_causal=1,
+                           causal_h2=0.4)

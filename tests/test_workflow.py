@@ -60,8 +60,10 @@ def concordance_rows(workdir: Path, **selectors: str) -> pd.DataFrame:
     return table
 
 
-@pytest.mark.parametrize("config", [DEFAULT_CONFIG, CI_CONFIG, STUDY_CI_CONFIG],
-                         ids=["default", "ci", "study-ci"])
+@pytest.mark.parametrize(
+    "config", [DEFAULT_CONFIG, CI_CONFIG, STUDY_CI_CONFIG, REPO / "config" / "study.yaml"],
+    ids=["default", "ci", "study-ci", "study"],
+)
 def test_dry_run_and_lint_are_clean(config: Path, tmp_path: Path) -> None:
     dry = with_config(tmp_path, config, "-n")
     assert dry.returncode == 0, dry.stderr[-3000:]
@@ -261,20 +263,31 @@ def test_study_tables_have_every_scenario_tool_and_replicate(study_run: Path) ->
     assert set(calibration["scenario"]) == set(scenarios)
     assert set(zip(calibration["tool"], calibration["mode"], strict=True)) == {
         ("exactlmm", "fixed"), ("exactlmm", "loco"), ("fastlmm", "fixed"), ("plink2", "none")}
-    assert (calibration["n_replicates"] == 3).all()
+    replicates = calibration["scenario"].map({k: v["replicates"] for k, v in scenarios.items()})
+    assert (calibration["n_replicates"] == replicates).all()
     assert sorted(calibration["alpha"].unique()) == [1e-4, 1e-3, 0.05]
     # Every SNP of a null scenario is a null SNP: 3 replicates x the QC'd SNPs.
     null = calibration[calibration["scenario"] == "null_structured"]
     assert (null["n_snps"] > 0.9 * 3 * 900).all()
     power = pd.read_csv(study_run / "results/study/power.tsv", sep="\t")
-    assert set(power["scenario"]) == {"causal"} and (power["n_causal"] == 9).all()
+    assert set(power["scenario"]) == {"causal", "semi_hs1940"}
+    assert (power[power["scenario"] == "causal"]["n_causal"] == 9).all()
+    assert (power[power["scenario"] == "semi_hs1940"]["n_causal"] == 4).all()
     heritability = pd.read_csv(study_run / "results/study/heritability.tsv", sep="\t")
     assert "plink2" not in set(heritability["tool"])  # no γ without a kinship
-    assert (heritability["h2_true"] == 0.5).all()
+    truth = dict(zip(heritability["scenario"], heritability["h2_true"], strict=False))
+    assert truth == {"null_structured": 0.5, "causal": 0.5, "semi_hs1940": 0.4}
     proximal = pd.read_csv(study_run / "results/study/proximal.tsv", sep="\t")
-    assert set(proximal["tool"]) == {"exactlmm"} and set(proximal["scenario"]) == {"causal"}
-    # The per-dataset tables are made for configured datasets only (none here).
-    assert not (study_run / "results/compare/all.concordance.tsv").exists()
+    assert set(proximal["tool"]) == {"exactlmm"}
+    assert set(proximal["scenario"]) == {"causal", "semi_hs1940"}
+    # The semi-synthetic replicates are HS1940's 1940 mice with the simulated phenotype.
+    truth_record = json.loads(
+        (study_run / "results/data/semi_hs1940-r000/genotypes.truth.json").read_text())
+    assert truth_record["gamma"] == pytest.approx(0.4 / 0.6) and truth_record["n_causal"] == 2
+    # The per-dataset tables are made for the configured datasets only (hs1940, whose
+    # genotypes the semi-synthetic scenario uses), not for the study's replicates.
+    concordance = pd.read_csv(study_run / "results/compare/all.concordance.tsv", sep="\t")
+    assert set(concordance["dataset"]) == {"hs1940"}
     for name in ("calibration", "power", "heritability", "lambda_gc"):
         png = study_run / f"results/plots/study/{name}.png"
         assert png.stat().st_size > 1000 and png.with_suffix(".svg").is_file(), name

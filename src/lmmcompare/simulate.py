@@ -74,7 +74,7 @@ from bed_reader import to_bed
 
 from exactlmm import __version__, kinship
 from exactlmm.errors import InputError
-from exactlmm.io.atomic import write_text_atomic
+from exactlmm.io.atomic import atomic_write, write_text_atomic
 from exactlmm.provenance import provenance
 
 #: SNPs generated and standardised at a time (bounds the float64 working memory to n × 2048).
@@ -501,3 +501,109 @@ def simulate_dataset(
     write_text_atomic(f"{out_prefix}.truth.json", json.dumps(truth, indent=1) + "\n")
     return truth
 
+
+
+def simulate_phenotype(
+    out_prefix: str | Path,
+    *,
+    bfile: str | Path,
+    seed: int,
+    h2: float,
+    n_causal: int,
+    causal_h2: float,
+    n_covariates: int = 0,
+    intercept: float = 1.0,
+) -> dict:
+    """Semi-synthetic data: real genotypes (``bfile``), a phenotype simulated on them, the truth.
+
+    The phenotype model is that of :func:`simulate_dataset` (module docstring) on the real
+    genotypes: ``Z`` the standardized genotypes of the SNPs that can be standardized over all
+    ``.fam`` samples (:func:`exactlmm.kinship.standardize`; a SNP without calls or with one
+    genotype class is left out, as the kinship leaves it out), M their number,
+    ``g = Z u``, ``u ~ N(0, (h2 − causal_h2)/M)``, ``n_causal`` causal SNPs drawn among them with
+    standardized effects scaled to ``Σ b² = causal_h2``, noise of variance ``1 − h2``, and
+    ``n_covariates`` standard-normal covariates.  The truth ``gamma = h2/(1 − h2)`` is the
+    variance ratio on ``K = ZZᵀ/M`` over all samples, the standardized kinship the workflow
+    gives every tool (up to its QC, which drops rare SNPs): real relatedness, known truth.
+
+    Writes ``{out}.bed/.bim/.fam`` (copies of the input), ``{out}.pheno``, ``{out}.covar`` when
+    ``n_covariates > 0`` and ``{out}.truth.json``; returns the truth record.
+    """
+    from exactlmm.dosage import impute_center
+    from exactlmm.io.plink import iter_genotype_blocks, open_plink
+
+    arguments = {"bfile": str(bfile), "seed": seed, "h2": h2, "n_causal": n_causal,
+                 "causal_h2": causal_h2, "n_covariates": n_covariates, "intercept": intercept}
+    _check(0.0 < h2 < 1.0, f"h2 must lie strictly between 0 and 1 (got {h2})")
+    _check(0.0 <= causal_h2 < h2, f"causal_h2 must satisfy 0 <= causal_h2 < h2 (got {causal_h2})")
+    _check((n_causal > 0) == (causal_h2 > 0),
+           "n_causal and causal_h2 must both be positive or both zero")
+    ds = open_plink(bfile)
+    n = ds.n_samples
+    testable = np.zeros(ds.n_snps, dtype=bool)
+    for positions, g in iter_genotype_blocks(ds, block_size=_BLOCK_SNPS):
+        testable[positions] = impute_center(g).testable
+    snps = np.flatnonzero(testable)
+    m = snps.size
+    _check(m > n_causal, f"{bfile}: only {m} SNPs can be standardized; need more than n_causal")
+    rng_causal, rng_polygenic, rng_noise, rng_covariates = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
+    )
+    causal = np.sort(rng_causal.choice(snps, size=n_causal, replace=False))
+    effects_std = rng_causal.standard_normal(n_causal)
+    if n_causal > 0:
+        effects_std *= np.sqrt(causal_h2 / np.sum(effects_std**2))
+    u = rng_polygenic.normal(0.0, np.sqrt((h2 - causal_h2) / m), m)
+    polygenic = np.zeros(n)
+    causal_part = np.zeros(n)
+    kinship_trace = 0.0
+    offset = 0
+    for positions, g in iter_genotype_blocks(ds, snp_index=snps, block_size=_BLOCK_SNPS):
+        z = kinship.standardize(g)
+        polygenic += z @ u[offset : offset + positions.size]
+        offset += positions.size
+        kinship_trace += float(np.sum(z**2))
+        local = np.isin(positions, causal)
+        causal_part += z[:, local] @ effects_std[np.isin(causal, positions[local])]
+    noise = rng_noise.normal(0.0, np.sqrt(1.0 - h2), n)
+    covariates = rng_covariates.standard_normal((n, n_covariates))
+    covariate_effects = rng_covariates.normal(0.0, _COVARIATE_EFFECT_SD, n_covariates)
+    phenotype = intercept + covariates @ covariate_effects + polygenic + causal_part + noise
+
+    out_prefix = Path(out_prefix)
+    out_prefix.parent.mkdir(parents=True, exist_ok=True)
+    for source, suffix in ((ds.bed_path, ".bed"), (ds.bim_path, ".bim"), (ds.fam_path, ".fam")):
+        with open(source, "rb") as src, atomic_write(f"{out_prefix}{suffix}", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    fid, iid = ds.fid.tolist(), ds.iid.tolist()
+    write_text_atomic(f"{out_prefix}.pheno", _sample_table(fid, iid, {"pheno": phenotype}))
+    if n_covariates > 0:
+        columns = {f"cov{k + 1}": covariates[:, k] for k in range(n_covariates)}
+        write_text_atomic(f"{out_prefix}.covar", _sample_table(fid, iid, columns))
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{out_prefix}.covar")
+    genetic = polygenic + causal_part
+    truth: dict[str, Any] = {
+        "gamma": h2 / (1.0 - h2),
+        "gamma_estimand": "total",
+        "gamma_total": h2 / (1.0 - h2),
+        "gamma_polygenic": (h2 - causal_h2) / (1.0 - h2),
+        "h2": h2,
+        "causal_h2": causal_h2,
+        "kinship": "K = ZZ'/M over the M standardizable SNPs of the real genotypes, all samples",
+        "kinship_mean_diag": kinship_trace / (m * n),
+        "n_snps_in_kinship": int(m),
+        "n_causal": n_causal,
+        "causal_snps": ds.snp[causal].tolist(),
+        "causal_effects_std": effects_std.tolist(),
+        "intercept": intercept,
+        "covariate_effects": covariate_effects.tolist(),
+        "realised": {"h2": float(np.var(genetic) / np.var(genetic + noise))},
+        "seed": seed,
+        "parameters": arguments,
+        "provenance": provenance("lmmcompare.simulate.simulate_phenotype", __version__,
+                                 arguments),
+    }
+    write_text_atomic(f"{out_prefix}.truth.json", json.dumps(truth, indent=1) + "\n")
+    return truth

@@ -217,17 +217,31 @@ def proximal_table(power: pd.DataFrame, full: str = "fixed", loco: str = "loco")
     return merged
 
 
+SOURCES = ("simulate", "semi_synthetic")
+"""How a scenario's data are made (config keys)."""
+
+
+def scenario_source(spec: dict) -> str:
+    """``simulate`` or ``semi_synthetic``: the one source a scenario (or a dataset) names."""
+    given = [source for source in SOURCES if source in spec]
+    if len(given) != 1:
+        raise ValueError(f"give exactly one of {', '.join(SOURCES)}, found {given or 'neither'}")
+    return given[0]
+
+
 def expand_scenarios(study: dict) -> dict[str, dict]:
     """The datasets of a study config: for every scenario and replicate r (0-based), a dataset
-    ``{scenario}-r{r:03d}`` simulated with the scenario's parameters and the seed
-    :func:`replicate_seed` (``study.seed``, scenario, r); each spec also holds
+    ``{scenario}-r{r:03d}`` simulated (``simulate``: genotypes and phenotype;
+    ``semi_synthetic``: a phenotype on real genotypes) with the scenario's parameters and the
+    seed :func:`replicate_seed` (``study.seed``, scenario, r); each spec also holds
     ``"study": {"scenario", "replicate"}``."""
     datasets = {}
     for scenario, spec in (study.get("scenarios") or {}).items():
         for replicate in range(int(spec["replicates"])):
             seed = replicate_seed(int(study.get("seed", 1)), scenario, replicate)
+            source = scenario_source(spec)
             datasets[f"{scenario}-r{replicate:03d}"] = {
-                "simulate": {**spec["simulate"], "seed": seed},
+                source: {**spec[source], "seed": seed},
                 "kinship": spec.get("kinship"),
                 "skip": list(spec.get("skip") or []),
                 "study": {"scenario": scenario, "replicate": replicate},

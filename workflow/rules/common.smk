@@ -23,7 +23,7 @@ from snakemake.utils import validate
 
 from exactlmm.errors import InputError
 from lmmcompare import registry
-from lmmcompare.study import expand_scenarios
+from lmmcompare.study import expand_scenarios, scenario_source
 from lmmcompare.runs import (
     ASSOC_BENCHMARK,
     ASSOC_LOG,
@@ -105,7 +105,34 @@ def _check_config_semantics():
             )
 
 
+def _check_study_semantics():
+    """Each scenario names one source; a semi-synthetic one names a PLINK dataset."""
+    for name, spec in config["study"]["scenarios"].items():
+        try:
+            source = scenario_source(spec)
+        except ValueError as error:
+            raise WorkflowError(
+                f"config error at study/scenarios/{name}: {error}"
+            ) from None
+        params = spec[source]
+        if not 0 <= params.get("causal_h2", 0.0) < params.get("h2", 0.5) or (
+            params.get("n_causal", 0) > 0
+        ) != (params.get("causal_h2", 0.0) > 0):
+            raise WorkflowError(
+                f"config error at study/scenarios/{name}/{source}: need 0 <= causal_h2 < h2, "
+                "and n_causal and causal_h2 both positive or both zero"
+            )
+        if source == "semi_synthetic":
+            genotypes = params["genotypes"]
+            if "plink" not in config["datasets"].get(genotypes, {}):
+                raise WorkflowError(
+                    f"config error at study/scenarios/{name}/semi_synthetic/genotypes: "
+                    f"{genotypes!r} is not a dataset with plink genotypes"
+                )
+
+
 _check_config_semantics()
+_check_study_semantics()
 
 #: The study's replicate datasets (lmmcompare.study.expand_scenarios), and every dataset the
 #: workflow builds: the configured ones, then the study's.
@@ -170,6 +197,41 @@ def _simulated_pattern(with_covariates):
         if "simulate" in spec
         and (spec["simulate"]["n_covariates"] > 0) == with_covariates
     )
+
+
+def _semi_synthetic_pattern(with_covariates):
+    """Wildcard regex: the semi-synthetic datasets (real genotypes, simulated phenotype) with or
+    without covariates."""
+    return _names_pattern(
+        name
+        for name, spec in DATASETS.items()
+        if "semi_synthetic" in spec
+        and (spec["semi_synthetic"]["n_covariates"] > 0) == with_covariates
+    )
+
+
+def semi_synthetic_with_covariates_pattern():
+    """Wildcard regex: semi-synthetic datasets with covariates."""
+    return _semi_synthetic_pattern(True)
+
+
+def semi_synthetic_without_covariates_pattern():
+    """Wildcard regex: semi-synthetic datasets without covariates."""
+    return _semi_synthetic_pattern(False)
+
+
+def semi_synthetic_genotypes(wildcards):
+    """The staged .bed/.bim/.fam of the dataset whose genotypes a semi-synthetic one uses."""
+    source = DATASETS[wildcards.dataset]["semi_synthetic"]["genotypes"]
+    prefix = data_prefix(source)
+    return {ext: f"{prefix}.{ext}" for ext in ("bed", "bim", "fam")}
+
+
+def semi_synthetic_parameters(wildcards):
+    """Keyword arguments of lmmcompare.simulate.simulate_phenotype but bfile."""
+    spec = dict(DATASETS[wildcards.dataset]["semi_synthetic"])
+    del spec["genotypes"]
+    return spec
 
 
 def simulated_with_covariates_pattern():
@@ -288,8 +350,8 @@ def covariates_file(dataset):
     """The dataset's (simulated or staged, numeric) covariate file, or None for intercept
     only."""
     spec = DATASETS[dataset]
-    if "simulate" in spec:
-        has_covariates = spec["simulate"]["n_covariates"] > 0
+    if "simulate" in spec or "semi_synthetic" in spec:
+        has_covariates = spec[scenario_source(spec)]["n_covariates"] > 0
     else:
         has_covariates = plink_covariates(dataset) is not None
     return f"{data_prefix(dataset)}.covar" if has_covariates else None
@@ -334,7 +396,10 @@ def phenotype_options(wildcards, input):
 
 def truth_file(wildcards):
     """The truth record of a simulated dataset ({} for real data)."""
-    if "simulate" in DATASETS[wildcards.dataset]:
+    if (
+        "simulate" in DATASETS[wildcards.dataset]
+        or "semi_synthetic" in DATASETS[wildcards.dataset]
+    ):
         return {"truth": f"{data_prefix(wildcards.dataset)}.truth.json"}
     return {}
 
@@ -524,11 +589,12 @@ def study_replicate_tables():
 
 def study_per_causal_h2():
     """{scenario: causal_h2 / n_causal} of the scenarios with causal SNPs (the power plot's x)."""
-    return {
-        name: spec["simulate"]["causal_h2"] / spec["simulate"]["n_causal"]
-        for name, spec in config["study"]["scenarios"].items()
-        if spec["simulate"]["n_causal"] > 0
-    }
+    per_causal = {}
+    for name, spec in config["study"]["scenarios"].items():
+        params = spec[scenario_source(spec)]
+        if params["n_causal"] > 0:
+            per_causal[name] = params["causal_h2"] / params["n_causal"]
+    return per_causal
 
 
 def study_outputs():

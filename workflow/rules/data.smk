@@ -1,6 +1,7 @@
 # Datasets: simulated with a known truth, or staged from (possibly remote, gzipped, archived)
-# PLINK files.  Four rules can write results/data/{dataset}/genotypes.*; disjoint wildcard
-# constraints built from the config choose exactly one per dataset.
+# PLINK files, or real genotypes with a simulated phenotype.  Six rules can write
+# results/data/{dataset}/genotypes.*; disjoint wildcard constraints built from the config choose
+# exactly one per dataset.
 
 
 rule simulate:
@@ -68,3 +69,38 @@ use rule stage_plink as stage_plink_with_covariates with:
         covar="results/data/{dataset}/genotypes.covar",
     wildcard_constraints:
         dataset=plink_with_covariates_pattern(),
+
+
+rule simulate_phenotype:
+    input:
+        unpack(semi_synthetic_genotypes),
+    output:
+        bed="results/data/{dataset}/genotypes.bed",
+        bim="results/data/{dataset}/genotypes.bim",
+        fam="results/data/{dataset}/genotypes.fam",
+        pheno="results/data/{dataset}/genotypes.pheno",
+        truth="results/data/{dataset}/genotypes.truth.json",
+    log:
+        "results/logs/simulate_phenotype/{dataset}.log",
+    benchmark:
+        "results/benchmarks/simulate_phenotype/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=semi_synthetic_without_covariates_pattern(),
+    conda:
+        "../../envs/exactlmm.yaml"
+    params:
+        simulation=semi_synthetic_parameters,
+    script:
+        "../../scripts/simulate_phenotype.py"
+
+
+use rule simulate_phenotype as simulate_phenotype_with_covariates with:
+    output:
+        bed="results/data/{dataset}/genotypes.bed",
+        bim="results/data/{dataset}/genotypes.bim",
+        fam="results/data/{dataset}/genotypes.fam",
+        pheno="results/data/{dataset}/genotypes.pheno",
+        covar="results/data/{dataset}/genotypes.covar",
+        truth="results/data/{dataset}/genotypes.truth.json",
+    wildcard_constraints:
+        dataset=semi_synthetic_with_covariates_pattern(),
