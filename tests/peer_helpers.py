@@ -1,13 +1,47 @@
-"""What the peer tests share: ours run on a request (optionally at a given h²) and −log10 p."""
+"""What the peer tests share: a toy request, ours run on a request (optionally at a given h²)
+and −log10 p."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+from bed_reader import open_bed
 
 from exactlmm.cli import main as exactlmm_main
 from lmmcompare.runners import RunRequest
+
+CAUSAL, CAUSAL_BETA = 5, 1.0  # .bim position of the causal SNP (the constant one is rs42)
+
+
+def toy_request(make_plink, directory: Path) -> RunRequest:
+    """160 samples (one without phenotype), 60 of 80 SNPs listed (one constant), two
+    covariates, a polygenic background and SNP ``CAUSAL`` with +1 per copy of a1."""
+    prefix = make_plink(directory, n=160, m=80, seed=3, n_monomorphic=1)
+    with open_bed(f"{prefix}.bed", count_A1=True) as bed:
+        G = bed.read(dtype="float64")
+        fid, iid, sid = bed.fid, bed.iid, bed.sid
+    rng = np.random.default_rng(11)
+    mean = np.nanmean(G, axis=0)
+    Z = np.where(np.isnan(G), mean, G) - mean
+    sd = Z.std(axis=0)
+    assert sd[CAUSAL] > 0
+    x = Z[:, CAUSAL] + mean[CAUSAL]  # mean-imputed copies of a1
+    Z = Z[:, sd > 0] / sd[sd > 0]
+    np.savetxt(directory / "k.txt", Z @ Z.T / Z.shape[1])
+    covar = rng.standard_normal((G.shape[0], 2))
+    y = Z @ rng.standard_normal(Z.shape[1]) / np.sqrt(Z.shape[1]) + covar @ [0.5, -0.3]
+    y = y + CAUSAL_BETA * x + rng.standard_normal(G.shape[0])
+    lines = [f"{f} {i} {v!r}\n" for f, i, v in zip(fid, iid, y, strict=True)]
+    lines[4] = f"{fid[4]} {iid[4]} NA\n"  # one sample not analysed
+    (directory / "pheno.txt").write_text("".join(lines))
+    (directory / "covar.txt").write_text(
+        "".join(f"{f} {i} {a!r} {b!r}\n" for f, i, (a, b) in zip(fid, iid, covar, strict=True))
+    )
+    (directory / "snps.txt").write_text("\n".join(sid[:60]) + "\n")
+    return RunRequest(bfile=str(prefix), pheno=str(directory / "pheno.txt"), mpheno=1,
+                      covar=str(directory / "covar.txt"), kinship=str(directory / "k.txt"),
+                      extract=str(directory / "snps.txt"))
 
 
 def run_ours(request: RunRequest, out: Path, h2: float | None = None) -> None:

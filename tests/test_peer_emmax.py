@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.stats
-from peer_helpers import neglog10, run_ours
+from peer_helpers import CAUSAL, CAUSAL_BETA, neglog10, run_ours, toy_request
 
 from exactlmm.errors import InputError
 from exactlmm.io.results import read_assoc_tsv, read_null_json
@@ -164,41 +164,6 @@ def test_missing_emmax_is_skipped_with_the_install_hint(tmp_path, monkeypatch):
     assert "apt-get install emmax" in outcome.reason and "\n" not in outcome.reason
 
 
-CAUSAL, CAUSAL_BETA = 5, 1.0  # .bim position of the causal SNP (the constant one is rs42)
-
-
-def _toy_request(make_plink, directory: Path) -> RunRequest:
-    """160 samples (one without phenotype), 60 of 80 SNPs listed (one constant), two
-    covariates, a polygenic background and SNP ``CAUSAL`` with +1 per copy of a1."""
-    prefix = make_plink(directory, n=160, m=80, seed=3, n_monomorphic=1)
-    from bed_reader import open_bed
-
-    with open_bed(f"{prefix}.bed", count_A1=True) as bed:
-        G = bed.read(dtype="float64")
-        fid, iid, sid = bed.fid, bed.iid, bed.sid
-    rng = np.random.default_rng(11)
-    mean = np.nanmean(G, axis=0)
-    Z = np.where(np.isnan(G), mean, G) - mean
-    sd = Z.std(axis=0)
-    assert sd[CAUSAL] > 0
-    x = Z[:, CAUSAL] + mean[CAUSAL]  # mean-imputed copies of a1
-    Z = Z[:, sd > 0] / sd[sd > 0]
-    np.savetxt(directory / "k.txt", Z @ Z.T / Z.shape[1])
-    covar = rng.standard_normal((G.shape[0], 2))
-    y = Z @ rng.standard_normal(Z.shape[1]) / np.sqrt(Z.shape[1]) + covar @ [0.5, -0.3]
-    y = y + CAUSAL_BETA * x + rng.standard_normal(G.shape[0])
-    lines = [f"{f} {i} {v!r}\n" for f, i, v in zip(fid, iid, y, strict=True)]
-    lines[4] = f"{fid[4]} {iid[4]} NA\n"  # one sample not analysed
-    (directory / "pheno.txt").write_text("".join(lines))
-    (directory / "covar.txt").write_text(
-        "".join(f"{f} {i} {a!r} {b!r}\n" for f, i, (a, b) in zip(fid, iid, covar, strict=True))
-    )
-    (directory / "snps.txt").write_text("\n".join(sid[:60]) + "\n")
-    return RunRequest(bfile=str(prefix), pheno=str(directory / "pheno.txt"), mpheno=1,
-                      covar=str(directory / "covar.txt"), kinship=str(directory / "k.txt"),
-                      extract=str(directory / "snps.txt"))
-
-
 def _fake_binary(directory: Path, script: str) -> str:
     path = directory / "fake-emmax"
     path.write_text("#!/bin/sh\n" + script)
@@ -207,7 +172,7 @@ def _fake_binary(directory: Path, script: str) -> str:
 
 
 def test_a_failing_emmax_is_a_tool_failure(make_plink, tmp_path):
-    request = _toy_request(make_plink, tmp_path)
+    request = toy_request(make_plink, tmp_path)
     binary = _fake_binary(tmp_path, "echo 'ERROR: Only 0,1,2 are expected' >&2\nexit 134\n")
     with pytest.raises(ToolFailed, match=r"status 134.*Only 0,1,2"):
         emmax.run(request, "fixed", tmp_path / "e", emmax_binary=binary)
@@ -231,7 +196,7 @@ def _dense_reml(delta, y, X, K):
 
 @needs_emmax
 def test_runner_agrees_with_ours_and_its_null_numbers_mean_what_they_say(make_plink, tmp_path):
-    request = _toy_request(make_plink, tmp_path)
+    request = toy_request(make_plink, tmp_path)
     emmax.run(request, "fixed", tmp_path / "emmax", keep_raw=tmp_path / "raw")
     run_ours(request, tmp_path / "ours")
     theirs, ours = (read_assoc_tsv(tmp_path / f"{t}.assoc.tsv") for t in ("emmax", "ours"))
@@ -287,7 +252,7 @@ def test_runner_agrees_with_ours_and_its_null_numbers_mean_what_they_say(make_pl
 
 @needs_emmax
 def test_a_flipped_allele_coding_is_caught(make_plink, tmp_path, monkeypatch):
-    request = _toy_request(make_plink, tmp_path)
+    request = toy_request(make_plink, tmp_path)
     flipped = np.frombuffer(b"2 2 1 2 1 1 0 0 ", dtype=np.uint8).reshape(4, 4)
     monkeypatch.setattr(emmax, "_TOKENS", flipped)
     with pytest.raises(ToolFailed, match="sign is flipped"):
@@ -296,7 +261,7 @@ def test_a_flipped_allele_coding_is_caught(make_plink, tmp_path, monkeypatch):
 
 @needs_emmax
 def test_a_snp_emmax_did_not_report_is_not_reported(make_plink, tmp_path, capsys):
-    request = _toy_request(make_plink, tmp_path)
+    request = toy_request(make_plink, tmp_path)
     real = emmax.find_emmax()
     binary = _fake_binary(
         tmp_path, f'"{real}" "$@" || exit $?\nsed -i \'$d\' result.ps\n'
@@ -310,7 +275,7 @@ def test_a_snp_emmax_did_not_report_is_not_reported(make_plink, tmp_path, capsys
 
 @needs_emmax
 def test_outputs_are_byte_reproducible(make_plink, tmp_path):
-    request = _toy_request(make_plink, tmp_path)
+    request = toy_request(make_plink, tmp_path)
     for name in ("a", "b"):
         emmax.run(request, "fixed", tmp_path / name)
     for ext in (".assoc.tsv", ".null.json"):

@@ -10,12 +10,11 @@ digits; with each tool's own REML fit, to glimix-core's Brent tolerance (1e-6 on
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.stats
-from peer_helpers import neglog10, run_ours
+from peer_helpers import neglog10, run_ours, toy_request
 
 from exactlmm.io.results import read_assoc_tsv, read_null_json
 from lmmcompare import registry
@@ -157,36 +156,11 @@ def test_missing_glimix_is_skipped_with_the_install_hint(tmp_path, monkeypatch):
     assert "pip install glimix-core==3.1.12" in outcome.reason and "\n" not in outcome.reason
 
 
-def _toy_request(make_plink, directory: Path) -> RunRequest:
-    prefix = make_plink(directory, n=160, m=80, seed=3, n_monomorphic=1)
-    from bed_reader import open_bed
-
-    with open_bed(f"{prefix}.bed", count_A1=True) as bed:
-        G = bed.read(dtype="float64")
-        fid, iid, sid = bed.fid, bed.iid, bed.sid
-    rng = np.random.default_rng(11)
-    mean = np.nanmean(G, axis=0)
-    Z = np.where(np.isnan(G), mean, G) - mean
-    sd = Z.std(axis=0)
-    Z = Z[:, sd > 0] / sd[sd > 0]
-    np.savetxt(directory / "k.txt", Z @ Z.T / Z.shape[1])
-    covar = rng.standard_normal((G.shape[0], 2))
-    y = Z @ rng.standard_normal(Z.shape[1]) / np.sqrt(Z.shape[1]) + covar @ [0.5, -0.3]
-    y = y + 1.0 * Z[:, 5] + rng.standard_normal(G.shape[0])
-    rows = zip(fid, iid, y, covar, strict=True)
-    (directory / "pheno.txt").write_text("".join(f"{f} {i} {v!r}\n" for f, i, v, _ in rows))
-    (directory / "covar.txt").write_text(
-        "".join(f"{f} {i} {a!r} {b!r}\n" for f, i, (a, b) in zip(fid, iid, covar, strict=True))
-    )
-    (directory / "snps.txt").write_text("\n".join(sid[:60]) + "\n")
-    return RunRequest(bfile=str(prefix), pheno=str(directory / "pheno.txt"), mpheno=1,
-                      covar=str(directory / "covar.txt"), kinship=str(directory / "k.txt"),
-                      extract=str(directory / "snps.txt"))
 
 
 @needs_glimix
 def test_runner_agrees_with_ours(make_plink, tmp_path):
-    request = _toy_request(make_plink, tmp_path)
+    request = toy_request(make_plink, tmp_path)
     for tool in ("glimix", "exactlmm"):
         assert execute(Run("toy", tool, "fixed"), request, tmp_path / tool).ok, tool
     ours, theirs = (read_assoc_tsv(tmp_path / f"{t}.assoc.tsv") for t in ("exactlmm", "glimix"))
