@@ -28,7 +28,8 @@ def main(snakemake):
     rows = []
     for result in ran(snakemake):
         assoc = result.assoc
-        is_null = null_snp_mask(assoc["chrom"], assoc["snp"], causal)
+        is_null = null_snp_mask(assoc["chrom"], assoc["snp"], causal,
+                                truth.get("null_chromosomes", []))
         is_causal = assoc["snp"].isin(causal).to_numpy()
         estimated = result.mode != registry.NO_KINSHIP_MODE
         gamma = float(result.null["gamma"]) if estimated else math.nan

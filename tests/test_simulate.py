@@ -277,3 +277,32 @@ def test_phenotype_on_real_genotypes_follows_the_model(tmp_path: Path, make_plin
     with pytest.raises(InputError, match="causal_h2"):
         simulate_phenotype(tmp_path / "bad", bfile=prefix, seed=1, h2=0.3, n_causal=1,
                            causal_h2=0.4)
+
+
+def test_null_chromosomes_carry_no_effect(tmp_path: Path) -> None:
+    """null_chromosomes = k: the causal SNPs are on the other chromosomes, the truth lists the
+    null ones, and k = 0 is the draw of a call without the argument."""
+    base = {"n_samples": 120, "n_snps": 400, "n_chromosomes": 4, "seed": 8, "h2": 0.6,
+            "n_causal": 6, "causal_h2": 0.2}
+    truth = simulate_dataset(tmp_path / "k2", **base, null_chromosomes=2)
+    assert truth["null_chromosomes"] == ["3", "4"]
+    bim = {line.split()[1]: line.split()[0]
+           for line in Path(f"{tmp_path / 'k2'}.bim").read_text().splitlines()}
+    assert {bim[snp] for snp in truth["causal_snps"]} <= {"1", "2"}
+    simulate_dataset(tmp_path / "plain", **base)
+    simulate_dataset(tmp_path / "k0", **base, null_chromosomes=0)
+    for ext in (".bed", ".pheno"):
+        assert Path(f"{tmp_path / 'k0'}{ext}").read_bytes() == Path(
+            f"{tmp_path / 'plain'}{ext}").read_bytes()
+    # The phenotype does not depend on the null chromosomes' genotypes: with the noise and the
+    # causal part fixed by the seed, k2's polygenic part is Z u with u = 0 there.
+    G = open_bed(f"{tmp_path / 'k2'}.bed").read()
+    z, _, _ = standardize(np.where(np.isnan(G), -127, G).astype(np.int8))
+    y = np.array([float(line.split()[2]) for line in
+                  Path(f"{tmp_path / 'k2'}.pheno").read_text().splitlines()[1:]])
+    null = np.array([bim[f"snp{j}"] in ("3", "4") for j in range(400)])
+    # Marginal correlations with y: the effect chromosomes' SNPs explain more.
+    corr = np.abs(z.T @ (y - y.mean())) / np.sqrt(np.sum((y - y.mean()) ** 2) * 120)
+    assert np.mean(corr[null] ** 2) < np.mean(corr[~null] ** 2)
+    with pytest.raises(InputError, match="null_chromosomes must lie in 0..n_chromosomes"):
+        simulate_dataset(tmp_path / "bad", **base, null_chromosomes=4)

@@ -122,6 +122,7 @@ def _validate(
     maf_min: float,
     n_covariates: int,
     intercept: float,
+    null_chromosomes: int = 0,
 ) -> None:
     """Raise a one-line ``InputError`` for the first argument that is out of range."""
     for name, value in (
@@ -179,6 +180,11 @@ def _validate(
     _check(0.0 <= missing_rate < 1.0, f"missing_rate must lie in [0, 1) (got {missing_rate})")
     _check(0.0 < maf_min < 0.5, f"maf_min must satisfy 0 < maf_min < 0.5 (got {maf_min})")
     _check(n_covariates >= 0, f"n_covariates must be non-negative (got {n_covariates})")
+    _check(
+        _is_int(null_chromosomes) and 0 <= null_chromosomes < n_chromosomes,
+        f"null_chromosomes must lie in 0..n_chromosomes − 1 = {n_chromosomes - 1} "
+        f"(got {null_chromosomes!r})",
+    )
 
 
 def _layout(n_samples: int, n_populations: int, sib_fraction: float) -> _Layout:
@@ -334,6 +340,7 @@ def simulate_dataset(
     maf_min: float = 0.05,
     n_covariates: int = 0,
     intercept: float = 1.0,
+    null_chromosomes: int = 0,
 ) -> dict:
     """Simulate genotypes and a phenotype (see the module docstring), write them, return truth.
 
@@ -362,6 +369,12 @@ def simulate_dataset(
         Number of standard-normal covariates (written to ``.covar``; the intercept is not one).
     intercept:
         The phenotype mean μ.
+    null_chromosomes:
+        The last ``null_chromosomes`` chromosomes carry no genetic effect (no polygenic, no
+        causal SNP): their SNPs are truly null, the type-I error set of the study even for a
+        leave-one-chromosome-out test.  The polygenic effects of the other M′ SNPs have variance
+        σ_p²/M′, so the genetic variance and the truth γ are unchanged.  With 0 (the default)
+        every draw is that of earlier versions.
 
     Returns
     -------
@@ -383,6 +396,7 @@ def simulate_dataset(
         "maf_min": maf_min,
         "n_covariates": n_covariates,
         "intercept": intercept,
+        "null_chromosomes": null_chromosomes,
     }
     _validate(**arguments)
     out_prefix = Path(out_prefix)
@@ -394,11 +408,17 @@ def simulate_dataset(
     polygenic_var = h2 - causal_h2
     noise_var = 1.0 - h2
 
-    causal = np.sort(rng_causal.choice(n_snps, size=n_causal, replace=False))
+    chromosome, position = _chromosome_layout(n_snps, n_chromosomes)
+    effect_snps = np.flatnonzero(chromosome <= n_chromosomes - null_chromosomes)
+    if null_chromosomes == 0:  # the draws of earlier versions
+        causal = np.sort(rng_causal.choice(n_snps, size=n_causal, replace=False))
+    else:
+        causal = np.sort(rng_causal.choice(effect_snps, size=n_causal, replace=False))
     effects_std = rng_causal.standard_normal(n_causal)
     if n_causal > 0:
         effects_std *= np.sqrt(causal_h2 / np.sum(effects_std**2))
-    u = rng_polygenic.normal(0.0, np.sqrt(polygenic_var / n_snps), n_snps)
+    u = rng_polygenic.normal(0.0, np.sqrt(polygenic_var / effect_snps.size), n_snps)
+    u[chromosome > n_chromosomes - null_chromosomes] = 0.0
 
     genotypes = np.empty((n_samples, n_snps), dtype=np.int8)
     polygenic = np.zeros(n_samples)
@@ -428,7 +448,6 @@ def simulate_dataset(
     fid = [f"fam{f}" for f in layout.family]
     iid = [f"ind{i}" for i in range(n_samples)]
     snp_ids = [f"snp{j}" for j in range(n_snps)]
-    chromosome, position = _chromosome_layout(n_snps, n_chromosomes)
     properties = {
         "fid": fid,
         "iid": iid,
@@ -469,6 +488,8 @@ def simulate_dataset(
         "intercept": intercept,
         "covariate_effects": covariate_effects.tolist(),
         "n_causal": n_causal,
+        "null_chromosomes": [str(c) for c in range(n_chromosomes - null_chromosomes + 1,
+                                                   n_chromosomes + 1)],
         "causal_snps": [snp_ids[j] for j in causal],
         "causal_effects_std": effects_std.tolist(),
         "causal_effects_per_allele": (effects_std / causal_sd).tolist(),

@@ -7,10 +7,13 @@ study tables pool; :func:`calibration_table`, :func:`power_table` and
 
 Definitions
 -----------
-* **Null SNPs.**  In a null scenario (no causal SNP) every tested SNP.  Otherwise the SNPs on
-  chromosomes that hold no causal SNP (:func:`null_snp_mask`): LD and linkage stay within a
-  chromosome in every genotype source here, so these SNPs carry no signal — the
-  "far from causal" set of Yang et al. (2014).
+* **Null SNPs.**  When the simulation left chromosomes without any genetic effect
+  (``null_chromosomes``), their SNPs: truly null, even for a leave-one-chromosome-out test.
+  Otherwise, in a null scenario (no causal SNP) every tested SNP, and else the SNPs on
+  chromosomes that hold no causal SNP (:func:`null_snp_mask`) — the "far from causal" set of
+  Yang et al. (2014).  Those carry no causal SNP but do carry polygenic effects: a full-kinship
+  LMM absorbs them, a LOCO test picks them up (inflation under polygenicity, not a type-I
+  error), so calibration scenarios should set ``null_chromosomes``.
 * **Type-I error at α**: k/n, k the null SNPs with p < α, n the null SNPs tested, pooled over the
   replicates, with the exact (Clopper–Pearson) two-sided 95 % interval
   [B(α/2; k, n − k + 1), B(1 − α/2; k + 1, n − k)] of the Beta quantiles
@@ -75,10 +78,17 @@ def chisq_from_p(p: np.ndarray) -> np.ndarray:
     return special.ndtri(np.asarray(p, dtype=np.float64) / 2.0) ** 2
 
 
-def null_snp_mask(chrom: Sequence[str], snp: Sequence[str], causal: Iterable[str]) -> np.ndarray:
-    """Null SNPs of a replicate: every SNP when there is no causal SNP, else the SNPs on the
-    chromosomes without one (module docstring)."""
+def null_snp_mask(
+    chrom: Sequence[str], snp: Sequence[str], causal: Iterable[str],
+    null_chromosomes: Iterable[str] = (),
+) -> np.ndarray:
+    """Null SNPs of a replicate: the SNPs of the chromosomes the simulation gave no effect at
+    all (``null_chromosomes`` of the truth record) when there are such; else every SNP when
+    there is no causal SNP, else the SNPs on the chromosomes without one (module docstring)."""
     chrom = np.asarray(chrom).astype(str)
+    null_chromosomes = [str(c) for c in null_chromosomes]
+    if null_chromosomes:
+        return np.isin(chrom, null_chromosomes)
     causal = set(causal)
     if not causal:
         return np.ones(chrom.size, dtype=bool)
