@@ -306,3 +306,22 @@ def test_null_chromosomes_carry_no_effect(tmp_path: Path) -> None:
     assert np.mean(corr[null] ** 2) < np.mean(corr[~null] ** 2)
     with pytest.raises(InputError, match=r"null_chromosomes must lie in 0\.\.n_chromosomes"):
         simulate_dataset(tmp_path / "bad", **base, null_chromosomes=4)
+
+
+def test_semi_synthetic_null_chromosomes(tmp_path: Path, make_plink) -> None:
+    """simulate_phenotype with null_chromosomes = 1: the last .bim chromosome holds no causal
+    SNP and the truth names it; the genotypes are not copied onto themselves."""
+    from lmmcompare.simulate import simulate_phenotype
+
+    prefix = make_plink(tmp_path, n=200, m=300, seed=5, chroms=3)
+    truth = simulate_phenotype(prefix, bfile=prefix, seed=2, h2=0.5, n_causal=4,
+                               causal_h2=0.1, null_chromosomes=1)
+    chrom = {line.split()[1]: line.split()[0]
+             for line in Path(f"{prefix}.bim").read_text().splitlines()}
+    last = list(dict.fromkeys(chrom.values()))[-1]
+    assert truth["null_chromosomes"] == [last]
+    assert last not in {chrom[snp] for snp in truth["causal_snps"]}
+    assert open_bed(f"{prefix}.bed").read().shape == (200, 300)
+    with pytest.raises(InputError, match=r"null_chromosomes must lie in 0\.\.2"):
+        simulate_phenotype(tmp_path / "bad", bfile=prefix, seed=2, h2=0.5, n_causal=0,
+                           causal_h2=0.0, null_chromosomes=3)

@@ -65,6 +65,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,7 @@ from exactlmm.provenance import provenance
 #: Part of the definition of the random streams: changing it changes the output.
 _BLOCK_SNPS = 2048
 #: PLINK missing genotype code for int8 arrays in bed-reader.
-_MISSING = -127
+MISSING = -127
 #: Rounds of redrawing monomorphic SNPs before giving up.
 _MAX_REDRAW_ROUNDS = 100
 #: Standard deviation of the covariate effects.
@@ -187,7 +188,7 @@ def _validate(
     )
 
 
-def _layout(n_samples: int, n_populations: int, sib_fraction: float) -> _Layout:
+def sample_layout(n_samples: int, n_populations: int, sib_fraction: float) -> _Layout:
     """Split samples into contiguous groups; the first samples of each group form sib pairs."""
     sizes = [
         n_samples // n_populations + (k < n_samples % n_populations) for k in range(n_populations)
@@ -238,12 +239,12 @@ def _draw_genotypes(
 def _apply_missing(rng: np.random.Generator, genotypes: np.ndarray, missing_rate: float) -> None:
     """Set each entry missing with probability ``missing_rate`` (in place)."""
     if missing_rate > 0.0:
-        genotypes[rng.random(genotypes.shape) < missing_rate] = _MISSING
+        genotypes[rng.random(genotypes.shape) < missing_rate] = MISSING
 
 
 def _monomorphic(genotypes: np.ndarray) -> np.ndarray:
     """Boolean per column: True when the observed genotypes are all equal (or all missing)."""
-    observed = genotypes != _MISSING
+    observed = genotypes != MISSING
     low = np.where(observed, genotypes, 3).min(axis=0)
     high = np.where(observed, genotypes, -1).max(axis=0)
     return low >= high
@@ -284,7 +285,7 @@ def standardize(genotypes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     and every column has ``Σ_i z_ij² = n`` (mean diagonal of ``K = ZZᵀ/M`` is 1).
     Returns ``(Z, mean, sd)``.
     """
-    dosages = np.where(genotypes == _MISSING, np.nan, genotypes).astype(np.float64)
+    dosages = np.where(genotypes == MISSING, np.nan, genotypes).astype(np.float64)
     z = kinship.standardize(dosages)
     called = ~np.isnan(dosages)
     mean = np.where(called, dosages, 0.0).sum(axis=0) / called.sum(axis=0)
@@ -292,15 +293,29 @@ def standardize(genotypes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return z, mean, sd
 
 
+def chromosome_sizes(n_snps: int, n_chromosomes: int) -> np.ndarray:
+    """SNPs per chromosome 1..C when ``n_snps`` are split into C contiguous (nearly) equal blocks.
+
+    >>> chromosome_sizes(10, 3).tolist()
+    [4, 3, 3]
+    """
+    return np.bincount(_chromosome_of(n_snps, n_chromosomes), minlength=n_chromosomes + 1)[1:]
+
+
+def _chromosome_of(n_snps: int, n_chromosomes: int) -> np.ndarray:
+    """Chromosome (1..C) of each SNP: contiguous equal blocks."""
+    return np.arange(n_snps) * n_chromosomes // n_snps + 1
+
+
 def _chromosome_layout(n_snps: int, n_chromosomes: int) -> tuple[np.ndarray, np.ndarray]:
     """Chromosome (1..C, contiguous equal blocks) and position (1000·rank within chromosome)."""
-    chromosome = np.arange(n_snps) * n_chromosomes // n_snps + 1
+    chromosome = _chromosome_of(n_snps, n_chromosomes)
     first = np.searchsorted(chromosome, chromosome, side="left")
     position = 1000 * (np.arange(n_snps) - first + 1)
     return chromosome, position
 
 
-def _write_plink_atomic(out_prefix: Path, genotypes: np.ndarray, properties: dict) -> None:
+def write_plink_atomic(out_prefix: Path, genotypes: np.ndarray, properties: dict) -> None:
     """Write ``.bed/.bim/.fam`` under a temporary prefix, then rename the three files."""
     out_prefix.parent.mkdir(parents=True, exist_ok=True)
     tmpdir = Path(tempfile.mkdtemp(prefix=f".{out_prefix.name}.", suffix=".tmp",
@@ -404,7 +419,7 @@ def simulate_dataset(
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)
     )
 
-    layout = _layout(n_samples, n_populations, sib_fraction)
+    layout = sample_layout(n_samples, n_populations, sib_fraction)
     polygenic_var = h2 - causal_h2
     noise_var = 1.0 - h2
 
@@ -510,7 +525,7 @@ def simulate_dataset(
         "provenance": provenance("lmmcompare.simulate", __version__, arguments),
     }
 
-    _write_plink_atomic(out_prefix, genotypes, properties)
+    write_plink_atomic(out_prefix, genotypes, properties)
     write_text_atomic(f"{out_prefix}.pheno", _sample_table(fid, iid, {"pheno": phenotype}))
     if n_covariates > 0:
         columns = {f"cov{k + 1}": covariates[:, k] for k in range(n_covariates)}
@@ -523,6 +538,19 @@ def simulate_dataset(
     return truth
 
 
+def simulator(source: str) -> Callable[..., dict]:
+    """The function that writes a dataset of a simulated source (``lmmcompare.study``'s
+    ``SIMULATED_SOURCES``): :func:`simulate_dataset` for ``simulate`` (Balding–Nichols),
+    :func:`lmmcompare.coalescent.simulate_coalescent_dataset` for ``msprime``.  Each takes
+    ``(out_prefix, **parameters)`` and returns the truth record."""
+    if source == "simulate":
+        return simulate_dataset
+    if source == "msprime":
+        from lmmcompare.coalescent import simulate_coalescent_dataset  # imports this module
+
+        return simulate_coalescent_dataset
+    raise ValueError(f"no simulator for source {source!r}")
+
 
 def simulate_phenotype(
     out_prefix: str | Path,
@@ -534,6 +562,7 @@ def simulate_phenotype(
     causal_h2: float,
     n_covariates: int = 0,
     intercept: float = 1.0,
+    null_chromosomes: int = 0,
 ) -> dict:
     """Semi-synthetic data: real genotypes (``bfile``), a phenotype simulated on them, the truth.
 
@@ -546,15 +575,20 @@ def simulate_phenotype(
     ``n_covariates`` standard-normal covariates.  The truth ``gamma = h2/(1 − h2)`` is the
     variance ratio on ``K = ZZᵀ/M`` over all samples, the standardized kinship the workflow
     gives every tool (up to its QC, which drops rare SNPs): real relatedness, known truth.
+    ``null_chromosomes = k`` leaves the last k chromosomes (in ``.bim`` order of first
+    appearance) without any effect: no polygenic part (the others' M′ SNPs get variance
+    (h2 − causal_h2)/M′ each) and no causal SNP, so their SNPs are truly null.
 
-    Writes ``{out}.bed/.bim/.fam`` (copies of the input), ``{out}.pheno``, ``{out}.covar`` when
-    ``n_covariates > 0`` and ``{out}.truth.json``; returns the truth record.
+    Writes ``{out}.bed/.bim/.fam`` (copies of the input, unless ``bfile`` is ``out_prefix``),
+    ``{out}.pheno``, ``{out}.covar`` when ``n_covariates > 0`` and ``{out}.truth.json``; returns
+    the truth record.
     """
     from exactlmm.dosage import impute_center
     from exactlmm.io.plink import iter_genotype_blocks, open_plink
 
     arguments = {"bfile": str(bfile), "seed": seed, "h2": h2, "n_causal": n_causal,
-                 "causal_h2": causal_h2, "n_covariates": n_covariates, "intercept": intercept}
+                 "causal_h2": causal_h2, "n_covariates": n_covariates, "intercept": intercept,
+                 "null_chromosomes": null_chromosomes}
     _check(0.0 < h2 < 1.0, f"h2 must lie strictly between 0 and 1 (got {h2})")
     _check(0.0 <= causal_h2 < h2, f"causal_h2 must satisfy 0 <= causal_h2 < h2 (got {causal_h2})")
     _check((n_causal > 0) == (causal_h2 > 0),
@@ -566,15 +600,27 @@ def simulate_phenotype(
         testable[positions] = impute_center(g).testable
     snps = np.flatnonzero(testable)
     m = snps.size
-    _check(m > n_causal, f"{bfile}: only {m} SNPs can be standardized; need more than n_causal")
+    chromosome_order = list(dict.fromkeys(ds.chrom.tolist()))
+    _check(_is_int(null_chromosomes) and 0 <= null_chromosomes < len(chromosome_order),
+           f"null_chromosomes must lie in 0..{len(chromosome_order) - 1} (the chromosomes of "
+           f"{bfile} but one; got {null_chromosomes!r})")
+    silent = chromosome_order[len(chromosome_order) - null_chromosomes:]
+    effect = ~np.isin(ds.chrom[snps], silent)
+    _check(effect.sum() > n_causal,
+           f"{bfile}: only {int(effect.sum())} SNPs can be standardized on the chromosomes with "
+           "effects; need more than n_causal")
     rng_causal, rng_polygenic, rng_noise, rng_covariates = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
     )
-    causal = np.sort(rng_causal.choice(snps, size=n_causal, replace=False))
+    causal = np.sort(rng_causal.choice(snps[effect], size=n_causal, replace=False))
     effects_std = rng_causal.standard_normal(n_causal)
     if n_causal > 0:
         effects_std *= np.sqrt(causal_h2 / np.sum(effects_std**2))
-    u = rng_polygenic.normal(0.0, np.sqrt((h2 - causal_h2) / m), m)
+    if null_chromosomes == 0:  # the draws of earlier versions
+        u = rng_polygenic.normal(0.0, np.sqrt((h2 - causal_h2) / m), m)
+    else:
+        u = np.where(effect, rng_polygenic.normal(
+            0.0, np.sqrt((h2 - causal_h2) / effect.sum()), m), 0.0)
     polygenic = np.zeros(n)
     causal_part = np.zeros(n)
     kinship_trace = 0.0
@@ -594,6 +640,8 @@ def simulate_phenotype(
     out_prefix = Path(out_prefix)
     out_prefix.parent.mkdir(parents=True, exist_ok=True)
     for source, suffix in ((ds.bed_path, ".bed"), (ds.bim_path, ".bim"), (ds.fam_path, ".fam")):
+        if Path(source).resolve() == Path(f"{out_prefix}{suffix}").resolve():
+            continue  # the phenotype is drawn on genotypes already in place
         with open(source, "rb") as src, atomic_write(f"{out_prefix}{suffix}", "wb") as dst:
             shutil.copyfileobj(src, dst)
     fid, iid = ds.fid.tolist(), ds.iid.tolist()
@@ -616,6 +664,7 @@ def simulate_phenotype(
         "kinship_mean_diag": kinship_trace / (m * n),
         "n_snps_in_kinship": int(m),
         "n_causal": n_causal,
+        "null_chromosomes": [str(c) for c in silent],
         "causal_snps": ds.snp[causal].tolist(),
         "causal_effects_std": effects_std.tolist(),
         "intercept": intercept,
