@@ -1,7 +1,9 @@
 # lmm-compare: our exact LMM scan (exactlmm) against PyLMM, FaST-LMM, GEMMA, EMMAX, glimix-core,
-# BOLT-LMM and PLINK 2 on simulated and real PLINK data, and a replicated simulation study.  Run:  snakemake --cores 2            (default config.yaml)
-#                         snakemake --cores 2 --configfile config/ci.yaml --replace-workflow-config
-# Report:                 snakemake --report report.html
+# BOLT-LMM and PLINK 2 on simulated and real PLINK data, and a replicated simulation study.
+# Run:     snakemake --cores 2            (default config.yaml)
+#          snakemake --cores 2 --configfile config/ci.yaml --replace-workflow-config
+#          snakemake --cores 2 --configfile config/study.yaml --replace-workflow-config
+# Report:  snakemake --report report.html
 
 
 from snakemake.utils import min_version

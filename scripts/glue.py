@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from exactlmm.errors import InputError
+from exactlmm.qc import read_snp_list
+from lmmcompare.benchmarks import read_benchmarks
 from lmmcompare.runs import RunResult, load_all
 
 
@@ -46,6 +48,20 @@ def run_results(snakemake: Any) -> list[RunResult]:
 def ran(snakemake: Any) -> list[RunResult]:
     """The runs of ``snakemake.params.runs`` that were not skipped."""
     return [result for result in run_results(snakemake) if result.ok]
+
+
+def run_benchmarks(results: list[RunResult], snplists: dict[str, str]) -> Any:
+    """The Snakemake benchmark rows of ``results`` (lmmcompare.benchmarks.read_benchmarks),
+    each run with its N (analysed samples, null.json ``n_samples``) and M (the SNPs of its
+    dataset's QC list in ``snplists``, which every tool tests)."""
+    n_snps = {dataset: len(read_snp_list(snplists[dataset]))
+              for dataset in {result.dataset for result in results}}
+    return read_benchmarks([
+        (result.run.benchmark,
+         {**result.run.as_dict(), "n_samples": int(result.null["n_samples"]),
+          "n_snps": n_snps[result.dataset]})
+        for result in results
+    ])
 
 
 def strip_suffix(path: str, suffix: str) -> str:

@@ -175,3 +175,23 @@ def test_study_figures_written_and_reproducible(tmp_path):
         assert len(data) > 1000, path.name
         assert data == (tmp_path / "b" / path.name).read_bytes(), path.name
     assert len(list((tmp_path / "a").iterdir())) == 8  # 4 figures, PNG and SVG
+
+
+def test_runtime_table_by_scenario_tool_and_mode():
+    """Mean, sd and max wall time over the replicates of a scenario, per tool and mode."""
+    bench = pd.DataFrame({
+        "dataset": ["a-r000", "a-r001", "a-r000", "b-r000"],
+        "tool": ["exactlmm", "exactlmm", "plink2", "exactlmm"],
+        "mode": ["fixed", "fixed", "none", "fixed"],
+        "n_samples": [100, 100, 100, 50], "n_snps": [900, 900, 900, 300],
+        "repeat": 0, "seconds": [1.0, 3.0, 0.5, 2.0], "max_rss": [100.0, 120.0, 80.0, 90.0],
+    })
+    table = study.runtime_table(bench, {"a-r000": "a", "a-r001": "a", "b-r000": "b"})
+    row = table.set_index(["scenario", "tool", "mode"]).loc[("a", "exactlmm", "fixed")]
+    assert row.seconds_mean == 2.0 and row.seconds_sd == pytest.approx(np.sqrt(2.0))
+    assert row.seconds_max == 3.0 and row.max_rss_mb_mean == 110.0
+    assert row.n_replicates == 2 and row.n_samples == 100
+    one = table.set_index(["scenario", "tool", "mode"]).loc[("b", "exactlmm", "fixed")]
+    assert one.n_replicates == 1 and np.isnan(one.seconds_sd)
+    assert len(table) == 3
+    assert study.runtime_table(bench.iloc[:0], {}).columns.tolist() == list(table.columns)

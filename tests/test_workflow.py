@@ -245,6 +245,7 @@ def test_too_strict_tolerance_fails_with_one_line_per_violation(
 
 
 STUDY_TABLES = ("calibration", "power", "heritability", "proximal")
+"""The study tables that must be byte-reproducible (runtime.tsv is what the machine measured)."""
 
 
 @pytest.fixture(scope="module")
@@ -270,16 +271,29 @@ def test_study_tables_have_every_scenario_tool_and_replicate(study_run: Path) ->
     null = calibration[calibration["scenario"] == "null_structured"]
     assert (null["n_snps"] > 0.9 * 3 * 300).all() and (null["n_snps"] <= 3 * 300).all()
     power = pd.read_csv(study_run / "results/study/power.tsv", sep="\t")
-    assert set(power["scenario"]) == {"causal", "semi_hs1940"}
+    assert set(power["scenario"]) == {"causal", "msprime_structured", "semi_hs1940"}
     assert (power[power["scenario"] == "causal"]["n_causal"] == 9).all()
+    assert (power[power["scenario"] == "msprime_structured"]["n_causal"] == 6).all()
     assert (power[power["scenario"] == "semi_hs1940"]["n_causal"] == 4).all()
     heritability = pd.read_csv(study_run / "results/study/heritability.tsv", sep="\t")
     assert "plink2" not in set(heritability["tool"])  # no γ without a kinship
     truth = dict(zip(heritability["scenario"], heritability["h2_true"], strict=False))
-    assert truth == {"null_structured": 0.5, "causal": 0.5, "semi_hs1940": 0.4}
+    assert truth == {"null_structured": 0.5, "causal": 0.5, "msprime_structured": 0.5,
+                     "semi_hs1940": 0.4}
     proximal = pd.read_csv(study_run / "results/study/proximal.tsv", sep="\t")
     assert set(proximal["tool"]) == {"exactlmm"}
-    assert set(proximal["scenario"]) == {"causal", "semi_hs1940"}
+    assert set(proximal["scenario"]) == {"causal", "msprime_structured", "semi_hs1940"}
+    # Runtime of every run of every scenario, from the benchmark files.
+    runtime = pd.read_csv(study_run / "results/study/runtime.tsv", sep="\t")
+    assert len(runtime) == len(calibration[["scenario", "tool", "mode"]].drop_duplicates())
+    assert (runtime["seconds_mean"] > 0).all() and (runtime["max_rss_mb_mean"] > 0).all()
+    assert (runtime["n_replicates"] == runtime["scenario"].map(
+        {k: v["replicates"] for k, v in scenarios.items()})).all()
+    # The msprime replicates: coalescent chromosomes with LD, two populations near F_ST 0.05.
+    record = json.loads((study_run / "results/data/msprime_structured-r000/genotypes.truth.json")
+                        .read_text())["genotypes"]
+    assert record["source"] == "msprime" and record["ld_r2_adjacent_mean"] > 0.1
+    assert 0.02 < record["fst_hudson_realised"] < 0.1
     # The semi-synthetic replicates are HS1940's 1940 mice with the simulated phenotype.
     truth_record = json.loads(
         (study_run / "results/data/semi_hs1940-r000/genotypes.truth.json").read_text())

@@ -26,13 +26,15 @@ Definitions
 * **Heritability**: bias = mean(ĥ² − h²), RMSE = √mean((ĥ² − h²)²) and the same for γ, over
   the replicates, against the truth the simulator defines on the kinship every tool is given
   (``gamma`` of the truth record; see :mod:`lmmcompare.simulate`).
+* **Runtime** per replicate: each tool run's wall time and peak memory from its Snakemake
+  benchmark file (:func:`runtime_table`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -200,6 +202,37 @@ def heritability_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def runtime_table(benchmarks: pd.DataFrame, scenarios: Mapping[str, str]) -> pd.DataFrame:
+    """Wall time and peak memory of every tool run per scenario × tool × mode, over replicates.
+
+    ``benchmarks`` is :func:`lmmcompare.benchmarks.read_benchmarks`' table of the study's tool
+    runs (one row per run and repeat; skipped runs left out by the caller), ``scenarios`` maps
+    each replicate dataset to its scenario.  Columns: ``scenario tool mode``, ``seconds_mean``,
+    ``seconds_sd`` (ddof 1, NaN for one replicate), ``seconds_max``, ``max_rss_mb_mean``,
+    ``n_samples``, ``n_snps`` (their means: one size per scenario unless it varies),
+    ``n_replicates``.  Not byte-reproducible: it is what the machine measured.
+    """
+    columns = ["scenario", "tool", "mode", "seconds_mean", "seconds_sd", "seconds_max",
+               "max_rss_mb_mean", "n_samples", "n_snps", "n_replicates"]
+    if benchmarks.empty:
+        return pd.DataFrame(columns=columns)
+    table = benchmarks.assign(scenario=benchmarks["dataset"].map(dict(scenarios)))
+    out = []
+    for (scenario, tool, mode), group in table.groupby(["scenario", "tool", "mode"], sort=False):
+        seconds = group["seconds"].to_numpy(dtype=np.float64)
+        out.append({
+            "scenario": scenario, "tool": tool, "mode": mode,
+            "seconds_mean": float(seconds.mean()),
+            "seconds_sd": float(seconds.std(ddof=1)) if seconds.size > 1 else math.nan,
+            "seconds_max": float(seconds.max()),
+            "max_rss_mb_mean": float(group["max_rss"].mean()),
+            "n_samples": float(group["n_samples"].mean()),
+            "n_snps": float(group["n_snps"].mean()),
+            "n_replicates": int(group["dataset"].nunique()),
+        })
+    return pd.DataFrame(out, columns=columns)
+
+
 def replicate_seed(base_seed: int, scenario: str, replicate: int) -> int:
     """The seed of one replicate, from the study's seed, the scenario name and the replicate
     number only (so adding a scenario or replicates changes no other replicate's draws):
@@ -227,8 +260,13 @@ def proximal_table(power: pd.DataFrame, full: str = "fixed", loco: str = "loco")
     return merged
 
 
-SOURCES = ("simulate", "semi_synthetic")
-"""How a scenario's data are made (config keys)."""
+SIMULATED_SOURCES = ("simulate", "msprime")
+"""Sources that simulate genotypes and phenotype (config keys; lmmcompare.simulate.simulator):
+Balding–Nichols SNPs, or coalescent chromosomes with recombination."""
+
+SOURCES = (*SIMULATED_SOURCES, "semi_synthetic")
+"""How a scenario's data are made (config keys): simulated genotypes, or a phenotype simulated
+on a configured dataset's real genotypes."""
 
 
 def scenario_source(spec: dict) -> str:
@@ -241,7 +279,7 @@ def scenario_source(spec: dict) -> str:
 
 def expand_scenarios(study: dict) -> dict[str, dict]:
     """The datasets of a study config: for every scenario and replicate r (0-based), a dataset
-    ``{scenario}-r{r:03d}`` simulated (``simulate``: genotypes and phenotype;
+    ``{scenario}-r{r:03d}`` simulated (``simulate``, ``msprime``: genotypes and phenotype;
     ``semi_synthetic``: a phenotype on real genotypes) with the scenario's parameters and the
     seed :func:`replicate_seed` (``study.seed``, scenario, r); each spec also holds
     ``"study": {"scenario", "replicate"}``."""

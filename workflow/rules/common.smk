@@ -23,7 +23,12 @@ from snakemake.utils import validate
 
 from exactlmm.errors import InputError
 from lmmcompare import registry
-from lmmcompare.study import expand_scenarios, scenario_source
+from lmmcompare.study import (
+    SIMULATED_SOURCES,
+    SOURCES,
+    expand_scenarios,
+    scenario_source,
+)
 from lmmcompare.runs import (
     ASSOC_BENCHMARK,
     ASSOC_LOG,
@@ -58,23 +63,24 @@ except WorkflowError as error:
 def _check_config_semantics():
     """Checks JSON schema cannot phrase well; each failure is one line naming the key."""
     for name, spec in config["datasets"].items():
-        kinds = [kind for kind in ("simulate", "plink") if kind in spec]
+        kinds = [kind for kind in (*SIMULATED_SOURCES, "plink") if kind in spec]
         if len(kinds) != 1:
             raise WorkflowError(
-                f"config error at datasets/{name}: give exactly one of 'simulate' (simulated "
-                f"data) or 'plink' (real PLINK data), found {kinds or 'neither'}"
+                f"config error at datasets/{name}: give exactly one of 'simulate' or 'msprime' "
+                f"(simulated data) or 'plink' (real PLINK data), found {kinds or 'neither'}"
             )
-        if "simulate" in spec:
-            sim = spec["simulate"]
+        if kinds[0] in SIMULATED_SOURCES:
+            sim = spec[kinds[0]]
             if not 0 <= sim["causal_h2"] < sim["h2"]:
                 raise WorkflowError(
-                    f"config error at datasets/{name}/simulate: causal_h2 = {sim['causal_h2']} "
-                    f"must satisfy 0 <= causal_h2 < h2 = {sim['h2']}"
+                    f"config error at datasets/{name}/{kinds[0]}: causal_h2 = "
+                    f"{sim['causal_h2']} must satisfy 0 <= causal_h2 < h2 = {sim['h2']}"
                 )
             if (sim["n_causal"] > 0) != (sim["causal_h2"] > 0):
                 raise WorkflowError(
-                    f"config error at datasets/{name}/simulate: n_causal = {sim['n_causal']} "
-                    f"and causal_h2 = {sim['causal_h2']} must both be positive or both zero"
+                    f"config error at datasets/{name}/{kinds[0]}: n_causal = "
+                    f"{sim['n_causal']} and causal_h2 = {sim['causal_h2']} must both be "
+                    "positive or both zero"
                 )
         else:
             phenotype = spec["plink"]["phenotype"]
@@ -178,9 +184,19 @@ def dataset_names():
     return list(config["datasets"])
 
 
+def simulation_source(dataset):
+    """How a dataset is simulated (lmmcompare.study.SOURCES: simulate, msprime,
+    semi_synthetic), or None for real PLINK data."""
+    spec = DATASETS[dataset]
+    return next((source for source in SOURCES if source in spec), None)
+
+
 def simulated_datasets():
-    """Names of the configured simulated datasets (they have a truth record)."""
-    return [name for name in dataset_names() if "simulate" in DATASETS[name]]
+    """Names of the configured datasets whose genotypes are simulated (simulate or msprime):
+    the per-dataset truth tables are made for these."""
+    return [
+        name for name in dataset_names() if simulation_source(name) in SIMULATED_SOURCES
+    ]
 
 
 def plink_datasets():
@@ -189,13 +205,14 @@ def plink_datasets():
 
 
 def _simulated_pattern(with_covariates):
-    """Wildcard regex: every simulated dataset (study replicates too) with or without
-    covariates (with them, the rule also writes .covar)."""
+    """Wildcard regex: every dataset with simulated genotypes (simulate or msprime; study
+    replicates too) with or without covariates (with them, the rule also writes .covar).
+    """
     return _names_pattern(
         name
         for name, spec in DATASETS.items()
-        if "simulate" in spec
-        and (spec["simulate"]["n_covariates"] > 0) == with_covariates
+        if simulation_source(name) in SIMULATED_SOURCES
+        and (spec[simulation_source(name)]["n_covariates"] > 0) == with_covariates
     )
 
 
@@ -271,8 +288,10 @@ def plink_without_covariates_pattern():
 
 
 def simulation_parameters(wildcards):
-    """Keyword arguments of lmmcompare.simulate.simulate_dataset for this dataset."""
-    return dict(DATASETS[wildcards.dataset]["simulate"])
+    """{source, parameters}: how this dataset is simulated (simulate or msprime) and the
+    keyword arguments of that source's function (lmmcompare.simulate.simulator)."""
+    source = simulation_source(wildcards.dataset)
+    return {"source": source, "parameters": dict(DATASETS[wildcards.dataset][source])}
 
 
 def data_prefix(dataset):
@@ -350,8 +369,8 @@ def covariates_file(dataset):
     """The dataset's (simulated or staged, numeric) covariate file, or None for intercept
     only."""
     spec = DATASETS[dataset]
-    if "simulate" in spec or "semi_synthetic" in spec:
-        has_covariates = spec[scenario_source(spec)]["n_covariates"] > 0
+    if simulation_source(dataset):
+        has_covariates = spec[simulation_source(dataset)]["n_covariates"] > 0
     else:
         has_covariates = plink_covariates(dataset) is not None
     return f"{data_prefix(dataset)}.covar" if has_covariates else None
@@ -396,10 +415,7 @@ def phenotype_options(wildcards, input):
 
 def truth_file(wildcards):
     """The truth record of a simulated dataset ({} for real data)."""
-    if (
-        "simulate" in DATASETS[wildcards.dataset]
-        or "semi_synthetic" in DATASETS[wildcards.dataset]
-    ):
+    if simulation_source(wildcards.dataset):
         return {"truth": f"{data_prefix(wildcards.dataset)}.truth.json"}
     return {}
 
@@ -587,6 +603,21 @@ def study_replicate_tables():
     return [f"results/study/replicates/{name}.tsv" for name in STUDY_DATASETS]
 
 
+def study_runs():
+    """The tool runs of the study's replicate datasets."""
+    return [run for run in RUNS if run.dataset in STUDY_DATASETS]
+
+
+def study_snplists():
+    """{replicate dataset: QC SNP list} of the study."""
+    return {dataset: snplist(dataset) for dataset in STUDY_DATASETS}
+
+
+def study_scenarios():
+    """{replicate dataset: its scenario}."""
+    return {name: spec["study"]["scenario"] for name, spec in STUDY_DATASETS.items()}
+
+
 def study_per_causal_h2():
     """{scenario: causal_h2 / n_causal} of the scenarios with causal SNPs (the power plot's x)."""
     per_causal = {}
@@ -607,7 +638,7 @@ def study_outputs():
 
 
 #: The study tables (results/study/{name}.tsv), the path other steps and checks read.
-STUDY_TABLES = ("calibration", "power", "heritability", "proximal")
+STUDY_TABLES = ("calibration", "power", "heritability", "proximal", "runtime")
 #: The study figures (results/plots/study/{name}.png).
 STUDY_FIGURES = ("calibration", "power", "heritability", "lambda_gc")
 

@@ -1,4 +1,5 @@
-# Datasets: simulated with a known truth, or staged from (possibly remote, gzipped, archived)
+# Datasets: simulated with a known truth (Balding-Nichols SNPs or msprime coalescent
+# chromosomes: one rule, the source decides), or staged from (possibly remote, gzipped, archived)
 # PLINK files, or real genotypes with a simulated phenotype.  Six rules can write
 # results/data/{dataset}/genotypes.*; disjoint wildcard constraints built from the config choose
 # exactly one per dataset.

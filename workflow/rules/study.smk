@@ -59,6 +59,32 @@ rule study_tables:
         "../../scripts/study_tables.py"
 
 
+rule study_runtime:
+    input:
+        benchmarks=[run.benchmark for run in study_runs()],
+        nulls=null_models(study_runs()),
+        snplists=list(study_snplists().values()),
+    output:
+        runtime=report(
+            "results/study/runtime.tsv",
+            caption="../report/study_runtime.rst",
+            category="Study",
+            labels={"table": "runtime"},
+        ),
+    log:
+        "results/logs/study_runtime/study_runtime.log",
+    benchmark:
+        "results/benchmarks/study_runtime/study_runtime.tsv"
+    conda:
+        "../../envs/exactlmm.yaml"
+    params:
+        runs=run_records(study_runs()),
+        snplists=study_snplists(),
+        scenarios=study_scenarios(),
+    script:
+        "../../scripts/study_runtime.py"
+
+
 rule study_plots:
     input:
         replicates=study_replicate_tables(),
