@@ -244,6 +244,28 @@ class LocalSlurm:
                 found.append(int(entry.name))
         return found
 
+    def listening(self) -> list[tuple[str, int, int]]:
+        """``(address, port, pid)`` of every TCP socket a process of this cluster listens on
+        (slurmctld, slurmd, srun; all should be on 127.0.0.1)."""
+        listen = {}
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with contextlib.suppress(OSError):
+                for line in Path(table).read_text().splitlines()[1:]:
+                    fields = line.split()
+                    if len(fields) > 9 and fields[3] == "0A":
+                        address, port = fields[1].split(":")
+                        listen[fields[9]] = (_address(address), int(port, 16))
+        found = []
+        for pid in self.survivors():
+            with contextlib.suppress(OSError):
+                for fd in Path(f"/proc/{pid}/fd").iterdir():
+                    with contextlib.suppress(OSError):
+                        target = os.readlink(fd)
+                        inode = target[len("socket:["):-1]
+                        if target.startswith("socket:[") and inode in listen:
+                            found.append((*listen[inode], pid))
+        return sorted(set(found))
+
     def client(self, program: str, *args: str, check: bool = True,
                timeout: float = 30) -> subprocess.CompletedProcess:
         """Run a SLURM client command (sbatch, squeue, ...) against this cluster."""
@@ -408,6 +430,13 @@ PartitionName={PARTITION} Nodes={NODE} Default=YES MaxTime=INFINITE State=UP
     def _live_jobs(self) -> bool:
         done = self.client("squeue", "--noheader", "--format=%i", check=False, timeout=10)
         return done.returncode == 0 and bool(done.stdout.strip())
+
+
+def _address(hex_address: str) -> str:
+    """An address of /proc/net/tcp{,6} (32-bit words in host byte order) as text."""
+    raw = bytes.fromhex(hex_address)
+    raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
 
 
 def _stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:

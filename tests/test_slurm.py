@@ -264,6 +264,10 @@ def test_cluster_stops_everything_even_after_an_error():
         else:
             raise AssertionError(f"job {job} never ran: {cluster.jobs()}")
         assert len(cluster.survivors()) >= 5  # 3 daemons, slurmstepd, the job's shell, sleep
+        # Every daemon and the job's srun listen on 127.0.0.1 only.
+        listening = cluster.listening()
+        assert {port for _, port, _ in listening} >= {cluster.ctld_port, cluster.slurmd_port}
+        assert {address for address, _, _ in listening} == {"127.0.0.1"}, listening
         raise RuntimeError("on purpose")
     assert cluster.survivors() == []
     assert not cluster.root.exists()
