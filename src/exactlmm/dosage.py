@@ -149,6 +149,93 @@ def impute_center(G: np.ndarray) -> ImputedBlock:
     return ImputedBlock(centered, n_called.astype(np.int64), mean, sum_sq, errcode)
 
 
+@dataclass(frozen=True)
+class CallCounts:
+    """Calls of each genotype class per SNP among the selected samples, from ``.bed`` codes
+    (:mod:`exactlmm.io.bed`): ``two``, ``one``, ``zero`` copies of a1 and ``missing`` (int64).
+
+    Everything the module notes define follows from them exactly: c = two + one + zero,
+    μ = (2·two + one)/c (sums of whole numbers are exact in floating point, so μ is the same
+    number the dosage path computes), Σ (x − μ)² over the calls = Σ_v count_v (v − μ)², and
+    the errcode (``NO_CALLS`` when c = 0, ``MONOMORPHIC`` when one class holds every call).
+    """
+
+    two: np.ndarray
+    one: np.ndarray
+    zero: np.ndarray
+    missing: np.ndarray
+
+    @property
+    def n_called(self) -> np.ndarray:
+        return self.two + self.one + self.zero
+
+    @property
+    def mean(self) -> np.ndarray:
+        """μ per SNP (NaN without a call)."""
+        called = self.n_called
+        out = np.full(called.shape, np.nan)
+        np.divide(2.0 * self.two + self.one, called, out=out, where=called > 0)
+        return out
+
+    @property
+    def sum_sq(self) -> np.ndarray:
+        """Σ over the calls of (x − μ)² per SNP (0 for an untestable SNP)."""
+        mu = np.where(self.n_called > 0, self.mean, 0.0)
+        total = self.two * (2.0 - mu) ** 2 + self.one * (1.0 - mu) ** 2 + self.zero * mu**2
+        return np.where(self.errcode == TESTED, total, 0.0)
+
+    @property
+    def errcode(self) -> np.ndarray:
+        classes = (self.two > 0).astype(np.int64) + (self.one > 0) + (self.zero > 0)
+        errcode = np.full(classes.shape, TESTED, dtype=ERRCODE_DTYPE)
+        errcode[classes == 1] = MONOMORPHIC
+        errcode[classes == 0] = NO_CALLS
+        return errcode
+
+    def __getitem__(self, index) -> CallCounts:
+        """The counts of some SNPs (any numpy index)."""
+        return CallCounts(self.two[index], self.one[index], self.zero[index],
+                          self.missing[index])
+
+
+def count_calls(codes: np.ndarray) -> CallCounts:
+    """:class:`CallCounts` of an m SNPs × n samples array of ``.bed`` codes (0: two copies of
+    a1, 1: missing, 2: one, 3: none; :mod:`exactlmm.io.bed`)."""
+    two, missing, one = (np.count_nonzero(codes == k, axis=1) for k in range(3))
+    zero = codes.shape[1] - two - missing - one
+    return CallCounts(two.astype(np.int64), one.astype(np.int64), zero.astype(np.int64),
+                      missing.astype(np.int64))
+
+
+def code_values(codes: np.ndarray, counts: CallCounts, *, standardized: bool = False
+                ) -> np.ndarray:
+    """Imputed, centered dosages x̃ − μ (or standardized, (x̃ − μ)/s with s² = sum_sq/n, the
+    kinship's z) of the codes, n samples × m SNPs (Fortran order: one SNP per column).
+
+    Each SNP's four possible values (v − μ, or (v − μ)/s, for v = 2, 1, 0 copies, and 0 for a
+    missing call) are computed once and looked up per call; an untestable SNP's column is 0.
+    They are the numbers :func:`impute_center` gives for the same calls (its dosage path
+    subtracts the same μ from the same whole numbers)."""
+    m = codes.shape[0]
+    mu = counts.mean
+    table = np.zeros((m, 4))
+    testable = counts.errcode == TESTED
+    for code, dosage in ((0, 2.0), (2, 1.0), (3, 0.0)):
+        table[:, code] = np.where(testable, dosage - np.where(testable, mu, 0.0), 0.0)
+    if standardized:
+        sd = np.sqrt(counts.sum_sq / codes.shape[1])
+        table /= np.where(testable, sd, 1.0)[:, None]
+    index = codes + (4 * np.arange(m, dtype=np.intp))[:, None]
+    return np.take(table.ravel(), index).T
+
+
+def impute_codes(codes: np.ndarray, counts: CallCounts | None = None) -> ImputedBlock:
+    """:func:`impute_center` of the calls given as ``.bed`` codes (m SNPs × n samples)."""
+    counts = count_calls(codes) if counts is None else counts
+    return ImputedBlock(code_values(codes, counts), counts.n_called, counts.mean,
+                        counts.sum_sq, counts.errcode)
+
+
 def count_errcodes(errcode: np.ndarray) -> dict[str, int]:
     """{reason: number of SNPs} for every reason other than ``"."`` that occurs, in the order
     of :data:`~exactlmm.io.results.ERRCODES` (an empty dict when every SNP was tested)."""

@@ -44,16 +44,24 @@ filled once at the end, so K is exactly symmetric.
 
 from __future__ import annotations
 
-import sys
 from typing import NamedTuple
 
 import numpy as np
 from scipy.linalg.blas import dsyrk
-from tqdm import tqdm
 
-from exactlmm.dosage import ImputedBlock, add_counts, count_errcodes, describe_counts, impute_center
+from exactlmm.dosage import (
+    ImputedBlock,
+    add_counts,
+    code_values,
+    count_calls,
+    count_errcodes,
+    describe_counts,
+    impute_center,
+)
 from exactlmm.errors import InputError
-from exactlmm.io.plink import PlinkDataset, iter_genotype_blocks
+from exactlmm.io.plink import PlinkDataset, bed_codes, iter_code_blocks
+from exactlmm.io.results import TESTED
+from exactlmm.progress import progress_bar
 from exactlmm.qc import GEMMA_MAF, GEMMA_MISSING, qc_mask, snp_stats
 
 #: The two kinds of kinship, as the command line (``--kind``) and the JSON records name them.
@@ -140,47 +148,60 @@ def _accumulate(
     by_chromosome: bool,
 ) -> _Sums:
     """Upper triangles of Σ z_j z_jᵀ over the testable SNPs, with the counts of used and
-    left-out SNPs (see :class:`_Sums`)."""
-    columns = TRANSFORMS[method]
-    n = _n_selected(sample_index, ds.n_samples)
+    left-out SNPs (see :class:`_Sums`).  An untestable SNP's z is exactly 0, so it adds nothing
+    to a block's product and only its count is kept out."""
+    codes = bed_codes(ds, sample_index)
+    snps = np.arange(ds.n_snps) if snp_index is None else np.asarray(snp_index)
+    if snps.dtype == bool:
+        snps = np.flatnonzero(snps)
+    n = codes.n_samples
     out = _Sums({}, {}, {}, [])
-    total = _n_selected(snp_index, ds.n_snps)
-    with tqdm(total=total, unit="SNP", desc="kinship", file=sys.stderr,
-              disable=not progress) as bar:
-        for positions, G in iter_genotype_blocks(ds, sample_index, snp_index, block_size):
-            block = impute_center(G)
-            Z = columns(block)
-            keep = block.testable
+    with progress_bar(snps.size, "kinship", progress) as bar:
+        for positions, block_codes in iter_code_blocks(codes, snps, block_size):
+            counts = count_calls(block_codes)
+            Z = code_values(block_codes, counts, standardized=method == "standardized")
+            errcode = counts.errcode
             bar.update(positions.size)
-            groups = ds.chrom[positions] if by_chromosome else np.full(positions.size, "")
-            for chrom in dict.fromkeys(groups.tolist()):
+            if by_chromosome:
+                groups = ds.chrom[positions]
+                runs = [(c, groups == c) for c in dict.fromkeys(groups.tolist())]
+            else:
+                runs = [("", None)]
+            for chrom, here in runs:
                 if chrom not in out.untested:
                     out.chromosomes.append(chrom)
                     out.untested[chrom] = {}
-                here = groups == chrom
-                out.untested[chrom] = add_counts(
-                    out.untested[chrom], count_errcodes(block.errcode[here])
-                )
-                cols = here & keep
-                if not cols.any():
+                codes_here = errcode if here is None else errcode[here]
+                out.untested[chrom] = add_counts(out.untested[chrom],
+                                                 count_errcodes(codes_here))
+                used = int(np.count_nonzero(codes_here == TESTED))
+                if used == 0:
                     continue
-                Zc = np.asfortranarray(Z if cols.all() else Z[:, cols])
                 if chrom not in out.sums:
                     out.sums[chrom] = np.zeros((n, n), order="F")
                     out.counts[chrom] = 0
+                Zc = Z if here is None else _columns(Z, here)
                 out.sums[chrom] = dsyrk(1.0, Zc, beta=1.0, c=out.sums[chrom], trans=0,
                                         lower=0, overwrite_c=1)
-                out.counts[chrom] += int(Zc.shape[1])
+                out.counts[chrom] += used
     if not out.chromosomes:
         raise InputError("no SNPs selected for the kinship", path=ds.bim_path)
     if not out.counts:
         untested = add_counts(*out.untested.values())
         raise InputError(
-            f"none of the {total} selected SNPs can enter the kinship "
+            f"none of the {snps.size} selected SNPs can enter the kinship "
             f"({describe_counts(untested)} among the selected samples)",
             path=ds.bed_path,
         )
     return out
+
+
+def _columns(Z: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The columns of Z under ``mask``: a view when they are one run, else a Fortran copy."""
+    where = np.flatnonzero(mask)
+    if where[-1] - where[0] == where.size - 1:
+        return Z[:, where[0] : where[-1] + 1]
+    return np.asfortranarray(Z[:, where])
 
 
 def _kinship(

@@ -37,18 +37,17 @@ covariates besides the intercept are given, a SNP whose R² on the covariates ex
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from exactlmm.dosage import MONOMORPHIC, NO_CALLS, classify
+from exactlmm.dosage import MONOMORPHIC, NO_CALLS, count_calls
 from exactlmm.errors import InputError
 from exactlmm.io.atomic import write_text_atomic
-from exactlmm.io.plink import PlinkDataset, iter_genotype_blocks
+from exactlmm.io.plink import PlinkDataset, bed_codes, iter_code_blocks
 from exactlmm.io.results import TESTED
+from exactlmm.progress import progress_bar
 
 GEMMA_MAF = 0.01
 GEMMA_MISSING = 0.05
@@ -86,25 +85,25 @@ def snp_stats(
     *,
     progress: bool = False,
 ) -> SnpStats:
-    """Allele frequency, missingness and genotype variance of every SNP, streamed in blocks."""
-    total = np.zeros(ds.n_snps)
-    total_sq = np.zeros(ds.n_snps)
+    """Allele frequency, missingness and genotype variance of every SNP, streamed in blocks
+    of ``.bed`` codes (the class counts give every sum exactly: Σx = 2·two + one,
+    Σx² = 4·two + one)."""
+    codes = bed_codes(ds, sample_index)
+    n_samples = codes.n_samples
+    two = np.zeros(ds.n_snps, dtype=np.int64)
+    one = np.zeros(ds.n_snps, dtype=np.int64)
     n_called = np.zeros(ds.n_snps, dtype=np.int64)
     errcode = np.full(ds.n_snps, TESTED, dtype=object)
-    n_samples = None
-    with tqdm(total=ds.n_snps, unit="SNP", desc="SNP QC", file=sys.stderr,
-              disable=not progress) as bar:
-        for positions, G in iter_genotype_blocks(ds, sample_index, None, block_size):
-            n_samples = G.shape[0]
-            called = ~np.isnan(G)
-            G0 = np.where(called, G, 0.0)
-            n_called[positions] = called.sum(axis=0)
-            total[positions] = G0.sum(axis=0)
-            total_sq[positions] = np.einsum("ij,ij->j", G0, G0)
-            errcode[positions] = classify(G)
+    with progress_bar(ds.n_snps, "SNP QC", progress) as bar:
+        for positions, block_codes in iter_code_blocks(codes, np.arange(ds.n_snps),
+                                                       block_size):
+            counts = count_calls(block_codes)
+            two[positions], one[positions] = counts.two, counts.one
+            n_called[positions] = counts.n_called
+            errcode[positions] = counts.errcode
             bar.update(positions.size)
-    if n_samples is None:
-        raise ValueError("the dataset has no SNPs")  # open_plink rejects an empty .bim
+    total = (2 * two + one).astype(np.float64)
+    total_sq = (4 * two + one).astype(np.float64)
     if n_samples == 0:
         raise ValueError("no samples selected")
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -3,14 +3,15 @@
 Genotype coding.  A ``.bed`` file stores, per SNP, one 2-bit code per sample (SNP-major
 mode, magic bytes ``6c 1b 01``): ``00`` homozygous for the first ``.bim`` allele (column 5,
 ``a1``), ``10`` heterozygous, ``11`` homozygous for the second allele (``a2``), ``01``
-missing.  We read it with ``bed_reader`` and ``count_A1=True``, so a dosage is the number of
-copies of ``a1``: 2, 1, 0, or NaN when missing.  GEMMA's ``PlinkKin``/``ReadFile_bed`` use the
-same coding (``00`` → 2.0), and so does FaST-LMM (it reads through bed-reader/pysnptools with
-``count_A1=True``).
+missing.  :mod:`exactlmm.io.bed` decodes it (bed-reader's ``count_A1=True`` coding), so a
+dosage is the number of copies of ``a1``: 2, 1, 0, or NaN when missing.  GEMMA's
+``PlinkKin``/``ReadFile_bed`` use the same coding (``00`` → 2.0), and so does FaST-LMM (it
+reads through bed-reader/pysnptools with ``count_A1=True``).
 
 The ``.bim`` and ``.fam`` files are parsed here (whitespace separated) so that every
 malformed line gives our own one-line :class:`~exactlmm.errors.InputError` with the line
-number; bed-reader is only used for the genotype bytes.
+number.  A well-formed ASCII ``.bim`` is split in one pass over its bytes (numpy); anything
+else goes through the line-by-line reader, which names the first bad line.
 """
 
 from __future__ import annotations
@@ -21,12 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from bed_reader import open_bed
 
 from exactlmm.errors import InputError
-
-BED_MAGIC = b"\x6c\x1b\x01"
-"""First three bytes of a SNP-major PLINK 1 ``.bed`` file."""
+from exactlmm.io.bed import BED_MAGIC, CODE_DOSAGE, BedCodes
 
 FAM_MIN_FIELDS = 6
 BIM_FIELDS = 6
@@ -140,7 +138,68 @@ def _read_fam(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return fid, iid
 
 
+#: Bytes that end a line for ``str.splitlines`` or that ``bytes.split`` and ``str.split``
+#: treat differently (ASCII only; any byte ≥ 128 also sends a file to the line reader).
+_IRREGULAR = np.zeros(256, dtype=bool)
+_IRREGULAR[[0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x1F]] = True
+_IRREGULAR[128:] = True
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[[0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20]] = True
+
+
+def _fields_table(path: Path, n_fields: int, numeric: tuple[int, ...] = ()
+                  ) -> list[np.ndarray] | None:
+    """The whitespace-separated fields of a plain ASCII file whose non-blank lines all hold
+    exactly ``n_fields`` fields: one array per field (column), of ``str`` (numpy ``U``), or
+    of ``bytes`` for the columns ``numeric`` (to be parsed as numbers);
+    ``None`` when the file is anything else (the caller then reads it line by line and names
+    the problem)."""
+    data = path.read_bytes()
+    buf = np.frombuffer(data, dtype=np.uint8)
+    if _IRREGULAR[buf].any() or data.count(b"\r") != data.count(b"\r\n"):
+        return None
+    space = _SPACE[buf]
+    word = ~space
+    starts = np.flatnonzero(word & np.concatenate(([True], space[:-1])))
+    ends = np.flatnonzero(word & np.concatenate((space[1:], [True]))) + 1
+    if starts.size == 0 or starts.size % n_fields:
+        return None
+    line_of = np.searchsorted(np.flatnonzero(buf == 0x0A), starts).reshape(-1, n_fields)
+    # every line's fields are consecutive tokens: the first and last of each group of
+    # n_fields share a line, and the next group starts on a later line
+    if np.any(line_of[:, 0] != line_of[:, -1]) or np.any(line_of[1:, 0] == line_of[:-1, -1]):
+        return None
+    return [_token_column(buf, starts[j::n_fields], ends[j::n_fields], j not in numeric)
+            for j in range(n_fields)]
+
+
+def _token_column(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, text: bool = True
+                  ) -> np.ndarray:
+    """The ASCII tokens buf[starts[i]:ends[i]]: a numpy ``str`` array (code points = bytes),
+    or ``bytes`` (``S``) with ``text=False`` (what numbers are parsed from)."""
+    lengths = ends - starts
+    width = int(lengths.max())
+    offsets = np.arange(width, dtype=np.intp)
+    chars = np.take(buf, np.minimum(starts[:, None] + offsets, buf.size - 1))
+    chars[offsets >= lengths[:, None]] = 0
+    if text:
+        return chars.astype(np.uint32).view(f"<U{width}").ravel()
+    return chars.view(f"S{width}").ravel()
+
+
 def _read_bim(path: Path) -> dict[str, np.ndarray]:
+    columns = _fields_table(path, BIM_FIELDS, numeric=(2, 3))
+    if columns is not None:
+        chrom, snp, cm, pos, a1, a2 = columns
+        try:
+            return {"chrom": chrom, "snp": snp, "cm": cm.astype(np.float64),
+                    "pos": pos.astype(np.int64), "a1": a1, "a2": a2}
+        except (ValueError, OverflowError):
+            pass  # a position that is not a number: the line reader names it
+    return _read_bim_lines(path)
+
+
+def _read_bim_lines(path: Path) -> dict[str, np.ndarray]:
     rows = _split_lines(path)
     if not rows:
         raise InputError("the .bim file is empty (no SNPs)", path=path)
@@ -246,13 +305,30 @@ def _as_positions(index: np.ndarray | None, size: int, what: str) -> np.ndarray:
     return positions
 
 
+def bed_codes(ds: PlinkDataset, sample_index: np.ndarray | None = None) -> BedCodes:
+    """The ``.bed`` call codes of ``ds`` for the samples ``sample_index`` (``None``, a boolean
+    mask or positions; the order given is kept): :class:`exactlmm.io.bed.BedCodes`."""
+    samples = _as_positions(sample_index, ds.n_samples, "sample_index")
+    return BedCodes(ds.bed_path, ds.n_samples, ds.n_snps, samples)
+
+
+def iter_code_blocks(
+    codes: BedCodes, snp_index: np.ndarray, block_size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(snp_positions, codes)`` for ``block_size`` SNPs of ``snp_index`` at a time: the codes
+    of the selected samples, an m × n ``uint8`` array (:mod:`exactlmm.io.bed`)."""
+    if block_size < 1:
+        raise ValueError(f"block_size must be at least 1, got {block_size}")
+    for start in range(0, snp_index.size, block_size):
+        block = snp_index[start : start + block_size]
+        yield block, codes.codes(block)
+
+
 def iter_genotype_blocks(
     ds: PlinkDataset,
     sample_index: np.ndarray | None = None,
     snp_index: np.ndarray | None = None,
     block_size: int = 4096,
-    *,
-    num_threads: int | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Stream dosages, ``block_size`` SNPs at a time.
 
@@ -262,26 +338,15 @@ def iter_genotype_blocks(
     (0, 1, 2) or NaN for a missing call.  ``sample_index`` / ``snp_index`` are ``None``
     (all), a boolean mask, or integer positions (the order given is the order returned).
 
-    One ``open_bed`` handle is kept for the whole iteration and closed at its end (or when the
-    generator is closed), so memory is bounded by one block.
+    The ``.bed`` file is memory-mapped (:class:`exactlmm.io.bed.BedCodes`), so memory is
+    bounded by one block.
     """
     if block_size < 1:
         raise ValueError(f"block_size must be at least 1, got {block_size}")
-    samples = _as_positions(sample_index, ds.n_samples, "sample_index")
+    codes = bed_codes(ds, sample_index)
     snps = _as_positions(snp_index, ds.n_snps, "snp_index")
-    all_samples = samples.size == ds.n_samples and bool(np.all(samples == np.arange(samples.size)))
-    rows = np.s_[:] if all_samples else samples
-    with open_bed(
-        ds.bed_path,
-        iid_count=ds.n_samples,
-        sid_count=ds.n_snps,
-        count_A1=True,
-        num_threads=num_threads,
-    ) as bed:
-        for start in range(0, snps.size, block_size):
-            block = snps[start : start + block_size]
-            genotypes = bed.read(index=np.s_[rows, block], dtype="float64", order="F")
-            yield block, genotypes
+    for block, block_codes in iter_code_blocks(codes, snps, block_size):
+        yield block, np.take(CODE_DOSAGE, block_codes).T
 
 
 def read_genotypes(
@@ -292,9 +357,6 @@ def read_genotypes(
     """All selected dosages at once (n_selected_samples × n_selected_snps); small data only."""
     samples = _as_positions(sample_index, ds.n_samples, "sample_index")
     snps = _as_positions(snp_index, ds.n_snps, "snp_index")
-    out = np.empty((samples.size, snps.size), dtype=np.float64, order="F")
-    offset = 0
-    for block, genotypes in iter_genotype_blocks(ds, samples, snps, block_size=max(snps.size, 1)):
-        out[:, offset : offset + block.size] = genotypes
-        offset += block.size
-    return out
+    if snps.size == 0:
+        return np.empty((samples.size, 0), dtype=np.float64, order="F")
+    return np.take(CODE_DOSAGE, bed_codes(ds, samples).codes(snps)).T
