@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
-from scipy.linalg import eigvalsh
 
 from exactlmm.errors import InputError
 from exactlmm.io.atomic import atomic_write
+from exactlmm.symmetric import max_abs, max_asymmetry, symmetrize
 
 SYMMETRY_RTOL = 1e-6
 """A matrix is symmetric when max|K − Kᵀ| ≤ SYMMETRY_RTOL · max|K|."""
@@ -44,23 +45,18 @@ def read_kinship(path: str | os.PathLike[str], n_expected: int | None = None) ->
     Errors (``InputError`` naming the file): empty file; number of rows ≠ ``n_expected``
     (the number of ``.fam`` samples); a row with a number of values ≠ the number of rows; a
     value that is not a number or not finite; max|K − Kᵀ| > 1e-6 · max|K|.
+
+    A plain ASCII file of equally long lines is parsed by numpy in slabs of lines straight into
+    the matrix (memory: K plus one slab); anything else by ``numpy.loadtxt``, whose failure is
+    diagnosed line by line.
     """
     path = Path(path)
     try:
-        text = path.read_text()
+        K = _read_regular(path)
     except FileNotFoundError:
         raise InputError("kinship file not found", path=path) from None
-    except UnicodeDecodeError as err:
-        raise InputError(f"not a text file ({err.reason} at byte {err.start})", path=path) from None
-    if not text.strip():
-        raise InputError("the kinship file is empty", path=path)
-    try:
-        # numpy >= 1.23 parses in C; blank lines are skipped, '#' is not special.
-        K = np.loadtxt(io.StringIO(text), dtype=np.float64, comments=None, ndmin=2)
-    except ValueError as err:
-        _diagnose(text, path)  # raises an InputError naming the line
-        message = " ".join(str(err).split())  # pragma: no cover - numpy rejects what Python reads
-        raise InputError(f"cannot be read as a matrix of numbers: {message}", path=path) from None
+    if K is None:
+        K = _read_any(path)
     n = K.shape[0]
     if n_expected is not None and n != n_expected:
         raise InputError(
@@ -74,22 +70,81 @@ def read_kinship(path: str | os.PathLike[str], n_expected: int | None = None) ->
             "(the kinship must be square)",
             path=path,
         )
-    finite = np.isfinite(K)
-    if not finite.all():
-        r, c = np.argwhere(~finite)[0]
-        raise InputError(
-            f"row {r + 1}, column {c + 1}: {K[r, c]!r} is not a finite number", path=path
-        )
-    asymmetry = np.abs(K - K.T)
-    scale = np.abs(K).max()
-    if asymmetry.max() > SYMMETRY_RTOL * scale:
-        r, c = np.unravel_index(np.argmax(asymmetry), asymmetry.shape)
+    check_entries(K, path)
+    return symmetrize(K)
+
+
+def check_entries(K: np.ndarray, path: object) -> None:
+    """Every entry finite and max|K − Kᵀ| ≤ :data:`SYMMETRY_RTOL` · max|K|, else an
+    ``InputError`` naming the first offending entry (rows and columns numbered from 1)."""
+    for i0 in range(0, K.shape[0], 1024):
+        finite = np.isfinite(K[i0 : i0 + 1024])
+        if not finite.all():
+            r, c = np.argwhere(~finite)[0]
+            r += i0
+            raise InputError(
+                f"row {r + 1}, column {c + 1}: {K[r, c]!r} is not a finite number", path=path
+            )
+    asymmetry, (r, c) = max_asymmetry(K)
+    if asymmetry > SYMMETRY_RTOL * max_abs(K):
         raise InputError(
             f"kinship is not symmetric: K[{r + 1},{c + 1}] = {K[r, c]!r} but "
             f"K[{c + 1},{r + 1}] = {K[c, r]!r} (rows and columns numbered from 1)",
             path=path,
         )
-    return (K + K.T) / 2
+
+
+#: The bytes of a plain ASCII line of numbers (printable ASCII and the whitespace numpy and
+#: ``str.split`` agree on); a line with any other byte goes to :func:`_read_any`.
+_PLAIN = bytes(range(0x21, 0x7F)) + b"\t\n\r "
+
+
+def _read_regular(path: Path) -> np.ndarray | None:
+    """The matrix of a file of plain ASCII lines that each hold N numbers, N lines of them
+    (blank lines skipped), parsed line by line (numpy's C parser) into the N × N matrix; ``None``
+    for any other file (nothing is reported: :func:`_read_any` does that)."""
+    K = None
+    row = 0
+    with open(path, "rb") as handle:
+        for line in handle:
+            if line.translate(None, _PLAIN) or b"\r" in line[:-2]:
+                return None
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                try:
+                    values = np.fromstring(line, dtype=np.float64, sep=" ")
+                except (DeprecationWarning, ValueError):
+                    return None
+            if values.size == 0:
+                if line.strip():
+                    return None
+                continue
+            if K is None:
+                K = np.empty((values.size, values.size))
+            if values.size != K.shape[1] or row == K.shape[0]:
+                return None
+            K[row] = values
+            row += 1
+    if K is None:
+        raise InputError("the kinship file is empty", path=path)
+    return K if row == K.shape[0] else None
+
+
+def _read_any(path: Path) -> np.ndarray:
+    """Any text ``numpy.loadtxt`` reads (blank lines skipped, '#' not special); a file it
+    cannot read gets an ``InputError`` naming the line."""
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as err:
+        raise InputError(f"not a text file ({err.reason} at byte {err.start})", path=path) from None
+    if not text.strip():
+        raise InputError("the kinship file is empty", path=path)
+    try:
+        return np.loadtxt(io.StringIO(text), dtype=np.float64, comments=None, ndmin=2)
+    except ValueError as err:
+        _diagnose(text, path)  # raises an InputError naming the line
+        message = " ".join(str(err).split())  # pragma: no cover - numpy rejects what Python reads
+        raise InputError(f"cannot be read as a matrix of numbers: {message}", path=path) from None
 
 
 def _diagnose(text: str, path: Path) -> None:
@@ -118,6 +173,8 @@ def check_kinship(K: np.ndarray, path: str | os.PathLike[str] | None = None) -> 
     λ_min ≥ −1e-6 · λ_max, with the eigenvalues (ascending) from ``scipy.linalg.eigvalsh``.
     This costs O(n³); ``read_kinship`` does not call it.
     """
+    from scipy.linalg import eigvalsh
+
     K = np.asarray(K, dtype=np.float64)
     if not np.any(K):
         raise InputError("kinship is singular: all entries are zero", path=path)

@@ -46,6 +46,7 @@ class SampleTable:
     values: float64 array, samples × columns, NaN where missing; a categorical column holds the
         index of the sample's level in ``categorical[name]``.
     categorical: for each categorical column, its levels in natural sort order.
+    header: whether ``names`` come from a header line.
     """
 
     path: Path
@@ -54,6 +55,7 @@ class SampleTable:
     names: list[str]
     values: np.ndarray
     categorical: dict[str, list[str]] = field(default_factory=dict)
+    header: bool = False
 
     @property
     def n_samples(self) -> int:
@@ -229,7 +231,7 @@ def read_table(
     that is not a selected column.
     """
     path = Path(path)
-    names, rows, _ = _read_rows(path, kind)
+    names, rows, header = _read_rows(path, kind)
     selected = list(range(len(names))) if columns is None else list(columns)
     unknown = sorted(set(categorical) - {names[c] for c in selected})
     if unknown:
@@ -252,6 +254,7 @@ def read_table(
         names=[names[c] for c in selected],
         values=values,
         categorical=levels,
+        header=header,
     )
 
 
@@ -268,6 +271,32 @@ def read_pheno(path: str | os.PathLike[str], column: int = 1) -> SampleTable:
             path=path,
         )
     return read_table(path, "pheno", columns=[column - 1])
+
+
+def read_phenotypes(path: str | os.PathLike[str], columns: Sequence[int] | None = None
+                    ) -> list[SampleTable]:
+    """Several phenotype columns (1-based, like ``--mpheno``; ``None``: all of them), read in
+    one pass: one single-column :class:`SampleTable` per column, in the order given."""
+    path = Path(path)
+    names, _, _ = _read_rows(path, "pheno")
+    k = len(names)
+    chosen = list(range(1, k + 1)) if columns is None else list(columns)
+    bad = next((c for c in chosen if not 1 <= c <= k), None)
+    if bad is not None:
+        raise InputError(
+            f"phenotype column {bad} asked for, but the file has {k} "
+            f"value column{'s' if k != 1 else ''} (columns are numbered from 1 after FID IID)",
+            path=path,
+        )
+    table = read_table(path, "pheno", columns=[c - 1 for c in chosen])
+    return [SampleTable(table.path, table.fid, table.iid, [table.names[j]],
+                        table.values[:, j : j + 1], header=table.header)
+            for j in range(len(chosen))]
+
+
+def n_phenotype_columns(path: str | os.PathLike[str]) -> int:
+    """How many value columns (after FID IID) a phenotype file has."""
+    return len(_read_rows(Path(path), "pheno")[0])
 
 
 def read_covar(
@@ -291,6 +320,11 @@ def read_covar(
             f"covariate {missing[0]!r} is not in the header ({' '.join(header)})", path=path
         )
     return read_table(path, "covar", [header.index(name) for name in names], categorical)
+
+
+def n_fam_phenotypes(ds: PlinkDataset) -> int:
+    """How many phenotype columns (fields 6, 7, …) the ``.fam`` file has."""
+    return len(read_fam_fields(ds.fam_path)[0][1]) - 5
 
 
 def phenotype_from_fam(ds: PlinkDataset, column: int = 1) -> SampleTable:
