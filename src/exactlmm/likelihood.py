@@ -13,9 +13,10 @@ full-rank path).  With σe² profiled out (σ̂e² = yᵀPy/(n−c) for REML, y�
     REML(γ) = −½ [ (n−c) log(2π yᵀPy/(n−c)) + log|Q₂ᵀHQ₂| + (n−c) ],  log|Q₂ᵀHQ₂| = Σᵢ log(γsᵢ+1)
     ML(γ)   = −½ [ n log(2π yᵀPy/n) + log|H| + n ],                      log|H| = Σⱼ log(γdⱼ+1)
 
-(dⱼ the n eigenvalues of K).  Since log|Q₂ᵀHQ₂| = log|H| + log|XᵀH⁻¹X| − log|XᵀX|, this REML is
-the exact restricted likelihood *including* +½ log|XᵀX| — the convention of GEMMA and FaST-LMM.
-Dropping that constant (some texts do) changes REML by −½ log|XᵀX| and nothing else.
+(dⱼ the n eigenvalues of K; log|H| is computed from the spectrum's Schur complement,
+:mod:`exactlmm.spectral`, without them).  Since log|Q₂ᵀHQ₂| = log|H| + log|XᵀH⁻¹X| − log|XᵀX|,
+this REML is the exact restricted likelihood *including* +½ log|XᵀX| — the convention of GEMMA
+and FaST-LMM.  Dropping that constant (some texts do) changes REML by −½ log|XᵀX| and nothing else.
 
 ML and a singular K: when K has a null vector inside col(X) — e.g. a kinship built from
 column-centred genotypes has K1 = 0 — then as γ → ∞, n log yᵀPy falls like −n log γ while
@@ -76,11 +77,9 @@ def logdet_projected(spectrum: Spectrum, gamma: np.ndarray | float) -> np.ndarra
 
 
 def logdet_h(spectrum: Spectrum, gamma: np.ndarray | float) -> np.ndarray:
-    """log|H| = Σⱼ log(γdⱼ + 1) over the n eigenvalues of K, vectorised over γ."""
-    if spectrum.kinship_eigenvalues is None:
-        raise ValueError("ML needs the eigenvalues of K: use Spectrum.with_kinship_eigenvalues")
-    g = np.atleast_1d(np.asarray(gamma, dtype=float))
-    return np.log1p(np.outer(g, spectrum.kinship_eigenvalues)).sum(axis=1)
+    """log|H| = Σⱼ log(γdⱼ + 1) over the n eigenvalues dⱼ of K, vectorised over γ; computed
+    without them, from the Schur complement :meth:`exactlmm.spectral.Spectrum.logdet_h`."""
+    return spectrum.logdet_h(gamma)
 
 
 def profile_loglik(

@@ -5,10 +5,10 @@ Notes
 The search runs over t = log δ, δ = σe²/σg² = 1/γ, on [log δ_min, log δ_max] (default
 δ ∈ [1e-5, 1e5], GEMMA's λ range): the profile likelihood of :mod:`exactlmm.likelihood` is
 evaluated on an evenly spaced grid of ``n_grid`` points, and every interior grid maximum is
-refined by Brent's method on its two neighbouring intervals; the best refined point wins.
-A maximum on the edge of the grid is reported at the bound with ``boundary`` set
-(``"h2=0"`` when δ hits its upper bound, σg² → 0; ``"h2=1"`` when it hits its lower bound,
-σe² → 0) and a warning.
+refined by Brent's method (:mod:`exactlmm.brent`) on its two neighbouring intervals; the best
+refined point wins.  A maximum on the edge of the grid is reported at the bound with
+``boundary`` set (``"h2=0"`` when δ hits its upper bound, σg² → 0; ``"h2=1"`` when it hits its
+lower bound, σe² → 0) and a warning.
 
 At the optimum, σ̂e² = yᵀPy/(n−c) (REML) or yᵀPy/n (ML), σ̂g² = γσ̂e², h² = γ/(1+γ) on K as
 given, pve = γt/(1+γt) with t = tr(K)/n, and β̂ is the GLS estimate
@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.optimize
 
+from .brent import minimize_bounded
 from .likelihood import Likelihood, RotatedPhenotype, profile_loglik, residual_variance
 from .spectral import Spectrum
 
@@ -119,14 +119,10 @@ def maximise_profile(
     if values[-1] >= values[-2]:
         brackets.append((grid[-2], grid[-1]))
     for a, b in brackets:
-        result = scipy.optimize.minimize_scalar(
-            lambda t: -float(objective(np.array([t]))[0]),
-            bounds=(a, b),
-            method="bounded",
-            options={"xatol": 1e-10, "maxiter": 500},
-        )
-        if -result.fun > best_f:
-            best_x, best_f = float(result.x), float(-result.fun)
+        x, f = minimize_bounded(lambda t: -float(objective(np.array([t]))[0]), float(a),
+                                float(b), xatol=1e-10, maxiter=500)
+        if -f > best_f:
+            best_x, best_f = float(x), float(-f)
     boundary = None
     if best_x <= lo:
         boundary = "lower"
@@ -154,7 +150,7 @@ def fit_null(
     ----------
     spectrum:
         From :func:`exactlmm.spectral.spectrum_from_kinship` or ``spectrum_from_genotypes``.
-        ML needs its ``kinship_eigenvalues``.
+        ML needs its ``kinship_blocks`` (both builders attach them).
     y, covariates:
         Phenotype (n,) and covariates X (n × c, intercept included).
     kinship_matvec:

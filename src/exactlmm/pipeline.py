@@ -2,8 +2,8 @@
 
 Sample handling follows GEMMA and PLINK: samples are matched on (FID, IID), kept in ``.fam``
 order, and those with a missing phenotype or covariate are dropped.  A kinship file covers every
-``.fam`` sample (GEMMA's ``-k`` format) and is cut to the analysed samples.  The intercept is
-always the first covariate.
+``.fam`` sample (GEMMA's ``-k`` format; a GCTA ``.grm.bin`` names its samples in ``.grm.id``)
+and is cut to the analysed samples.  The intercept is always the first covariate.
 
 Kinship choices:
 
@@ -18,9 +18,19 @@ Kinship choices:
 * LOCO (``loco=True``): for the SNPs of chromosome c, K₋c from the SNPs of all other
   chromosomes (FaST-LMM's answer to proximal contamination); one null fit per chromosome.
 
+Several phenotypes (:func:`load_phenotypes`, :func:`association_many`) share the genotype
+reads and the kinship file; those with the same analysed samples (the same missingness
+pattern) share the kinship, its eigendecomposition and every block's rotation WᵀG, and each
+gets exactly the statistics a run of its own would give.
+
 No SNP makes an analysis fail: every SNP passing ``--extract``/``--maf``/``--geno`` gets a row,
 an untestable one with NA statistics and its reason (``errcode``), and the counts per reason
 are in :attr:`AssocResult.untested` and :attr:`KinshipModel.untested`.
+
+Memory: the genotypes are read a block of SNPs at a time from the memory-mapped ``.bed``
+(:mod:`exactlmm.io.bed`; a second pass reads the page cache, not the disk), and the n × n
+matrices are transformed in place (:func:`exactlmm.spectral.spectrum_from_kinship`), so a scan
+holds at most 3 n² doubles (during the eigendecomposition) plus one block.
 """
 
 from __future__ import annotations
@@ -33,21 +43,25 @@ import numpy as np
 
 from . import kinship as kinship_mod
 from . import qc
-from .dosage import classify, count_errcodes, describe_counts
+from .dosage import code_values, count_calls, count_errcodes, describe_counts, impute_codes
 from .errors import InputError
+from .io.grm import is_grm, read_grm, read_grm_ids
 from .io.kinship_txt import read_kinship
-from .io.plink import PlinkDataset, iter_genotype_blocks, open_plink, read_genotypes
+from .io.plink import PlinkDataset, bed_codes, iter_code_blocks, open_plink
 from .io.results import ERRCODE_DTYPE, TESTED
-from .io.tables import SampleMatch, match_samples, phenotype_from_fam, read_covar, read_pheno
+from .io.tables import (
+    SampleMatch,
+    SampleTable,
+    match_samples,
+    phenotype_from_fam,
+    read_covar,
+    read_pheno,
+    read_phenotypes,
+)
 from .likelihood import Likelihood, RotatedPhenotype, profile_loglik
 from .null import DEFAULT_GRID, DEFAULT_LOG_DELTA_BOUNDS, NullModel, fit_null
-from .scan import Scanner, scan
-from .spectral import (
-    Spectrum,
-    kinship_eigenvalues,
-    spectrum_from_genotypes,
-    spectrum_from_kinship,
-)
+from .scan import RefitTables, Scanner, scan_imputed
+from .spectral import Spectrum, spectrum_from_genotypes, spectrum_from_kinship
 
 DEFAULT_BLOCK_SIZE = 4096
 
@@ -118,53 +132,145 @@ def load_inputs(
     frequency below ``maf`` or missingness above ``geno`` among the analysed samples
     (PLINK's flags, GEMMA's inclusive bounds, :func:`exactlmm.qc.filter_mask`; the defaults
     keep every SNP).  Untestable SNPs that pass them stay: they get a row with a reason.
+    ``kinship`` is a plain-text matrix (:mod:`exactlmm.io.kinship_txt`) or a GCTA
+    ``PREFIX.grm.bin`` (:mod:`exactlmm.io.grm`).
     """
     ds = open_plink(bfile)
     table = read_pheno(pheno, mpheno) if pheno is not None else phenotype_from_fam(ds, mpheno)
+    return _load(bfile, ds, [(mpheno, table)], pheno, covar, kinship, extract, covar_names,
+                 covar_categorical, center_kinship, maf, geno, block_size)[0]
+
+
+def load_phenotypes(
+    bfile: str | Path,
+    pheno: str | Path | None = None,
+    mpheno: Sequence[int] | None = None,
+    covar: str | Path | None = None,
+    kinship: str | Path | None = None,
+    extract: str | Path | None = None,
+    *,
+    covar_names: Sequence[str] | None = None,
+    covar_categorical: Collection[str] = (),
+    center_kinship: bool = False,
+    maf: float = 0.0,
+    geno: float = 1.0,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> list[AnalysisInputs]:
+    """:func:`load_inputs` for several phenotype columns (``None``: every column of the file,
+    or of the ``.fam``), opening the fileset, the covariates and the kinship file once; each
+    analysis gets the samples, SNPs and kinship cut its own :func:`load_inputs` would."""
+    ds = open_plink(bfile)
+    if pheno is not None:
+        tables = read_phenotypes(pheno, mpheno)
+        columns = list(mpheno) if mpheno is not None else list(range(1, len(tables) + 1))
+    else:
+        from .io.tables import n_fam_phenotypes
+
+        columns = (list(mpheno) if mpheno is not None
+                   else list(range(1, n_fam_phenotypes(ds) + 1)))
+        tables = [phenotype_from_fam(ds, column) for column in columns]
+    return _load(bfile, ds, list(zip(columns, tables, strict=True)), pheno, covar, kinship, extract,
+                 covar_names, covar_categorical, center_kinship, maf, geno, block_size)
+
+
+def _load(
+    bfile: str | Path,
+    ds: PlinkDataset,
+    phenotypes: list[tuple[int, SampleTable]],
+    pheno: str | Path | None,
+    covar: str | Path | None,
+    kinship: str | Path | None,
+    extract: str | Path | None,
+    covar_names: Sequence[str] | None,
+    covar_categorical: Collection[str],
+    center_kinship: bool,
+    maf: float,
+    geno: float,
+    block_size: int,
+) -> list[AnalysisInputs]:
     covariates_table = (
         read_covar(covar, covar_names, covar_categorical) if covar is not None else None
     )
-    samples = match_samples(ds, table, covariates_table)
-    n = samples.y.size
-    x = np.column_stack([np.ones(n), samples.covariates])
-    names = ["intercept", *samples.covariate_names]
-    if extract is not None:
-        snp_index = qc.snp_index_from_list(ds, qc.read_snp_list(extract), extract)
+    matches = [match_samples(ds, table, covariates_table) for _, table in phenotypes]
+    listed = (qc.snp_index_from_list(ds, qc.read_snp_list(extract), extract)
+              if extract is not None else np.arange(ds.n_snps))
+    full_kinship = _kinship_file(kinship, ds) if kinship is not None else None
+    by_samples: dict[bytes, tuple[np.ndarray, np.ndarray | None]] = {}
+    out = []
+    for (column, _), samples in zip(phenotypes, matches, strict=True):
+        key = samples.fam_index.tobytes()
+        if key not in by_samples:  # one SNP filter and one kinship cut per sample set
+            snp_index = listed
+            if maf > 0.0 or geno < 1.0:
+                stats = qc.snp_stats(ds, samples.fam_index, block_size=block_size)
+                snp_index = listed[qc.filter_mask(stats, maf_min=maf, missing_max=geno)[listed]]
+            if snp_index.size == 0:
+                raise InputError("no SNP left to analyse after --extract/--maf/--geno",
+                                 ds.bed_path)
+            k = None
+            if full_kinship is not None:
+                k = _cut(full_kinship, samples.fam_index, center_kinship)
+            by_samples[key] = (snp_index, k)
+        snp_index, k = by_samples[key]
+        n = samples.y.size
+        out.append(AnalysisInputs(
+            dataset=ds,
+            samples=samples,
+            covariates=np.column_stack([np.ones(n), samples.covariates]),
+            covariate_names=["intercept", *samples.covariate_names],
+            snp_index=snp_index,
+            pheno_source=str(pheno if pheno is not None else ds.fam_path),
+            kinship=k,
+            kinship_source=str(kinship) if kinship is not None else None,
+            parameters={
+                "bfile": str(bfile),
+                "pheno": None if pheno is None else str(pheno),
+                "mpheno": column,
+                "covar": None if covar is None else str(covar),
+                "kinship": None if kinship is None else str(kinship),
+                "extract": None if extract is None else str(extract),
+                "center_kinship": center_kinship,
+                "maf": maf,
+                "geno": geno,
+            },
+        ))
+    return out
+
+
+def _kinship_file(path: str | Path, ds: PlinkDataset) -> np.ndarray:
+    """The kinship over every ``.fam`` sample, in ``.fam`` order: a text matrix as it is, a
+    GCTA GRM reordered by its ``.grm.id`` (every ``.fam`` sample must be in it)."""
+    if not is_grm(path):
+        return read_kinship(path, ds.n_samples)
+    ids = read_grm_ids(path)
+    k = read_grm(path, len(ids))
+    position = {(f, i): p for p, (f, i) in enumerate(ids.tolist())}
+    order = np.array([position.get((f, i), -1) for f, i in zip(ds.fid, ds.iid, strict=True)])
+    if np.any(order < 0):
+        j = int(np.argmax(order < 0))
+        raise InputError(f"sample FID={ds.fid[j]} IID={ds.iid[j]} of {ds.fam_path} is not in "
+                         "the GRM's .grm.id", path)
+    if np.array_equal(order, np.arange(len(ids))):
+        return k
+    return k[np.ix_(order, order)]
+
+
+def _cut(k: np.ndarray, fam_index: np.ndarray, center: bool) -> np.ndarray:
+    """K over the analysed samples (a copy unless they are all of them, in order), double
+    centred in place with ``center``."""
+    if fam_index.size == k.shape[0] and np.array_equal(fam_index, np.arange(k.shape[0])):
+        cut = k.copy() if center else k
     else:
-        snp_index = np.arange(ds.n_snps)
-    if maf > 0.0 or geno < 1.0:
-        stats = qc.snp_stats(ds, samples.fam_index, block_size=block_size)
-        keep = qc.filter_mask(stats, maf_min=maf, missing_max=geno)
-        snp_index = snp_index[keep[snp_index]]
-    if snp_index.size == 0:
-        raise InputError("no SNP left to analyse after --extract/--maf/--geno", ds.bed_path)
-    k = None
-    if kinship is not None:
-        k = read_kinship(kinship, ds.n_samples)[np.ix_(samples.fam_index, samples.fam_index)]
-        if center_kinship:
-            k = k - k.mean(axis=0)[None, :] - k.mean(axis=1)[:, None] + k.mean()
-            k = 0.5 * (k + k.T)
-    return AnalysisInputs(
-        dataset=ds,
-        samples=samples,
-        covariates=x,
-        covariate_names=names,
-        snp_index=snp_index,
-        pheno_source=str(pheno if pheno is not None else ds.fam_path),
-        kinship=k,
-        kinship_source=str(kinship) if kinship is not None else None,
-        parameters={
-            "bfile": str(bfile),
-            "pheno": None if pheno is None else str(pheno),
-            "mpheno": mpheno,
-            "covar": None if covar is None else str(covar),
-            "kinship": None if kinship is None else str(kinship),
-            "extract": None if extract is None else str(extract),
-            "center_kinship": center_kinship,
-            "maf": maf,
-            "geno": geno,
-        },
-    )
+        cut = k[np.ix_(fam_index, fam_index)]
+    if center:
+        from .symmetric import symmetrize
+
+        columns, rows, total = cut.mean(axis=0), cut.mean(axis=1), cut.mean()
+        cut -= columns[None, :]
+        cut -= rows[:, None]
+        cut += total
+        symmetrize(cut)
+    return cut
 
 
 @dataclass(frozen=True)
@@ -191,15 +297,22 @@ def kinship_model(
     with_ml: bool = False,
     block_size: int = DEFAULT_BLOCK_SIZE,
     progress: bool = False,
+    consume: bool = False,
 ) -> KinshipModel:
     """Spectrum of the kinship: from the kinship file, else from the SNPs ``snp_index``.
 
-    ``with_ml`` attaches the eigenvalues of the full K, which ML needs.
+    The spectrum always carries what ML needs (``with_ml`` is kept for compatibility).  With
+    ``consume`` the kinship file's matrix (``inputs.kinship``) is decomposed in place and
+    dropped from ``inputs`` (and from every analysis sharing it), saving one n × n copy.
     """
     x = inputs.covariates
     source = inputs.kinship_source or inputs.dataset.bed_path
     if inputs.kinship is not None:
-        return _dense_model(inputs.kinship, x, with_ml, source, "file")
+        k = inputs.kinship
+        model = _dense_model(k, x, source, "file", overwrite=consume)
+        if consume:
+            inputs.kinship = None
+        return model
     snps = inputs.snp_index if snp_index is None else snp_index
     if snps.size < inputs.n_samples:
         return _low_rank_model(inputs, snps)
@@ -207,7 +320,7 @@ def kinship_model(
     k, m, untested = kinship_mod.kinship_standardized(
         ds, inputs.samples.fam_index, snps, block_size=block_size, progress=progress
     )
-    model = _dense_model(k, x, with_ml, ds.bed_path, f"standardized, {m} SNPs")
+    model = _dense_model(k, x, ds.bed_path, f"standardized, {m} SNPs", overwrite=True)
     return KinshipModel(model.spectrum, model.matvec, model.mean_diag, model.description,
                         untested, m)
 
@@ -216,8 +329,9 @@ def _low_rank_model(inputs: AnalysisInputs, snps: np.ndarray, label: str = "") -
     """K = ZZᵀ/M from the testable SNPs among ``snps`` (fewer than the samples), never formed:
     the thin SVD of the projected Z (:func:`exactlmm.spectral.spectrum_from_genotypes`)."""
     ds = inputs.dataset
-    genotypes = read_genotypes(ds, inputs.samples.fam_index, snps)
-    errcode = classify(genotypes)
+    codes = bed_codes(ds, inputs.samples.fam_index).codes(snps)
+    counts = count_calls(codes)
+    errcode = counts.errcode
     keep = errcode == TESTED
     if not keep.any():
         raise InputError(
@@ -225,7 +339,7 @@ def _low_rank_model(inputs: AnalysisInputs, snps: np.ndarray, label: str = "") -
             f"the analysed samples ({describe_counts(count_errcodes(errcode))})",
             ds.bed_path,
         )
-    z = kinship_mod.standardize(genotypes[:, keep])
+    z = np.asfortranarray(code_values(codes[keep], counts[keep], standardized=True))
     m = z.shape[1]
     spectrum = spectrum_from_genotypes(z, m, inputs.covariates, ds.bed_path)
     return KinshipModel(
@@ -311,12 +425,14 @@ def association(
     fixed_gamma: float | None = None,
     block_size: int = DEFAULT_BLOCK_SIZE,
     progress: bool = False,
+    consume_kinship: bool = False,
 ) -> AssocResult:
     """Fit the null model and scan every selected SNP (see :mod:`exactlmm.scan`).
 
     Every SNP of ``inputs.snp_index`` gets a row; untestable ones are NA with a reason in
     ``errcode`` and are left out of a kinship built from the genotypes.  ``refit`` re-estimates
     γ per SNP; ``loco`` uses, for the SNPs of each chromosome, the kinship of the others.
+    ``consume_kinship``: see :func:`kinship_model` (``consume``).
 
     >>> import tempfile
     >>> from pathlib import Path
@@ -337,24 +453,81 @@ def association(
     >>> fixed.statistics["errcode"][10], int(fixed.statistics["n"][10]), loco.kinship
     ('NO_CALLS', 0, 'standardized, leave one chromosome out')
     """
+    return association_many(
+        [inputs], refit=refit, likelihood=likelihood, loco=loco, fixed_gamma=fixed_gamma,
+        block_size=block_size, progress=progress, consume_kinship=consume_kinship,
+    )[0]
+
+
+def association_many(
+    analyses: Sequence[AnalysisInputs],
+    *,
+    refit: bool = False,
+    likelihood: Likelihood = "REML",
+    loco: bool = False,
+    fixed_gamma: float | None = None,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    progress: bool = False,
+    consume_kinship: bool = False,
+) -> list[AssocResult]:
+    """:func:`association` of several analyses of one fileset (e.g. the phenotypes of
+    :func:`load_phenotypes`), in their order.  Those with the same analysed samples, SNPs,
+    covariates and kinship form a group that shares the kinship model and every block's
+    rotation (module notes); the results are those of separate runs."""
     if refit and fixed_gamma is not None:
         raise InputError(
             "a fixed h² (--h2) and a per-SNP refit (--refit) exclude each other: the refit "
             "re-estimates the variance ratio for every SNP"
         )
-    if loco:
-        return _association_loco(
-            inputs, refit=refit, likelihood=likelihood, fixed_gamma=fixed_gamma,
-            block_size=block_size, progress=progress,
-        )
-    model = kinship_model(
-        inputs, with_ml=refit or likelihood == "ML", block_size=block_size, progress=progress
-    )
-    null, ml_null = _null_fits(inputs, model, refit, likelihood, fixed_gamma)
-    stats = _scan(inputs, Scanner(null, refit=refit, ml_null=ml_null), inputs.snp_index,
-                  block_size, progress)
-    return AssocResult(inputs.snp_index, stats, null, ml_null, model.description,
-                       kinship_untested=model.untested)
+    results: list[AssocResult | None] = [None] * len(analyses)
+    for group in _groups(analyses):
+        members = [analyses[i] for i in group]
+        run = _association_loco if loco else _association_group
+        for i, result in zip(group, run(
+            members, refit=refit, likelihood=likelihood, fixed_gamma=fixed_gamma,
+            block_size=block_size, progress=progress, consume=consume_kinship,
+        ), strict=True):
+            results[i] = result
+    return results  # type: ignore[return-value]
+
+
+def _groups(analyses: Sequence[AnalysisInputs]) -> list[list[int]]:
+    """Positions of the analyses that can share a kinship model and the rotations: same
+    dataset, samples, SNPs, covariates and kinship matrix."""
+    groups: dict[tuple, list[int]] = {}
+    for i, a in enumerate(analyses):
+        key = (id(a.dataset), a.samples.fam_index.tobytes(), a.snp_index.tobytes(),
+               a.covariates.tobytes(), a.covariates.shape, id(a.kinship))
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
+def _association_group(
+    members: list[AnalysisInputs],
+    *,
+    refit: bool,
+    likelihood: Likelihood,
+    fixed_gamma: float | None,
+    block_size: int,
+    progress: bool,
+    consume: bool,
+) -> list[AssocResult]:
+    first = members[0]
+    model = kinship_model(first, block_size=block_size, progress=progress, consume=consume)
+    if consume:
+        for member in members:
+            member.kinship = None
+    fits = [_null_fits(member, model, refit, likelihood, fixed_gamma) for member in members]
+    tables = None
+    if refit:  # every phenotype of the group searches the same range of log γ = −log δ
+        lo, hi = fits[0][0].log_delta_bounds
+        tables = RefitTables(model.spectrum, (-hi, -lo))
+    scanners = [Scanner(null, refit=refit, ml_null=ml_null, tables=tables)
+                for null, ml_null in fits]
+    statistics = _scan(first, scanners, first.snp_index, block_size, progress)
+    return [AssocResult(first.snp_index, stats, null, ml_null, model.description,
+                        kinship_untested=model.untested)
+            for stats, (null, ml_null) in zip(statistics, fits, strict=True)]
 
 
 def _null_fits(
@@ -375,31 +548,36 @@ def _null_fits(
 
 def _scan(
     inputs: AnalysisInputs,
-    scanner: Scanner,
+    scanners: list[Scanner],
     snp_index: np.ndarray,
     block_size: int,
     progress: bool,
-) -> dict[str, np.ndarray]:
-    ds = inputs.dataset
-    blocks: Iterator = iter_genotype_blocks(ds, inputs.samples.fam_index, snp_index, block_size)
-    return scan(scanner, blocks, progress=progress, total=int(snp_index.size))
+) -> list[dict[str, np.ndarray]]:
+    """Statistics of every scanner (one spectrum) over the SNPs, from blocks of ``.bed``
+    codes imputed by :func:`exactlmm.dosage.impute_codes`."""
+    codes = bed_codes(inputs.dataset, inputs.samples.fam_index)
+    blocks: Iterator = (impute_codes(block)
+                        for _, block in iter_code_blocks(codes, snp_index, block_size))
+    return scan_imputed(scanners, blocks, progress=progress, total=int(snp_index.size))
 
 
 def _association_loco(
-    inputs: AnalysisInputs,
+    members: list[AnalysisInputs],
     *,
     refit: bool,
     likelihood: Likelihood,
     fixed_gamma: float | None,
     block_size: int,
     progress: bool,
-) -> AssocResult:
+    consume: bool,
+) -> list[AssocResult]:
     """One null fit and scan per chromosome c, with K₋c from the SNPs off c.
 
     The K₋c come from one pass over the genotypes (:func:`exactlmm.kinship.kinship_loco`);
     when the testable SNPs off c are fewer than the samples, the low-rank path is used instead.
     Untestable SNPs are in no K₋c and get NA rows.
     """
+    inputs = members[0]
     if inputs.kinship is not None:
         raise InputError(
             "LOCO builds one kinship per chromosome from the genotypes; do not also pass "
@@ -411,13 +589,12 @@ def _association_loco(
     chromosomes = list(dict.fromkeys(chrom.tolist()))
     if len(chromosomes) < 2:
         raise InputError("LOCO needs SNPs on at least two chromosomes", ds.bim_path)
-    with_ml = refit or likelihood == "ML"
     dense = kinship_mod.kinship_loco(
         ds, inputs.samples.fam_index, inputs.snp_index, block_size, progress
     )
     n = inputs.n_samples
-    statistics: dict[str, np.ndarray] = {}
-    nulls: dict[str, NullModel] = {}
+    statistics: list[dict[str, np.ndarray]] = [{} for _ in members]
+    nulls: list[dict[str, NullModel]] = [{} for _ in members]
     for c in chromosomes:
         on_c = chrom == c
         k_c, m_c, _ = dense.pop(c)
@@ -425,32 +602,40 @@ def _association_loco(
             model = _low_rank_model(inputs, inputs.snp_index[~on_c],
                                     f" off chromosome {c}")
         else:
-            model = _dense_model(k_c, inputs.covariates, with_ml, ds.bed_path,
-                                 f"standardized, {m_c} SNPs off chromosome {c}")
+            model = _dense_model(k_c, inputs.covariates, ds.bed_path,
+                                 f"standardized, {m_c} SNPs off chromosome {c}",
+                                 overwrite=True)
         del k_c
-        null, ml_null = _null_fits(inputs, model, refit, likelihood, fixed_gamma,
-                                   label=f"leaving out chromosome {c}")
-        nulls[c] = null
-        stats = _scan(inputs, Scanner(null, refit=refit, ml_null=ml_null),
-                      inputs.snp_index[on_c], block_size, progress)
-        for name, values in stats.items():
-            # Text (errcode) gets a width that holds every code, whatever this chromosome had.
-            dtype = ERRCODE_DTYPE if values.dtype.kind == "U" else values.dtype
-            column = statistics.setdefault(name, np.empty(chrom.size, dtype=dtype))
-            column[on_c] = values
+        fits = [_null_fits(member, model, refit, likelihood, fixed_gamma,
+                           label=f"leaving out chromosome {c}") for member in members]
+        scanners = [Scanner(null, refit=refit, ml_null=ml_null) for null, ml_null in fits]
+        for j, stats in enumerate(_scan(inputs, scanners, inputs.snp_index[on_c], block_size,
+                                        progress)):
+            nulls[j][c] = fits[j][0]
+            for name, values in stats.items():
+                # Text (errcode) gets a width that holds every code, whatever this chromosome
+                # had.
+                dtype = ERRCODE_DTYPE if values.dtype.kind == "U" else values.dtype
+                column = statistics[j].setdefault(name, np.empty(chrom.size, dtype=dtype))
+                column[on_c] = values
     # The genome-wide null (all chromosomes) is the headline null model of the JSON.
-    model = kinship_model(inputs, with_ml=likelihood == "ML", block_size=block_size)
-    null = fit(inputs, model, likelihood, fixed_gamma=fixed_gamma)
-    # Per-chromosome nulls are in ``loco``; there is no single ML null to report.
-    return AssocResult(inputs.snp_index, statistics, null, None,
-                       "standardized, leave one chromosome out", nulls,
-                       kinship_untested=model.untested)
+    model = kinship_model(inputs, block_size=block_size)
+    out = []
+    for j, member in enumerate(members):
+        null = fit(member, model, likelihood, fixed_gamma=fixed_gamma)
+        # Per-chromosome nulls are in ``loco``; there is no single ML null to report.
+        out.append(AssocResult(member.snp_index, statistics[j], null, None,
+                               "standardized, leave one chromosome out", nulls[j],
+                               kinship_untested=model.untested))
+    return out
 
 
 def _dense_model(
-    k: np.ndarray, covariates: np.ndarray, with_ml: bool, source: object, description: str
+    k: np.ndarray, covariates: np.ndarray, source: object, description: str,
+    *, overwrite: bool = False,
 ) -> KinshipModel:
-    spectrum = spectrum_from_kinship(k, covariates, source)
-    if with_ml:
-        spectrum = spectrum.with_kinship_eigenvalues(kinship_eigenvalues(k))
-    return KinshipModel(spectrum, k.__matmul__, float(np.trace(k)) / k.shape[0], description)
+    """The full-rank model of K; with ``overwrite`` K's buffer is used up by the
+    eigendecomposition (K v then comes from the spectrum)."""
+    mean_diag = float(np.trace(k)) / k.shape[0]
+    spectrum = spectrum_from_kinship(k, covariates, source, overwrite=overwrite)
+    return KinshipModel(spectrum, spectrum.kinship_matvec, mean_diag, description)

@@ -22,7 +22,7 @@ Untestable SNPs get a row with NA statistics and a reason (``errcode``, PLINK 2'
 ``ERRCODE``): ``NO_CALLS`` and ``MONOMORPHIC`` by the rule of :mod:`exactlmm.dosage`, and
 ``COLLINEAR`` when the SNP's part outside col(X) is (nearly) nothing, ‖Sg‖² ≤
 :data:`COLLINEAR_TOLERANCE` · ‖g − ḡ‖² (e.g. the SNP is also a covariate).  Their columns are
-neutralised before any arithmetic (ỹ∘x̃ ← 0, x̃² ← 1, residual terms ← 0, so a = 0 and b > 0),
+neutralised before any arithmetic (x̃ ← 0, x̃² ← 1, residual terms ← 0, so a = 0 and b > 0),
 so neither the fixed-mode formulas nor the refit series and Newton steps see 0/0 — no warning,
 and the other SNPs of the block are untouched.  Nothing raises because of a SNP.
 
@@ -38,24 +38,39 @@ Refit mode (GEMMA ``-lmm 4``, PyLMM ``--refit``) re-estimates γ for every SNP:
   the null ML fit;
 * score at the null ML γ.
 
-The per-SNP optimisation is vectorised over the block and BLAS-bound.  Every weight
-wᵢ(t) = 1/(eᵗsᵢ + 1) is analytic in the strip |Im t| < π around the real axis of t = log γ,
-whatever sᵢ, so on GEMMA's range t ∈ [log 1e-5, log 1e5] its Chebyshev series of degree D
-converges like ρ⁻ᴰ with ρ = (π + √(11.5² + π²))/11.5 ≈ 1.31: D = ⌈33/log ρ⌉ = 121 leaves
-~5e-15 (D follows the bounds when they are changed).  With Φ the
-(D+1) × k matrix of Chebyshev coefficients of all the wᵢ, the coefficients of a(t) and b(t) for
-every SNP of the block are two GEMMs, Φ(ỹ∘X̃) and ΦX̃²; C(t), log|Q₂ᵀHQ₂| and log|H| are scalar
-series.  The likelihood of every SNP is then evaluated on a grid of t from the series (one
-small GEMM), and a safeguarded Newton iteration (bisection when Newton leaves the bracket or
-the curvature is not negative) runs on all unconverged SNPs at once with first and second
-t-derivatives of the series — each iteration costs O(D·m), not O(n·m).  The statistics are then
-computed exactly (not from the series) at each SNP's optimum.
-"""
+The per-SNP optimisation is vectorised over the block and BLAS-bound, in three steps.
 
+1. **Grid.**  On the grid of :data:`REFIT_GRID` points t_g of t = log γ (GEMMA's range, spacing
+   0.25) a(t_g) and b(t_g) of every SNP are two GEMMs, (W_grid∘ỹ)X̃ and W_grid X̃², with
+   W_grid the G × k matrix of weights wᵢ(t_g) = 1/(e^{t_g}sᵢ + 1) (b's is shared by every
+   phenotype scanned with the spectrum); C, log|Q₂ᵀHQ₂| and log|H| are exact scalars there.
+   Each SNP's REML and ML profile likelihoods on the grid are then elementwise, and their
+   maxima give a bracket [t_{j−1}, t_{j+1}] and a start (the vertex of the parabola through
+   the three points).
+2. **Local series.**  Every weight wᵢ(t) is analytic in the strip |Im t| < π around the real
+   axis, whatever sᵢ (its poles are at t = −log sᵢ ± iπ), so on a bracket of half-width h its
+   Chebyshev series of degree L converges like ρ⁻ᴸ with ρ = (π + √(h² + π²))/h ≈ 25.2 for
+   h = 0.25: L = ⌈33/log ρ⌉ = 11 leaves ~5e-15.  With Φ_j the (L+1) × k Chebyshev
+   coefficients of all the wᵢ on bracket j (Chebyshev–Lobatto interpolation), the series of
+   a(t) and b(t) of the SNPs whose optimum lies in bracket j are Φ_j(ỹ∘X̃) and Φ_j X̃² on their
+   columns (SNPs grouped by bracket: one small GEMM per bracket in use, REML and ML sharing
+   a bracket computed once); C, log|Q₂ᵀHQ₂| and log|H| have scalar series per bracket.
+3. **Newton.**  A safeguarded Newton iteration (bisection when Newton leaves the bracket or
+   the curvature is not negative) runs on all unconverged SNPs at once with first and second
+   t-derivatives of the series, each iteration O(L·m).  The statistics at each SNP's optimum
+   are the series' values there (a, b, C and log|H|, each within ~1e-14 of its scale).
+
+log|H| and K itself are not needed beyond the spectrum's Schur blocks
+(:meth:`exactlmm.spectral.Spectrum.logdet_h`).
+
+Several phenotypes with the same analysed samples share the spectrum: :func:`scan_imputed` rotates
+each block once and hands the rotated block (:class:`RotatedBlock`) to each phenotype's
+:class:`Scanner`; their refit tables (:class:`RefitTables`) are shared too.
+"""
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.special
@@ -64,9 +79,11 @@ from .dosage import ImputedBlock, impute_center
 from .io.results import ERRCODE_DTYPE, TESTED
 from .likelihood import LOG_2PI
 from .null import NullModel
+from .progress import progress_bar
+from .spectral import Spectrum
 
-#: Target truncation error e^(−33) ≈ 5e-15 of the Chebyshev series in log γ (see the notes):
-#: the degree is ⌈33 / log ρ⌉ for the search interval (121 on GEMMA's range).
+#: Target truncation error e^(−33) ≈ 5e-15 of the local Chebyshev series in log γ (notes): the
+#: degree is ⌈33 / log ρ⌉ for the widest bracket (11 on GEMMA's range with REFIT_GRID points).
 CHEBYSHEV_LOG_ERROR = 33.0
 #: A SNP whose part outside col(X) has ‖Sg‖² ≤ this × ‖g − ḡ‖² is untestable: NA statistics.
 COLLINEAR_TOLERANCE = 1e-8
@@ -79,6 +96,57 @@ REFIT_MAX_ITER = 100
 STAT_COLUMNS = (
     "n", "af", "beta", "se", "p_wald", "p_lrt", "p_score", "delta", "delta_ml", "errcode",
 )  # fmt: skip
+_NA_COLUMNS = ("beta", "se", "p_wald", "p_lrt", "p_score", "delta", "delta_ml")
+_TINY = np.finfo(float).tiny
+
+
+@dataclass
+class RotatedBlock:
+    """One block of m SNPs in the eigenbasis of a spectrum: what every phenotype scanned with
+    that spectrum uses (module notes).
+
+    ``x_rot`` = X̃ = WᵀG (k × m) and ``x2`` = X̃∘X̃, with the untestable columns neutralised
+    (X̃ ← 0, X̃² ← 1, ``r_xx`` ← 0); ``x_proj`` = SG (n × m) when the spectrum has
+    zero-eigenvalue residual dimensions, else ``None``; ``r_xx`` = ‖Sg‖² − ‖x̃‖² per SNP.
+    """
+
+    x_rot: np.ndarray
+    x2: np.ndarray
+    x_proj: np.ndarray | None
+    r_xx: np.ndarray
+    untestable: np.ndarray
+    collinear: np.ndarray
+    block: ImputedBlock
+    cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def n_snps(self) -> int:
+        return int(self.x_rot.shape[1])
+
+
+def rotate_block(spectrum: Spectrum, block: ImputedBlock) -> RotatedBlock:
+    """:class:`RotatedBlock` of a block of imputed, centered SNPs (the one GEMM of the block).
+
+    Centering changes no statistic (the intercept is a covariate) but keeps the
+    residual-dimension sums free of cancellation."""
+    x_rot, x_proj = spectrum.rotate(block.centered)
+    x2 = x_rot * x_rot
+    if x_proj is not None:
+        sg2 = np.einsum("ij,ij->j", x_proj, x_proj)
+        r_xx = np.maximum(sg2 - x2.sum(axis=0), 0.0)
+    else:
+        sg2 = x2.sum(axis=0)
+        r_xx = np.zeros(x_rot.shape[1])
+    # A SNP (nearly) inside col(X) — e.g. also given as a covariate — has no part left to test
+    # (a, b ≈ 0 would give β = 0/0); an untestable one (no call, monomorphic) is a zero column.
+    # Both are neutralised here and get NA statistics.
+    collinear = sg2 <= COLLINEAR_TOLERANCE * block.sum_sq
+    untestable = collinear | ~block.testable
+    if np.any(untestable):
+        x_rot[:, untestable] = 0.0
+        x2[:, untestable] = 1.0
+        r_xx[untestable] = 0.0
+    return RotatedBlock(x_rot, x2, x_proj, r_xx, untestable, collinear, block)
 
 
 class Scanner:
@@ -91,12 +159,19 @@ class Scanner:
     refit:
         Re-estimate γ per SNP (REML for Wald, ML for LRT), like GEMMA ``-lmm 4``.
     ml_null:
-        The ML null fit (same spectrum, with kinship eigenvalues): needed in refit mode for the
-        LRT and the score test.
+        The ML null fit (same spectrum): needed in refit mode for the LRT and the score test.
+    tables:
+        The refit tables of the spectrum (:class:`RefitTables`), to share them among the
+        scanners of several phenotypes; built here when not given.
     """
 
     def __init__(
-        self, null: NullModel, *, refit: bool = False, ml_null: NullModel | None = None
+        self,
+        null: NullModel,
+        *,
+        refit: bool = False,
+        ml_null: NullModel | None = None,
+        tables: RefitTables | None = None,
     ) -> None:
         if refit and ml_null is None:
             raise ValueError("refit mode needs the ML null fit (ml_null)")
@@ -105,9 +180,8 @@ class Scanner:
         self.ml_null = ml_null
         self.phenotype = null.phenotype
         spectrum = null.spectrum
+        self.spectrum = spectrum
         self.s = spectrum.eigenvalues
-        # ML (refit LRT) needs the eigenvalues of K: from the ML null's spectrum.
-        self.d = (ml_null or null).spectrum.kinship_eigenvalues
         if ml_null is not None and ml_null.spectrum.basis is not spectrum.basis:
             raise ValueError("the REML and ML null fits must share one spectrum")
         self.n = spectrum.n_samples
@@ -116,189 +190,170 @@ class Scanner:
         self.y_rot = self.phenotype.rotated
         self.y2 = self.y_rot**2
         self.r_yy = self.phenotype.residual_ss
-        self.has_residual = spectrum.n_residual > 0
         lo, hi = null.log_delta_bounds
         self.log_gamma_bounds = (-hi, -lo)
         if self.dof < 1:
             raise ValueError("no residual degrees of freedom left for the SNP")
-        self.series = _LogGammaSeries(self) if refit else None
+        self.series: _PhenotypeSeries | None = None
+        if refit:
+            if tables is None:
+                tables = RefitTables(spectrum, self.log_gamma_bounds)
+            elif tables.spectrum is not spectrum or tables.bounds != self.log_gamma_bounds:
+                raise ValueError("the refit tables belong to another spectrum or range")
+            self.series = _PhenotypeSeries(tables, self)
 
-    # -- per-block entry point -------------------------------------------------------------
+    # -- per-block entry points ------------------------------------------------------------
     def scan_block(self, block: ImputedBlock) -> dict[str, np.ndarray]:
         """All statistics of :data:`STAT_COLUMNS` for one block of mean-imputed, centered SNPs
-        (:func:`exactlmm.dosage.impute_center`; centering changes no statistic, the intercept
-        being a covariate, but keeps the residual-dimension sums free of cancellation)."""
-        spectrum = self.null.spectrum
-        x_rot, x_proj = spectrum.rotate(block.centered)  # the one GEMM of the block
-        p_yx = self.y_rot[:, None] * x_rot
-        x2 = x_rot * x_rot
-        if self.has_residual:
-            sg2 = np.einsum("ij,ij->j", x_proj, x_proj)
-            r_yx = self.phenotype.projected @ x_proj - self.y_rot @ x_rot
-            r_xx = np.maximum(sg2 - x2.sum(axis=0), 0.0)
-        else:
-            sg2 = x2.sum(axis=0)
-            r_yx = np.zeros(x_rot.shape[1])
-            r_xx = np.zeros(x_rot.shape[1])
-        m = x_rot.shape[1]
-        # A SNP (nearly) inside col(X) — e.g. also given as a covariate — has no part left to
-        # test (a, b ≈ 0 would give β = 0/0); an untestable one (no call, monomorphic) is a zero
-        # column.  Both are neutralised here and get NA statistics.
-        collinear = sg2 <= COLLINEAR_TOLERANCE * block.sum_sq
-        untestable = collinear | ~block.testable
-        if np.any(untestable):
-            p_yx[:, untestable] = 0.0
-            x2[:, untestable] = 1.0
-            r_xx[untestable] = 0.0
-            r_yx[untestable] = 0.0
-        out = self._statistics(_Block(p_yx, x2, r_yx, r_xx), m)
-        for name in ("beta", "se", "p_wald", "p_lrt", "p_score", "delta", "delta_ml"):
-            out[name] = np.where(untestable, np.nan, out[name])
-        out["n"] = block.n_called.astype(np.int64)
-        out["af"] = block.af
-        out["errcode"] = np.where(
-            block.testable, np.where(collinear, "COLLINEAR", TESTED), block.errcode
-        )
-        return out
+        (:func:`exactlmm.dosage.impute_center`)."""
+        return self.scan_rotated(rotate_block(self.spectrum, block))
 
-    def _statistics(self, block: _Block, m: int) -> dict[str, np.ndarray]:
-        """Wald, LRT and score statistics of one block (fixed or refit mode)."""
-        out: dict[str, np.ndarray] = {}
+    def scan_rotated(self, rotated: RotatedBlock) -> dict[str, np.ndarray]:
+        """:meth:`scan_block` of a block already rotated with this scanner's spectrum."""
+        m = rotated.n_snps
+        r_yx = self._r_yx(rotated)
         if not self.refit:
-            a, b, c = self._sums_at(self.null.gamma, block)
-            out.update(_wald(a, b, c, self.dof))
+            a, b, c = self._sums_at(self.null.gamma, rotated, r_yx)
+            out = _wald(a, b, c, self.dof)
             out["p_lrt"] = _lrt_fixed(a, b, c, self.n)
             out["p_score"] = _score(a, b, c, self.n, self.dof)
             out["delta"] = np.full(m, self.null.delta)
             out["delta_ml"] = np.full(m, np.nan)
-            return out
+        else:
+            out = self._refit(rotated, r_yx)
+        untestable = rotated.untestable
+        for name in _NA_COLUMNS:
+            out[name] = np.where(untestable, np.nan, out[name])
+        block = rotated.block
+        out["n"] = block.n_called.astype(np.int64)
+        out["af"] = block.af
+        out["errcode"] = np.where(
+            block.testable, np.where(rotated.collinear, "COLLINEAR", TESTED), block.errcode
+        )
+        return out
+
+    # -- weighted inner products -------------------------------------------------------------
+    def _r_yx(self, rotated: RotatedBlock) -> np.ndarray:
+        """(Sy)ᵀ(Sg) − ỹᵀx̃, the residual dimensions' part of a (0 on the full-rank path)."""
+        if rotated.x_proj is None:
+            return np.zeros(rotated.n_snps)
+        r_yx = self.phenotype.projected @ rotated.x_proj - self.y_rot @ rotated.x_rot
+        r_yx[rotated.untestable] = 0.0
+        return r_yx
+
+    def _sums_at(
+        self, gamma: float, rotated: RotatedBlock, r_yx: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
+        """a, b, C of the module notes at one γ shared by all SNPs: matrix-vector products."""
+        w = 1.0 / (gamma * self.s + 1.0)
+        a = (w * self.y_rot) @ rotated.x_rot + r_yx
+        b = w @ rotated.x2 + rotated.r_xx
+        c = np.full(a.shape, self.y2 @ w + self.r_yy)
+        return a, b, c
+
+    # -- refit -------------------------------------------------------------------------------
+    def _refit(self, rotated: RotatedBlock, r_yx: np.ndarray) -> dict[str, np.ndarray]:
         assert self.ml_null is not None and self.series is not None
-        coefficients = self.series.snp_coefficients(block)
-        t_reml = self._optimise(coefficients, "REML")
-        a, b, c = self._sums(np.exp(t_reml), block)
-        out.update(_wald(a, b, c, self.dof))
-        t_ml = self._optimise(coefficients, "ML")
-        gamma_ml = np.exp(t_ml)
-        a, b, c = self._sums(gamma_ml, block)
-        q = np.maximum(c - a * a / b, np.finfo(float).tiny)
-        logdet = np.log1p(np.multiply.outer(self.d, gamma_ml)).sum(axis=0)
-        ml_alt = -0.5 * (self.n * (LOG_2PI + np.log(q / self.n)) + logdet + self.n)
+        series = self.series
+        t_reml, t_ml, values_reml, values_ml = series.optimise(rotated, r_yx)
+        a, b, c = values_reml
+        out = _wald(a, b, c, self.dof)
+        a, b, c, logdet_h = values_ml
+        q = np.maximum(c - a * a / b, _TINY)
+        ml_alt = -0.5 * (self.n * (LOG_2PI + np.log(q / self.n)) + logdet_h + self.n)
         lrt = np.maximum(2.0 * (ml_alt - self.ml_null.loglik), 0.0)
         out["p_lrt"] = scipy.special.chdtrc(1, lrt)
-        a, b, c = self._sums_at(self.ml_null.gamma, block)
+        a, b, c = self._sums_at(self.ml_null.gamma, rotated, r_yx)
         out["p_score"] = _score(a, b, c, self.n, self.dof)
         out["delta"] = np.exp(-t_reml)
         out["delta_ml"] = np.exp(-t_ml)
         return out
 
-    # -- weighted inner products -------------------------------------------------------------
-    def _sums(self, gamma: np.ndarray, block: _Block) -> tuple[np.ndarray, ...]:
-        """a, b, C of the module notes at one γ per SNP."""
-        w = 1.0 / (np.multiply.outer(self.s, gamma) + 1.0)
-        a = np.einsum("ij,ij->j", w, block.p_yx) + block.r_yx
-        b = np.einsum("ij,ij->j", w, block.x2) + block.r_xx
-        c = self.y2 @ w + self.r_yy
-        return a, b, c
 
-    def _sums_at(self, gamma: float, block: _Block) -> tuple[np.ndarray, ...]:
-        """a, b, C at one γ shared by all SNPs: matrix-vector products."""
-        w = 1.0 / (gamma * self.s + 1.0)
-        a = w @ block.p_yx + block.r_yx
-        b = w @ block.x2 + block.r_xx
-        c = np.full(a.shape, self.y2 @ w + self.r_yy)
-        return a, b, c
+class RefitTables:
+    """What the per-SNP refit needs of a spectrum (module notes), for every phenotype scanned
+    with it: the grid weights, the brackets and their local Chebyshev coefficients Φ_j, and the
+    exact values and series of log|Q₂ᵀHQ₂| and log|H|.
 
-    def _optimise(
-        self, coefficients: tuple[np.ndarray, np.ndarray], kind: str
-    ) -> np.ndarray:
-        """Per-SNP argmax of the REML or ML profile likelihood in t = log γ (vectorised)."""
-        assert self.series is not None
-        series = self.series
-        coef_a, coef_b = coefficients
-        t_grid = np.linspace(*self.log_gamma_bounds, REFIT_GRID)
-        f = series.objective_on_grid(t_grid, coef_a, coef_b, kind)
-        m = f.shape[1]
-        cols = np.arange(m)
-        j = np.argmax(f, axis=0)
-        jl = np.maximum(j - 1, 0)
-        jh = np.minimum(j + 1, t_grid.size - 1)
-        lo, hi = t_grid[jl].copy(), t_grid[jh].copy()
-        # Start at the vertex of the parabola through the three grid points (interior maxima).
-        step = t_grid[1] - t_grid[0]
-        t = t_grid[j].copy()
-        interior = (j > 0) & (j < t_grid.size - 1)
-        fl, fm, fh = f[jl, cols], f[j, cols], f[jh, cols]
-        curvature = fl - 2.0 * fm + fh
-        with np.errstate(invalid="ignore", divide="ignore"):
-            shift = 0.5 * step * (fl - fh) / curvature
-        ok = interior & (curvature < 0) & np.isfinite(shift)
-        t[ok] += np.clip(shift[ok], -0.5 * step, 0.5 * step)
-        active = cols
-        for _ in range(REFIT_MAX_ITER):
-            if active.size == 0:
-                break
-            ta = t[active]
-            ft, ftt = series.derivatives(ta, coef_a[:, active], coef_b[:, active], kind)
-            rising = ft > 0
-            lo[active] = np.where(rising, ta, lo[active])
-            hi[active] = np.where(rising, hi[active], ta)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                tn = np.where(ftt < 0, ta - ft / ftt, np.nan)
-            outside = ~np.isfinite(tn) | (tn <= lo[active]) | (tn >= hi[active])
-            tn = np.where(outside, 0.5 * (lo[active] + hi[active]), tn)
-            done = (np.abs(tn - ta) < REFIT_TOL) | (hi[active] - lo[active] < REFIT_TOL)
-            t[active] = tn
-            active = active[~done]
-        return np.clip(t, *self.log_gamma_bounds)
-
-
-class _LogGammaSeries:
-    """Chebyshev series in t = log γ of the weights wᵢ(t) and of the scalar sums (notes).
-
-    Interpolation at the D+1 Chebyshev–Lobatto points xⱼ = cos(πj/D) of [−1, 1], mapped to
-    t = mid + half·x; coefficients by the discrete cosine transform
-    cₖ = (2/D) Σⱼ'' f(xⱼ) cos(πjk/D) (first and last terms, and c₀, c_D, halved).
+    Bracket j is [t_{j−1}, t_{j+1}] (clipped at the ends of the grid): the interval the Newton
+    iteration of a SNP whose grid maximum is t_j stays in.  On it t = mid_j + half_j·x,
+    x ∈ [−1, 1], and a function f is interpolated at the L+1 Chebyshev–Lobatto points
+    x_l = cos(πl/L) with coefficients c_k = (2/L) Σ_l'' f(x_l) cos(πlk/L) (first and last
+    terms, and c₀, c_L, halved).
     """
 
-    def __init__(self, scanner: Scanner, degree: int | None = None) -> None:
-        lo, hi = scanner.log_gamma_bounds
+    def __init__(self, spectrum: Spectrum, log_gamma_bounds: tuple[float, float],
+                 degree: int | None = None) -> None:
+        self.spectrum = spectrum
+        self.bounds = (float(log_gamma_bounds[0]), float(log_gamma_bounds[1]))
+        s = spectrum.eigenvalues
+        grid = np.linspace(*self.bounds, REFIT_GRID)
+        self.t_grid = grid
+        self.step = grid[1] - grid[0]
+        gamma = np.exp(grid)
+        self.w_grid = 1.0 / (np.multiply.outer(gamma, s) + 1.0)  # G × k
+        self.logdet_grid = np.log1p(np.multiply.outer(gamma, s)).sum(axis=1)
+        self.logdet_h_grid = spectrum.logdet_h(gamma)
+        j = np.arange(grid.size)
+        lo, hi = grid[np.maximum(j - 1, 0)], grid[np.minimum(j + 1, grid.size - 1)]
         self.mid, self.half = 0.5 * (lo + hi), 0.5 * (hi - lo)
         if degree is None:
-            rho = (np.pi + np.hypot(self.half, np.pi)) / self.half  # Bernstein ellipse
-            degree = max(16, int(np.ceil(CHEBYSHEV_LOG_ERROR / np.log(rho))))
+            h = float(self.half.max())
+            rho = (np.pi + np.hypot(h, np.pi)) / h  # Bernstein ellipse of the widest bracket
+            degree = max(4, int(np.ceil(CHEBYSHEV_LOG_ERROR / np.log(rho))))
         self.degree = degree
         k = np.arange(degree + 1)
-        nodes = self.mid + self.half * np.cos(np.pi * k / degree)
         halve = np.where((k == 0) | (k == degree), 0.5, 1.0)
         self.transform = (2.0 / degree) * np.cos(np.pi * np.outer(k, k) / degree)
         self.transform *= halve[:, None] * halve[None, :]
-        gamma = np.exp(nodes)
-        weights = 1.0 / (np.multiply.outer(gamma, scanner.s) + 1.0)  # (D+1) × k
-        self.phi = self.transform @ weights
-        self.coef_c = self.phi @ scanner.y2
-        self.coef_c[0] += scanner.r_yy
-        self.coef_logdet = self.transform @ np.log1p(np.multiply.outer(gamma, scanner.s)).sum(1)
-        self.coef_logdet_h = None
-        if scanner.d is not None:
-            self.coef_logdet_h = self.transform @ np.log1p(
-                np.multiply.outer(gamma, scanner.d)
-            ).sum(1)
-        self.dof = scanner.dof
-        self.n = scanner.n
+        node_gamma = np.exp(self.mid[:, None] + self.half[:, None] * np.cos(np.pi * k / degree))
+        weights = 1.0 / (node_gamma[:, :, None] * s + 1.0)  # G × (L+1) × k
+        self.phi = np.matmul(self.transform, weights)  # G × (L+1) × k
+        del weights
+        logdet = np.log1p(node_gamma[:, :, None] * s).sum(axis=2)
+        logdet_h = spectrum.logdet_h(node_gamma.ravel()).reshape(node_gamma.shape)
+        self.coef_logdet = logdet @ self.transform.T  # G × (L+1)
+        self.coef_logdet_h = logdet_h @ self.transform.T
 
-    def snp_coefficients(self, block: _Block) -> tuple[np.ndarray, np.ndarray]:
-        """Series coefficients of a(t) and b(t) for every SNP: two GEMMs, (D+1) × m each."""
-        coef_a = self.phi @ block.p_yx
-        coef_a[0] += block.r_yx
-        coef_b = self.phi @ block.x2
-        coef_b[0] += block.r_xx
-        return coef_a, coef_b
+    def b_grid(self, rotated: RotatedBlock) -> np.ndarray:
+        """b(t_g) of every SNP of the block at every grid point, G × m (cached on the block)."""
+        key = ("b_grid", id(self))
+        if key not in rotated.cache:
+            rotated.cache[key] = self.w_grid @ rotated.x2 + rotated.r_xx
+        return rotated.cache[key]
 
-    def _basis(self, t: np.ndarray, order: int) -> list[np.ndarray]:
-        """Tₖ(x) and, up to ``order``, its x-derivatives, at x = (t − mid)/half: (D+1) × len(t)."""
-        x = (np.asarray(t, dtype=float) - self.mid) / self.half
+    def local_coefficients(
+        self, y_rot: np.ndarray, rotated: RotatedBlock, r_yx: np.ndarray,
+        snps: np.ndarray, brackets: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Series coefficients of a(t) and b(t) of the SNPs ``snps`` on the brackets
+        ``brackets`` (one each): two (L+1) × len(snps) arrays, by one pair of GEMMs per
+        bracket over the columns of the SNPs in it."""
+        order = np.argsort(brackets, kind="stable")
+        chosen, sorted_brackets = snps[order], brackets[order]
+        cuts = np.flatnonzero(np.diff(sorted_brackets)) + 1
+        x_rot = rotated.x_rot[:, chosen]
+        x2 = rotated.x2[:, chosen]
+        size = self.degree + 1
+        coef_a = np.empty((size, chosen.size))
+        coef_b = np.empty((size, chosen.size))
+        for start, stop in zip(np.r_[0, cuts], np.r_[cuts, chosen.size], strict=True):
+            phi = self.phi[sorted_brackets[start]]
+            coef_a[:, start:stop] = (phi * y_rot) @ x_rot[:, start:stop]
+            coef_b[:, start:stop] = phi @ x2[:, start:stop]
+        coef_a[0] += r_yx[chosen]
+        coef_b[0] += rotated.r_xx[chosen]
+        out_a, out_b = np.empty_like(coef_a), np.empty_like(coef_b)
+        out_a[:, order], out_b[:, order] = coef_a, coef_b
+        return out_a, out_b
+
+    def basis(self, t: np.ndarray, brackets: np.ndarray, order: int) -> list[np.ndarray]:
+        """Tₖ and, up to ``order``, its t-derivatives at each t on its bracket: (L+1) × len(t)
+        each (the x-derivatives times (dx/dt)^r = half^−r)."""
+        scale = 1.0 / self.half[brackets]
+        x = (t - self.mid[brackets]) * scale
         out = [np.empty((self.degree + 1, x.size)) for _ in range(order + 1)]
-        t0, t1 = out[0], None
+        t0 = out[0]
         t0[0], t0[1] = 1.0, x
         if order >= 1:
             t1 = out[1]
@@ -312,26 +367,85 @@ class _LogGammaSeries:
                 t1[k + 1] = 2.0 * t0[k] + 2.0 * x * t1[k] - t1[k - 1]
             if order >= 2:
                 t2[k + 1] = 4.0 * t1[k] + 2.0 * x * t2[k] - t2[k - 1]
+        if order >= 1:
+            out[1] *= scale
+        if order >= 2:
+            out[2] *= scale * scale
         return out
 
-    def objective_on_grid(
-        self, t_grid: np.ndarray, coef_a: np.ndarray, coef_b: np.ndarray, kind: str
-    ) -> np.ndarray:
-        """Profile log-likelihood (up to constants) of every SNP at every grid t: G × m."""
-        basis = self._basis(t_grid, 0)[0].T  # G × (D+1)
-        a = basis @ coef_a
-        b = basis @ coef_b
-        c = (basis @ self.coef_c)[:, None]
-        q = np.maximum(c - a * a / b, np.finfo(float).tiny)
-        if kind == "REML":
-            logdet = basis @ self.coef_logdet
-            return -0.5 * (self.dof * np.log(q) + logdet[:, None] + np.log(np.maximum(b, 1e-300)))
-        logdet = basis @ self.coef_logdet_h
-        return -0.5 * (self.n * np.log(q) + logdet[:, None])
 
-    def derivatives(
-        self, t: np.ndarray, coef_a: np.ndarray, coef_b: np.ndarray, kind: str
-    ) -> tuple[np.ndarray, np.ndarray]:
+class _PhenotypeSeries:
+    """One phenotype's part of the refit: C(t) on the grid and per bracket, and the per-block
+    optimisation of the REML and ML profile likelihoods (module notes)."""
+
+    def __init__(self, tables: RefitTables, scanner: Scanner) -> None:
+        self.tables = tables
+        self.y_rot = scanner.y_rot
+        self.wy_grid = tables.w_grid * scanner.y_rot  # G × k
+        self.c_grid = tables.w_grid @ scanner.y2 + scanner.r_yy
+        self.coef_c = tables.phi @ scanner.y2  # G × (L+1)
+        self.coef_c[:, 0] += scanner.r_yy
+        self.dof = scanner.dof
+        self.n = scanner.n
+
+    def optimise(self, rotated: RotatedBlock, r_yx: np.ndarray):
+        """Per-SNP REML and ML optima of t = log γ, and the sums there: ``(t_reml, t_ml,
+        (a, b, C) at t_reml, (a, b, C, log|H|) at t_ml)``."""
+        tables = self.tables
+        a = self.wy_grid @ rotated.x_rot + r_yx
+        b = tables.b_grid(rotated)
+        q = np.maximum(self.c_grid[:, None] - a * a / b, _TINY)
+        log_q = np.log(q)
+        f_reml = -0.5 * (self.dof * log_q + tables.logdet_grid[:, None]
+                         + np.log(np.maximum(b, 1e-300)))
+        f_ml = -0.5 * (self.n * log_q + tables.logdet_h_grid[:, None])
+        t_reml, lo_reml, hi_reml, j_reml = _grid_start(tables.t_grid, f_reml)
+        t_ml, lo_ml, hi_ml, j_ml = _grid_start(tables.t_grid, f_ml)
+        m = rotated.n_snps
+        snps = np.arange(m)
+        other = np.flatnonzero(j_ml != j_reml)
+        coef_a, coef_b = tables.local_coefficients(
+            self.y_rot, rotated, r_yx, np.concatenate([snps, other]),
+            np.concatenate([j_reml, j_ml[other]]))
+        reml = (coef_a[:, :m], coef_b[:, :m])
+        ml_a, ml_b = coef_a[:, :m].copy(), coef_b[:, :m].copy()
+        ml_a[:, other], ml_b[:, other] = coef_a[:, m:], coef_b[:, m:]
+        t_reml = self._newton(t_reml, lo_reml, hi_reml, j_reml, *reml, "REML")
+        t_ml = self._newton(t_ml, lo_ml, hi_ml, j_ml, ml_a, ml_b, "ML")
+        values_reml = self._values(t_reml, j_reml, *reml)
+        a, b, c, logdet_h = self._values(t_ml, j_ml, ml_a, ml_b, tables.coef_logdet_h)
+        return t_reml, t_ml, values_reml, (a, b, c, logdet_h)
+
+    def _values(self, t, brackets, coef_a, coef_b, *scalars: np.ndarray
+                ) -> tuple[np.ndarray, ...]:
+        """a, b, C (and the scalar series ``scalars``, G × (L+1) each) at each SNP's t."""
+        basis = self.tables.basis(t, brackets, 0)[0]
+        return (np.einsum("km,km->m", coef_a, basis), np.einsum("km,km->m", coef_b, basis),
+                *(np.einsum("mk,km->m", coef[brackets], basis)
+                  for coef in (self.coef_c, *scalars)))
+
+    def _newton(self, t, lo, hi, brackets, coef_a, coef_b, kind: str) -> np.ndarray:
+        """Safeguarded Newton on every SNP at once, within its bracket [lo, hi]."""
+        active = np.arange(t.size)
+        for _ in range(REFIT_MAX_ITER):
+            if active.size == 0:
+                break
+            ta = t[active]
+            ft, ftt = self._derivatives(ta, brackets[active], coef_a[:, active],
+                                        coef_b[:, active], kind)
+            rising = ft > 0
+            lo[active] = np.where(rising, ta, lo[active])
+            hi[active] = np.where(rising, hi[active], ta)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                tn = np.where(ftt < 0, ta - ft / ftt, np.nan)
+            outside = ~np.isfinite(tn) | (tn <= lo[active]) | (tn >= hi[active])
+            tn = np.where(outside, 0.5 * (lo[active] + hi[active]), tn)
+            done = (np.abs(tn - ta) < REFIT_TOL) | (hi[active] - lo[active] < REFIT_TOL)
+            t[active] = tn
+            active = active[~done]
+        return np.clip(t, *self.tables.bounds)
+
+    def _derivatives(self, t, brackets, coef_a, coef_b, kind: str):
         """First and second t-derivatives of each SNP's profile log-likelihood at its own t.
 
         Q = C − a²/b, Q' = C' − 2aa'/b + a²b'/b²,
@@ -340,24 +454,18 @@ class _LogGammaSeries:
         ML:   f' = −½[nQ'/Q + L_H'],     f'' = −½[n(Q''/Q − (Q'/Q)²) + L_H'']
         with L = log|Q₂ᵀHQ₂| and L_H = log|H|.
         """
-        t0, t1, t2 = self._basis(t, 2)
-        scale = 1.0 / self.half  # dx/dt
-        t1 = t1 * scale
-        t2 = t2 * scale * scale
+        tables = self.tables
+        t0, t1, t2 = tables.basis(t, brackets, 2)
 
-        def evaluate(coef: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            if coef.ndim == 1:
-                return coef @ t0, coef @ t1, coef @ t2
-            return (
-                np.einsum("km,km->m", coef, t0),
-                np.einsum("km,km->m", coef, t1),
-                np.einsum("km,km->m", coef, t2),
-            )
+        def evaluate(coef: np.ndarray, per_snp_rows: bool = False) -> tuple[np.ndarray, ...]:
+            spec = "mk,km->m" if per_snp_rows else "km,km->m"
+            return (np.einsum(spec, coef, t0), np.einsum(spec, coef, t1),
+                    np.einsum(spec, coef, t2))
 
         a, a1, a2 = evaluate(coef_a)
         b, b1, b2 = evaluate(coef_b)
-        c, c1, c2 = evaluate(self.coef_c)
-        q = np.maximum(c - a * a / b, np.finfo(float).tiny)
+        c, c1, c2 = evaluate(self.coef_c[brackets], True)
+        q = np.maximum(c - a * a / b, _TINY)
         q1 = c1 - 2.0 * a * a1 / b + a * a * b1 / b**2
         q2 = (
             c2
@@ -366,29 +474,42 @@ class _LogGammaSeries:
             - 2.0 * a * a * b1 * b1 / b**3
         )
         if kind == "REML":
-            _, l1, l2 = evaluate(self.coef_logdet)
+            _, l1, l2 = evaluate(tables.coef_logdet[brackets], True)
             f1 = -0.5 * (self.dof * q1 / q + l1 + b1 / b)
             f2 = -0.5 * (self.dof * (q2 / q - (q1 / q) ** 2) + l2 + b2 / b - (b1 / b) ** 2)
         else:
-            _, l1, l2 = evaluate(self.coef_logdet_h)
+            _, l1, l2 = evaluate(tables.coef_logdet_h[brackets], True)
             f1 = -0.5 * (self.n * q1 / q + l1)
             f2 = -0.5 * (self.n * (q2 / q - (q1 / q) ** 2) + l2)
         return f1, f2
 
 
-@dataclass(frozen=True)
-class _Block:
-    """Rotated products of one block: ỹ∘X̃, X̃∘X̃ and the residual-dimension terms."""
-
-    p_yx: np.ndarray
-    x2: np.ndarray
-    r_yx: np.ndarray
-    r_xx: np.ndarray
+def _grid_start(t_grid: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per SNP (columns of the G × m grid values f): the start, the bracket [lo, hi] around
+    the grid maximum t_j, and j.  The start is the vertex of the parabola through the three
+    grid points at an interior maximum with negative curvature (moved by at most half a
+    step), else t_j."""
+    m = f.shape[1]
+    cols = np.arange(m)
+    j = np.argmax(f, axis=0)
+    jl = np.maximum(j - 1, 0)
+    jh = np.minimum(j + 1, t_grid.size - 1)
+    lo, hi = t_grid[jl].copy(), t_grid[jh].copy()
+    step = t_grid[1] - t_grid[0]
+    t = t_grid[j].copy()
+    interior = (j > 0) & (j < t_grid.size - 1)
+    fl, fm, fh = f[jl, cols], f[j, cols], f[jh, cols]
+    curvature = fl - 2.0 * fm + fh
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shift = 0.5 * step * (fl - fh) / curvature
+    ok = interior & (curvature < 0) & np.isfinite(shift)
+    t[ok] += np.clip(shift[ok], -0.5 * step, 0.5 * step)
+    return t, lo, hi, j
 
 
 def _wald(a: np.ndarray, b: np.ndarray, c: np.ndarray, dof: int) -> dict[str, np.ndarray]:
     beta = a / b
-    q = np.maximum(c - a * beta, np.finfo(float).tiny)
+    q = np.maximum(c - a * beta, _TINY)
     se = np.sqrt(q / dof / b)
     f_stat = (beta / se) ** 2
     return {"beta": beta, "se": se, "p_wald": scipy.special.fdtrc(1, dof, f_stat)}
@@ -402,6 +523,41 @@ def _lrt_fixed(a: np.ndarray, b: np.ndarray, c: np.ndarray, n: int) -> np.ndarra
 
 def _score(a: np.ndarray, b: np.ndarray, c: np.ndarray, n: int, dof: int) -> np.ndarray:
     return scipy.special.fdtrc(1, dof, n * a * a / (b * c))
+
+
+def _empty_statistics() -> dict[str, np.ndarray]:
+    empty = {name: np.empty(0) for name in STAT_COLUMNS}
+    empty["n"] = np.empty(0, dtype=np.int64)
+    empty["errcode"] = np.empty(0, dtype=ERRCODE_DTYPE)
+    return empty
+
+
+def scan_imputed(
+    scanners: Sequence[Scanner],
+    blocks: Iterable[ImputedBlock],
+    *,
+    progress: bool = False,
+    total: int | None = None,
+) -> list[dict[str, np.ndarray]]:
+    """Run several scanners that share one spectrum over blocks of imputed SNPs, rotating each
+    block once (:func:`rotate_block`); one concatenated statistics table per scanner."""
+    if not scanners:
+        return []
+    spectrum = scanners[0].spectrum
+    if any(scanner.spectrum is not spectrum for scanner in scanners):
+        raise ValueError("scan_imputed needs scanners of one spectrum")
+    pieces: list[list[dict[str, np.ndarray]]] = [[] for _ in scanners]
+    with progress_bar(total, "scan", progress) as bar:
+        for block in blocks:
+            rotated = rotate_block(spectrum, block)
+            for scanner, out in zip(scanners, pieces, strict=True):
+                out.append(scanner.scan_rotated(rotated))
+            bar.update(rotated.n_snps)
+    return [
+        {name: np.concatenate([p[name] for p in out]) for name in STAT_COLUMNS}
+        if out else _empty_statistics()
+        for out in pieces
+    ]
 
 
 def scan(
@@ -436,26 +592,8 @@ def scan(
     >>> out["errcode"].tolist(), np.isnan(out["p_wald"]).tolist(), out["n"].tolist()
     (['.', 'MONOMORPHIC', '.'], [False, True, False], [50, 50, 49])
     """
-    pieces: list[dict[str, np.ndarray]] = []
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, unit="SNP", desc="scan", disable=None, mininterval=0.5)
-    try:
-        for positions, dosages in blocks:
-            pieces.append(scanner.scan_block(impute_center(dosages)))
-            if bar is not None:
-                bar.update(len(positions))
-    finally:
-        if bar is not None:
-            bar.close()
-    if not pieces:
-        empty = {name: np.empty(0) for name in STAT_COLUMNS}
-        empty["n"] = np.empty(0, dtype=np.int64)
-        empty["errcode"] = np.empty(0, dtype=ERRCODE_DTYPE)
-        return empty
-    return {name: np.concatenate([p[name] for p in pieces]) for name in STAT_COLUMNS}
+    imputed = (impute_center(dosages) for _, dosages in blocks)
+    return scan_imputed([scanner], imputed, progress=progress, total=total)[0]
 
 
 def iterate_blocks(dosages: np.ndarray, block_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:

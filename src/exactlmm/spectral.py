@@ -23,14 +23,31 @@ Two ways to get (W, s):
   f(0) · ((Sa)ᵀ(Sb) − (Wᵀa)ᵀ(Wᵀb)).
 
 Both give the same likelihoods and test statistics when both apply (tested).
+
+ML also needs log|H| over all of Rⁿ.  In the orthonormal basis [Q, W, W⊥] (W⊥ the
+zero-eigenvalue rest of the complement, where K vanishes: K W⊥ = 0 for a PSD K) K has the blocks
+A = QᵀKQ (c × c), B = WᵀKQ (k × c) and diag(s), so that
+
+    log|H| = Σᵢ log(γsᵢ + 1) + log|S(γ)|,   S(γ) = I + γA − γ² Bᵀ diag(1/(γs + 1)) B,
+
+the Schur complement of the eigen-block (:meth:`Spectrum.logdet_h`).  Writing
+γ²/(γsᵢ+1) = γ/sᵢ − γ/(sᵢ(γsᵢ+1)) for the eigenvalues that are not tiny gives the form used,
+S(γ) = I + γT + γ Σ_big BᵢBᵢᵀ/(sᵢ(γsᵢ+1)) − γ² Σ_tiny BᵢBᵢᵀ/(γsᵢ+1) with
+T = A − Σ_big BᵢBᵢᵀ/sᵢ, the Schur complement of K itself (PSD when K is; its small negative
+rounding is clipped at 0, as K's eigenvalues were), in which nothing cancels as γ grows.  So
+neither the n eigenvalues of K (a second O(n³) decomposition) nor K itself is needed after the
+spectrum: K v = Q(AQᵀv + BᵀWᵀv) + W(BQᵀv + s∘Wᵀv) (:meth:`Spectrum.kinship_matvec`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg
+from scipy.linalg.blas import dsyr2k
+from scipy.linalg.lapack import dsyevd
 
 from .errors import InputError
 
@@ -53,8 +70,13 @@ class Spectrum:
     logdet_xtx:
         log|XᵀX| (enters REML as +½ log|XᵀX|, GEMMA's and FaST-LMM's convention).
     kinship_eigenvalues:
-        All n eigenvalues d of K itself (needed for ML, where log|H| = Σ log(γ dᵢ + 1));
-        ``None`` until :meth:`with_kinship_eigenvalues` is called.
+        All n eigenvalues d of K itself, when attached by :meth:`with_kinship_eigenvalues`
+        (which checks them); ML's log|H| comes from ``kinship_blocks`` whenever they are known.
+    kinship_blocks:
+        (A, B) = (QᵀKQ, WᵀKQ), the rest of K in the basis [Q, W] (module notes): what ML's
+        log|H| and K v need.
+    source:
+        The file K came from, named in errors found later (ML on an indefinite K).
     """
 
     basis: np.ndarray
@@ -62,6 +84,8 @@ class Spectrum:
     covariate_basis: np.ndarray
     logdet_xtx: float
     kinship_eigenvalues: np.ndarray | None = field(default=None, repr=False)
+    kinship_blocks: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    source: object | None = field(default=None, repr=False)
 
     @property
     def n_samples(self) -> int:
@@ -118,9 +142,62 @@ class Spectrum:
                 path,
             )
         values = np.clip(values, 0.0, None)
-        return Spectrum(
-            self.basis, self.eigenvalues, self.covariate_basis, self.logdet_xtx, values
-        )
+        return dataclasses.replace(self, kinship_eigenvalues=values)
+
+    def logdet_h(self, gamma: np.ndarray | float) -> np.ndarray:
+        """log|H| = log|γK + I| at each γ (vectorised), from the Schur complement of the
+        module notes; raises :class:`InputError` (naming :attr:`source`) when K is clearly
+        indefinite inside col(X), where REML cannot see it but ML's log|H| would be wrong."""
+        g = np.atleast_1d(np.asarray(gamma, dtype=float))
+        logdet = np.log1p(np.multiply.outer(g, self.eigenvalues)).sum(axis=1)
+        if self.kinship_blocks is None:
+            if self.kinship_eigenvalues is None:
+                raise ValueError("ML needs K beyond its projection: build the spectrum with "
+                                 "spectrum_from_kinship/spectrum_from_genotypes")
+            return np.log1p(np.multiply.outer(g, self.kinship_eigenvalues)).sum(axis=1)
+        t, b_big, s_big, b_tiny, s_tiny = self._schur_parts()
+        c = t.shape[0]
+        outer_big = (b_big[:, :, None] * b_big[:, None, :]).reshape(b_big.shape[0], c * c)
+        outer_tiny = (b_tiny[:, :, None] * b_tiny[:, None, :]).reshape(b_tiny.shape[0], c * c)
+        big = (1.0 / (s_big * (np.multiply.outer(g, s_big) + 1.0))) @ outer_big
+        tiny = (1.0 / (np.multiply.outer(g, s_tiny) + 1.0)) @ outer_tiny
+        schur = (np.eye(c).ravel() + np.multiply.outer(g, t.ravel()) + g[:, None] * big
+                 - (g * g)[:, None] * tiny).reshape(g.size, c, c)
+        sign, value = np.linalg.slogdet(schur)
+        if np.any(sign <= 0):
+            raise InputError("kinship is not positive semi-definite: γK + I is singular at "
+                             f"γ = {g[np.argmax(sign <= 0)]:.3g} (ML needs log|γK + I|)",
+                             self.source)
+        return logdet + value
+
+    def _schur_parts(self) -> tuple[np.ndarray, ...]:
+        """T (c × c, clipped PSD), and B, s split into the eigenvalues that are not tiny and the
+        tiny ones (≤ 1e-8 × the largest), for :meth:`logdet_h`."""
+        a, b = self.kinship_blocks
+        s = self.eigenvalues
+        big = s > EIGENVALUE_TOLERANCE * max(float(s.max(initial=0.0)), 1e-300)
+        t = a - (b[big] / s[big, None]).T @ b[big]
+        t = 0.5 * (t + t.T)
+        values, vectors = np.linalg.eigh(t)
+        scale = max(float(s.max(initial=0.0)), float(np.abs(a).max(initial=0.0)))
+        if values[0] < -1e-6 * scale:
+            raise InputError(
+                f"kinship is not positive semi-definite (its Schur complement on the "
+                f"covariates has eigenvalue {values[0]:.3g}, K's largest is about "
+                f"{scale:.3g}); ML needs log|γK + I|",
+                self.source,
+            )
+        t = (vectors * np.clip(values, 0.0, None)) @ vectors.T
+        return t, b[big], s[big], b[~big], s[~big]
+
+    def kinship_matvec(self, v: np.ndarray) -> np.ndarray:
+        """K v from the spectrum and the blocks (module notes), without K."""
+        if self.kinship_blocks is None:
+            raise ValueError("this spectrum carries no kinship blocks")
+        a, b = self.kinship_blocks
+        q, w = self.covariate_basis, self.basis
+        qv, wv = q.T @ v, w.T @ v
+        return q @ (a @ qv + b.T @ wv) + w @ (b @ qv + self.eigenvalues * wv)
 
 
 def covariate_basis(covariates: np.ndarray, path: object | None = None) -> tuple[np.ndarray, float]:
@@ -148,18 +225,27 @@ def covariate_basis(covariates: np.ndarray, path: object | None = None) -> tuple
 
 
 def spectrum_from_kinship(
-    kinship: np.ndarray, covariates: np.ndarray, path: object | None = None
+    kinship: np.ndarray,
+    covariates: np.ndarray,
+    path: object | None = None,
+    *,
+    overwrite: bool = False,
 ) -> Spectrum:
     """Full-rank path: eigh of S K S − τQQᵀ (see the module notes).
 
     Raises :class:`InputError` when K is not symmetric positive semi-definite or is zero on the
     space orthogonal to the covariates (then σg² is not identifiable: a singular kinship).
+
+    Memory: with ``overwrite`` (the caller no longer needs K) the matrix is transformed and
+    decomposed in K's own buffer (LAPACK ``dsyevd`` in place, plus its 2n² workspace), so the
+    peak is 3n² doubles; otherwise one n × n copy is made first.  Only K's upper triangle is
+    read (K is symmetric).
     """
     k = np.asarray(kinship, dtype=float)
     n = k.shape[0]
     if k.shape != (n, n):
         raise InputError(f"kinship must be square, got shape {k.shape}", path)
-    if not np.all(np.isfinite(k)):
+    if not _all_finite(k):
         raise InputError("kinship contains non-finite values", path)
     q, logdet_xtx = covariate_basis(covariates)
     if q.shape[0] != n:
@@ -171,15 +257,27 @@ def spectrum_from_kinship(
     if not tau > 0:
         raise InputError("kinship is singular: its trace is not positive", path)
     kq = k @ q
-    qkq = q.T @ kq
-    # S K S = K − QQᵀK − KQQᵀ + Q(QᵀKQ)Qᵀ, then shift the covariate space to −τ.
-    shifted = k - q @ kq.T - kq @ q.T + q @ (qkq - tau * np.eye(c)) @ q.T
-    shifted = 0.5 * (shifted + shifted.T)
-    # numpy's eigh (LAPACK syevd via numpy's OpenBLAS) measured 3x faster here than scipy's.
-    values, vectors = np.linalg.eigh(shifted)
+    qkq = 0.5 * (q.T @ kq + kq.T @ q)
+    # K is symmetric, so a C-ordered K is also its own Fortran-ordered transpose.
+    a = k.T if k.flags.c_contiguous else k
+    if not (overwrite and a.flags.f_contiguous and a.flags.writeable):
+        a = np.array(k, dtype=float, order="F")
+    # S K S − τQQᵀ = K + Q Bᵀ + B Qᵀ with B = ½Q(QᵀKQ − τI) − KQ: one rank-2c update in place.
+    update = q @ (0.5 * (qkq - tau * np.eye(c))) - kq
+    a = dsyr2k(1.0, q, update, beta=1.0, c=a, trans=0, lower=0, overwrite_c=1)
+    values, vectors, info = dsyevd(a, compute_v=1, lower=0, overwrite_a=1)
+    if info != 0:
+        raise InputError(f"the eigendecomposition of the kinship failed (LAPACK info {info})",
+                         path)
     s = values[c:]
     w = vectors[:, c:]
-    return Spectrum(w, _checked_eigenvalues(s, tau, path), q, logdet_xtx)
+    s = _checked_eigenvalues(s, tau, path)
+    return Spectrum(w, s, q, logdet_xtx, kinship_blocks=(qkq, w.T @ kq), source=path)
+
+
+def _all_finite(k: np.ndarray, rows: int = 1024) -> bool:
+    """Whether every entry is finite, checked a slab of rows at a time (no n × n temporary)."""
+    return all(np.isfinite(k[i : i + rows]).all() for i in range(0, k.shape[0], rows))
 
 
 def spectrum_from_genotypes(
@@ -196,8 +294,7 @@ def spectrum_from_genotypes(
     covariates:
         X, n × c, the intercept included.
 
-    The eigenvalues of the full K (needed by ML) come from the same SVD machinery applied to Z
-    itself and are attached to the returned spectrum.
+    What ML needs of the full K (module notes) is attached: QᵀKQ and WᵀKQ, from Zᵀ Q.
     """
     z = np.asarray(standardized, dtype=float)
     n = z.shape[0]
@@ -215,13 +312,13 @@ def spectrum_from_genotypes(
         raise InputError(
             "kinship is singular: it is zero once the covariates are projected out", path
         )
-    d_nonzero = scipy.linalg.svdvals(z, check_finite=False) ** 2 / n_snps
-    d = np.zeros(n)
-    d[: d_nonzero.size] = d_nonzero
     # eigh order (ascending) for the explicit pairs, to match the full-rank path.
     order = np.argsort(s[keep])
-    spectrum = Spectrum(u[:, keep][:, order], s[keep][order], q, logdet_xtx)
-    return spectrum.with_kinship_eigenvalues(d)
+    w = u[:, keep][:, order]
+    kq = z @ (z.T @ q) / n_snps
+    qkq = 0.5 * (q.T @ kq + kq.T @ q)
+    return Spectrum(w, s[keep][order], q, logdet_xtx, kinship_blocks=(qkq, w.T @ kq),
+                    source=path)
 
 
 def kinship_eigenvalues(kinship: np.ndarray) -> np.ndarray:
