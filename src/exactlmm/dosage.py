@@ -46,7 +46,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from exactlmm.io.bed import BedCodes
 from exactlmm.io.results import ERRCODE_DTYPE, ERRCODES, TESTED
+from exactlmm.parallel import Workspace, chunks, run_parts
 
 NO_CALLS = "NO_CALLS"
 MONOMORPHIC = "MONOMORPHIC"
@@ -207,7 +209,8 @@ def count_calls(codes: np.ndarray) -> CallCounts:
                       missing.astype(np.int64))
 
 
-def code_values(codes: np.ndarray, counts: CallCounts, *, standardized: bool = False
+def code_values(codes: np.ndarray, counts: CallCounts, *, standardized: bool = False,
+                out: np.ndarray | None = None, index: np.ndarray | None = None
                 ) -> np.ndarray:
     """Imputed, centered dosages x̃ − μ (or standardized, (x̃ − μ)/s with s² = sum_sq/n, the
     kinship's z) of the codes, n samples × m SNPs (Fortran order: one SNP per column).
@@ -215,7 +218,8 @@ def code_values(codes: np.ndarray, counts: CallCounts, *, standardized: bool = F
     Each SNP's four possible values (v − μ, or (v − μ)/s, for v = 2, 1, 0 copies, and 0 for a
     missing call) are computed once and looked up per call; an untestable SNP's column is 0.
     They are the numbers :func:`impute_center` gives for the same calls (its dosage path
-    subtracts the same μ from the same whole numbers)."""
+    subtracts the same μ from the same whole numbers).  ``out``: an m × n C-ordered array to
+    write them to (its transpose is returned); ``index``: an m × n ``intp`` scratch array."""
     m = codes.shape[0]
     mu = counts.mean
     table = np.zeros((m, 4))
@@ -225,8 +229,33 @@ def code_values(codes: np.ndarray, counts: CallCounts, *, standardized: bool = F
     if standardized:
         sd = np.sqrt(counts.sum_sq / codes.shape[1])
         table /= np.where(testable, sd, 1.0)[:, None]
-    index = codes + (4 * np.arange(m, dtype=np.intp))[:, None]
-    return np.take(table.ravel(), index).T
+    index = np.add(codes, (4 * np.arange(m, dtype=np.intp))[:, None], out=index)
+    return np.take(table.ravel(), index, out=out, mode="clip").T
+
+
+def decode(reader: BedCodes, snps: np.ndarray, *, standardized: bool = False,
+           workspace: Workspace | None = None) -> tuple[np.ndarray, CallCounts]:
+    """:func:`code_values` and :class:`CallCounts` of the SNPs ``snps`` (``.bim`` positions)
+    read from ``reader`` (:class:`exactlmm.io.bed.BedCodes`), the SNPs split in chunks decoded
+    in parallel (:mod:`exactlmm.parallel`): an n × m Fortran array and the counts.  With a
+    ``workspace`` the values are its array ``"values"`` (valid until the next decode)."""
+    workspace = Workspace() if workspace is None else workspace
+    m, n = snps.size, reader.n_samples
+    values = workspace.array("values", (m, n))
+    fields = {name: np.empty(m, dtype=np.int64) for name in ("two", "one", "zero", "missing")}
+    pieces = chunks(m)
+
+    def work(part: int) -> None:
+        rows = pieces[part]
+        codes = reader.codes(snps[rows], workspace, f"decode{part}.")
+        counts = count_calls(codes)
+        for name, column in fields.items():
+            column[rows] = getattr(counts, name)
+        index = workspace.array(f"decode{part}.index", codes.shape, np.intp)
+        code_values(codes, counts, standardized=standardized, out=values[rows], index=index)
+
+    run_parts(work, len(pieces))
+    return values.T, CallCounts(**fields)
 
 
 def impute_codes(codes: np.ndarray, counts: CallCounts | None = None) -> ImputedBlock:
@@ -234,6 +263,11 @@ def impute_codes(codes: np.ndarray, counts: CallCounts | None = None) -> Imputed
     counts = count_calls(codes) if counts is None else counts
     return ImputedBlock(code_values(codes, counts), counts.n_called, counts.mean,
                         counts.sum_sq, counts.errcode)
+
+
+def imputed(values: np.ndarray, counts: CallCounts) -> ImputedBlock:
+    """The :class:`ImputedBlock` of centered values and their counts (:func:`decode`)."""
+    return ImputedBlock(values, counts.n_called, counts.mean, counts.sum_sq, counts.errcode)
 
 
 def count_errcodes(errcode: np.ndarray) -> dict[str, int]:

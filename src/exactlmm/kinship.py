@@ -33,8 +33,9 @@ functions return how many SNPs were left out per reason, they never raise becaus
   chromosomes, K₋c = (Σ_{chrom(j) ≠ c} z_j z_jᵀ) / M₋c.
 
 Each block Z_b (n × b) is accumulated with a BLAS symmetric rank-k update (``dsyrk``, upper
-triangle), S ← S + Z_b Z_bᵀ, so memory is one n × n matrix plus one block; the lower triangle is
-filled once at the end, so K is exactly symmetric.
+triangle, :mod:`exactlmm.blas`), S ← S + Z_b Z_bᵀ, so memory is one n × n matrix plus one
+block; the lower triangle is filled once at the end (a tile at a time), so K is exactly
+symmetric.
 
 >>> import numpy as np
 >>> G = np.array([[0.0, 1.0, 2.0], [1.0, 1.0, np.nan], [2.0, 1.0, 0.0]])
@@ -47,22 +48,23 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy.linalg.blas import dsyrk
 
+from exactlmm.blas import syrk
 from exactlmm.dosage import (
     ImputedBlock,
     add_counts,
-    code_values,
-    count_calls,
     count_errcodes,
+    decode,
     describe_counts,
     impute_center,
 )
 from exactlmm.errors import InputError
-from exactlmm.io.plink import PlinkDataset, bed_codes, iter_code_blocks
+from exactlmm.io.plink import PlinkDataset, auto_block_size, bed_codes
 from exactlmm.io.results import TESTED
+from exactlmm.parallel import Workspace
 from exactlmm.progress import progress_bar
 from exactlmm.qc import GEMMA_MAF, GEMMA_MISSING, qc_mask, snp_stats
+from exactlmm.symmetric import fill_lower
 
 #: The two kinds of kinship, as the command line (``--kind``) and the JSON records name them.
 KINDS = ("standardized", "centered")
@@ -117,9 +119,7 @@ def center(G: np.ndarray) -> np.ndarray:
 
 def _symmetrize_upper(S: np.ndarray) -> np.ndarray:
     """Fill the strict lower triangle from the upper one, in place."""
-    lower = np.tril_indices(S.shape[0], -1)
-    S[lower] = S.T[lower]
-    return S
+    return fill_lower(S)
 
 
 def _n_selected(index: np.ndarray | None, size: int) -> int:
@@ -143,7 +143,7 @@ def _accumulate(
     sample_index: np.ndarray | None,
     snp_index: np.ndarray | None,
     method: str,
-    block_size: int,
+    block_size: int | None,
     progress: bool,
     by_chromosome: bool,
 ) -> _Sums:
@@ -155,11 +155,15 @@ def _accumulate(
     if snps.dtype == bool:
         snps = np.flatnonzero(snps)
     n = codes.n_samples
+    if block_size is None:  # rank-k updates of an n × n matrix want k of the order of n
+        block_size = max(auto_block_size(n), min(4096, n))
     out = _Sums({}, {}, {}, [])
+    workspace = Workspace()
     with progress_bar(snps.size, "kinship", progress) as bar:
-        for positions, block_codes in iter_code_blocks(codes, snps, block_size):
-            counts = count_calls(block_codes)
-            Z = code_values(block_codes, counts, standardized=method == "standardized")
+        for start in range(0, snps.size, block_size):
+            positions = snps[start : start + block_size]
+            Z, counts = decode(codes, positions, standardized=method == "standardized",
+                               workspace=workspace)
             errcode = counts.errcode
             bar.update(positions.size)
             if by_chromosome:
@@ -181,8 +185,7 @@ def _accumulate(
                     out.sums[chrom] = np.zeros((n, n), order="F")
                     out.counts[chrom] = 0
                 Zc = Z if here is None else _columns(Z, here)
-                out.sums[chrom] = dsyrk(1.0, Zc, beta=1.0, c=out.sums[chrom], trans=0,
-                                        lower=0, overwrite_c=1)
+                syrk(1.0, Zc, 1.0, out.sums[chrom])
                 out.counts[chrom] += used
     if not out.chromosomes:
         raise InputError("no SNPs selected for the kinship", path=ds.bim_path)
@@ -209,7 +212,7 @@ def _kinship(
     sample_index: np.ndarray | None,
     snp_index: np.ndarray | None,
     method: str,
-    block_size: int,
+    block_size: int | None,
     progress: bool,
 ) -> KinshipMatrix:
     acc = _accumulate(ds, sample_index, snp_index, method, block_size, progress,
@@ -223,7 +226,7 @@ def kinship_standardized(
     ds: PlinkDataset,
     sample_index: np.ndarray | None = None,
     snp_index: np.ndarray | None = None,
-    block_size: int = 4096,
+    block_size: int | None = 4096,
     progress: bool = False,
 ) -> KinshipMatrix:
     """K = Z Zᵀ / M over the selected samples (rows, in the order given) and SNPs.
@@ -239,7 +242,7 @@ def kinship_centered(
     ds: PlinkDataset,
     sample_index: np.ndarray | None = None,
     snp_index: np.ndarray | None = None,
-    block_size: int = 4096,
+    block_size: int | None = 4096,
     progress: bool = False,
 ) -> KinshipMatrix:
     """GEMMA ``-gk 1``: K = (1/p) Σ_j (x̃_j − μ_j)(x̃_j − μ_j)ᵀ; returns ``(K, p, untested)``.
@@ -264,7 +267,7 @@ def kinship_centered(
 def kinship_like_gemma(
     ds: PlinkDataset,
     analysed_index: np.ndarray | None,
-    block_size: int = 4096,
+    block_size: int | None = 4096,
     progress: bool = False,
 ) -> KinshipMatrix:
     """``gemma -gk 1``'s matrix: centered kinship over all ``.fam`` samples, from the SNPs that
@@ -280,7 +283,7 @@ def kinship_loco(
     ds: PlinkDataset,
     sample_index: np.ndarray | None = None,
     snp_index: np.ndarray | None = None,
-    block_size: int = 4096,
+    block_size: int | None = 4096,
     progress: bool = False,
     *,
     method: str = "standardized",

@@ -43,11 +43,18 @@ import numpy as np
 
 from . import kinship as kinship_mod
 from . import qc
-from .dosage import code_values, count_calls, count_errcodes, describe_counts, impute_codes
+from .dosage import (
+    code_values,
+    count_calls,
+    count_errcodes,
+    decode,
+    describe_counts,
+    imputed,
+)
 from .errors import InputError
 from .io.grm import is_grm, read_grm, read_grm_ids
 from .io.kinship_txt import read_kinship
-from .io.plink import PlinkDataset, bed_codes, iter_code_blocks, open_plink
+from .io.plink import PlinkDataset, auto_block_size, bed_codes, open_plink
 from .io.results import ERRCODE_DTYPE, TESTED
 from .io.tables import (
     SampleMatch,
@@ -60,15 +67,22 @@ from .io.tables import (
 )
 from .likelihood import Likelihood, RotatedPhenotype, profile_loglik
 from .null import DEFAULT_GRID, DEFAULT_LOG_DELTA_BOUNDS, NullModel, fit_null
+from .parallel import Workspace
 from .scan import RefitTables, Scanner, scan_imputed
 from .spectral import Spectrum, spectrum_from_genotypes, spectrum_from_kinship
 
-DEFAULT_BLOCK_SIZE = 4096
+#: SNPs per block: ``None`` chooses by the number of samples
+#: (:func:`exactlmm.io.plink.auto_block_size`).
+DEFAULT_BLOCK_SIZE: int | None = None
 
 
 @dataclass
 class AnalysisInputs:
-    """Everything one analysis reads, matched and cut to the analysed samples."""
+    """Everything one analysis reads, matched and cut to the analysed samples.
+
+    ``phenotype_label`` names the phenotype: its header name in the phenotype file, else
+    ``P<column>`` (the ``--mpheno`` column; GEMMA's ``-n`` for ``.fam`` phenotypes).
+    """
 
     dataset: PlinkDataset
     samples: SampleMatch
@@ -79,6 +93,7 @@ class AnalysisInputs:
     kinship: np.ndarray | None = None
     kinship_source: str | None = None
     parameters: dict = field(default_factory=dict)
+    phenotype_label: str = ""
 
     @property
     def y(self) -> np.ndarray:
@@ -120,7 +135,7 @@ def load_inputs(
     center_kinship: bool = False,
     maf: float = 0.0,
     geno: float = 1.0,
-    block_size: int = DEFAULT_BLOCK_SIZE,
+    block_size: int | None = DEFAULT_BLOCK_SIZE,
 ) -> AnalysisInputs:
     """Open and check every input of an analysis.
 
@@ -154,7 +169,7 @@ def load_phenotypes(
     center_kinship: bool = False,
     maf: float = 0.0,
     geno: float = 1.0,
-    block_size: int = DEFAULT_BLOCK_SIZE,
+    block_size: int | None = DEFAULT_BLOCK_SIZE,
 ) -> list[AnalysisInputs]:
     """:func:`load_inputs` for several phenotype columns (``None``: every column of the file,
     or of the ``.fam``), opening the fileset, the covariates and the kinship file once; each
@@ -186,7 +201,7 @@ def _load(
     center_kinship: bool,
     maf: float,
     geno: float,
-    block_size: int,
+    block_size: int | None,
 ) -> list[AnalysisInputs]:
     covariates_table = (
         read_covar(covar, covar_names, covar_categorical) if covar is not None else None
@@ -197,7 +212,7 @@ def _load(
     full_kinship = _kinship_file(kinship, ds) if kinship is not None else None
     by_samples: dict[bytes, tuple[np.ndarray, np.ndarray | None]] = {}
     out = []
-    for (column, _), samples in zip(phenotypes, matches, strict=True):
+    for (column, table), samples in zip(phenotypes, matches, strict=True):
         key = samples.fam_index.tobytes()
         if key not in by_samples:  # one SNP filter and one kinship cut per sample set
             snp_index = listed
@@ -233,6 +248,7 @@ def _load(
                 "maf": maf,
                 "geno": geno,
             },
+            phenotype_label=table.names[0] if table.header else f"P{column}",
         ))
     return out
 
@@ -295,7 +311,7 @@ def kinship_model(
     snp_index: np.ndarray | None = None,
     *,
     with_ml: bool = False,
-    block_size: int = DEFAULT_BLOCK_SIZE,
+    block_size: int | None = DEFAULT_BLOCK_SIZE,
     progress: bool = False,
     consume: bool = False,
 ) -> KinshipModel:
@@ -423,7 +439,7 @@ def association(
     likelihood: Likelihood = "REML",
     loco: bool = False,
     fixed_gamma: float | None = None,
-    block_size: int = DEFAULT_BLOCK_SIZE,
+    block_size: int | None = DEFAULT_BLOCK_SIZE,
     progress: bool = False,
     consume_kinship: bool = False,
 ) -> AssocResult:
@@ -466,7 +482,7 @@ def association_many(
     likelihood: Likelihood = "REML",
     loco: bool = False,
     fixed_gamma: float | None = None,
-    block_size: int = DEFAULT_BLOCK_SIZE,
+    block_size: int | None = DEFAULT_BLOCK_SIZE,
     progress: bool = False,
     consume_kinship: bool = False,
 ) -> list[AssocResult]:
@@ -508,7 +524,7 @@ def _association_group(
     refit: bool,
     likelihood: Likelihood,
     fixed_gamma: float | None,
-    block_size: int,
+    block_size: int | None,
     progress: bool,
     consume: bool,
 ) -> list[AssocResult]:
@@ -550,15 +566,19 @@ def _scan(
     inputs: AnalysisInputs,
     scanners: list[Scanner],
     snp_index: np.ndarray,
-    block_size: int,
+    block_size: int | None,
     progress: bool,
 ) -> list[dict[str, np.ndarray]]:
     """Statistics of every scanner (one spectrum) over the SNPs, from blocks of ``.bed``
     codes imputed by :func:`exactlmm.dosage.impute_codes`."""
     codes = bed_codes(inputs.dataset, inputs.samples.fam_index)
-    blocks: Iterator = (impute_codes(block)
-                        for _, block in iter_code_blocks(codes, snp_index, block_size))
-    return scan_imputed(scanners, blocks, progress=progress, total=int(snp_index.size))
+    size = auto_block_size(codes.n_samples) if block_size is None else block_size
+    workspace = Workspace()
+    blocks: Iterator = (
+        imputed(*decode(codes, snp_index[start : start + size], workspace=workspace))
+        for start in range(0, snp_index.size, size))
+    return scan_imputed(scanners, blocks, progress=progress, total=int(snp_index.size),
+                        workspace=workspace)
 
 
 def _association_loco(
@@ -567,7 +587,7 @@ def _association_loco(
     refit: bool,
     likelihood: Likelihood,
     fixed_gamma: float | None,
-    block_size: int,
+    block_size: int | None,
     progress: bool,
     consume: bool,
 ) -> list[AssocResult]:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import platform
 import sys
-from importlib import metadata
 from typing import Any
 
 
 def package_version(name: str) -> str | None:
     """Installed version of the distribution ``name``, or ``None`` when it is not installed."""
+    from importlib import metadata  # imported when needed: 10 ms of start-up
+
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:

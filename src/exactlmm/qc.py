@@ -81,7 +81,7 @@ class SnpStats:
 def snp_stats(
     ds: PlinkDataset,
     sample_index: np.ndarray | None = None,
-    block_size: int = 4096,
+    block_size: int | None = 4096,
     *,
     progress: bool = False,
 ) -> SnpStats:

@@ -45,10 +45,8 @@ import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.linalg
-from scipy.linalg.blas import dsyr2k
-from scipy.linalg.lapack import dsyevd
 
+from .blas import syevd, syr2k
 from .errors import InputError
 
 #: Relative size below which an eigenvalue of K is treated as zero (and a negative one is noise).
@@ -116,6 +114,16 @@ class Spectrum:
         if self.n_residual == 0:
             return rotated, None
         return rotated, self.project(values)
+
+    def rotate_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`rotate` of vectors given as the rows of an m × n array (one SNP per row, the
+        layout of decoded genotypes): ``(rows·W, rows·S)``, m × k and m × n (``None`` on the
+        full-rank path)."""
+        rotated = rows @ self.basis
+        if self.n_residual == 0:
+            return rotated, None
+        q = self.covariate_basis
+        return rotated, rows - (rows @ q) @ q.T
 
     def project(self, values: np.ndarray) -> np.ndarray:
         """Sa = a − Q(Qᵀa): the part of a vector or n × m block orthogonal to the covariates."""
@@ -237,9 +245,9 @@ def spectrum_from_kinship(
     space orthogonal to the covariates (then σg² is not identifiable: a singular kinship).
 
     Memory: with ``overwrite`` (the caller no longer needs K) the matrix is transformed and
-    decomposed in K's own buffer (LAPACK ``dsyevd`` in place, plus its 2n² workspace), so the
-    peak is 3n² doubles; otherwise one n × n copy is made first.  Only K's upper triangle is
-    read (K is symmetric).
+    decomposed in K's own buffer (LAPACK ``dsyevd`` in place, plus its 2n² workspace:
+    :mod:`exactlmm.blas`), so the peak is 3n² doubles; otherwise one n × n copy is made first.
+    Only K's upper triangle is read (K is symmetric).
     """
     k = np.asarray(kinship, dtype=float)
     n = k.shape[0]
@@ -264,13 +272,13 @@ def spectrum_from_kinship(
         a = np.array(k, dtype=float, order="F")
     # S K S − τQQᵀ = K + Q Bᵀ + B Qᵀ with B = ½Q(QᵀKQ − τI) − KQ: one rank-2c update in place.
     update = q @ (0.5 * (qkq - tau * np.eye(c))) - kq
-    a = dsyr2k(1.0, q, update, beta=1.0, c=a, trans=0, lower=0, overwrite_c=1)
-    values, vectors, info = dsyevd(a, compute_v=1, lower=0, overwrite_a=1)
-    if info != 0:
-        raise InputError(f"the eigendecomposition of the kinship failed (LAPACK info {info})",
-                         path)
+    syr2k(1.0, q, update, 1.0, a)
+    try:
+        values = syevd(a)  # the eigenvectors overwrite a
+    except np.linalg.LinAlgError as err:
+        raise InputError(f"the eigendecomposition of the kinship failed ({err})", path) from None
     s = values[c:]
-    w = vectors[:, c:]
+    w = a[:, c:]
     s = _checked_eigenvalues(s, tau, path)
     return Spectrum(w, s, q, logdet_xtx, kinship_blocks=(qkq, w.T @ kq), source=path)
 
@@ -303,6 +311,8 @@ def spectrum_from_genotypes(
         raise InputError(f"genotypes have {n} rows but there are {q.shape[0]} samples", path)
     if n - q.shape[1] < 2:
         raise InputError(f"{n} samples leave {n - q.shape[1]} residual degrees of freedom", path)
+    import scipy.linalg  # only the low-rank path needs it
+
     sz = z - q @ (q.T @ z)
     u, sv, _ = scipy.linalg.svd(sz, full_matrices=False, check_finite=False)
     s = sv**2 / n_snps
@@ -323,6 +333,8 @@ def spectrum_from_genotypes(
 
 def kinship_eigenvalues(kinship: np.ndarray) -> np.ndarray:
     """All eigenvalues of K (ascending), for the ML log-determinant; O(n³) without vectors."""
+    import scipy.linalg
+
     return scipy.linalg.eigvalsh(np.asarray(kinship, dtype=float), check_finite=False)
 
 

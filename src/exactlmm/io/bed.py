@@ -22,6 +22,8 @@ import os
 
 import numpy as np
 
+from exactlmm.parallel import Workspace
+
 BED_MAGIC = b"\x6c\x1b\x01"
 """First three bytes of a SNP-major PLINK 1 ``.bed`` file."""
 
@@ -75,13 +77,23 @@ class BedCodes:
         """The ``.bed`` rows of the SNPs (positions, or a slice): m × ⌈N/4⌉ bytes."""
         return np.asarray(self._bytes[snps])
 
-    def codes(self, snps: np.ndarray | slice) -> np.ndarray:
-        """Codes of the selected samples for the SNPs: an m × n ``uint8`` array (C order)."""
+    def codes(self, snps: np.ndarray | slice, workspace: Workspace | None = None,
+              name: str = "") -> np.ndarray:
+        """Codes of the selected samples for the SNPs: an m × n ``uint8`` array (C order).
+
+        With a ``workspace`` the arrays are its (named ``name``…; see
+        :class:`exactlmm.parallel.Workspace`)."""
         raw = self.raw(_as_slice(snps))
-        every = np.take(_BYTE_CODES32, raw).view(np.uint8)  # m × 4⌈N/4⌉, padding included
+        m = raw.shape[0]
+        every = (np.empty(raw.shape, np.uint32) if workspace is None
+                 else workspace.array(f"{name}every", raw.shape, np.uint32))
+        np.take(_BYTE_CODES32, raw, out=every, mode="clip")
+        every = every.view(np.uint8)  # m × 4⌈N/4⌉, padding included
         if self.samples is None:
             return every[:, : self.n_total]
-        return np.take(every, self.samples, axis=1)
+        out = (np.empty((m, self.n_samples), np.uint8) if workspace is None
+               else workspace.array(f"{name}codes", (m, self.n_samples), np.uint8))
+        return np.take(every, self.samples, axis=1, out=out, mode="clip")
 
 
 def _as_slice(snps: np.ndarray | slice) -> np.ndarray | slice:

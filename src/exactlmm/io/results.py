@@ -73,19 +73,40 @@ STATUSES = ("ok", "skipped")
 
 
 def _format(form: str, values: np.ndarray, missing: np.ndarray) -> list[str]:
-    """``form % v`` for every value (C-level ``%`` through ``map``), ``NA`` where missing."""
-    text = list(map(form.__mod__, values.tolist()))
-    for i in np.flatnonzero(missing).tolist():
-        text[i] = NA
-    return text
+    """``form % v`` for every value (C-level ``%`` through ``map``), ``NA`` where missing; a
+    column of one value (or only NA, e.g. ``delta`` and ``delta_ml`` in fixed mode) is
+    formatted once."""
+    n = values.size
+    if n and missing.all():
+        return [NA] * n
+    if n and not missing.any() and values[0] == values[-1] and np.all(values == values[0]):
+        return [form % values[0].item()] * n
+    present = values if not missing.any() else values[~missing]
+    if present.size > 16384 and np.unique(present[:4096]).size < 2048:
+        # few distinct values (allele frequencies, call counts): each is formatted once
+        distinct, where = np.unique(present, return_inverse=True)
+        if distinct.size < present.size // 8:
+            texts = np.array(list(map(form.__mod__, distinct.tolist())), dtype=object)[where]
+            if not missing.any():
+                return texts.tolist()
+            text = np.full(n, NA, dtype=object)
+            text[~missing] = texts
+            return text.tolist()
+    if not missing.any():
+        return list(map(form.__mod__, values.tolist()))
+    text = np.full(n, NA, dtype=object)
+    text[~missing] = list(map(form.__mod__, present.tolist()))
+    return text.tolist()
 
 
 def _format_strings(name: str, values: np.ndarray) -> list[str]:
-    text = values.astype(str).tolist()
-    bad = next((t for t in text if not t or "\t" in t or "\n" in t), None)
-    if bad is not None:
-        raise ValueError(f"column {name!r}: value {bad!r} is empty or holds a tab or newline")
-    return text
+    strings = values.astype(str)
+    codes = np.ascontiguousarray(strings).reshape(-1).view(np.uint32).reshape(strings.size, -1)
+    bad = (codes[:, 0] == 0) | (codes == 9).any(axis=1) | (codes == 10).any(axis=1)
+    if bad.any():
+        value = strings.reshape(-1)[int(np.argmax(bad))]
+        raise ValueError(f"column {name!r}: value {value!r} is empty or holds a tab or newline")
+    return strings.tolist()
 
 
 def _format_integers(name: str, values: np.ndarray) -> list[str]:
@@ -137,9 +158,11 @@ def write_assoc_tsv(
             formatted.append(_format_integers(name, values))
         else:
             formatted.append(_format_floats(name, values))
-    with atomic_write(path, "w") as handle:
-        handle.write("\t".join(ASSOC_COLUMNS) + "\n")
-        handle.writelines("\t".join(row) + "\n" for row in zip(*formatted, strict=True))
+    lines = "\n".join(map("\t".join, zip(*formatted, strict=True)))
+    with atomic_write(path, "wb") as handle:
+        handle.write(("\t".join(ASSOC_COLUMNS) + "\n").encode())
+        if lines:
+            handle.write((lines + "\n").encode())
 
 
 def read_assoc_tsv(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:

@@ -1,0 +1,206 @@
+"""The three in-place n × n operations of the package, on numpy's own BLAS/LAPACK.
+
+* :func:`syrk`:  C ← αAAᵀ + βC (upper triangle), the kinship's accumulation;
+* :func:`syr2k`: C ← α(ABᵀ + BAᵀ) + βC (upper triangle), the projection of the covariates;
+* :func:`syevd`: eigenvalues and eigenvectors of a symmetric matrix from its upper triangle,
+  the vectors overwriting it (LAPACK ``dsyevd``; its workspace is 2n² doubles).
+
+numpy does every other product of the package (``matmul``), so these go to the same library,
+through its C interfaces (CBLAS, LAPACKE) with ``ctypes``: numpy's wheels carry OpenBLAS but
+expose no in-place symmetric routines, and SciPy's wheels carry a second OpenBLAS whose thread
+pool would then compete with numpy's for the cores (measured on a loaded 2-core machine: SciPy's
+``dsyevd`` of n = 1410 took 3.6–12.5 s, numpy's ``eigh`` 0.55 s).  When numpy's library or a
+symbol cannot be found (another platform or build), SciPy's ``scipy.linalg.blas``/``lapack``
+wrappers do the same operations.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from collections.abc import Callable
+from functools import cache
+
+import numpy as np
+
+_COL_MAJOR = 102  # CBLAS / LAPACKE: column-major (Fortran) storage
+_UPPER = 121
+_NO_TRANS = 111
+
+
+class _Library:
+    """numpy's BLAS: the CBLAS and LAPACKE entry points and their integer type."""
+
+    def __init__(self, handle: ctypes.CDLL, suffix: str, integer: type) -> None:
+        self.integer = integer
+        self.dsyrk = getattr(handle, f"cblas_dsyrk{suffix}")
+        self.dsyr2k = getattr(handle, f"cblas_dsyr2k{suffix}")
+        self.dsyevd = getattr(handle, f"LAPACKE_dsyevd{suffix}")
+        self.dsyevd.restype = integer
+
+
+def _numpy_blas_paths() -> list[str]:
+    """Shared libraries with "blas" in their name that numpy's own folders hold and this
+    process has loaded (Linux: from /proc/self/maps)."""
+    roots = {os.path.dirname(os.path.dirname(np.__file__))}
+    try:
+        with open("/proc/self/maps") as maps:
+            loaded = {line.split()[-1] for line in maps if "blas" in line.lower()}
+    except OSError:
+        return []
+    numpy_dir = os.path.dirname(np.__file__)
+    return sorted(path for path in loaded
+                  if path.startswith(numpy_dir) or any(
+                      path.startswith(os.path.join(root, name)) for root in roots
+                      for name in ("numpy.libs", "scipy_openblas64", "scipy_openblas32")))
+
+
+@cache
+def _library() -> _Library | None:
+    """numpy's BLAS, or ``None`` when it cannot be called directly here."""
+    np.dot(np.ones((2, 2)), np.ones((2, 2)))  # make sure numpy's BLAS is loaded
+    for path in _numpy_blas_paths():
+        try:
+            handle = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for suffix, integer in (("64_", ctypes.c_int64), ("", ctypes.c_int32)):
+            for prefix in ("", "scipy_"):
+                try:
+                    library = _Library(_Prefixed(handle, prefix), suffix, integer)
+                except AttributeError:
+                    continue
+                if _works(library):
+                    return library
+    return None
+
+
+class _Prefixed:
+    """Attribute access to ``handle`` with a symbol prefix (numpy 2's ``scipy_`` names)."""
+
+    def __init__(self, handle: ctypes.CDLL, prefix: str) -> None:
+        self.handle, self.prefix = handle, prefix
+
+    def __getattr__(self, name: str) -> Callable:
+        return getattr(self.handle, self.prefix + name)
+
+
+def _works(library: _Library) -> bool:
+    """A 2 × 2 check of the three calls against their definitions."""
+    try:
+        c = np.zeros((2, 2), order="F")
+        a = np.asfortranarray([[1.0, 2.0], [3.0, 4.0]])
+        _syrk_with(library, 1.0, a, 0.0, c)
+        if not np.allclose(np.triu(c), np.triu(a @ a.T)):
+            return False
+        _syr2k_with(library, 1.0, a, a, 0.0, c)
+        if not np.allclose(np.triu(c), np.triu(2 * a @ a.T)):
+            return False
+        s = np.asfortranarray([[2.0, 1.0], [1.0, 2.0]])
+        w = _syevd_with(library, s)
+        return bool(np.allclose(w, [1.0, 3.0]) and np.allclose(abs(s[0, 0]), 2**-0.5))
+    except Exception:  # any failure means: do not use this library
+        return False
+
+
+def _pointer(array: np.ndarray) -> ctypes.c_void_p:
+    return ctypes.c_void_p(array.ctypes.data)
+
+
+def _check_out(c: np.ndarray) -> None:
+    if c.dtype != np.float64 or not c.flags.f_contiguous or not c.flags.writeable:
+        raise ValueError("the n × n matrix must be a writeable Fortran-ordered float64 array")
+
+
+def _syrk_with(library: _Library, alpha: float, a: np.ndarray, beta: float, c: np.ndarray
+               ) -> None:
+    n, k = a.shape
+    integer = library.integer
+    library.dsyrk(_COL_MAJOR, _UPPER, _NO_TRANS, integer(n), integer(k), ctypes.c_double(alpha),
+                  _pointer(a), integer(max(a.strides[1] // 8, 1)), ctypes.c_double(beta),
+                  _pointer(c), integer(n))
+
+
+def _syr2k_with(library: _Library, alpha: float, a: np.ndarray, b: np.ndarray, beta: float,
+                c: np.ndarray) -> None:
+    n, k = a.shape
+    integer = library.integer
+    library.dsyr2k(_COL_MAJOR, _UPPER, _NO_TRANS, integer(n), integer(k),
+                   ctypes.c_double(alpha), _pointer(a), integer(n), _pointer(b), integer(n),
+                   ctypes.c_double(beta), _pointer(c), integer(n))
+
+
+def _syevd_with(library: _Library, a: np.ndarray) -> np.ndarray:
+    n = a.shape[0]
+    w = np.empty(n)
+    integer = library.integer
+    info = library.dsyevd(_COL_MAJOR, ctypes.c_char(b"V"), ctypes.c_char(b"U"), integer(n),
+                          _pointer(a), integer(n), _pointer(w))
+    if info != 0:
+        raise np.linalg.LinAlgError(f"LAPACK dsyevd failed (info {info})")
+    return w
+
+
+def _fortran_columns(a: np.ndarray) -> np.ndarray:
+    """``a`` itself when its columns are contiguous float64 (any column stride), else a
+    Fortran copy."""
+    if a.dtype == np.float64 and a.strides[0] == 8 and a.strides[1] >= 8 * a.shape[0]:
+        return a
+    return np.asfortranarray(a, dtype=np.float64)
+
+
+def syrk(alpha: float, a: np.ndarray, beta: float, c: np.ndarray) -> np.ndarray:
+    """C ← α·A·Aᵀ + β·C on the upper triangle of the n × n Fortran array ``c``, in place
+    (A is n × k); returns ``c``."""
+    _check_out(c)
+    a = _fortran_columns(a)
+    library = _library()
+    if library is None:
+        from scipy.linalg.blas import dsyrk
+
+        out = dsyrk(alpha, a, beta=beta, c=c, trans=0, lower=0, overwrite_c=1)
+        if out is not c:
+            c[...] = out
+        return c
+    _syrk_with(library, alpha, a, beta, c)
+    return c
+
+
+def syr2k(alpha: float, a: np.ndarray, b: np.ndarray, beta: float, c: np.ndarray
+          ) -> np.ndarray:
+    """C ← α(ABᵀ + BAᵀ) + βC on the upper triangle of ``c`` in place (A, B: n × k)."""
+    _check_out(c)
+    a, b = np.asfortranarray(a, dtype=np.float64), np.asfortranarray(b, dtype=np.float64)
+    library = _library()
+    if library is None:
+        from scipy.linalg.blas import dsyr2k
+
+        out = dsyr2k(alpha, a, b, beta=beta, c=c, trans=0, lower=0, overwrite_c=1)
+        if out is not c:
+            c[...] = out
+        return c
+    _syr2k_with(library, alpha, a, b, beta, c)
+    return c
+
+
+def syevd(a: np.ndarray) -> np.ndarray:
+    """Eigenvalues (ascending) of the symmetric matrix whose upper triangle ``a`` (a
+    Fortran-ordered float64 n × n array) holds; the eigenvectors overwrite ``a`` (columns)."""
+    _check_out(a)
+    library = _library()
+    if library is None:
+        from scipy.linalg.lapack import dsyevd
+
+        w, v, info = dsyevd(a, compute_v=1, lower=0, overwrite_a=1)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"LAPACK dsyevd failed (info {info})")
+        if v is not a:
+            a[...] = v
+        return w
+    return _syevd_with(library, a)
+
+
+def backend() -> str:
+    """Which library the three calls use: numpy's (its path) or SciPy's wrappers."""
+    library = _library()
+    return "scipy.linalg" if library is None else "numpy's BLAS (ctypes)"
