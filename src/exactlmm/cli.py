@@ -17,6 +17,7 @@ each check drops.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 import warnings
@@ -29,6 +30,7 @@ from . import __version__, qc
 from . import kinship as kinship_mod
 from .dosage import describe_counts
 from .errors import InputError
+from .io.grm import write_grm
 from .io.kinship_txt import write_kinship
 from .io.plink import open_plink
 from .io.results import write_assoc_tsv, write_null_json
@@ -38,9 +40,11 @@ from .pipeline import (
     AnalysisInputs,
     AssocResult,
     association,
+    association_many,
     fit,
     kinship_model,
     load_inputs,
+    load_phenotypes,
 )
 from .provenance import provenance
 
@@ -57,9 +61,11 @@ def _add_data_options(parser: argparse.ArgumentParser, *, needs_pheno: bool = Tr
                  "header). Default: the .fam phenotype column(s)",
         )
         parser.add_argument(
-            "--mpheno", type=int, default=1, metavar="N",
+            "--mpheno", type=_phenotype_columns, default=1, metavar="N",
             help="use the N-th phenotype column (1-based; with no --pheno, .fam column 5+N, "
-                 "like GEMMA -n). Default: 1",
+                 "like GEMMA -n); assoc also takes several, '1-6' or '1,3' (one output pair "
+                 "PREFIX.<name>.assoc.tsv/.null.json each, <name> from the phenotype file's "
+                 "header, else P<N>). Default: 1",
         )
         parser.add_argument("--covar", metavar="FILE",
                             help="covariate file 'FID IID c1 c2 ...'; the intercept is added; "
@@ -77,14 +83,44 @@ def _add_data_options(parser: argparse.ArgumentParser, *, needs_pheno: bool = Tr
                         help="drop SNPs with missingness > X (as GEMMA and PLINK: = X is kept). "
                              "Default: 1")
     parser.add_argument("--block-size", type=int, default=DEFAULT_BLOCK_SIZE, metavar="N",
-                        help=f"SNPs read and tested per block. Default: {DEFAULT_BLOCK_SIZE}")
+                        help="SNPs read and tested per block. Default: 24 MiB of float64 per "
+                             "block, 3·2^20/n SNPs for n samples (between 1024 and 8192)")
     parser.add_argument("--out", required=True, metavar="PREFIX", help="output prefix")
+
+
+def _phenotype_columns(text: str) -> int | str:
+    """``--mpheno``: one column (an int, as before) or a list like ``1-6`` or ``1,3,5`` (kept
+    as given; :func:`_columns` expands it)."""
+    try:
+        columns = _columns(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected a column number, a range such as 1-6 or a list such as 1,3"
+        ) from None
+    return columns[0] if text.strip().isdigit() else text.strip()
+
+
+def _columns(spec: int | str) -> list[int]:
+    """The phenotype columns of an ``--mpheno`` value: ``2`` → [2], ``1-3,5`` → [1, 2, 3, 5]."""
+    if isinstance(spec, int):
+        return [spec]
+    columns: list[int] = []
+    for part in spec.split(","):
+        first, dash, last = part.strip().partition("-")
+        lo, hi = int(first), int(last if dash else first)
+        if lo < 1 or hi < lo:
+            raise ValueError(spec)
+        columns += range(lo, hi + 1)
+    if len(set(columns)) != len(columns):
+        raise ValueError(spec)
+    return columns
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kinship", metavar="FILE",
                         help="plain-text N×N kinship over all .fam samples in .fam order "
-                             "(GEMMA -gk/-k, PyLMM format). Default: standardized kinship "
+                             "(GEMMA -gk/-k, PyLMM format), or GCTA's binary PREFIX.grm.bin "
+                             "(samples named in PREFIX.grm.id). Default: standardized kinship "
                              "of the analyzed SNPs that are testable")
     parser.add_argument("--center-kinship", action="store_true",
                         help="double-center the kinship over the analyzed samples, as GEMMA "
@@ -123,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "are left out. Default: standardized")
     p.add_argument("--loco", action="store_true",
                    help="also write PREFIX.chr<C>.kinship.txt leaving out each chromosome")
+    p.add_argument("--format", choices=("text", "grm"), default="text",
+                   help="text: PREFIX.kinship.txt, GEMMA's and PyLMM's N×N text (lossless); "
+                        "grm: GCTA's binary PREFIX.grm.bin/.grm.N.bin/.grm.id (float32, read "
+                        "back ten times faster; --kinship PREFIX.grm.bin). Default: text")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(runner=run_kinship)
 
@@ -141,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "the SNP's REML δ, LRT at its ML δ, score at the null ML δ)")
     p.add_argument("--loco", action="store_true",
                    help="leave-one-chromosome-out kinship from the genotypes")
+    p.add_argument("--all-pheno", action="store_true",
+                   help="test every phenotype column (of --pheno, else of the .fam), each with "
+                        "its own output pair PREFIX.<name>.assoc.tsv/.null.json (PLINK's "
+                        "--all-pheno); phenotypes with the same analysed samples share the "
+                        "kinship, its eigendecomposition and the rotated genotypes")
     p.set_defaults(runner=run_assoc)
 
     p = sub.add_parser("simulate", help="simulate PLINK genotypes and an LMM phenotype",
@@ -196,18 +241,30 @@ def _check_covar_options(args: argparse.Namespace) -> None:
         raise InputError("--covar-name and --covar-categorical need a covariate file (--covar)")
 
 
+def _single_column(args: argparse.Namespace) -> int:
+    """The one phenotype column of a subcommand that tests one phenotype."""
+    columns = _columns(args.mpheno)
+    if len(columns) != 1:
+        raise InputError(f"--mpheno {args.mpheno}: this subcommand takes one phenotype column")
+    return columns[0]
+
+
 def _inputs(args: argparse.Namespace) -> AnalysisInputs:
     _check_covar_options(args)
     return load_inputs(
-        args.bfile, args.pheno, args.mpheno, args.covar, getattr(args, "kinship", None),
+        args.bfile, args.pheno, _single_column(args), args.covar, getattr(args, "kinship", None),
         args.extract, covar_names=args.covar_name, covar_categorical=args.covar_categorical,
         center_kinship=getattr(args, "center_kinship", False), maf=args.maf,
         geno=args.geno, block_size=args.block_size,
     )
 
 
-def _parameters(args: argparse.Namespace) -> dict:
-    return {k: v for k, v in sorted(vars(args).items()) if k != "runner"}
+def _parameters(args: argparse.Namespace, **override: object) -> dict:
+    """The run's options for provenance (``--all-pheno`` only when given, so a one-phenotype
+    run records what it did before the option existed)."""
+    values = {**vars(args), **override}
+    return {k: v for k, v in sorted(values.items())
+            if k != "runner" and not (k == "all_pheno" and not v)}
 
 
 def _log_untested(untested: dict[str, int], total: int, what: str) -> None:
@@ -219,8 +276,8 @@ def _log_untested(untested: dict[str, int], total: int, what: str) -> None:
 def run_qc(args: argparse.Namespace) -> None:
     _check_covar_options(args)
     ds = open_plink(args.bfile)
-    table = read_pheno(args.pheno, args.mpheno) if args.pheno else phenotype_from_fam(
-        ds, args.mpheno)
+    column = _single_column(args)
+    table = read_pheno(args.pheno, column) if args.pheno else phenotype_from_fam(ds, column)
     covariates = (
         read_covar(args.covar, args.covar_name, args.covar_categorical) if args.covar else None
     )
@@ -264,8 +321,7 @@ def run_kinship(args: argparse.Namespace) -> None:
                else kinship_mod.kinship_centered)
     k, m, untested = compute(ds, all_samples, snps, block_size=args.block_size,
                              progress=progress)
-    path = Path(f"{args.out}.kinship.txt")
-    write_kinship(path, k)
+    path = _write_kinship_file(args, args.out, ds, k, m)
     record = {"kind": args.kind, "n_samples": int(ds.n_samples), "n_snps": int(m),
               "n_selected": int(snps.size), "untested": untested,
               "mean_diag": float(np.trace(k)) / ds.n_samples,
@@ -275,11 +331,21 @@ def run_kinship(args: argparse.Namespace) -> None:
         for chrom, (k_c, m_c, _) in kinship_mod.kinship_loco(
             ds, all_samples, snps, block_size=args.block_size, method=args.kind
         ).items():
-            write_kinship(Path(f"{args.out}.chr{chrom}.kinship.txt"), k_c)
+            _write_kinship_file(args, f"{args.out}.chr{chrom}", ds, k_c, m_c)
             record["loco"][chrom] = int(m_c)
     write_text_atomic(Path(f"{args.out}.kinship.json"), json.dumps(record, indent=2) + "\n")
     _log_untested(untested, int(snps.size), "left out of the kinship")
     _log(f"{args.kind} kinship of {ds.n_samples} samples from {m} SNPs -> {path}")
+
+
+def _write_kinship_file(args: argparse.Namespace, prefix: str, ds, k: np.ndarray, m: int
+                        ) -> Path:
+    """PREFIX.kinship.txt, or GCTA's PREFIX.grm.bin (+ .grm.N.bin, .grm.id) with --format grm."""
+    if args.format == "grm":
+        return write_grm(prefix, k, ds.fid, ds.iid, m)
+    path = Path(f"{prefix}.kinship.txt")
+    write_kinship(path, k)
+    return path
 
 
 def _fixed_gamma(args: argparse.Namespace) -> float | None:
@@ -311,20 +377,71 @@ def run_fit(args: argparse.Namespace) -> None:
 
 def run_assoc(args: argparse.Namespace) -> None:
     started = time.perf_counter()
+    columns = _columns(args.mpheno)
+    if args.all_pheno or len(columns) > 1:
+        return _run_assoc_many(args, None if args.all_pheno else columns, started)
     inputs = _inputs(args)
     result = association(
         inputs, refit=args.refit, likelihood="ML" if args.ml else "REML", loco=args.loco,
         fixed_gamma=_fixed_gamma(args), block_size=args.block_size,
-        progress=not args.no_progress,
+        progress=not args.no_progress, consume_kinship=True,
     )
+    _write_assoc(args, args.out, inputs, result, _parameters(args), started)
+
+
+def _run_assoc_many(args: argparse.Namespace, columns: list[int] | None, started: float
+                    ) -> None:
+    """Several phenotypes in one run (--mpheno 1-6, --all-pheno): one output pair each, named
+    by the phenotype (PREFIX.<name>.assoc.tsv/.null.json); nothing is written unless every
+    phenotype's analysis succeeded."""
+    _check_covar_options(args)
+    if args.all_pheno and _columns(args.mpheno) != [1]:
+        raise InputError("--all-pheno tests every phenotype column; do not also give --mpheno")
+    analyses = load_phenotypes(
+        args.bfile, args.pheno, columns, args.covar, args.kinship, args.extract,
+        covar_names=args.covar_name, covar_categorical=args.covar_categorical,
+        center_kinship=args.center_kinship, maf=args.maf, geno=args.geno,
+        block_size=args.block_size,
+    )
+    names = _output_names(analyses, args.pheno)
+    results = association_many(
+        analyses, refit=args.refit, likelihood="ML" if args.ml else "REML", loco=args.loco,
+        fixed_gamma=_fixed_gamma(args), block_size=args.block_size,
+        progress=not args.no_progress, consume_kinship=True,
+    )
+    for inputs, result, name in zip(analyses, results, names, strict=True):
+        parameters = _parameters(args, mpheno=inputs.parameters["mpheno"])
+        _write_assoc(args, f"{args.out}.{name}", inputs, result, parameters, started)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
+
+
+def _output_names(analyses: list[AnalysisInputs], pheno: str | None) -> list[str]:
+    """Each phenotype's part of its output names: its label with every character outside
+    ``A-Z a-z 0-9 . _ + -`` replaced by ``_``; two phenotypes may not share one."""
+    names = [_UNSAFE.sub("_", inputs.phenotype_label) for inputs in analyses]
+    seen: dict[str, str] = {}
+    for inputs, name in zip(analyses, names, strict=True):
+        if name in seen:
+            raise InputError(f"phenotypes {seen[name]!r} and {inputs.phenotype_label!r} would "
+                             f"both write PREFIX.{name}.assoc.tsv; rename one in the header",
+                             pheno)
+        seen[name] = inputs.phenotype_label
+    return names
+
+
+def _write_assoc(args: argparse.Namespace, prefix: str, inputs: AnalysisInputs,
+                 result: AssocResult, parameters: dict, started: float) -> None:
     idx = result.snp_index
-    write_assoc_tsv(Path(f"{args.out}.assoc.tsv"), result.columns(inputs.dataset))
-    write_null_json(Path(f"{args.out}.null.json"), _assoc_record(inputs, result, args))
+    write_assoc_tsv(Path(f"{prefix}.assoc.tsv"), result.columns(inputs.dataset))
+    write_null_json(Path(f"{prefix}.null.json"),
+                    _assoc_record(inputs, result, args, parameters))
     _log_untested(result.untested, int(idx.size), "not tested")
     elapsed = time.perf_counter() - started
     _log(f"{idx.size} SNPs x {inputs.n_samples} samples ({'refit' if args.refit else 'fixed'} "
          f"δ): null γ = {result.null.gamma:.6g}, logL = {result.null.loglik:.6f}; "
-         f"{elapsed:.2f} s -> {args.out}.assoc.tsv")
+         f"{elapsed:.2f} s -> {prefix}.assoc.tsv")
 
 
 def _null_record(
@@ -334,6 +451,7 @@ def _null_record(
     *,
     kinship: str,
     kinship_untested: dict[str, int],
+    parameters: dict | None = None,
 ) -> dict:
     record = {"tool": PROG, "version": __version__}
     record.update(null.summary())
@@ -342,13 +460,15 @@ def _null_record(
     record["kinship_untested"] = kinship_untested
     record["native"] = {"delta": null.delta, "log_delta": null.log_delta,
                         "log_delta_bounds": list(null.log_delta_bounds)}
-    record["provenance"] = provenance(PROG, __version__, _parameters(args))
+    record["provenance"] = provenance(
+        PROG, __version__, _parameters(args) if parameters is None else parameters)
     return record
 
 
-def _assoc_record(inputs: AnalysisInputs, result: AssocResult, args: argparse.Namespace) -> dict:
+def _assoc_record(inputs: AnalysisInputs, result: AssocResult, args: argparse.Namespace,
+                  parameters: dict) -> dict:
     record = _null_record(inputs, result.null, args, kinship=result.kinship,
-                          kinship_untested=result.kinship_untested)
+                          kinship_untested=result.kinship_untested, parameters=parameters)
     # The harness's modes (lmmcompare.registry): fixed, refit, loco; --loco --refit is
     # "loco-refit", a mode of this command only.
     record["mode"] = "-".join(
