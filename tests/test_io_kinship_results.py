@@ -257,3 +257,34 @@ def test_run_outcome_ok_and_skipped(tmp_path):
     (tmp_path / "bare.null.json").write_text('{"status": "skipped", "tool": "t"}\n')
     with pytest.raises(InputError, match=r"bare\.null\.json: a skipped run's record needs"):
         read_outcome(tmp_path / "bare")
+
+
+def test_assoc_writer_text_equals_per_value_formatting(tmp_path):
+    """The writer's shortcuts (a constant column, an all-NA one, few distinct values formatted
+    once) write exactly what formatting every value with %.10g / %d would."""
+    m = 40000
+    rng = np.random.default_rng(9)
+    columns = assoc_columns(m, seed=3)
+    columns.update(
+        n=rng.integers(395, 401, m),
+        af=rng.integers(0, 801, m) / 800.0,
+        delta=np.full(m, 0.123456789012345),
+        delta_ml=np.full(m, np.nan),
+        p_lrt=np.where(rng.random(m) < 0.1, np.nan, rng.random(m)),
+        beta=np.where(rng.random(m) < 0.5, np.nan, rng.integers(0, 5, m) * 0.1),
+    )
+    path = tmp_path / "a.assoc.tsv"
+    write_assoc_tsv(path, columns)
+    lines = ["\t".join(ASSOC_COLUMNS)]
+    cells = []
+    for name in ASSOC_COLUMNS:
+        values = np.asarray(columns[name])
+        if name in ("chrom", "snp", "a1", "a2", "errcode"):
+            cells.append([str(v) for v in values])
+        elif name in ("pos", "n"):
+            cells.append([f"{v:d}" for v in values.astype(np.int64).tolist()])
+        else:
+            floats = np.array([np.nan if v is None else v for v in values], dtype=float)
+            cells.append(["NA" if np.isnan(v) else f"{v:.10g}" for v in floats.tolist()])
+    lines += ["\t".join(row) for row in zip(*cells, strict=True)]
+    assert path.read_text() == "\n".join(lines) + "\n"
