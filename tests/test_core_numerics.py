@@ -139,3 +139,31 @@ def test_local_series_match_the_exact_sums():
     assert np.abs(logdet - exact_logdet).max() < 1e-11 * max(1.0, np.abs(exact_logdet).max())
     logdet_h = np.einsum("ml,lm->m", tables.coef_logdet_h[brackets], basis)
     np.testing.assert_allclose(logdet_h, spectrum.logdet_h(np.exp(t)), rtol=1e-12, atol=1e-10)
+
+
+def test_refit_whole_block_brackets_equal_gathered_ones(monkeypatch):
+    """Brackets holding many SNPs take the one-GEMM path (every SNP's ML optimum at the bound
+    when K1 = 0 and n is small); forcing every bracket onto either path gives the same
+    statistics to rounding."""
+    from exactlmm import scan as scan_module
+    from exactlmm.null import fit_null
+
+    rng = np.random.default_rng(12)
+    z = rng.standard_normal((70, 200))
+    z -= z.mean(axis=0)  # K1 = 0: ML rises to the upper bound of γ
+    k = z @ z.T / 200
+    x = np.ones((70, 1))
+    y = z[:, :20] @ rng.normal(0, 0.1, 20) + rng.standard_normal(70)
+    g = rng.binomial(2, 0.3, size=(70, 600)).astype(float)
+    spectrum = spectrum_from_kinship(k, x)
+    with pytest.warns(UserWarning):
+        ml = fit_null(spectrum, y, x, k.__matmul__, 1.0, likelihood="ML")
+    reml = fit_null(spectrum, y, x, k.__matmul__, 1.0)
+    results = []
+    for threshold in (1, 10**9):
+        monkeypatch.setattr(scan_module, "MIN_FULL_BRACKET", threshold)
+        scanner = scan_module.Scanner(reml, refit=True, ml_null=ml)
+        results.append(scan_module.scan(scanner, scan_module.iterate_blocks(g, 600)))
+    for name in ("beta", "se", "p_wald", "p_lrt", "delta", "delta_ml"):
+        np.testing.assert_allclose(results[0][name], results[1][name], rtol=1e-10,
+                                   err_msg=name)

@@ -93,6 +93,9 @@ REFIT_GRID = 93
 #: Convergence tolerance on log γ of the per-SNP Newton iterations.
 REFIT_TOL = 1e-9
 REFIT_MAX_ITER = 100
+#: A refit bracket with at least this many SNPs of a block (and an eighth of them) gets its
+#: series coefficients from one GEMM over the whole block (:meth:`RefitTables.local_coefficients`).
+MIN_FULL_BRACKET = 256
 
 STAT_COLUMNS = (
     "n", "af", "beta", "se", "p_wald", "p_lrt", "p_score", "delta", "delta_ml", "errcode",
@@ -349,30 +352,51 @@ class RefitTables:
         snps: np.ndarray, brackets: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Series coefficients of a(t) and b(t) of the SNPs ``snps`` on the brackets
-        ``brackets`` (one each): two len(snps) × (L+1) arrays, by one pair of GEMMs per
-        bracket over the rows of the SNPs in it."""
-        order = np.argsort(brackets, kind="stable")
-        chosen, sorted_brackets = snps[order], brackets[order]
-        cuts = np.flatnonzero(np.diff(sorted_brackets)) + 1
-        k = rotated.x_rot.shape[1]
-        # (mode "clip": the positions are valid, and numpy's checked take into ``out`` is
-        # four times slower)
-        x_rot = np.take(rotated.x_rot, chosen, axis=0, mode="clip",
-                        out=rotated.workspace.array("local x_rot", (chosen.size, k)))
-        x2 = np.take(rotated.x2, chosen, axis=0, mode="clip",
-                     out=rotated.workspace.array("local x2", (chosen.size, k)))
+        ``brackets`` (one each): two len(snps) × (L+1) arrays.
+
+        A bracket that holds many of the pairs (an eighth or more; e.g. the upper bound, where
+        the ML optimum of every SNP sits when K1 = 0 and n is small) gets its coefficients for
+        every SNP of the block from one GEMM over the block's rows, cheaper than copying the
+        rows; the SNPs of the other brackets are gathered (rows copied, grouped by bracket) for
+        one small GEMM pair per bracket."""
         size = self.degree + 1
-        coef_a = np.empty((chosen.size, size))
-        coef_b = np.empty((chosen.size, size))
-        for start, stop in zip(np.r_[0, cuts], np.r_[cuts, chosen.size], strict=True):
-            phi = self.phi[sorted_brackets[start]]
-            coef_a[start:stop] = x_rot[start:stop] @ (phi * y_rot).T
-            coef_b[start:stop] = x2[start:stop] @ phi.T
-        coef_a[:, 0] += r_yx[chosen]
-        coef_b[:, 0] += rotated.r_xx[chosen]
-        out_a, out_b = np.empty_like(coef_a), np.empty_like(coef_b)
-        out_a[order], out_b[order] = coef_a, coef_b
-        return out_a, out_b
+        coef_a = np.empty((snps.size, size))
+        coef_b = np.empty((snps.size, size))
+        counts = np.bincount(brackets, minlength=self.t_grid.size)
+        big = np.flatnonzero(counts >= max(MIN_FULL_BRACKET, snps.size // 8))
+        if big.size:
+            phi = self.phi[big].reshape(big.size * size, -1)  # brackets' rows stacked
+            all_a = rotated.x_rot @ (phi * y_rot).T  # m × (brackets · (L+1))
+            all_b = rotated.x2 @ phi.T
+            for i, j in enumerate(big.tolist()):
+                pairs = np.flatnonzero(brackets == j)
+                columns = slice(i * size, (i + 1) * size)
+                coef_a[pairs] = all_a[snps[pairs], columns]
+                coef_b[pairs] = all_b[snps[pairs], columns]
+            rest = np.flatnonzero(~np.isin(brackets, big))
+        else:
+            rest = np.arange(snps.size)
+        if rest.size:
+            order = rest[np.argsort(brackets[rest], kind="stable")]
+            chosen, sorted_brackets = snps[order], brackets[order]
+            cuts = np.flatnonzero(np.diff(sorted_brackets)) + 1
+            k = rotated.x_rot.shape[1]
+            # (mode "clip": the positions are valid, and numpy's checked take into ``out`` is
+            # four times slower)
+            x_rot = np.take(rotated.x_rot, chosen, axis=0, mode="clip",
+                            out=rotated.workspace.array("local x_rot", (chosen.size, k)))
+            x2 = np.take(rotated.x2, chosen, axis=0, mode="clip",
+                         out=rotated.workspace.array("local x2", (chosen.size, k)))
+            part_a = np.empty((chosen.size, size))
+            part_b = np.empty((chosen.size, size))
+            for begin, stop in zip(np.r_[0, cuts], np.r_[cuts, chosen.size], strict=True):
+                phi = self.phi[sorted_brackets[begin]]
+                part_a[begin:stop] = x_rot[begin:stop] @ (phi * y_rot).T
+                part_b[begin:stop] = x2[begin:stop] @ phi.T
+            coef_a[order], coef_b[order] = part_a, part_b
+        coef_a[:, 0] += r_yx[snps]
+        coef_b[:, 0] += rotated.r_xx[snps]
+        return coef_a, coef_b
 
     def basis(self, t: np.ndarray, brackets: np.ndarray, order: int) -> list[np.ndarray]:
         """Tₖ and, up to ``order``, its t-derivatives at each t on its bracket: (L+1) × len(t)
