@@ -7,6 +7,7 @@ from its identity (``lmmcompare.runs.Run``), never by position in a list of inpu
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -51,16 +52,24 @@ def ran(snakemake: Any) -> list[RunResult]:
 
 
 def run_benchmarks(results: list[RunResult], snplists: dict[str, str]) -> Any:
-    """The Snakemake benchmark rows of ``results`` (lmmcompare.benchmarks.read_benchmarks),
-    each run with its N (analysed samples, null.json ``n_samples``) and M (the SNPs of its
-    dataset's QC list in ``snplists``, which every tool tests)."""
+    """The Snakemake benchmark rows (lmmcompare.benchmarks.read_benchmarks) of the runs of
+    ``results`` that ran or timed out, each with its N (analysed samples: null.json
+    ``n_samples``, for a timed-out run that of another run of its dataset, as every tool gets
+    the same samples), M (the SNPs of its dataset's QC list in ``snplists``, which every tool
+    tests), ``timed_out`` and ``time_limit`` (seconds, NaN unless timed out).  Other skipped
+    runs, and timed-out ones of a dataset without a finished run, are left out."""
+    n_samples = {result.dataset: int(result.null["n_samples"]) for result in results
+                 if result.ok}
+    kept = [result for result in results
+            if result.ok or (result.outcome.timed_out and result.dataset in n_samples)]
     n_snps = {dataset: len(read_snp_list(snplists[dataset]))
-              for dataset in {result.dataset for result in results}}
+              for dataset in {result.dataset for result in kept}}
     return read_benchmarks([
         (result.run.benchmark,
-         {**result.run.as_dict(), "n_samples": int(result.null["n_samples"]),
-          "n_snps": n_snps[result.dataset]})
-        for result in results
+         {**result.run.as_dict(), "n_samples": n_samples[result.dataset],
+          "n_snps": n_snps[result.dataset], "timed_out": result.outcome.timed_out,
+          "time_limit": result.outcome.time_limit if result.outcome.timed_out else math.nan})
+        for result in kept
     ])
 
 

@@ -2,16 +2,17 @@
 benchmark files only.
 
 N is the number of analysed samples (null.json ``n_samples``), M the number of SNPs in the
-dataset's QC list (every tool tests exactly those).  Skipped runs are left out.
+dataset's QC list (every tool tests exactly those).  Runs stopped at their time limit are
+drawn as timed out at the limit; other skipped runs are left out.
 """
 
-from glue import ran, run_benchmarks, run_script
+from glue import run_benchmarks, run_results, run_script
 
 from lmmcompare.plots import runtime_by_dataset, runtime_plot
 
 
 def main(snakemake):
-    bench = run_benchmarks(ran(snakemake), snakemake.params.snplists)
+    bench = run_benchmarks(run_results(snakemake), snakemake.params.snplists)
     runtime_plot(bench, path=snakemake.output.png)
     runtime_by_dataset(bench, path=snakemake.output.by_dataset)
 

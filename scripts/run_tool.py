@@ -1,7 +1,8 @@
 """Run one tool of the registry on the workflow's shared inputs (lmmcompare.runs.execute).
 
-In-process: a run the tool cannot do here is recorded as skipped with its reason (the job
-succeeds); a tool that fails fails the job, its output in the rule's log.
+In-process (in a child process when the tool has a time limit): a run the tool cannot do here,
+or that ran out of time, is recorded as skipped with its reason (the job succeeds); a tool that
+fails fails the job, its output in the rule's log.
 """
 
 import sys
@@ -16,7 +17,7 @@ def main(snakemake):
     wc = snakemake.wildcards
     run = Run(wc.dataset, wc.tool, wc.mode)
     request = RunRequest(**snakemake.params.request, threads=snakemake.threads)
-    outcome = execute(run, request)
+    outcome = execute(run, request, time_limit=snakemake.params.time_limit)
     if outcome.ok:
         print(f"{run}: done", file=sys.stderr)
     else:

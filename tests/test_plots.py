@@ -161,3 +161,33 @@ def test_runtime_by_dataset_draws_one_bar_per_run(tmp_path: Path, monkeypatch) -
     assert len(bars) == len(bench) - 1
     assert sorted(round(b.get_height(), 12) for b in bars) == sorted(
         round(v, 12) for v in bench["seconds"][1:])
+
+
+def test_timed_out_runs_are_drawn_at_their_limit(tmp_path: Path, monkeypatch) -> None:
+    """A run stopped at its time limit: a pale bar up to the limit with a cross (by dataset),
+    a cross at the limit and no line point (against N); finished runs as before."""
+    bench = _bench()
+    bench["timed_out"] = False
+    bench["time_limit"] = np.nan
+    late = (bench["tool"] == "gemma") & (bench["dataset"] == "n400m1000")
+    bench.loc[late, ["timed_out", "time_limit"]] = [True, 30.0]
+    captured = []
+    original = plots._save
+
+    def keep(fig, path):
+        captured.append(fig)
+        original(fig, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    plots.runtime_by_dataset(bench, path=tmp_path / "bars.png")
+    bars = list(captured[0].axes[0].patches)
+    assert len(bars) == len(bench)
+    assert sorted(b.get_height() for b in bars if b.get_alpha() == 0.3) == [30.0, 30.0]
+    plots.runtime_plot(bench, path=tmp_path / "lines.png")
+    by_n = captured[1].axes[0]  # the N series at M = 1000: N = 200 and 400
+    crosses = [c for c in by_n.collections if c.get_offsets().shape[0]]
+    assert {tuple(row) for c in crosses for row in c.get_offsets()} == {(400.0, 30.0)}
+    labels = by_n.get_legend_handles_labels()[1]
+    assert "gemma fixed: timed out" in labels and "gemma refit: timed out" in labels
+    gemma_lines = [line for line in by_n.get_lines() if line.get_label().startswith("gemma")]
+    assert gemma_lines and all(400.0 not in line.get_xdata() for line in gemma_lines)

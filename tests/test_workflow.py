@@ -61,8 +61,9 @@ def concordance_rows(workdir: Path, **selectors: str) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize(
-    "config", [DEFAULT_CONFIG, CI_CONFIG, STUDY_CI_CONFIG, REPO / "config" / "study.yaml"],
-    ids=["default", "ci", "study-ci", "study"],
+    "config", [DEFAULT_CONFIG, CI_CONFIG, STUDY_CI_CONFIG, REPO / "config" / "study.yaml",
+               REPO / "config" / "scaling.yaml"],
+    ids=["default", "ci", "study-ci", "study", "scaling"],
 )
 def test_dry_run_and_lint_are_clean(config: Path, tmp_path: Path) -> None:
     dry = with_config(tmp_path, config, "-n")
@@ -331,3 +332,24 @@ def test_study_is_byte_reproducible(study_run: Path, tmp_path: Path) -> None:
     for name in STUDY_TABLES:
         path = f"results/study/{name}.tsv"
         assert (tmp_path / path).read_bytes() == (study_run / path).read_bytes(), name
+
+
+@pytest.mark.slow
+def test_a_tool_past_its_time_limit_is_listed_and_drawn_as_timed_out(tmp_path: Path) -> None:
+    """tools: {gemma: {time_limit}} shorter than any GEMMA run: the run is recorded as timed
+    out (listed with the reason under the skipped runs) and the workflow completes."""
+    config = {
+        "datasets": {"small": {"simulate": {"n_samples": 120, "n_snps": 300,
+                                            "n_chromosomes": 2, "seed": 4}}},
+        "tools": {name: {"modes": []} for name in ("pylmm", "fastlmm", "emmax", "glimix",
+                                                   "bolt", "plink2")}
+        | {"exactlmm": {"modes": ["refit"]}, "gemma": {"modes": ["refit"], "time_limit": 0.01}},
+    }
+    done = with_config(tmp_path, config, "--cores", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    skipped = pd.read_csv(tmp_path / "results/compare/skipped.tsv", sep="\t")
+    row = skipped[(skipped["tool"] == "gemma") & (skipped["mode"] == "refit")]
+    assert row["reason"].tolist() == ["timed out: stopped at the time limit of 0.01 s"]
+    record = json.loads((tmp_path / "results/assoc/small/gemma.refit.null.json").read_text())
+    assert record["status"] == "skipped" and record["time_limit"] == 0.01
+    assert (tmp_path / "results/plots/runtime_by_dataset.png").stat().st_size > 1000

@@ -26,7 +26,8 @@ def read_benchmarks(entries: Iterable[tuple[str | Path, Mapping[str, Any]]]) -> 
     A benchmark file has a header (``s  h:m:s  max_rss  max_vms  max_uss  max_pss  io_in  io_out
     mean_load  cpu_time`` and possibly more) and one row per repeat; ``-`` and ``NA`` mean not
     measured.  The result has the :data:`BENCH_META` columns (from ``meta``), ``repeat``,
-    ``seconds`` (from ``s``), ``max_rss`` (MB) and the file's other numeric columns.
+    ``seconds`` (from ``s``), ``max_rss`` (MB) and the file's other numeric columns, and any
+    other key of ``meta`` as a column (e.g. ``timed_out``).
     """
     tables = []
     for file, info in entries:
@@ -51,6 +52,7 @@ def read_benchmarks(entries: Iterable[tuple[str | Path, Mapping[str, Any]]]) -> 
         if table["seconds"].isna().any():
             raise InputError("benchmark table has a non-numeric 's' value", path=file)
         front = {key: info[key] for key in BENCH_META}
+        front.update({key: value for key, value in info.items() if key not in front})
         front["repeat"] = np.arange(len(table))
         table = pd.concat([pd.DataFrame(front, index=table.index), table], axis=1)
         tables.append(table)

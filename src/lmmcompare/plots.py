@@ -316,8 +316,33 @@ def _slice(bench: pd.DataFrame, vary: str, fixed: str) -> tuple[pd.DataFrame, st
     return bench[bench[fixed] == value], f"{fixed} = {value:,}"
 
 
+def _timed_out(bench: pd.DataFrame) -> np.ndarray:
+    """Boolean per row: a run stopped at its time limit (column ``timed_out``; none without)."""
+    if "timed_out" not in bench.columns:
+        return np.zeros(len(bench), dtype=bool)
+    return bench["timed_out"].fillna(False).to_numpy(dtype=bool)
+
+
+def _timed_out_marks(ax, bench: pd.DataFrame, x: str, colours: dict) -> None:
+    """Runs stopped at their time limit: a cross at (x, limit) per tool × mode, the limit as a
+    dotted line, labelled "timed out"."""
+    stopped = bench[_timed_out(bench)]
+    if stopped.empty:
+        return
+    for (tool, mode), group in stopped.groupby(["tool", "mode"], sort=True):
+        ax.scatter(group[x].to_numpy(dtype=np.float64),
+                   group["time_limit"].to_numpy(dtype=np.float64), marker="x", s=40,
+                   color=colours[tool], label=f"{tool} {mode}: timed out", zorder=3)
+    for limit in sorted(set(stopped["time_limit"].to_numpy(dtype=np.float64))):
+        ax.axhline(limit, color="0.4", lw=0.8, ls=":")
+        ax.annotate(f"time limit {limit:g} s", (0.01, limit), xycoords=("axes fraction", "data"),
+                    va="bottom", fontsize=7, color="0.3")
+
+
 def _lines(ax, bench: pd.DataFrame, x: str, y: str, colours: dict) -> None:
-    """One line per tool × mode through the median ``y`` at each ``x``."""
+    """One line per tool × mode through the median ``y`` at each ``x`` (runs that timed out
+    are left out of the lines)."""
+    bench = bench[~_timed_out(bench)]
     data = bench[np.isfinite(bench[y].to_numpy(dtype=np.float64))]
     data = data[data[y] > 0]
     if data.empty:
@@ -337,7 +362,8 @@ def runtime_plot(bench: pd.DataFrame, *, path: str | Path) -> None:
     from :func:`lmmcompare.benchmarks.read_benchmarks`.  One line per tool × mode (colour by
     tool, dashed for refit) through the median over repeats.  The N panels use the SNP count
     with the most distinct N (the M panel likewise the sample count with the most distinct M),
-    named in the panel title.
+    named in the panel title.  Rows with ``timed_out`` (and their ``time_limit``) are runs
+    stopped at their limit: a cross at the limit on the time panels, nothing on the memory one.
     """
     _require(bench, (*BENCH_META, "seconds", "max_rss"), "runtime_plot")
     bench = bench.sort_values([*BENCH_META], kind="stable")
@@ -347,11 +373,13 @@ def runtime_plot(bench: pd.DataFrame, *, path: str | Path) -> None:
     with mpl.rc_context(_RC):
         rows, caption = _slice(bench, "n_samples", "n_snps")
         _lines(by_n, rows, "n_samples", "seconds", colours)
+        _timed_out_marks(by_n, rows, "n_samples", colours)
         by_n.set_title(f"run time vs N ({caption})")
         by_n.set_xlabel("samples N")
         by_n.set_ylabel("wall time (s)")
         rows, caption = _slice(bench, "n_snps", "n_samples")
         _lines(by_m, rows, "n_snps", "seconds", colours)
+        _timed_out_marks(by_m, rows, "n_snps", colours)
         by_m.set_title(f"run time vs M ({caption})")
         by_m.set_xlabel("SNPs M")
         by_m.set_ylabel("wall time (s)")
@@ -372,26 +400,40 @@ def runtime_by_dataset(bench: pd.DataFrame, *, path: str | Path) -> None:
     repeats; colour by tool, hatch by mode), log axis, the datasets in the order given.
 
     ``bench`` has the columns of :func:`runtime_plot`.  This is where runs that are not on the
-    N or M series of :func:`runtime_plot` — the real datasets — show every tool.
+    N or M series of :func:`runtime_plot` — the real datasets — show every tool.  A run stopped
+    at its time limit is a pale bar up to the limit with a cross on top ("timed out").
     """
     _require(bench, (*BENCH_META, "seconds"), "runtime_by_dataset")
     datasets = list(dict.fromkeys(bench["dataset"].astype(str)))
     runs = sorted({(str(t), str(m)) for t, m in zip(bench["tool"], bench["mode"], strict=True)})
     colours = _colours([tool for tool, _ in runs])
-    median = bench.groupby(["dataset", "tool", "mode"])["seconds"].median()
+    stopped = (bench[_timed_out(bench)].groupby(["dataset", "tool", "mode"])["time_limit"].max()
+               if _timed_out(bench).any() else pd.Series(dtype=np.float64))
+    median = bench[~_timed_out(bench)].groupby(["dataset", "tool", "mode"])["seconds"].median()
     width = 0.8 / max(len(runs), 1)
+    timed_out_labelled = False
     fig = _figure(1, width=max(6.0, 0.9 * len(datasets) * max(len(runs), 4) / 4), height=4.2)
     ax = fig.axes[0]
     with mpl.rc_context(_RC):
         for k, (tool, mode) in enumerate(runs):
-            xs, ys = [], []
+            xs, ys, out_x, out_y = [], [], [], []
             for i, dataset in enumerate(datasets):
                 value = median.get((dataset, tool, mode))
+                limit = stopped.get((dataset, tool, mode))
                 if value is not None and np.isfinite(value) and value > 0:
                     xs.append(i - 0.4 + (k + 0.5) * width)
                     ys.append(float(value))
+                elif limit is not None:
+                    out_x.append(i - 0.4 + (k + 0.5) * width)
+                    out_y.append(float(limit))
             ax.bar(xs, ys, width=width, color=colours[tool], hatch=MODE_HATCHES.get(mode, ""),
                    edgecolor="0.2", linewidth=0.4, label=f"{tool} {mode}")
+            if out_x:
+                ax.bar(out_x, out_y, width=width, color=colours[tool], alpha=0.3,
+                       edgecolor="0.2", linewidth=0.4)
+                ax.scatter(out_x, out_y, marker="x", s=30, color="0.1", zorder=3,
+                           label="timed out (at its limit)" if not timed_out_labelled else None)
+                timed_out_labelled = True
         ax.set_yscale("log")
         ax.set_xticks(range(len(datasets)), datasets, rotation=30, ha="right")
         ax.set_ylabel("wall time (s)")

@@ -18,7 +18,12 @@ by :func:`execute` and read back by :func:`load`, which every consumer uses.
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import os
+import shutil
+import signal
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -28,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from exactlmm.errors import InputError
 from exactlmm.io.results import RunOutcome, read_outcome, write_skipped
 from lmmcompare import registry
-from lmmcompare.runners import RunRequest, SkipRun
+from lmmcompare.runners import RunRequest, SkipRun, ToolFailed
 
 if TYPE_CHECKING:  # pandas is a workflow dependency; imported when a table is read
     import pandas as pd
@@ -99,6 +104,13 @@ def configured_modes(config: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     }
 
 
+def configured_time_limits(config: Mapping[str, Any]) -> dict[str, float | None]:
+    """Seconds each registry tool's runs may take (the config's ``tools: {name: {time_limit}}``;
+    ``None``, the default, for no limit): a run past it is stopped and recorded as timed out."""
+    given = config.get("tools") or {}
+    return {name: (given.get(name) or {}).get("time_limit") for name in registry.TOOLS}
+
+
 def _skipped_in_config(spec: Mapping[str, Any], tool: str, mode: str) -> bool:
     entries = set(spec.get("skip") or ())
     return tool in entries or f"{tool}:{mode}" in entries
@@ -126,25 +138,81 @@ def runs_skipped_in_config(config: Mapping[str, Any]) -> list[Run]:
 # ----------------------------------------------------------------------- execution
 
 
-def execute(run: Run, request: RunRequest, out: str | os.PathLike[str] | None = None) -> RunOutcome:
-    """Run ``run.tool`` in ``run.mode`` on ``request``, in-process; return its outcome.
+def execute(
+    run: Run, request: RunRequest, out: str | os.PathLike[str] | None = None,
+    time_limit: float | None = None,
+) -> RunOutcome:
+    """Run ``run.tool`` in ``run.mode`` on ``request``; return its outcome.
 
     The outputs go to ``out`` (default ``run.prefix``).  A mode the tool does not have (its
     registry entry) and a :class:`~lmmcompare.runners.SkipRun` raised by the runner (tool not
     installed, dataset it cannot take) are written as a skipped run with the reason; any other
     exception propagates (the run failed).
+
+    Without ``time_limit`` the tool runs in this process.  With one (seconds), it runs in a
+    forked child process in a session of its own, so that a tool's own programs are stopped
+    with it: a run still going after ``time_limit`` seconds is killed (the whole session) and
+    written as skipped, "timed out", with the limit in its record (``RunOutcome.timed_out``);
+    its temporary files live in a directory removed afterwards.  A child that fails raises
+    :class:`~lmmcompare.runners.ToolFailed` here (its traceback is on stderr, the job's log).
     """
     tool = registry.get(run.tool)
     prefix = Path(run.prefix if out is None else out)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     if run.mode not in tool.modes:
         write_skipped(prefix, tool.name, run.mode, tool.why_not(run.mode))
+    elif time_limit is None:
+        _run_tool(tool, request, run.mode, prefix)
     else:
-        try:
-            tool.load_runner().run(request, run.mode, prefix)
-        except SkipRun as reason:
-            write_skipped(prefix, tool.name, run.mode, str(reason))
+        _run_tool_within(time_limit, tool, request, run.mode, prefix)
     return read_outcome(prefix)
+
+
+def _run_tool(tool: registry.Tool, request: RunRequest, mode: str, prefix: Path) -> None:
+    """The runner on ``request``; a ``SkipRun`` becomes a skipped run with its reason."""
+    try:
+        tool.load_runner().run(request, mode, prefix)
+    except SkipRun as reason:
+        write_skipped(prefix, tool.name, mode, str(reason))
+
+
+def _run_tool_within(
+    time_limit: float, tool: registry.Tool, request: RunRequest, mode: str, prefix: Path
+) -> None:
+    """:func:`_run_tool` in a forked child of its own session, killed after ``time_limit`` s."""
+    if not time_limit > 0:
+        raise ValueError(f"time_limit must be positive seconds, got {time_limit!r}")
+    scratch = tempfile.mkdtemp(prefix=f".{prefix.name}.", suffix=".tmp", dir=prefix.parent)
+    child = multiprocessing.get_context("fork").Process(
+        target=_child_run, args=(scratch, tool, request, mode, prefix), daemon=False
+    )
+    try:
+        child.start()
+        child.join(time_limit)
+        if child.exitcode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)  # the child and all it started
+            child.kill()  # in case the limit came before the child's setsid
+            child.join()
+            write_skipped(prefix, tool.name, mode,
+                          f"timed out: stopped at the time limit of {time_limit:g} s",
+                          time_limit=time_limit)
+        elif child.exitcode != 0:
+            raise ToolFailed(f"{tool.name} {mode}: the run failed (exit status "
+                             f"{child.exitcode}); its error is in the log above")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _child_run(
+    scratch: str, tool: registry.Tool, request: RunRequest, mode: str, prefix: Path
+) -> None:
+    """The body of the child of :func:`_run_tool_within`: a session of its own (so the parent
+    can kill it with everything it started), temporary files under ``scratch``."""
+    os.setsid()
+    os.environ["TMPDIR"] = scratch
+    tempfile.tempdir = scratch
+    _run_tool(tool, request, mode, prefix)
 
 
 # ----------------------------------------------------------------------- loading

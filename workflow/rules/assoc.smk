@@ -21,5 +21,6 @@ rule assoc:
     threads: TOOL_THREADS
     params:
         request=run_request,
+        time_limit=run_time_limit,
     script:
         "../../scripts/run_tool.py"

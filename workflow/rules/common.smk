@@ -33,6 +33,7 @@ from lmmcompare.runs import (
     ASSOC_BENCHMARK,
     ASSOC_LOG,
     ASSOC_PREFIX,
+    configured_time_limits,
     runs_skipped_in_config,
     scheduled_runs,
 )
@@ -449,6 +450,11 @@ def tool_kinds():
 def tool_env(wildcards):
     """The conda environment file of the tool of these wildcards (its registry entry)."""
     return f"../../{registry.get(wildcards.tool).env}"
+
+
+def run_time_limit(wildcards):
+    """Seconds the tool of these wildcards may run (tools: {name: {time_limit}}), or None."""
+    return configured_time_limits(config)[wildcards.tool]
 
 
 def run_request(wildcards, input):

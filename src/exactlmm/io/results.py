@@ -265,6 +265,8 @@ class RunOutcome:
     mode: the run's mode (``None`` when an ``ok`` record does not say).
     reason: why the run was skipped (``None`` when ok).
     null: the ``null.json`` record of an ok run (``None`` when skipped).
+    time_limit: seconds after which the run was stopped, for a skipped run that ran out of time
+        (``None`` otherwise).
     """
 
     status: str
@@ -272,10 +274,16 @@ class RunOutcome:
     mode: str | None = None
     reason: str | None = None
     null: dict[str, Any] | None = None
+    time_limit: float | None = None
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def timed_out(self) -> bool:
+        """A run stopped at its time limit (drawn as "timed out" in timing plots)."""
+        return self.time_limit is not None
 
 
 def _prefix_path(prefix: str | os.PathLike[str], suffix: str) -> Path:
@@ -283,14 +291,20 @@ def _prefix_path(prefix: str | os.PathLike[str], suffix: str) -> Path:
     return prefix.with_name(prefix.name + suffix)
 
 
-def write_skipped(prefix: str | os.PathLike[str], tool: str, mode: str, reason: str) -> None:
+def write_skipped(
+    prefix: str | os.PathLike[str], tool: str, mode: str, reason: str,
+    time_limit: float | None = None,
+) -> None:
     """Write the two files of a skipped run atomically: a header-only ``PREFIX.assoc.tsv`` and
-    ``PREFIX.null.json`` = ``{"status": "skipped", "tool", "mode", "reason"}``."""
+    ``PREFIX.null.json`` = ``{"status": "skipped", "tool", "mode", "reason"}``, plus
+    ``"time_limit"`` (seconds) for a run stopped at its time limit."""
     reason = " ".join(str(reason).split())
     if not reason:
         raise ValueError("a skipped run needs a reason")
     write_text_atomic(_prefix_path(prefix, ".assoc.tsv"), "\t".join(ASSOC_COLUMNS) + "\n")
-    record = {"status": "skipped", "tool": tool, "mode": mode, "reason": reason}
+    record: dict[str, Any] = {"status": "skipped", "tool": tool, "mode": mode, "reason": reason}
+    if time_limit is not None:
+        record["time_limit"] = float(time_limit)
     write_text_atomic(_prefix_path(prefix, ".null.json"), json.dumps(record, indent=2) + "\n")
 
 
@@ -309,7 +323,13 @@ def read_outcome(prefix: str | os.PathLike[str]) -> RunOutcome:
         reason = record.get("reason")
         if not isinstance(reason, str) or not reason.strip():
             raise InputError("a skipped run's record needs a 'reason'", path=path)
-        return RunOutcome("skipped", str(record.get("tool")), record.get("mode"), reason)
+        time_limit = record.get("time_limit")
+        if time_limit is not None and not (
+            isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0
+        ):
+            raise InputError(f"time_limit is {time_limit!r}, expected seconds > 0", path=path)
+        return RunOutcome("skipped", str(record.get("tool")), record.get("mode"), reason,
+                          time_limit=None if time_limit is None else float(time_limit))
     _check_null_record(record, path)
     return RunOutcome("ok", str(record["tool"]), record.get("mode"), None, record)
 

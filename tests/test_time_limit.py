@@ -1,0 +1,95 @@
+"""Tool runs with a time limit (lmmcompare.runs.execute): stopped with everything they started,
+recorded as timed out; within the limit, the same outcome as in-process."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from peer_helpers import toy_request
+
+from exactlmm.io.results import read_outcome
+from lmmcompare import registry
+from lmmcompare.runners import ToolFailed
+from lmmcompare.runs import Run, configured_time_limits, execute
+
+
+def _gone(pid: int) -> bool:
+    """The process has exited (absent, or a zombie waiting for init to reap it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")
+
+
+def _fake_runner(monkeypatch, run):
+    """Make every registry tool's runner ``run`` (a function of request, mode, prefix)."""
+    monkeypatch.setattr(registry.Tool, "load_runner", lambda self: SimpleNamespace(run=run))
+
+
+def test_a_run_past_its_limit_is_stopped_with_its_programs(tmp_path, monkeypatch, make_plink):
+    request = toy_request(make_plink, tmp_path)
+    pid_file = tmp_path / "pid"
+
+    def slow(request, mode, prefix):
+        program = subprocess.Popen(["sleep", "60"])
+        pid_file.write_text(str(program.pid))
+        time.sleep(60)
+
+    _fake_runner(monkeypatch, slow)
+    start = time.monotonic()
+    outcome = execute(Run("toy", "gemma", "refit"), request, tmp_path / "g", time_limit=1.5)
+    assert time.monotonic() - start < 20
+    assert not outcome.ok and outcome.timed_out and outcome.time_limit == 1.5
+    assert outcome.reason == "timed out: stopped at the time limit of 1.5 s"
+    assert read_outcome(tmp_path / "g") == outcome
+    deadline = time.monotonic() + 10
+    while not _gone(int(pid_file.read_text())) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _gone(int(pid_file.read_text()))  # the tool's own program was stopped too
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".g.")] == []
+
+
+def test_within_its_limit_a_run_is_as_in_process(tmp_path, make_plink):
+    request = toy_request(make_plink, tmp_path)
+    here = execute(Run("toy", "exactlmm", "fixed"), request, tmp_path / "here")
+    child = execute(Run("toy", "exactlmm", "fixed"), request, tmp_path / "child",
+                    time_limit=120)
+    assert here.ok and child.ok and not child.timed_out
+    for suffix in (".assoc.tsv", ".null.json"):
+        child_bytes = Path(f"{tmp_path / 'child'}{suffix}").read_bytes()
+        assert child_bytes.replace(b"/child", b"/here") == Path(
+            f"{tmp_path / 'here'}{suffix}").read_bytes()  # the output path is in provenance
+    # A mode the tool lacks is skipped without starting anything, limit or not.
+    assert execute(Run("toy", "fastlmm", "refit"), request, tmp_path / "f",
+                   time_limit=0.001).reason == registry.get("fastlmm").why_not("refit")
+
+
+def test_a_failing_run_fails_and_a_skip_is_a_skip(tmp_path, monkeypatch, make_plink):
+    request = toy_request(make_plink, tmp_path)
+
+    def broken(request, mode, prefix):
+        raise RuntimeError("boom")
+
+    _fake_runner(monkeypatch, broken)
+    with pytest.raises(ToolFailed, match="exit status 1"):
+        execute(Run("toy", "gemma", "refit"), request, tmp_path / "b", time_limit=30)
+    from lmmcompare.runners import ToolNotInstalled
+
+    def absent(request, mode, prefix):
+        raise ToolNotInstalled("gemma is not on PATH")
+
+    _fake_runner(monkeypatch, absent)
+    outcome = execute(Run("toy", "gemma", "refit"), request, tmp_path / "s", time_limit=30)
+    assert outcome.reason == "gemma is not on PATH" and not outcome.timed_out
+
+
+def test_time_limits_from_the_config():
+    limits = configured_time_limits({"tools": {"gemma": {"modes": ["refit"], "time_limit": 60},
+                                               "pylmm": {"modes": []}}})
+    assert limits["gemma"] == 60 and limits["pylmm"] is None and limits["exactlmm"] is None
+    assert set(limits) == set(registry.TOOLS)
