@@ -47,6 +47,7 @@ from .pipeline import (
     load_phenotypes,
 )
 from .provenance import provenance
+from .scan import prefetch_special
 
 PROG = "exactlmm"
 
@@ -216,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.runner is run_assoc:
+        prefetch_special()
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.showwarning = _show_warning

@@ -73,7 +73,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.special
 
 from .dosage import ImputedBlock, impute_center
 from .io.results import ERRCODE_DTYPE, TESTED
@@ -557,12 +556,29 @@ def _grid_start(t_grid: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, ...]:
     return t, lo, hi, j
 
 
+def _special():
+    """``scipy.special`` (the p-values' distribution functions), imported at first use: a
+    tenth of a second that :func:`prefetch_special` can spend in a thread while the genotypes
+    are read."""
+    import scipy.special
+
+    return scipy.special
+
+
+def prefetch_special() -> None:
+    """Import ``scipy.special`` in a background thread (the command line starts it at once;
+    the scan's first p-value then finds it loaded, or waits for the import to finish)."""
+    import threading
+
+    threading.Thread(target=_special, name="exactlmm-import", daemon=True).start()
+
+
 def _wald(a: np.ndarray, b: np.ndarray, c: np.ndarray, dof: int) -> dict[str, np.ndarray]:
     beta = a / b
     q = np.maximum(c - a * beta, _TINY)
     se = np.sqrt(q / dof / b)
     f_stat = (beta / se) ** 2
-    return {"beta": beta, "se": se, "p_wald": scipy.special.fdtrc(1, dof, f_stat)}
+    return {"beta": beta, "se": se, "p_wald": _special().fdtrc(1, dof, f_stat)}
 
 
 def _lrt_fixed(a: np.ndarray, b: np.ndarray, c: np.ndarray, n: int) -> np.ndarray:
@@ -580,15 +596,15 @@ def chi2_1_sf(x: np.ndarray) -> np.ndarray:
     normal): scipy's ``erfc`` is thirty times faster than ``chdtrc(1, x)`` and agrees with it
     to rounding; ``chdtrc`` serves x > 1300, where the p-value is below 1e-285."""
     x = np.asarray(x, dtype=float)
-    p = scipy.special.erfc(np.sqrt(0.5 * np.maximum(x, 0.0)))
+    p = _special().erfc(np.sqrt(0.5 * np.maximum(x, 0.0)))
     tail = x > _CHI2_ERFC_MAX
     if np.any(tail):
-        p[tail] = scipy.special.chdtrc(1, x[tail])
+        p[tail] = _special().chdtrc(1, x[tail])
     return p
 
 
 def _score(a: np.ndarray, b: np.ndarray, c: np.ndarray, n: int, dof: int) -> np.ndarray:
-    return scipy.special.fdtrc(1, dof, n * a * a / (b * c))
+    return _special().fdtrc(1, dof, n * a * a / (b * c))
 
 
 def _empty_statistics() -> dict[str, np.ndarray]:
