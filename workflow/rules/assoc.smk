@@ -19,6 +19,9 @@ rule assoc:
     conda:
         tool_env
     threads: TOOL_THREADS
+    resources:
+        mem_mb=assoc_mem_mb,
+        runtime=assoc_runtime,
     params:
         request=run_request,
         time_limit=run_time_limit,

@@ -22,7 +22,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from exactlmm.errors import InputError
-from lmmcompare import registry
+from lmmcompare import registry, resources
 from lmmcompare.study import (
     SIMULATED_SOURCES,
     SOURCES,
@@ -450,6 +450,33 @@ def tool_kinds():
 def tool_env(wildcards):
     """The conda environment file of the tool of these wildcards (its registry entry)."""
     return f"../../{registry.get(wildcards.tool).env}"
+
+
+def _job_size(input):
+    """(N, M) of a job: samples in its .fam, SNPs in its QC list."""
+    return resources.count_lines(input.fam), resources.count_lines(input.snplist)
+
+
+def assoc_mem_mb(wildcards, input, attempt):
+    """mem_mb of a tool run (lmmcompare.resources), from N and M of its inputs."""
+    return resources.tool_memory_mb(wildcards.tool, *_job_size(input), attempt)
+
+
+def assoc_runtime(wildcards, input, attempt):
+    """runtime (minutes) of a tool run (lmmcompare.resources), from N and M of its inputs."""
+    return resources.tool_runtime_minutes(
+        wildcards.tool, wildcards.mode, *_job_size(input), attempt
+    )
+
+
+def kinship_mem_mb(wildcards, input, attempt):
+    """mem_mb of the kinship job (lmmcompare.resources), from N of its .fam."""
+    return resources.kinship_memory_mb(_job_size(input)[0], attempt)
+
+
+def kinship_runtime(wildcards, input, attempt):
+    """runtime (minutes) of the kinship job (lmmcompare.resources), from N and M."""
+    return resources.kinship_runtime_minutes(*_job_size(input), attempt)
 
 
 def run_time_limit(wildcards):

@@ -37,6 +37,9 @@ rule kinship:
     conda:
         "../../envs/exactlmm.yaml"
     threads: TOOL_THREADS
+    resources:
+        mem_mb=kinship_mem_mb,
+        runtime=kinship_runtime,
     params:
         bfile=data_prefix("{dataset}"),
         kind=kinship_kind,

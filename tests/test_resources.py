@@ -1,0 +1,38 @@
+"""Scheduler resources from N and M (lmmcompare.resources): upper bounds that grow as the
+work does, doubled on a retry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lmmcompare import resources
+
+
+def test_lines_are_counted(tmp_path: Path) -> None:
+    path = tmp_path / "x.fam"
+    path.write_text("".join(f"f{i} i{i} 0 0 0 -9\n" for i in range(2500)))
+    assert resources.count_lines(path) == 2500
+
+
+def test_memory_covers_the_arrays_and_grows_with_n_and_attempt() -> None:
+    n, m = 10_000, 50_000
+    ours = resources.tool_memory_mb("exactlmm", n, m)
+    assert ours >= 8 * 3 * n * n / 1e6  # three N x N doubles at least
+    assert resources.tool_memory_mb("gemma", n, m) > ours  # a peer may hold all genotypes
+    assert resources.tool_memory_mb("exactlmm", n, m, attempt=2) == 2 * ours
+    assert resources.tool_memory_mb("exactlmm", 2 * n, m) > 3 * ours
+    assert resources.kinship_memory_mb(n) >= 8 * 2 * n * n / 1e6
+
+
+def test_runtime_grows_with_the_work_and_pylmm_refit_with_m() -> None:
+    small = resources.tool_runtime_minutes("exactlmm", "fixed", 1000, 10_000)
+    assert small >= resources.BASE_MINUTES
+    assert resources.tool_runtime_minutes("exactlmm", "fixed", 8000, 10_000) > small
+    assert resources.tool_runtime_minutes("gemma", "refit", 8000, 10_000) > (
+        resources.tool_runtime_minutes("exactlmm", "fixed", 8000, 10_000))
+    pylmm = resources.tool_runtime_minutes("pylmm", "refit", 1000, 100_000)
+    assert pylmm >= 0.2 * 100_000 / 60  # its per-SNP refit
+    third = resources.tool_runtime_minutes("exactlmm", "fixed", 1000, 10_000, attempt=3)
+    assert 3 * (small - 1) < third <= 3 * small  # three times, rounded up to whole minutes
+    assert resources.kinship_runtime_minutes(20_000, 50_000) > (
+        resources.kinship_runtime_minutes(2_000, 50_000))
