@@ -238,9 +238,18 @@ class Scanner:
         r_yx = self._r_yx(rotated)
         if not self.refit:
             a, b, c = self._sums_at(self.null.gamma, rotated, r_yx)
-            out = _wald(a, b, c, self.dof)
-            out["p_lrt"] = _lrt_fixed(a, b, c, self.n)
-            out["p_score"] = _score(a, b, c, self.n, self.dof)
+            out = {name: np.empty(m) for name in ("beta", "se", "p_wald", "p_lrt", "p_score")}
+            pieces = chunks(m)
+
+            def tests(part: int) -> None:  # elementwise, a chunk of SNPs per thread
+                rows = pieces[part]
+                here = (a[rows], b[rows], c[rows])
+                for name, values in _wald(*here, self.dof).items():
+                    out[name][rows] = values
+                out["p_lrt"][rows] = _lrt_fixed(*here, self.n)
+                out["p_score"][rows] = _score(*here, self.n, self.dof)
+
+            run_parts(tests, len(pieces))
             out["delta"] = np.full(m, self.null.delta)
             out["delta_ml"] = np.full(m, np.nan)
         else:
@@ -440,31 +449,62 @@ class _PhenotypeSeries:
 
     def optimise(self, rotated: RotatedBlock, r_yx: np.ndarray):
         """Per-SNP REML and ML optima of t = log γ, and the sums there: ``(t_reml, t_ml,
-        (a, b, C) at t_reml, (a, b, C, log|H|) at t_ml)``."""
+        (a, b, C) at t_reml, (a, b, C, log|H|) at t_ml)``.
+
+        The GEMMs run on the whole block; the elementwise work around them (the grid
+        likelihoods, the Newton iterations) runs on chunks of SNPs in parallel
+        (:mod:`exactlmm.parallel`), each SNP's numbers the same whatever the chunk."""
         tables = self.tables
-        a = rotated.x_rot @ self.wy_grid.T + r_yx[:, None]  # m × G
-        b = tables.b_grid(rotated)
-        q = np.maximum(self.c_grid - a * a / b, _TINY)
-        log_q = np.log(q)
-        f_reml = -0.5 * (self.dof * log_q + tables.logdet_grid
-                         + np.log(np.maximum(b, 1e-300)))
-        f_ml = -0.5 * (self.n * log_q + tables.logdet_h_grid)
-        t_reml, lo_reml, hi_reml, j_reml = _grid_start(tables.t_grid, f_reml)
-        t_ml, lo_ml, hi_ml, j_ml = _grid_start(tables.t_grid, f_ml)
+        a_grid = rotated.x_rot @ self.wy_grid.T  # m × G
+        a_grid += r_yx[:, None]
+        b_grid = tables.b_grid(rotated)
         m = rotated.n_snps
+        pieces = chunks(m)
+        start = {kind: [np.empty(m), np.empty(m), np.empty(m), np.empty(m, dtype=np.intp)]
+                 for kind in ("REML", "ML")}
+
+        def grid(part: int) -> None:
+            rows = pieces[part]
+            a, b = a_grid[rows], b_grid[rows]
+            log_q = np.log(np.maximum(self.c_grid - a * a / b, _TINY))
+            f_reml = -0.5 * (self.dof * log_q + tables.logdet_grid
+                             + np.log(np.maximum(b, 1e-300)))
+            f_ml = -0.5 * (self.n * log_q + tables.logdet_h_grid)
+            for kind, f in (("REML", f_reml), ("ML", f_ml)):
+                for target, values in zip(start[kind], _grid_start(tables.t_grid, f),
+                                          strict=True):
+                    target[rows] = values
+
+        run_parts(grid, len(pieces))
+        t_reml, lo_reml, hi_reml, j_reml = start["REML"]
+        t_ml, lo_ml, hi_ml, j_ml = start["ML"]
         snps = np.arange(m)
         other = np.flatnonzero(j_ml != j_reml)
         coef_a, coef_b = tables.local_coefficients(
             self.y_rot, rotated, r_yx, np.concatenate([snps, other]),
             np.concatenate([j_reml, j_ml[other]]))
-        reml = (coef_a[:m], coef_b[:m])
+        reml_a, reml_b = coef_a[:m], coef_b[:m]
         ml_a, ml_b = coef_a[:m].copy(), coef_b[:m].copy()
         ml_a[other], ml_b[other] = coef_a[m:], coef_b[m:]
-        t_reml = self._newton(t_reml, lo_reml, hi_reml, j_reml, *reml, "REML")
-        t_ml = self._newton(t_ml, lo_ml, hi_ml, j_ml, ml_a, ml_b, "ML")
-        values_reml = self._values(t_reml, j_reml, *reml)
-        a, b, c, logdet_h = self._values(t_ml, j_ml, ml_a, ml_b, tables.coef_logdet_h)
-        return t_reml, t_ml, values_reml, (a, b, c, logdet_h)
+        values_reml = [np.empty(m) for _ in range(3)]
+        values_ml = [np.empty(m) for _ in range(4)]
+
+        def newton(part: int) -> None:
+            rows = pieces[part]
+            t_reml[rows] = self._newton(t_reml[rows], lo_reml[rows], hi_reml[rows],
+                                        j_reml[rows], reml_a[rows], reml_b[rows], "REML")
+            t_ml[rows] = self._newton(t_ml[rows], lo_ml[rows], hi_ml[rows], j_ml[rows],
+                                      ml_a[rows], ml_b[rows], "ML")
+            for target, values in zip(values_reml, self._values(
+                    t_reml[rows], j_reml[rows], reml_a[rows], reml_b[rows]), strict=True):
+                target[rows] = values
+            for target, values in zip(values_ml, self._values(
+                    t_ml[rows], j_ml[rows], ml_a[rows], ml_b[rows], tables.coef_logdet_h),
+                    strict=True):
+                target[rows] = values
+
+        run_parts(newton, len(pieces))
+        return t_reml, t_ml, tuple(values_reml), tuple(values_ml)
 
     def _values(self, t, brackets, coef_a, coef_b, *scalars: np.ndarray
                 ) -> tuple[np.ndarray, ...]:
@@ -567,10 +607,29 @@ def _special():
 
 def prefetch_special() -> None:
     """Import ``scipy.special`` in a background thread (the command line starts it at once;
-    the scan's first p-value then finds it loaded, or waits for the import to finish)."""
+    the scan's first p-value then finds it loaded, or waits for the import to finish).
+
+    That import loads SciPy's own OpenBLAS, which the package never calls (its BLAS is
+    numpy's: :mod:`exactlmm.blas`); it is loaded with ``OPENBLAS_NUM_THREADS=1`` (unless the
+    variable is set), so it starts no thread pool to spin beside numpy's."""
+    import os
+    import sys
     import threading
 
-    threading.Thread(target=_special, name="exactlmm-import", daemon=True).start()
+    if "scipy.special" in sys.modules:
+        return
+
+    def load() -> None:
+        unset = "OPENBLAS_NUM_THREADS" not in os.environ
+        if unset:
+            os.environ["OPENBLAS_NUM_THREADS"] = "1"
+        try:
+            _special()
+        finally:
+            if unset:
+                os.environ.pop("OPENBLAS_NUM_THREADS", None)
+
+    threading.Thread(target=load, name="exactlmm-import", daemon=True).start()
 
 
 def _wald(a: np.ndarray, b: np.ndarray, c: np.ndarray, dof: int) -> dict[str, np.ndarray]:
