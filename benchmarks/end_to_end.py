@@ -274,6 +274,30 @@ def peers(case: Case, repeat: int, workdir: Path) -> list[dict]:
     return rows
 
 
+# ------------------------------------------------------------------------------ phenotypes
+
+def phenotypes(case: Case, repeat: int, workdir: Path) -> list[dict]:
+    """HS1940's six .fam phenotypes: one per run, the pairs of a sample set (2 with 4, 3 with
+    5) in one run, and all six in one run against the four sample sets run separately."""
+    rows = []
+    out = workdir / "pheno_out"
+    for mode in ("fixed", "refit"):
+        extra = ["--refit"] if mode == "refit" else []
+
+        def timed(spec: str, extra: list[str] = extra) -> float:
+            return min(run([*ours(case, False, None, out), "--mpheno", spec, *extra])[0]
+                       for _ in range(repeat))
+
+        single = {j: timed(str(j)) for j in (1, 2, 3, 6)}
+        pairs = {spec: timed(spec) for spec in ("2,4", "3,5")}
+        together = timed("1-6")
+        separately = single[1] + pairs["2,4"] + pairs["3,5"] + single[6]
+        rows.append({"mode": mode, "p2": single[2], "p2+p4": pairs["2,4"],
+                     "p3": single[3], "p3+p5": pairs["3,5"], "all six": together,
+                     "four sets separately": separately})
+    return rows
+
+
 # ------------------------------------------------------------------------------ main
 
 def machine() -> str:
@@ -290,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big", action="store_true", help=f"also {BIG_SHAPES}")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--peers", action="store_true", help="FaST-LMM and GEMMA on hs1940")
+    parser.add_argument("--phenotypes", action="store_true",
+                        help="hs1940's six phenotypes in one run against separate runs")
     parser.add_argument("--modes", default="fixed,refit")
     parser.add_argument("--kinship", default="none,file", help="none, file or both")
     parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "exactlmm-bench"))
@@ -300,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     shapes = args.shapes.split(",") + (BIG_SHAPES.split(",") if args.big else [])
     load_start = os.getloadavg()[0]
     baseline = run([sys.executable, "-c", "import exactlmm.cli, scipy.special"])[1]
-    rows, peer_rows = [], []
+    rows, peer_rows, pheno_rows = [], [], []
     for shape in shapes:
         if shape == "hs1940":
             case = prepare_hs1940(workdir)
@@ -331,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(row), file=sys.stderr, flush=True)
         if args.peers and case.name == "hs1940":
             peer_rows = peers(case, args.repeat, workdir)
+        if args.phenotypes and case.name == "hs1940":
+            pheno_rows = phenotypes(case, args.repeat, workdir)
     load_end = os.getloadavg()[0]
     lines = [f"Machine: {machine()}.  Load average {load_start:.2f} at the start, "
              f"{load_end:.2f} at the end; the interpreter with exactlmm and scipy.special "
@@ -349,6 +377,15 @@ def main(argv: list[str] | None = None) -> int:
         for r in peer_rows:
             lines.append(f"| {r['peer']} | {r['peer_s']:.2f} | {r['ours_s']:.2f} | "
                          f"{r['peer_s'] / r['ours_s']:.1f} |")
+    if pheno_rows:
+        lines += ["", "| HS1940 phenotypes, s | p2 | p2+p4 | 2nd costs | p3 | p3+p5 | 2nd costs "
+                  "| all six | four sets separately |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in pheno_rows:
+            lines.append(
+                f"| {r['mode']} | {r['p2']:.2f} | {r['p2+p4']:.2f} | "
+                f"{(r['p2+p4'] - r['p2']) / r['p2']:.0%} | {r['p3']:.2f} | {r['p3+p5']:.2f} | "
+                f"{(r['p3+p5'] - r['p3']) / r['p3']:.0%} | {r['all six']:.2f} | "
+                f"{r['four sets separately']:.2f} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

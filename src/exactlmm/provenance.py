@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import platform
 import sys
+from functools import cache
 from typing import Any
 
 
+@cache
 def package_version(name: str) -> str | None:
-    """Installed version of the distribution ``name``, or ``None`` when it is not installed."""
+    """Installed version of the distribution ``name``, or ``None`` when it is not installed
+    (looked up once per process: a run writing several outputs asks for it each time)."""
     from importlib import metadata  # imported when needed: 10 ms of start-up
 
     try:
