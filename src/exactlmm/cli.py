@@ -1,4 +1,5 @@
-"""Command line: ``exactlmm qc | kinship | fit | assoc | simulate`` (PLINK/GEMMA-style flags).
+"""Command line: ``exactlmm qc | kinship | fit | assoc | gather | simulate`` (PLINK/GEMMA-style
+flags).
 
 Each subcommand is an argparse subparser ending in ``set_defaults(runner=...)``; :func:`main`
 parses and calls the runner.  Bad input prints one line, ``exactlmm: error: <file>: <problem>``,
@@ -45,8 +46,10 @@ from .pipeline import (
     kinship_model,
     load_inputs,
     load_phenotypes,
+    scan_parts,
 )
 from .provenance import provenance
+from .saved import LoadedModel, association_from_model, save_model
 from .scan import prefetch_special
 
 PROG = "exactlmm"
@@ -117,6 +120,18 @@ def _columns(spec: int | str) -> list[int]:
     return columns
 
 
+def _chunk(text: str) -> tuple[int, int]:
+    """``--chunk I/N``: chunk I (1-based) of N."""
+    first, slash, last = text.partition("/")
+    try:
+        chunk, n_chunks = int(first), int(last)
+    except ValueError:
+        chunk = n_chunks = 0
+    if not slash or not 1 <= chunk <= n_chunks:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected I/N with 1 <= I <= N, e.g. 2/8")
+    return chunk, n_chunks
+
+
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kinship", metavar="FILE",
                         help="plain-text N×N kinship over all .fam samples in .fam order "
@@ -167,9 +182,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(runner=run_kinship)
 
-    p = sub.add_parser("fit", help="fit the null model (no SNP) and write PREFIX.null.json")
+    p = sub.add_parser("fit", help="fit the null model (no SNP) and write PREFIX.null.json",
+                       description="Fit the null model and write PREFIX.null.json; with "
+                                   "--save-model also the kinship's eigendecomposition and the "
+                                   "fits, which assoc --model scans with (in chunks: --chunk).")
     _add_data_options(p)
     _add_model_options(p)
+    p.add_argument("--loco", action="store_true",
+                   help="also one fit per chromosome, leaving its SNPs out of the kinship "
+                        "(what assoc --loco uses)")
+    p.add_argument("--save-model", metavar="MODEL",
+                   help="write MODEL.model.npz and MODEL.model.json: the eigendecomposition(s), "
+                        "the REML/ML fits, the samples, the SNPs and checksums of the inputs "
+                        "(format: exactlmm.io.model)")
     p.set_defaults(runner=run_fit)
 
     p = sub.add_parser("assoc", help="test every SNP: Wald, LRT and score",
@@ -182,12 +207,29 @@ def build_parser() -> argparse.ArgumentParser:
                         "the SNP's REML δ, LRT at its ML δ, score at the null ML δ)")
     p.add_argument("--loco", action="store_true",
                    help="leave-one-chromosome-out kinship from the genotypes")
+    p.add_argument("--model", metavar="MODEL",
+                   help="scan with the model exactlmm fit --save-model MODEL wrote (samples, "
+                        "phenotype, covariates, kinship, SNPs and --loco are the model's; "
+                        "--bfile must be the fileset it was fitted on)")
+    p.add_argument("--chunk", type=_chunk, metavar="I/N",
+                   help="with --model: scan only the I-th of N parts of the SNPs (whole blocks "
+                        "of --block-size SNPs; the N tables concatenated in order are the "
+                        "single run's, byte for byte; exactlmm gather joins them)")
     p.add_argument("--all-pheno", action="store_true",
                    help="test every phenotype column (of --pheno, else of the .fam), each with "
                         "its own output pair PREFIX.<name>.assoc.tsv/.null.json (PLINK's "
                         "--all-pheno); phenotypes with the same analysed samples share the "
                         "kinship, its eigendecomposition and the rotated genotypes")
     p.set_defaults(runner=run_assoc)
+
+    p = sub.add_parser("gather", help="join the chunks of an assoc --model --chunk scan",
+                       description="Join the outputs CHUNK.assoc.tsv/.null.json of assoc "
+                                   "--model --chunk I/N, I = 1..N, given in any order: the "
+                                   "tables in chunk order under one header, the null record of "
+                                   "the chunks with their counts summed.")
+    p.add_argument("chunks", nargs="+", metavar="CHUNK", help="the chunk runs' --out prefixes")
+    p.add_argument("--out", required=True, metavar="PREFIX", help="output prefix")
+    p.set_defaults(runner=run_gather)
 
     p = sub.add_parser("simulate", help="simulate PLINK genotypes and an LMM phenotype",
                        description="Simulate PLINK genotypes and an LMM phenotype with a known "
@@ -367,19 +409,81 @@ def run_fit(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     inputs = _inputs(args)
     likelihood = "ML" if args.ml else "REML"
-    model = kinship_model(inputs, with_ml=args.ml, block_size=args.block_size,
-                          progress=not args.no_progress)
-    null = fit(inputs, model, likelihood, fixed_gamma=_fixed_gamma(args))
+    fixed_gamma = _fixed_gamma(args)
+    progress = not args.no_progress
+    loco = None
+    if args.save_model:
+        headline, loco_fits = save_model(
+            args.save_model, inputs, likelihood=likelihood, fixed_gamma=fixed_gamma,
+            loco=args.loco, block_size=args.block_size, progress=progress,
+            header={"tool": PROG, "version": __version__,
+                    "provenance": provenance(PROG, __version__, _parameters(args))})
+        model, null = headline.model, headline.null
+        if loco_fits is not None:
+            loco = {c: {"gamma": f.gamma, "loglik": f.loglik} for c, f in loco_fits.items()}
+    elif args.loco:
+        loco = {}
+        for part in scan_parts(inputs, likelihood=likelihood, fixed_gamma=fixed_gamma,
+                               loco=True, block_size=args.block_size, progress=progress):
+            if part.label is not None:
+                loco[part.label] = {"gamma": part.null.gamma, "loglik": part.null.loglik}
+            model, null = part.model, part.null  # the last part: the genome-wide one
+    else:
+        model = kinship_model(inputs, block_size=args.block_size, progress=progress)
+        null = fit(inputs, model, likelihood, fixed_gamma=fixed_gamma)
     record = _null_record(inputs, null, args, kinship=model.description,
                           kinship_untested=model.untested)
+    if loco is not None:
+        record["loco"] = loco
     write_null_json(Path(f"{args.out}.null.json"), record)
     _log_untested(model.untested, int(inputs.snp_index.size), "left out of the kinship")
+    saved = f" -> {args.save_model}.model.npz/.json" if args.save_model else ""
     _log(f"{likelihood} fit on {inputs.n_samples} samples: γ = {null.gamma:.6g}, h² = "
-         f"{null.h2:.6g}, logL = {null.loglik:.6f} ({time.perf_counter() - started:.2f} s)")
+         f"{null.h2:.6g}, logL = {null.loglik:.6f} ({time.perf_counter() - started:.2f} s)"
+         f"{saved}")
+
+
+#: assoc options a saved model fixes: (name, its flag); --model with any of them is an error.
+_MODEL_FIXES = (
+    ("pheno", "--pheno"), ("mpheno", "--mpheno"), ("covar", "--covar"),
+    ("covar_name", "--covar-name"), ("covar_categorical", "--covar-categorical"),
+    ("kinship", "--kinship"), ("center_kinship", "--center-kinship"),
+    ("extract", "--extract"), ("maf", "--maf"), ("geno", "--geno"), ("ml", "--ml"),
+    ("h2", "--h2"), ("all_pheno", "--all-pheno"),
+)
+
+
+def _run_assoc_model(args: argparse.Namespace, started: float) -> None:
+    """assoc --model [--chunk I/N]: the scan of a saved model, or a chunk of it."""
+    defaults = build_parser().parse_args(["assoc", "--bfile", "B", "--out", "O"])
+    given = [flag for name, flag in _MODEL_FIXES
+             if getattr(args, name) != getattr(defaults, name)]
+    if given:
+        raise InputError(f"{' '.join(given)}: the model ({args.model}.model.json) fixes the "
+                         "samples, phenotype, covariates, kinship, SNPs and likelihood; give "
+                         "them to exactlmm fit --save-model")
+    model = LoadedModel(args.model, args.bfile)
+    if args.loco and not model.loco:
+        raise InputError("--loco: this model was fitted without --loco",
+                         model.saved.json_path)
+    args.loco = model.loco
+    chunk, n_chunks = args.chunk or (1, 1)
+    result = association_from_model(model, refit=args.refit, chunk=chunk, n_chunks=n_chunks,
+                                    block_size=args.block_size,
+                                    progress=not args.no_progress)
+    parameters = _parameters(args, chunk=None if args.chunk is None else f"{chunk}/{n_chunks}")
+    extra = {"model": {"path": str(model.saved.json_path),
+                       "npz_sha256": model.saved.header["npz_sha256"]},
+             "chunk": [chunk, n_chunks]}
+    _write_assoc(args, args.out, model.inputs, result, parameters, started, extra)
 
 
 def run_assoc(args: argparse.Namespace) -> None:
     started = time.perf_counter()
+    if args.model:
+        return _run_assoc_model(args, started)
+    if args.chunk:
+        raise InputError("--chunk scans a part of a saved model's SNPs: give --model too")
     columns = _columns(args.mpheno)
     if args.all_pheno or len(columns) > 1:
         return _run_assoc_many(args, None if args.all_pheno else columns, started)
@@ -435,11 +539,12 @@ def _output_names(analyses: list[AnalysisInputs], pheno: str | None) -> list[str
 
 
 def _write_assoc(args: argparse.Namespace, prefix: str, inputs: AnalysisInputs,
-                 result: AssocResult, parameters: dict, started: float) -> None:
+                 result: AssocResult, parameters: dict, started: float,
+                 extra: dict | None = None) -> None:
     idx = result.snp_index
     write_assoc_tsv(Path(f"{prefix}.assoc.tsv"), result.columns(inputs.dataset))
     write_null_json(Path(f"{prefix}.null.json"),
-                    _assoc_record(inputs, result, args, parameters))
+                    {**_assoc_record(inputs, result, args, parameters), **(extra or {})})
     _log_untested(result.untested, int(idx.size), "not tested")
     elapsed = time.perf_counter() - started
     _log(f"{idx.size} SNPs x {inputs.n_samples} samples ({'refit' if args.refit else 'fixed'} "
@@ -488,6 +593,64 @@ def _assoc_record(inputs: AnalysisInputs, result: AssocResult, args: argparse.Na
         record["loco"] = {c: {"gamma": n.gamma, "loglik": n.loglik}
                           for c, n in result.loco.items()}
     return record
+
+
+def run_gather(args: argparse.Namespace) -> None:
+    """exactlmm gather: the chunks 1..N of one model's scan joined (module notes of
+    exactlmm.saved): every chunk once, all of one model and mode."""
+    from .io.atomic import write_text_atomic
+    from .io.results import read_null_json
+
+    chunks = []
+    for prefix in args.chunks:
+        path = Path(f"{prefix}.null.json")
+        record = read_null_json(path)
+        if "chunk" not in record or "model" not in record:
+            raise InputError("not the record of an exactlmm assoc --model --chunk run", path)
+        chunks.append((tuple(record["chunk"]), prefix, record))
+    chunks.sort(key=lambda item: item[0][0])
+    first = chunks[0][2]
+    n_chunks = int(first["chunk"][1])
+    for (chunk, total), prefix, record in chunks:
+        path = f"{prefix}.null.json"
+        if record["model"]["npz_sha256"] != first["model"]["npz_sha256"]:
+            raise InputError(f"a chunk of another model than {chunks[0][1]}'s", path)
+        if total != n_chunks or record["mode"] != first["mode"]:
+            raise InputError(f"chunk {chunk}/{total} ({record['mode']}) does not belong with "
+                             f"{chunks[0][1]}'s ({first['chunk'][1]} chunks, {first['mode']})",
+                             path)
+    found = [chunk for (chunk, _), _, _ in chunks]
+    if found != list(range(1, n_chunks + 1)):
+        missing = sorted(set(range(1, n_chunks + 1)) - set(found))
+        repeated = sorted({c for c in found if found.count(c) > 1})
+        raise InputError(f"chunks of {n_chunks}: missing {missing}, given twice {repeated}",
+                         f"{chunks[0][1]}.null.json")
+    header, bodies = None, []
+    for _, prefix, _ in chunks:
+        path = Path(f"{prefix}.assoc.tsv")
+        try:
+            text = path.read_text()
+        except OSError as err:
+            raise InputError(f"cannot read it ({err.strerror})", path) from None
+        line, _, body = text.partition("\n")
+        if header is None:
+            header = line
+        elif line != header:
+            raise InputError(f"its header differs from {chunks[0][1]}.assoc.tsv's", path)
+        bodies.append(body)
+    untested: dict[str, int] = {}
+    for _, _, record in chunks:
+        for reason, count in record["untested"].items():
+            untested[reason] = untested.get(reason, 0) + count
+    merged = {k: v for k, v in first.items() if k not in ("status", "chunk")}
+    merged["n_snps"] = sum(record["n_snps"] for _, _, record in chunks)
+    merged["n_tested"] = sum(record["n_tested"] for _, _, record in chunks)
+    merged["untested"] = dict(sorted(untested.items()))
+    merged["chunks"] = n_chunks
+    merged["gathered"] = provenance(PROG, __version__, _parameters(args))
+    write_text_atomic(Path(f"{args.out}.assoc.tsv"), f"{header}\n" + "".join(bodies))
+    write_null_json(Path(f"{args.out}.null.json"), merged)
+    _log(f"{merged['n_snps']} SNPs from {n_chunks} chunks -> {args.out}.assoc.tsv")
 
 
 def run_simulate(args: argparse.Namespace) -> None:

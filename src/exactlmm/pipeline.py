@@ -68,7 +68,7 @@ from .io.tables import (
 from .likelihood import Likelihood, RotatedPhenotype, profile_loglik
 from .null import DEFAULT_GRID, DEFAULT_LOG_DELTA_BOUNDS, NullModel, fit_null
 from .parallel import Workspace
-from .scan import RefitTables, Scanner, scan_imputed
+from .scan import RefitTables, Scanner, empty_statistics, scan_imputed
 from .spectral import Spectrum, spectrum_from_genotypes, spectrum_from_kinship
 
 #: SNPs per block: ``None`` chooses by the number of samples
@@ -581,23 +581,16 @@ def _scan(
                         workspace=workspace)
 
 
-def _association_loco(
-    members: list[AnalysisInputs],
-    *,
-    refit: bool,
-    likelihood: Likelihood,
-    fixed_gamma: float | None,
-    block_size: int | None,
-    progress: bool,
-    consume: bool,
-) -> list[AssocResult]:
-    """One null fit and scan per chromosome c, with K₋c from the SNPs off c.
+def _loco_models(
+    inputs: AnalysisInputs, block_size: int | None, progress: bool
+) -> Iterator[tuple[str, np.ndarray, KinshipModel]]:
+    """``(c, on_c, model of K₋c)`` for every chromosome c of the SNPs, in order of first
+    appearance; ``on_c`` marks the SNPs of ``inputs.snp_index`` on c.
 
     The K₋c come from one pass over the genotypes (:func:`exactlmm.kinship.kinship_loco`);
     when the testable SNPs off c are fewer than the samples, the low-rank path is used instead.
-    Untestable SNPs are in no K₋c and get NA rows.
+    Each K₋c is decomposed in place and dropped once its model is made.
     """
-    inputs = members[0]
     if inputs.kinship is not None:
         raise InputError(
             "LOCO builds one kinship per chromosome from the genotypes; do not also pass "
@@ -613,41 +606,202 @@ def _association_loco(
         ds, inputs.samples.fam_index, inputs.snp_index, block_size, progress
     )
     n = inputs.n_samples
-    statistics: list[dict[str, np.ndarray]] = [{} for _ in members]
-    nulls: list[dict[str, NullModel]] = [{} for _ in members]
     for c in chromosomes:
         on_c = chrom == c
         k_c, m_c, _ = dense.pop(c)
         if m_c < n:
-            model = _low_rank_model(inputs, inputs.snp_index[~on_c],
-                                    f" off chromosome {c}")
+            model = _low_rank_model(inputs, inputs.snp_index[~on_c], f" off chromosome {c}")
         else:
             model = _dense_model(k_c, inputs.covariates, ds.bed_path,
                                  f"standardized, {m_c} SNPs off chromosome {c}",
                                  overwrite=True)
         del k_c
+        yield c, on_c, model
+
+
+#: The kinship description of a LOCO scan's records.
+LOCO_KINSHIP = "standardized, leave one chromosome out"
+
+
+def _association_loco(
+    members: list[AnalysisInputs],
+    *,
+    refit: bool,
+    likelihood: Likelihood,
+    fixed_gamma: float | None,
+    block_size: int | None,
+    progress: bool,
+    consume: bool,
+) -> list[AssocResult]:
+    """One null fit and scan per chromosome c, with K₋c from the SNPs off c
+    (:func:`_loco_models`).  Untestable SNPs are in no K₋c and get NA rows."""
+    inputs = members[0]
+    n_snps = inputs.snp_index.size
+    statistics: list[dict[str, np.ndarray]] = [{} for _ in members]
+    nulls: list[dict[str, NullModel]] = [{} for _ in members]
+    for c, on_c, model in _loco_models(inputs, block_size, progress):
         fits = [_null_fits(member, model, refit, likelihood, fixed_gamma,
                            label=f"leaving out chromosome {c}") for member in members]
         scanners = [Scanner(null, refit=refit, ml_null=ml_null) for null, ml_null in fits]
         for j, stats in enumerate(_scan(inputs, scanners, inputs.snp_index[on_c], block_size,
                                         progress)):
             nulls[j][c] = fits[j][0]
-            for name, values in stats.items():
-                # Text (errcode) gets a width that holds every code, whatever this chromosome
-                # had.
-                dtype = ERRCODE_DTYPE if values.dtype.kind == "U" else values.dtype
-                column = statistics[j].setdefault(name, np.empty(chrom.size, dtype=dtype))
-                column[on_c] = values
+            place(statistics[j], stats, on_c, n_snps)
     # The genome-wide null (all chromosomes) is the headline null model of the JSON.
     model = kinship_model(inputs, block_size=block_size)
     out = []
     for j, member in enumerate(members):
         null = fit(member, model, likelihood, fixed_gamma=fixed_gamma)
         # Per-chromosome nulls are in ``loco``; there is no single ML null to report.
-        out.append(AssocResult(member.snp_index, statistics[j], null, None,
-                               "standardized, leave one chromosome out", nulls[j],
-                               kinship_untested=model.untested))
+        out.append(AssocResult(member.snp_index, statistics[j], null, None, LOCO_KINSHIP,
+                               nulls[j], kinship_untested=model.untested))
     return out
+
+
+def place(columns: dict[str, np.ndarray], stats: dict[str, np.ndarray], where: np.ndarray,
+          size: int) -> None:
+    """Put a part's statistics into the rows ``where`` (a mask or positions) of ``columns``
+    (created with ``size`` rows at first use; text, the errcode, gets a width that holds
+    every code, whatever this part had)."""
+    for name, values in stats.items():
+        dtype = ERRCODE_DTYPE if values.dtype.kind == "U" else values.dtype
+        column = columns.setdefault(name, np.empty(size, dtype=dtype))
+        column[where] = values
+
+
+@dataclass
+class ScanPart:
+    """One kinship model with its null fits and the SNPs scanned with it.
+
+    ``label`` is ``None`` for the genome-wide model, else the chromosome c whose SNPs are
+    scanned with K₋c (LOCO); ``on`` marks the SNPs of ``inputs.snp_index`` it scans (none for
+    LOCO's genome-wide part, which gives the record's headline null).  ``ml_null`` is the ML
+    fit the refit's LRT and score need (``null`` itself when that is ML; ``None`` for LOCO's
+    genome-wide part).
+    """
+
+    label: str | None
+    on: np.ndarray
+    model: KinshipModel
+    null: NullModel
+    ml_null: NullModel | None
+
+
+def scan_parts(
+    inputs: AnalysisInputs,
+    *,
+    likelihood: Likelihood = "REML",
+    fixed_gamma: float | None = None,
+    loco: bool = False,
+    block_size: int | None = DEFAULT_BLOCK_SIZE,
+    progress: bool = False,
+    consume_kinship: bool = False,
+) -> Iterator[ScanPart]:
+    """The kinship models and null fits a scan of ``inputs`` uses, one at a time: exactly
+    those of :func:`association` (the same functions on the same data), with the ML fit
+    always made, so that a saved model serves fixed and refit scans alike.  Without LOCO, one
+    part scanning every SNP; with LOCO, one per chromosome (:func:`_loco_models`), then the
+    genome-wide one."""
+    size = inputs.snp_index.size
+    if not loco:
+        model = kinship_model(inputs, block_size=block_size, progress=progress,
+                              consume=consume_kinship)
+        null, ml_null = _null_fits(inputs, model, True, likelihood, fixed_gamma)
+        yield ScanPart(None, np.ones(size, dtype=bool), model, null, ml_null)
+        return
+    for c, on_c, model in _loco_models(inputs, block_size, progress):
+        null, ml_null = _null_fits(inputs, model, True, likelihood, fixed_gamma,
+                                   label=f"leaving out chromosome {c}")
+        yield ScanPart(c, on_c, model, null, ml_null)
+    model = kinship_model(inputs, block_size=block_size)
+    null = fit(inputs, model, likelihood, fixed_gamma=fixed_gamma)
+    yield ScanPart(None, np.zeros(size, dtype=bool), model, null, None)
+
+
+def chunk_ranges(part_sizes: Sequence[int], block_size: int, chunk: int, n_chunks: int
+                 ) -> list[tuple[int, int, int]]:
+    """``(part, start, stop)``: the SNPs of chunk ``chunk`` of ``n_chunks`` (1-based), as
+    ranges of positions among each part's SNPs.
+
+    The scan's blocks — ``block_size`` SNPs of a part at a time, from its first SNP, exactly
+    as a single run reads them — are dealt out in order: chunk i gets blocks ⌊(i−1)B/N⌋ to
+    ⌊iB/N⌋ − 1 of the B, so every block is the same set of SNPs in a chunk as in a single run
+    and gets the same statistics to the last bit; a chunk gets no SNP when N > B.
+    Consecutive blocks of one part are merged into one range.
+
+    >>> chunk_ranges([10, 3], 4, 1, 2), chunk_ranges([10, 3], 4, 2, 2)
+    ([(0, 0, 8)], [(0, 8, 10), (1, 0, 3)])
+    """
+    if not 1 <= chunk <= n_chunks:
+        raise ValueError(f"chunk {chunk} of {n_chunks}: expected 1 <= chunk <= {n_chunks}")
+    blocks = [(p, start, min(start + block_size, n)) for p, n in enumerate(part_sizes)
+              for start in range(0, n, block_size)]
+    lo, hi = (chunk - 1) * len(blocks) // n_chunks, chunk * len(blocks) // n_chunks
+    ranges: list[tuple[int, int, int]] = []
+    for p, start, stop in blocks[lo:hi]:
+        if ranges and ranges[-1][0] == p and ranges[-1][2] == start:
+            ranges[-1] = (p, ranges[-1][1], stop)
+        else:
+            ranges.append((p, start, stop))
+    return ranges
+
+
+def association_chunk(
+    inputs: AnalysisInputs,
+    parts: Sequence[np.ndarray],
+    load_part: Callable[[int], ScanPart],
+    headline: ScanPart,
+    *,
+    refit: bool = False,
+    chunk: int = 1,
+    n_chunks: int = 1,
+    block_size: int | None = DEFAULT_BLOCK_SIZE,
+    progress: bool = False,
+    loco_fits: dict | None = None,
+) -> AssocResult:
+    """The rows of chunk ``chunk`` of ``n_chunks`` (:func:`chunk_ranges`) of a scan whose
+    parts are known: ``parts[p]`` the positions (into ``inputs.snp_index``, increasing) that
+    part p scans, ``load_part(p)`` its :class:`ScanPart` (called only for the parts the chunk
+    touches), ``headline`` the part whose null the record reports.  The rows come in
+    ``snp_index`` order; concatenated in chunk order they are the single run's rows, which
+    needs the parts' SNPs one after the other in ``snp_index`` (LOCO: each chromosome's SNPs
+    together, chromosomes in order of first appearance) when ``n_chunks`` > 1.
+    ``loco_fits`` is the record's per-chromosome fits ({c: object with gamma and loglik}).
+    """
+    order = np.concatenate([np.asarray(p, dtype=np.int64) for p in parts]) if parts else []
+    if n_chunks > 1 and np.any(np.diff(order) <= 0):
+        raise InputError(
+            f"--chunk {chunk}/{n_chunks}: the chunks of a leave-one-chromosome-out scan need "
+            "each chromosome's SNPs together in the .bim (sort it by chromosome)",
+            inputs.dataset.bim_path,
+        )
+    size = auto_block_size(inputs.n_samples) if block_size is None else block_size
+    ranges = chunk_ranges([len(p) for p in parts], size, chunk, n_chunks)
+    positions = (np.concatenate([parts[p][a:b] for p, a, b in ranges]) if ranges
+                 else np.empty(0, dtype=np.int64))
+    rank = np.empty(positions.size, dtype=np.int64)
+    rank[np.argsort(positions, kind="stable")] = np.arange(positions.size)
+    statistics: dict[str, np.ndarray] = {}
+    done = 0
+    for p, start, stop in ranges:
+        part = load_part(p)
+        if refit and part.ml_null is None:
+            raise ValueError("a refit needs the ML null of the part")
+        scanner = Scanner(part.null, refit=refit, ml_null=part.ml_null if refit else None)
+        snps = inputs.snp_index[parts[p][start:stop]]
+        (stats,) = _scan(inputs, [scanner], snps, size, progress)
+        place(statistics, stats, rank[done : done + stop - start], positions.size)
+        done += stop - start
+    if not ranges:
+        statistics = empty_statistics()
+    sorted_positions = np.sort(positions)
+    # As association: the ML null is reported in refit mode, and LOCO has no single one.
+    ml_null = headline.ml_null if refit and loco_fits is None else None
+    return AssocResult(
+        inputs.snp_index[sorted_positions], statistics, headline.null, ml_null,
+        LOCO_KINSHIP if loco_fits is not None else headline.model.description,
+        loco_fits, kinship_untested=headline.model.untested,
+    )
 
 
 def _dense_model(

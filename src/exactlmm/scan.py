@@ -666,7 +666,8 @@ def _score(a: np.ndarray, b: np.ndarray, c: np.ndarray, n: int, dof: int) -> np.
     return _special().fdtrc(1, dof, n * a * a / (b * c))
 
 
-def _empty_statistics() -> dict[str, np.ndarray]:
+def empty_statistics() -> dict[str, np.ndarray]:
+    """The statistics table of no SNP (every column, typed)."""
     empty = {name: np.empty(0) for name in STAT_COLUMNS}
     empty["n"] = np.empty(0, dtype=np.int64)
     empty["errcode"] = np.empty(0, dtype=ERRCODE_DTYPE)
@@ -699,7 +700,7 @@ def scan_imputed(
             bar.update(rotated.n_snps)
     return [
         {name: np.concatenate([p[name] for p in out]) for name in STAT_COLUMNS}
-        if out else _empty_statistics()
+        if out else empty_statistics()
         for out in pieces
     ]
 
