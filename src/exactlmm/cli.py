@@ -138,6 +138,11 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                              "(GEMMA -gk/-k, PyLMM format), or GCTA's binary PREFIX.grm.bin "
                              "(samples named in PREFIX.grm.id). Default: standardized kinship "
                              "of the analyzed SNPs that are testable")
+    parser.add_argument("--kinship-snps", metavar="FILE",
+                        help="build the standardized kinship from the SNPs listed in FILE (one "
+                             "ID per line) instead of the analyzed ones (FaST-LMM's G0); fewer "
+                             "SNPs than samples take the low-rank path (thin SVD, K never "
+                             "formed). Not with --kinship or --loco")
     parser.add_argument("--center-kinship", action="store_true",
                         help="double-center the kinship over the analyzed samples, as GEMMA "
                              "-lmm does (changes ML and pve; REML is invariant)")
@@ -301,6 +306,7 @@ def _inputs(args: argparse.Namespace) -> AnalysisInputs:
         args.extract, covar_names=args.covar_name, covar_categorical=args.covar_categorical,
         center_kinship=getattr(args, "center_kinship", False), maf=args.maf,
         geno=args.geno, block_size=args.block_size,
+        kinship_snps=getattr(args, "kinship_snps", None),
     )
 
 
@@ -447,7 +453,8 @@ def run_fit(args: argparse.Namespace) -> None:
 _MODEL_FIXES = (
     ("pheno", "--pheno"), ("mpheno", "--mpheno"), ("covar", "--covar"),
     ("covar_name", "--covar-name"), ("covar_categorical", "--covar-categorical"),
-    ("kinship", "--kinship"), ("center_kinship", "--center-kinship"),
+    ("kinship", "--kinship"), ("kinship_snps", "--kinship-snps"),
+    ("center_kinship", "--center-kinship"),
     ("extract", "--extract"), ("maf", "--maf"), ("geno", "--geno"), ("ml", "--ml"),
     ("h2", "--h2"), ("all_pheno", "--all-pheno"),
 )
@@ -508,7 +515,7 @@ def _run_assoc_many(args: argparse.Namespace, columns: list[int] | None, started
         args.bfile, args.pheno, columns, args.covar, args.kinship, args.extract,
         covar_names=args.covar_name, covar_categorical=args.covar_categorical,
         center_kinship=args.center_kinship, maf=args.maf, geno=args.geno,
-        block_size=args.block_size,
+        block_size=args.block_size, kinship_snps=args.kinship_snps,
     )
     names = _output_names(analyses, args.pheno)
     results = association_many(

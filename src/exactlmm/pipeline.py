@@ -82,6 +82,8 @@ class AnalysisInputs:
 
     ``phenotype_label`` names the phenotype: its header name in the phenotype file, else
     ``P<column>`` (the ``--mpheno`` column; GEMMA's ``-n`` for ``.fam`` phenotypes).
+    ``kinship_snps``: ``.bim`` positions of the SNPs the kinship is built from when they are
+    not the scanned ones (``--kinship-snps``); ``None``: the scanned SNPs.
     """
 
     dataset: PlinkDataset
@@ -94,6 +96,7 @@ class AnalysisInputs:
     kinship_source: str | None = None
     parameters: dict = field(default_factory=dict)
     phenotype_label: str = ""
+    kinship_snps: np.ndarray | None = None
 
     @property
     def y(self) -> np.ndarray:
@@ -136,6 +139,7 @@ def load_inputs(
     maf: float = 0.0,
     geno: float = 1.0,
     block_size: int | None = DEFAULT_BLOCK_SIZE,
+    kinship_snps: str | Path | None = None,
 ) -> AnalysisInputs:
     """Open and check every input of an analysis.
 
@@ -148,12 +152,14 @@ def load_inputs(
     (PLINK's flags, GEMMA's inclusive bounds, :func:`exactlmm.qc.filter_mask`; the defaults
     keep every SNP).  Untestable SNPs that pass them stay: they get a row with a reason.
     ``kinship`` is a plain-text matrix (:mod:`exactlmm.io.kinship_txt`) or a GCTA
-    ``PREFIX.grm.bin`` (:mod:`exactlmm.io.grm`).
+    ``PREFIX.grm.bin`` (:mod:`exactlmm.io.grm`).  Without it, ``kinship_snps`` (a SNP list
+    like ``extract``) names the SNPs the standardized kinship is built from instead of the
+    scanned ones (FaST-LMM's ``G0``): fewer than the samples take the low-rank path.
     """
     ds = open_plink(bfile)
     table = read_pheno(pheno, mpheno) if pheno is not None else phenotype_from_fam(ds, mpheno)
     return _load(bfile, ds, [(mpheno, table)], pheno, covar, kinship, extract, covar_names,
-                 covar_categorical, center_kinship, maf, geno, block_size)[0]
+                 covar_categorical, center_kinship, maf, geno, block_size, kinship_snps)[0]
 
 
 def load_phenotypes(
@@ -170,6 +176,7 @@ def load_phenotypes(
     maf: float = 0.0,
     geno: float = 1.0,
     block_size: int | None = DEFAULT_BLOCK_SIZE,
+    kinship_snps: str | Path | None = None,
 ) -> list[AnalysisInputs]:
     """:func:`load_inputs` for several phenotype columns (``None``: every column of the file,
     or of the ``.fam``), opening the fileset, the covariates and the kinship file once; each
@@ -185,7 +192,8 @@ def load_phenotypes(
                    else list(range(1, n_fam_phenotypes(ds) + 1)))
         tables = [phenotype_from_fam(ds, column) for column in columns]
     return _load(bfile, ds, list(zip(columns, tables, strict=True)), pheno, covar, kinship, extract,
-                 covar_names, covar_categorical, center_kinship, maf, geno, block_size)
+                 covar_names, covar_categorical, center_kinship, maf, geno, block_size,
+                 kinship_snps)
 
 
 def _load(
@@ -202,7 +210,13 @@ def _load(
     maf: float,
     geno: float,
     block_size: int | None,
+    kinship_snps: str | Path | None = None,
 ) -> list[AnalysisInputs]:
+    if kinship is not None and kinship_snps is not None:
+        raise InputError("--kinship-snps chooses the SNPs of a kinship built from the "
+                         "genotypes; do not also pass --kinship", kinship_snps)
+    kinship_snp_index = (qc.snp_index_from_list(ds, qc.read_snp_list(kinship_snps), kinship_snps)
+                         if kinship_snps is not None else None)
     covariates_table = (
         read_covar(covar, covar_names, covar_categorical) if covar is not None else None
     )
@@ -247,8 +261,10 @@ def _load(
                 "center_kinship": center_kinship,
                 "maf": maf,
                 "geno": geno,
+                **({} if kinship_snps is None else {"kinship_snps": str(kinship_snps)}),
             },
             phenotype_label=table.names[0] if table.header else f"P{column}",
+            kinship_snps=kinship_snp_index,
         ))
     return out
 
@@ -329,7 +345,10 @@ def kinship_model(
         if consume:
             inputs.kinship = None
         return model
-    snps = inputs.snp_index if snp_index is None else snp_index
+    if snp_index is not None:
+        snps = snp_index
+    else:
+        snps = inputs.snp_index if inputs.kinship_snps is None else inputs.kinship_snps
     if snps.size < inputs.n_samples:
         return _low_rank_model(inputs, snps)
     ds = inputs.dataset
@@ -356,6 +375,7 @@ def _low_rank_model(inputs: AnalysisInputs, snps: np.ndarray, label: str = "") -
             ds.bed_path,
         )
     z = np.asfortranarray(code_values(codes[keep], counts[keep], standardized=True))
+    del codes  # the n × k float64 Z is what the low-rank path holds on to
     m = z.shape[1]
     spectrum = spectrum_from_genotypes(z, m, inputs.covariates, ds.bed_path)
     return KinshipModel(
@@ -597,6 +617,10 @@ def _loco_models(
             "--kinship",
             inputs.kinship_source,
         )
+    if inputs.kinship_snps is not None:
+        raise InputError("LOCO builds each chromosome's kinship from the scanned SNPs off it; "
+                         "--kinship-snps is not supported with --loco",
+                         inputs.parameters.get("kinship_snps"))
     ds = inputs.dataset
     chrom = ds.chrom[inputs.snp_index].astype(str)
     chromosomes = list(dict.fromkeys(chrom.tolist()))

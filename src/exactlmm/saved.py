@@ -67,7 +67,7 @@ def save_model(
         samples = inputs.samples
         files = {"bed": ds.bed_path, "bim": ds.bim_path, "fam": ds.fam_path,
                  **{kind: inputs.parameters.get(kind) for kind in
-                    ("pheno", "covar", "kinship", "extract")}}
+                    ("pheno", "covar", "kinship", "extract", "kinship_snps")}}
         writer.header = {
             **(header or {}),
             "inputs": {kind: None if path is None else file_fingerprint(path)

@@ -313,6 +313,7 @@ def spectrum_from_genotypes(
         raise InputError(f"{n} samples leave {n - q.shape[1]} residual degrees of freedom", path)
     sz = z - q @ (q.T @ z)
     u, sv, _ = np.linalg.svd(sz, full_matrices=False)  # LAPACK gesdd, numpy's (exactlmm.blas)
+    del sz  # memory: Z, SZ, U and gesdd's workspace (about n × k) at the peak, then Z, U, W
     s = sv**2 / n_snps
     tau = float(np.einsum("ij,ij->", z, z)) / (n * n_snps)  # tr(K)/n, the scale of K
     keep = s > EIGENVALUE_TOLERANCE * tau
@@ -322,7 +323,8 @@ def spectrum_from_genotypes(
         )
     # eigh order (ascending) for the explicit pairs, to match the full-rank path.
     order = np.argsort(s[keep])
-    w = u[:, keep][:, order]
+    w = u[:, np.flatnonzero(keep)[order]]
+    del u
     kq = z @ (z.T @ q) / n_snps
     qkq = 0.5 * (q.T @ kq + kq.T @ q)
     return Spectrum(w, s[keep][order], q, logdet_xtx, kinship_blocks=(qkq, w.T @ kq),

@@ -1,0 +1,106 @@
+"""``--kinship-snps FILE``: the kinship from chosen SNPs (FaST-LMM's G0), low rank when they
+are fewer than the samples — the same scan as the dense path on the kinship file of those SNPs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from exactlmm.cli import main
+
+
+def run(argv: list, capsys) -> tuple[int, str]:
+    code = main([str(a) for a in argv])
+    return code, capsys.readouterr().err
+
+
+@pytest.fixture
+def data(tmp_path, make_plink):
+    """120 samples (all with a phenotype), 600 SNPs on 3 chromosomes, a covariate."""
+    prefix = make_plink(tmp_path, n=120, m=600, seed=9, chroms=3, missing_rate=0.01)
+    rng = np.random.default_rng(1)
+    fam = [line.split()[:2] for line in Path(f"{prefix}.fam").read_text().splitlines()]
+    covar = tmp_path / "c.txt"
+    covar.write_text("".join(f"{f} {i} {rng.normal():.5f}\n" for f, i in fam))
+    return prefix, covar
+
+
+def snp_list(tmp_path: Path, ids: list[str], name: str) -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(ids) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("n_kinship", [70, 300])  # low rank (70 < 120) and dense (300)
+@pytest.mark.parametrize("refit", [False, True])
+def test_kinship_snps_scan_equals_the_kinship_file_of_those_snps(tmp_path, data, capsys,
+                                                                n_kinship, refit):
+    prefix, covar = data
+    ids = [f"rs{j}" for j in range(0, 600, 600 // n_kinship)][:n_kinship]
+    chosen = snp_list(tmp_path, ids, "k.snps")
+    code, err = run(["kinship", "--bfile", prefix, "--extract", chosen, "--out", tmp_path / "k",
+                     "--no-progress"], capsys)
+    assert code == 0, err
+    common = ["assoc", "--bfile", prefix, "--covar", covar, "--no-progress",
+              *(["--refit"] if refit else [])]
+    code, err = run([*common, "--kinship-snps", chosen, "--out", tmp_path / "ks"], capsys)
+    assert code == 0, err
+    code, err = run([*common, "--kinship", tmp_path / "k.kinship.txt", "--out",
+                     tmp_path / "file"], capsys)
+    assert code == 0, err
+    ks = json.loads((tmp_path / "ks.null.json").read_text())
+    file = json.loads((tmp_path / "file.null.json").read_text())
+    expected = (f"standardized, {n_kinship} SNPs, low rank" if n_kinship < 120
+                else f"standardized, {n_kinship} SNPs")
+    assert ks["kinship"] == expected
+    assert ks["provenance"]["parameters"]["kinship_snps"] == str(chosen)
+    np.testing.assert_allclose(ks["gamma"], file["gamma"], rtol=1e-6)
+    np.testing.assert_allclose(ks["loglik"], file["loglik"], rtol=1e-9)
+    a = np.genfromtxt(tmp_path / "ks.assoc.tsv", names=True, dtype=None, encoding=None)
+    b = np.genfromtxt(tmp_path / "file.assoc.tsv", names=True, dtype=None, encoding=None)
+    assert a.size == b.size == 600  # every SNP is scanned, not only the kinship's
+    np.testing.assert_allclose(a["beta"], b["beta"], rtol=1e-6, atol=1e-9)
+    for column in ("p_wald", "p_lrt", "p_score"):
+        assert np.isfinite(a[column]).all()
+        np.testing.assert_allclose(-np.log10(a[column]), -np.log10(b[column]), atol=1e-6)
+
+
+def test_kinship_snps_errors_and_saved_models(tmp_path, data, capsys):
+    prefix, covar = data
+    chosen = snp_list(tmp_path, [f"rs{j}" for j in range(50)], "k.snps")
+    code, err = run(["assoc", "--bfile", prefix, "--kinship-snps", chosen, "--loco", "--out",
+                     tmp_path / "x"], capsys)
+    assert code == 2 and "not supported with --loco" in err and "k.snps" in err
+    run(["kinship", "--bfile", prefix, "--out", tmp_path / "k", "--no-progress"], capsys)
+    code, err = run(["assoc", "--bfile", prefix, "--kinship-snps", chosen, "--kinship",
+                     tmp_path / "k.kinship.txt", "--out", tmp_path / "x"], capsys)
+    assert code == 2 and "do not also pass --kinship" in err
+    unknown = snp_list(tmp_path, ["rs1", "rs_nowhere"], "bad.snps")
+    code, err = run(["assoc", "--bfile", prefix, "--kinship-snps", unknown, "--out",
+                     tmp_path / "x"], capsys)
+    assert code == 2 and "bad.snps" in err and "rs_nowhere" in err
+    assert not (tmp_path / "x.assoc.tsv").exists()
+    # A saved low-rank model: its chunks are the single run, and the list is fingerprinted.
+    options = ["--bfile", prefix, "--covar", covar, "--kinship-snps", chosen, "--block-size",
+               "64", "--no-progress"]
+    code, err = run(["assoc", *options, "--refit", "--out", tmp_path / "single"], capsys)
+    assert code == 0, err
+    code, err = run(["fit", *options, "--save-model", tmp_path / "m", "--out", tmp_path / "m"],
+                    capsys)
+    assert code == 0, err
+    header = json.loads((tmp_path / "m.model.json").read_text())
+    assert header["inputs"]["kinship_snps"]["path"] == str(chosen)
+    parts = []
+    for i in (1, 2, 3):
+        code, err = run(["assoc", "--bfile", prefix, "--model", tmp_path / "m", "--refit",
+                         "--chunk", f"{i}/3", "--block-size", "64", "--no-progress", "--out",
+                         tmp_path / f"c{i}"], capsys)
+        assert code == 0, err
+        parts.append(tmp_path / f"c{i}")
+    code, err = run(["gather", *parts, "--out", tmp_path / "g"], capsys)
+    assert code == 0, err
+    assert ((tmp_path / "g.assoc.tsv").read_bytes()
+            == (tmp_path / "single.assoc.tsv").read_bytes())
