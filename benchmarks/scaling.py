@@ -1,0 +1,93 @@
+"""How far one node goes: ``exactlmm assoc`` at large N, full rank and low rank, time and peak
+memory.
+
+Full rank: the standardized kinship of the scanned SNPs (N × N, built by dsyrk, decomposed in
+its own buffer), then the scan.  The memory plan (``exactlmm.spectral.spectrum_from_kinship``):
+K is overwritten by its eigenvectors (LAPACK dsyevd in place, plus dsyevd's workspace of about
+2 N² doubles), so the peak is 3 N² doubles plus one block of SNPs and no second N × N copy;
+after the eigendecomposition the scan holds the N × (N − c) eigenvectors and a block.
+
+Low rank (``--kinship-snps``, FaST-LMM's G0): the kinship from k chosen SNPs (every M/k-th),
+never formed; the thin SVD of the N × k standardized genotypes Z projected off the covariates;
+the N − c − k residual dimensions handled exactly.  The peak is about four N × k arrays (Z, the
+projection, U and the SVD's workspace); the scan then holds Z (for K v in the null fit) and U.
+
+Each case writes a seeded dataset (:mod:`datasets`, one covariate) unless it exists and runs
+``exactlmm assoc`` (fixed mode) once, as a process, under GNU ``time`` (peak RSS).  Run::
+
+    python benchmarks/scaling.py [--cases full:2000x10000,...,low:100000x10000:5000]
+        [--workdir DIR] [--out table.md]
+
+The default cases take about 40 minutes on 2 cores and 10 GB of memory at most.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from datasets import write_dataset
+from end_to_end import machine, run
+
+DEFAULT_CASES = ("full:2000x10000,full:5000x10000,full:10000x10000,full:20000x10000,"
+                 "low:20000x10000:5000,low:50000x10000:5000,low:100000x10000:5000")
+
+
+def parse_case(text: str) -> tuple[str, int, int, int | None]:
+    """``full:NxM`` or ``low:NxM:k`` → (kind, N, M, k)."""
+    kind, shape, *rest = text.split(":")
+    n, m = (int(v) for v in shape.split("x"))
+    if kind not in ("full", "low") or (kind == "low") != bool(rest):
+        raise ValueError(f"{text!r}: expected full:NxM or low:NxM:k")
+    return kind, n, m, int(rest[0]) if rest else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", default=DEFAULT_CASES)
+    parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "exactlmm-scale"))
+    parser.add_argument("--out", help="also write the table (Markdown) to this file")
+    args = parser.parse_args(argv)
+    workdir = Path(args.workdir)
+    rows = []
+    for case in args.cases.split(","):
+        kind, n, m, k = parse_case(case)
+        prefix = workdir / f"{n}x{m}" / "sim"
+        if not Path(f"{prefix}.covar").exists():
+            write_dataset(prefix, n, m, seed=n + m)
+        argv = ["exactlmm", "assoc", "--bfile", str(prefix), "--pheno", f"{prefix}.pheno",
+                "--covar", f"{prefix}.covar", "--no-progress", "--out", str(workdir / "out")]
+        if k is not None:
+            chosen = workdir / f"{n}x{m}" / f"kinship{k}.snps"
+            bim = Path(f"{prefix}.bim").read_text().split("\n")
+            ids = [line.split()[1] for line in bim if line][:: max(m // k, 1)][:k]
+            chosen.write_text("\n".join(ids) + "\n")
+            argv += ["--kinship-snps", str(chosen)]
+        wall, peak = run(argv)
+        row = {"kind": kind, "N": n, "M": m, "k": k, "seconds": wall, "peak_gb": peak,
+               "peak_over_n2": peak * 1024**3 / (8 * n * n),
+               "peak_over_nk": None if k is None else peak * 1024**3 / (8 * n * k)}
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+    lines = [f"Machine: {machine()}; load average {os.getloadavg()[0]:.2f} at the end.", "",
+             "| kinship | N | M | k | seconds | peak RSS GB | peak / N² doubles "
+             "| peak / (N k) doubles |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        nk = "" if r["peak_over_nk"] is None else f"{r['peak_over_nk']:.2f}"
+        lines.append(f"| {'full rank' if r['kind'] == 'full' else 'low rank'} | {r['N']} | "
+                     f"{r['M']} | {r['k'] or ''} | {r['seconds']:.1f} | {r['peak_gb']:.2f} | "
+                     f"{r['peak_over_n2']:.2f} | {nk} |")
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
