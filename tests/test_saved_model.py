@@ -71,7 +71,7 @@ def test_chunks_gathered_are_the_single_run_byte_for_byte(tmp_path, data, capsys
     assert code == 0, err
     single = (tmp_path / "single.assoc.tsv").read_bytes()
     single_record = json.loads((tmp_path / "single.null.json").read_text())
-    for n_chunks in (1, 3, 8):
+    for n_chunks in (1, 3, 8, 11):  # 11: more chunks than blocks, some get no SNP
         prefixes = []
         for i in range(1, n_chunks + 1):
             out = tmp_path / f"c{i}of{n_chunks}"
@@ -84,6 +84,8 @@ def test_chunks_gathered_are_the_single_run_byte_for_byte(tmp_path, data, capsys
         assert single.partition(b"\n")[0] + b"\n" + b"".join(bodies) == single
         if n_chunks == 8:  # 700 SNPs in blocks of 96: every chunk holds some
             assert all(bodies)
+        if n_chunks == 11:  # 8 blocks (9 with LOCO's three chromosomes) for 11 chunks
+            assert not all(bodies)
         gathered = tmp_path / f"g{n_chunks}"
         code, err = run(["gather", *reversed(prefixes), "--out", gathered], capsys)
         assert code == 0, err

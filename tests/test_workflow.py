@@ -60,18 +60,24 @@ def concordance_rows(workdir: Path, **selectors: str) -> pd.DataFrame:
     return table
 
 
+CI_IN_CHUNKS = {**yaml.safe_load(CI_CONFIG.read_text()), "scan_chunks": 3}
+
+
 @pytest.mark.parametrize(
     "config", [DEFAULT_CONFIG, CI_CONFIG, STUDY_CI_CONFIG, REPO / "config" / "study.yaml",
-               REPO / "config" / "scaling.yaml"],
-    ids=["default", "ci", "study-ci", "study", "scaling"],
+               REPO / "config" / "scaling.yaml", CI_IN_CHUNKS],
+    ids=["default", "ci", "study-ci", "study", "scaling", "ci-in-chunks"],
 )
-def test_dry_run_and_lint_are_clean(config: Path, tmp_path: Path) -> None:
+def test_dry_run_and_lint_are_clean(config: Path | dict, tmp_path: Path) -> None:
     dry = with_config(tmp_path, config, "-n")
     assert dry.returncode == 0, dry.stderr[-3000:]
     lint = with_config(tmp_path, config, "--lint")
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert "Congratulations, your workflow is in a good condition" in lint.stdout + lint.stderr
     assert not (tmp_path / "results").exists()
+    if isinstance(config, dict):  # scan_chunks 3: our scans are fit, chunk and gather jobs
+        for rule in ("exactlmm_fit", "exactlmm_chunk", "exactlmm_gather"):
+            assert f"rule {rule}:" in dry.stdout, rule
 
 
 @pytest.mark.parametrize(

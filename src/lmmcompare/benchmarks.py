@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from exactlmm.errors import InputError
+from exactlmm.io.atomic import write_text_atomic
 
 BENCH_META = ("tool", "mode", "dataset", "n_samples", "n_snps")
 """What each benchmark file is paired with: the run and the size of its data."""
@@ -59,3 +60,37 @@ def read_benchmarks(entries: Iterable[tuple[str | Path, Mapping[str, Any]]]) -> 
     if not tables:
         return pd.DataFrame(columns=[*BENCH_META, "repeat", "seconds", "max_rss"])
     return pd.concat(tables, ignore_index=True)
+
+
+#: Columns a sum of jobs (:func:`sum_benchmarks`) adds up; the others take the maximum.
+SUMMED = ("s", "cpu_time", "io_in", "io_out")
+
+
+def sum_benchmarks(files: Iterable[str | Path], out: str | Path) -> None:
+    """One benchmark row for a computation run as several jobs (our scan in chunks: the fit
+    and every chunk): wall seconds ``s``, ``cpu_time`` and I/O summed — what the jobs cost,
+    as if run one after the other — memory columns the largest of the jobs (the peak any one
+    node needed), ``h:m:s`` from the sum.  Written in Snakemake's format (first rows only)."""
+    tables = []
+    for file in files:
+        table = pd.read_csv(file, sep="\t", na_values=["-", "NA"], keep_default_na=False)
+        if table.empty or "s" not in table.columns:
+            raise InputError("not a Snakemake benchmark table with rows", path=file)
+        tables.append(table.iloc[[0]])
+    if not tables:
+        raise ValueError("sum_benchmarks: no benchmark file")
+    jobs = pd.concat(tables, ignore_index=True)
+    row = {}
+    for column in jobs.columns:
+        values = pd.to_numeric(jobs[column], errors="coerce")
+        if column == "h:m:s":
+            continue
+        row[column] = values.sum() if column in SUMMED else values.max()
+    seconds = float(row["s"])
+    hours, rest = divmod(round(seconds), 3600)
+    row["h:m:s"] = f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+    ordered = {column: row[column] for column in jobs.columns}
+    text = "\t".join(ordered) + "\n" + "\t".join(
+        "-" if isinstance(v, float) and math.isnan(v) else
+        (f"{v:.4f}" if isinstance(v, float) else str(v)) for v in ordered.values()) + "\n"
+    write_text_atomic(out, text)

@@ -41,6 +41,12 @@ if TYPE_CHECKING:  # pandas is a workflow dependency; imported when a table is r
 ASSOC_PREFIX = "results/assoc/{dataset}/{tool}.{mode}"
 ASSOC_LOG = "results/logs/assoc/{dataset}/{tool}.{mode}.log"
 ASSOC_BENCHMARK = "results/benchmarks/assoc/{dataset}/{tool}.{mode}.tsv"
+# Our scans in chunks (scan_chunks > 1): the saved model of a dataset (MODEL_OF_MODE of
+# lmmcompare.runners.exactlmm: kinship or loco) and chunk I of N of a mode's scan.
+MODEL_PREFIX = "results/models/{dataset}/exactlmm.{model}"
+MODEL_BENCHMARK = "results/benchmarks/exactlmm_fit/{dataset}/{model}.tsv"
+CHUNK_PREFIX = "results/assoc/{dataset}/chunks/exactlmm.{mode}.{chunk}of{n_chunks}"
+CHUNK_BENCHMARK = "results/benchmarks/exactlmm_chunk/{dataset}/{mode}.{chunk}of{n_chunks}.tsv"
 
 
 @dataclass(frozen=True, order=True)

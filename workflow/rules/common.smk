@@ -29,17 +29,22 @@ from lmmcompare.study import (
     expand_scenarios,
     scenario_source,
 )
+from lmmcompare.runners.exactlmm import MODEL_OF_MODE
 from lmmcompare.runs import (
     ASSOC_BENCHMARK,
     ASSOC_LOG,
     ASSOC_PREFIX,
+    CHUNK_BENCHMARK,
+    CHUNK_PREFIX,
+    MODEL_BENCHMARK,
+    MODEL_PREFIX,
     configured_time_limits,
     runs_skipped_in_config,
     scheduled_runs,
 )
 
 #: Threads of every tool run: the same for all tools so that their timings compare.
-#: Change with --set-threads, e.g. --set-threads gemma_assoc=8.
+#: Change with --set-threads, e.g. --set-threads assoc=8.
 TOOL_THREADS = 2
 
 
@@ -174,6 +179,9 @@ wildcard_constraints:
     peer=_names_pattern(registry.peers()),
     mode=_names_pattern(registry.MODES),
     statistic=_names_pattern(registry.STATISTICS),
+    model=_names_pattern(set(MODEL_OF_MODE.values())),
+    chunk="[1-9][0-9]*",
+    n_chunks="[1-9][0-9]*",
 
 
 # ---------------------------------------------------------------- datasets
@@ -482,6 +490,85 @@ def kinship_runtime(wildcards, input, attempt):
 def run_time_limit(wildcards):
     """Seconds the tool of these wildcards may run (tools: {name: {time_limit}}), or None."""
     return configured_time_limits(config)[wildcards.tool]
+
+
+# ------------------------------------------------- our scans in chunks (scan_chunks > 1)
+
+
+def chunk_count():
+    """N of scan_chunks: our scans run as one fit job, N chunk jobs and a gather."""
+    return config["scan_chunks"]
+
+
+def model_prefix(dataset, mode):
+    """The saved model (exactlmm fit --save-model) the chunks of a mode's scan use."""
+    return MODEL_PREFIX.format(dataset=dataset, model=MODEL_OF_MODE[mode])
+
+
+def chunk_prefixes(wildcards):
+    """The --out prefixes of chunks 1..N of our scan of a dataset in a mode."""
+    return [
+        CHUNK_PREFIX.format(
+            dataset=wildcards.dataset,
+            mode=wildcards.mode,
+            chunk=i,
+            n_chunks=chunk_count(),
+        )
+        for i in range(1, chunk_count() + 1)
+    ]
+
+
+def chunk_inputs(wildcards):
+    """A chunk job reads the genotypes and the saved model (the SNP list sizes the job)."""
+    files = plink_fileset(wildcards)
+    files["snplist"] = snplist(wildcards.dataset)
+    prefix = model_prefix(wildcards.dataset, wildcards.mode)
+    files["model"] = f"{prefix}.model.json"
+    files["arrays"] = f"{prefix}.model.npz"
+    return files
+
+
+def gather_inputs(wildcards):
+    """The tables and null records of every chunk of a scan."""
+    prefixes = chunk_prefixes(wildcards)
+    return {
+        "tables": [f"{p}.assoc.tsv" for p in prefixes],
+        "nulls": [f"{p}.null.json" for p in prefixes],
+    }
+
+
+def gather_benchmarks(wildcards):
+    """The benchmark files of a chunked scan's jobs: its model's fit and every chunk."""
+    model = MODEL_OF_MODE[wildcards.mode]
+    return [MODEL_BENCHMARK.format(dataset=wildcards.dataset, model=model)] + [
+        CHUNK_BENCHMARK.format(
+            dataset=wildcards.dataset,
+            mode=wildcards.mode,
+            chunk=i,
+            n_chunks=chunk_count(),
+        )
+        for i in range(1, chunk_count() + 1)
+    ]
+
+
+def model_mem_mb(wildcards, input, attempt):
+    """mem_mb of our fit or chunk job: ours on N and M (the n x n eigenbasis dominates)."""
+    return resources.tool_memory_mb("exactlmm", *_job_size(input), attempt)
+
+
+def model_runtime(wildcards, input, attempt):
+    """runtime (minutes) of the fit job: ours on N and M."""
+    return resources.tool_runtime_minutes(
+        "exactlmm", "fixed", *_job_size(input), attempt
+    )
+
+
+def chunk_runtime(wildcards, input, attempt):
+    """runtime (minutes) of one chunk job: ours on N and M / N_chunks SNPs."""
+    n, m = _job_size(input)
+    return resources.tool_runtime_minutes(
+        "exactlmm", wildcards.mode, n, -(-m // int(wildcards.n_chunks)), attempt
+    )
 
 
 def run_request(wildcards, input):

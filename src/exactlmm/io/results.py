@@ -101,6 +101,8 @@ def _format(form: str, values: np.ndarray, missing: np.ndarray) -> list[str]:
 
 def _format_strings(name: str, values: np.ndarray) -> list[str]:
     strings = values.astype(str)
+    if strings.size == 0:  # no row (e.g. a chunk of a scan that got no SNP)
+        return []
     codes = np.ascontiguousarray(strings).reshape(-1).view(np.uint32).reshape(strings.size, -1)
     bad = (codes[:, 0] == 0) | (codes == 9).any(axis=1) | (codes == 10).any(axis=1)
     if bad.any():
