@@ -375,7 +375,7 @@ def _low_rank_model(inputs: AnalysisInputs, snps: np.ndarray, label: str = "") -
             ds.bed_path,
         )
     z = np.asfortranarray(code_values(codes[keep], counts[keep], standardized=True))
-    del codes  # the n × k float64 Z is what the low-rank path holds on to
+    del codes  # Z (n × k float64) replaces the codes; the model keeps Z for K v
     m = z.shape[1]
     spectrum = spectrum_from_genotypes(z, m, inputs.covariates, ds.bed_path)
     return KinshipModel(
