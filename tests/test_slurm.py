@@ -16,6 +16,7 @@ packages (slurm-wlm, munge; .ci/setup installs them) or the plugin are missing, 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import socket
@@ -24,7 +25,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from slurm_cluster import LocalSlurm, missing_programs
+
+from lmmcompare import registry
 
 pytestmark = pytest.mark.slow
 
@@ -275,3 +279,79 @@ def test_cluster_stops_everything_even_after_an_error():
         with pytest.raises(ConnectionRefusedError), socket.create_connection(
                 ("127.0.0.1", port), timeout=5):
             pass
+
+
+REPO = Path(__file__).resolve().parents[1]
+#: The CI config's datasets whose scans the chunked run repeats: HS1940 (1410 mice, 10,768
+#: SNPs in five blocks: three chunks of real work) and tiny_cov (covariates, missing calls,
+#: two chromosomes for LOCO; one block: two of its chunks are empty).
+CHUNKED_DATASETS = ("hs1940", "tiny_cov")
+CHUNKED_MODES = ("fixed", "refit", "loco")
+
+
+def chunked_config(directory: Path, scan_chunks: int) -> Path:
+    """config/ci.yaml with only our tool and the :data:`CHUNKED_DATASETS`, scan_chunks set."""
+    config = yaml.safe_load((REPO / "config" / "ci.yaml").read_text())
+    config["datasets"] = {name: config["datasets"][name] for name in CHUNKED_DATASETS}
+    config["tools"] = {name: {"modes": []} for name in registry.TOOLS if name != "exactlmm"}
+    config["tolerances"] = []
+    config["scan_chunks"] = scan_chunks
+    path = directory / f"chunks{scan_chunks}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def chunked_targets() -> list[str]:
+    return [f"results/assoc/{d}/exactlmm.{m}.{ext}" for d in CHUNKED_DATASETS
+            for m in CHUNKED_MODES for ext in ("assoc.tsv", "null.json")]
+
+
+def comparable_record(path: Path) -> dict:
+    """A null record without what says how it was run (provenance, the model, chunks)."""
+    record = json.loads(path.read_text())
+    return {k: v for k, v in record.items()
+            if k not in ("provenance", "model", "chunks", "gathered")}
+
+
+def test_ci_scans_in_three_chunks_on_slurm_equal_the_local_single_jobs(
+        slurm_cluster: LocalSlurm, tmp_path: Path):
+    """Our scans of the CI datasets, each a fit job, three chunk jobs and a gather on SLURM,
+    give the tables of single local jobs byte for byte (and the same null records)."""
+    snakefile = REPO / "Snakefile"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    local = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--directory",
+         str(tmp_path / "local"), "--cores", "2", "--configfile",
+         str(chunked_config(tmp_path / "local", 1)), "--replace-workflow-config",
+         *chunked_targets()], capture_output=True, text=True, timeout=900, env=env)
+    assert local.returncode == 0, local.stderr[-5000:]
+    done = subprocess.run(
+        [*slurm_cluster.snakemake_command(), "--snakefile", str(snakefile), "--directory",
+         str(tmp_path / "slurm"), "--configfile", str(chunked_config(tmp_path / "slurm", 3)),
+         "--replace-workflow-config", *chunked_targets()],
+        capture_output=True, text=True, timeout=1500, env=slurm_cluster.env)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-8000:] + "\n" + slurm_cluster.log("slurmctld")[-3000:]
+
+    for dataset in CHUNKED_DATASETS:
+        for mode in CHUNKED_MODES:
+            name = f"results/assoc/{dataset}/exactlmm.{mode}"
+            ours = (tmp_path / "slurm" / f"{name}.assoc.tsv").read_bytes()
+            assert ours == (tmp_path / "local" / f"{name}.assoc.tsv").read_bytes(), name
+            assert (comparable_record(tmp_path / "slurm" / f"{name}.null.json")
+                    == comparable_record(tmp_path / "local" / f"{name}.null.json")), name
+            assert json.loads((tmp_path / "slurm" / f"{name}.null.json").read_text())[
+                "chunks"] == 3
+    # HS1940's chunks each hold SNPs; every fit and chunk job ran on SLURM.
+    for mode in CHUNKED_MODES:
+        for chunk in (1, 2, 3):
+            table = (tmp_path / "slurm" / "results/assoc/hs1940/chunks"
+                     / f"exactlmm.{mode}.{chunk}of3.assoc.tsv")
+            assert len(table.read_text().splitlines()) > 1000, table
+    ids = submitted_ids(log)
+    jobs = {j.job_id: j for j in slurm_cluster.jobs() if j.name == run_uuid(log)}
+    assert set(ids) == set(jobs) and {j.state for j in jobs.values()} == {"COMPLETED"}
+    rules = [j.comment for j in jobs.values()]
+    assert sum(c.startswith("rule_exactlmm_chunk") for c in rules) == 3 * 3 * 2
+    assert sum(c.startswith("rule_exactlmm_fit") for c in rules) == 2 * 2
