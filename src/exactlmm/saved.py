@@ -7,7 +7,8 @@ from their saved bits and its null fits from their saved numbers (the rotated ph
 Wᵀy recomputed by the same product), then scans its blocks exactly as a single run does
 (:func:`exactlmm.pipeline.chunk_ranges`), so that the chunks' tables, concatenated in chunk
 order, are the single run's byte for byte, in fixed, refit and LOCO modes.  Memory: a chunk
-of a LOCO scan loads only the chromosomes' spectra it scans.
+of a LOCO scan loads the chromosomes' spectra it scans one at a time, beside the genome-wide
+one (the headline null).
 """
 
 from __future__ import annotations
@@ -148,7 +149,11 @@ class LoadedModel:
         )
 
     def part(self, p: int) -> ScanPart:
-        """Part p rebuilt from its arrays and numbers (kept once loaded)."""
+        """Part p rebuilt from its arrays and numbers.  Only the headline part (the last) is
+        kept: without LOCO it is also the part scanned, and a LOCO chunk then holds one
+        chromosome's spectrum at a time besides it."""
+        if p != len(self.positions) - 1:
+            return self._part(p)
         if p not in self._loaded:
             self._loaded[p] = self._part(p)
         return self._loaded[p]
