@@ -47,6 +47,37 @@ def test_in_place_blas_and_lapack(backend):
     np.testing.assert_allclose(work @ np.diag(values) @ work.T, k, atol=1e-11)
     with pytest.raises(ValueError, match="Fortran"):
         blas.syevd(np.ascontiguousarray(k)[:, :-1])
+    tall = np.asfortranarray(rng.standard_normal((n, 23)))
+    start = tall.copy()
+    sv, vt = blas.gesdd(tall)  # U overwrites the matrix
+    np.testing.assert_allclose(sv, np.linalg.svd(start, compute_uv=False), rtol=1e-12)
+    np.testing.assert_allclose(tall.T @ tall, np.eye(23), atol=1e-12)
+    np.testing.assert_allclose(tall * sv @ vt, start, atol=1e-12)
+    with pytest.raises(ValueError, match="tall"):
+        blas.gesdd(np.asfortranarray(start.T))
+
+
+def test_low_rank_spectrum_in_the_genotypes_buffer_equals_the_copying_one(backend):
+    """With ``overwrite`` S Z and then U live in Z's own buffer: same spectrum, same K v."""
+    rng = np.random.default_rng(8)
+    x = np.column_stack([np.ones(70), rng.standard_normal(70)])
+    z = np.asfortranarray(rng.standard_normal((70, 30)))
+    z[:, 5] = z[:, 4]  # a repeated SNP: rank 29, one singular value dropped
+    copied = spectrum_from_genotypes(z, 30, x)
+    start = z.copy()
+    in_place = spectrum_from_genotypes(z, 30, x, overwrite=True, column_block=7)
+    assert np.shares_memory(in_place.basis, z) and not np.shares_memory(copied.basis, z)
+    assert in_place.rank == copied.rank == 29  # 30 SNPs, one repeated
+    assert np.all(np.diff(in_place.eigenvalues) >= 0)  # ascending, as eigh
+    np.testing.assert_allclose(in_place.eigenvalues, copied.eigenvalues, rtol=1e-12)
+    v = rng.standard_normal(70)
+    k = start @ start.T / 30
+    for spectrum in (copied, in_place):
+        np.testing.assert_allclose(spectrum.kinship_matvec(v), k @ v, rtol=1e-10, atol=1e-12)
+        w = spectrum.basis
+        np.testing.assert_allclose(w.T @ w, np.eye(29), atol=1e-12)
+        np.testing.assert_allclose(w.T @ x, 0.0, atol=1e-12)
+        np.testing.assert_allclose(w.T @ k @ w, np.diag(spectrum.eigenvalues), atol=1e-12)
 
 
 def test_brent_port_takes_scipys_steps():

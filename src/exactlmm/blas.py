@@ -1,9 +1,12 @@
-"""The three in-place n × n operations of the package, on numpy's own BLAS/LAPACK.
+"""The four in-place operations of the package, on numpy's own BLAS/LAPACK.
 
 * :func:`syrk`:  C ← αAAᵀ + βC (upper triangle), the kinship's accumulation;
 * :func:`syr2k`: C ← α(ABᵀ + BAᵀ) + βC (upper triangle), the projection of the covariates;
 * :func:`syevd`: eigenvalues and eigenvectors of a symmetric matrix from its upper triangle,
-  the vectors overwriting it (LAPACK ``dsyevd``; its workspace is 2n² doubles).
+  the vectors overwriting it (LAPACK ``dsyevd``; its workspace is 2n² doubles);
+* :func:`gesdd`: the thin SVD of a tall n × k matrix, its left singular vectors overwriting it
+  (LAPACK ``dgesdd`` with ``JOBZ = 'O'``; besides Vᵀ its workspace is about 2k² doubles), where
+  ``numpy.linalg.svd`` holds four n × k arrays at once (its input, its copy, U and U's copy).
 
 numpy does every other product of the package (``matmul``), so these go to the same library,
 through its C interfaces (CBLAS, LAPACKE) with ``ctypes``: numpy's wheels carry OpenBLAS but
@@ -37,6 +40,8 @@ class _Library:
         self.dsyr2k = getattr(handle, f"cblas_dsyr2k{suffix}")
         self.dsyevd = getattr(handle, f"LAPACKE_dsyevd{suffix}")
         self.dsyevd.restype = integer
+        self.dgesdd = getattr(handle, f"LAPACKE_dgesdd{suffix}")
+        self.dgesdd.restype = integer
 
 
 def _numpy_blas_paths() -> list[str]:
@@ -98,7 +103,11 @@ def _works(library: _Library) -> bool:
             return False
         s = np.asfortranarray([[2.0, 1.0], [1.0, 2.0]])
         w = _syevd_with(library, s)
-        return bool(np.allclose(w, [1.0, 3.0]) and np.allclose(abs(s[0, 0]), 2**-0.5))
+        if not (np.allclose(w, [1.0, 3.0]) and np.allclose(abs(s[0, 0]), 2**-0.5)):
+            return False
+        t = np.asfortranarray([[3.0, 0.0], [0.0, 4.0], [0.0, 0.0]])
+        sv, _ = _gesdd_with(library, t)
+        return bool(np.allclose(sv, [4.0, 3.0]) and np.allclose(abs(t[1, 0]), 1.0))
     except Exception:  # any failure means: do not use this library
         return False
 
@@ -109,7 +118,7 @@ def _pointer(array: np.ndarray) -> ctypes.c_void_p:
 
 def _check_out(c: np.ndarray) -> None:
     if c.dtype != np.float64 or not c.flags.f_contiguous or not c.flags.writeable:
-        raise ValueError("the n × n matrix must be a writeable Fortran-ordered float64 array")
+        raise ValueError("the matrix must be a writeable Fortran-ordered float64 array")
 
 
 def _syrk_with(library: _Library, alpha: float, a: np.ndarray, beta: float, c: np.ndarray
@@ -139,6 +148,19 @@ def _syevd_with(library: _Library, a: np.ndarray) -> np.ndarray:
     if info != 0:
         raise np.linalg.LinAlgError(f"LAPACK dsyevd failed (info {info})")
     return w
+
+
+def _gesdd_with(library: _Library, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n, k = a.shape
+    sv, vt = np.empty(k), np.empty((k, k), order="F")
+    integer = library.integer
+    u_unused = np.empty(1)
+    info = library.dgesdd(_COL_MAJOR, ctypes.c_char(b"O"), integer(n), integer(k), _pointer(a),
+                          integer(n), _pointer(sv), _pointer(u_unused), integer(1),
+                          _pointer(vt), integer(k))
+    if info != 0:
+        raise np.linalg.LinAlgError(f"LAPACK dgesdd failed (info {info})")
+    return sv, vt
 
 
 def _fortran_columns(a: np.ndarray) -> np.ndarray:
@@ -200,7 +222,25 @@ def syevd(a: np.ndarray) -> np.ndarray:
     return _syevd_with(library, a)
 
 
+def gesdd(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Thin SVD A = U diag(σ) Vᵀ of a tall (n ≥ k) Fortran-ordered float64 n × k array: returns
+    (σ descending, Vᵀ); U overwrites ``a``."""
+    _check_out(a)
+    if a.shape[0] < a.shape[1]:
+        raise ValueError("gesdd here is for tall matrices (n ≥ k)")
+    library = _library()
+    if library is None:
+        from scipy.linalg.lapack import dgesdd
+
+        u, sv, vt, info = dgesdd(a, compute_uv=1, full_matrices=0, overwrite_a=1)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"LAPACK dgesdd failed (info {info})")
+        a[...] = u
+        return sv, vt
+    return _gesdd_with(library, a)
+
+
 def backend() -> str:
-    """Which library the three calls use: numpy's (its path) or SciPy's wrappers."""
+    """Which library the four calls use: numpy's (its path) or SciPy's wrappers."""
     library = _library()
     return "scipy.linalg" if library is None else "numpy's BLAS (ctypes)"

@@ -360,6 +360,10 @@ def kinship_model(
                         untested, m)
 
 
+#: SNPs decoded at a time into the low-rank Z (its scratch is this many rows of n ``intp``).
+LOW_RANK_DECODE_ROWS = 256
+
+
 def _low_rank_model(inputs: AnalysisInputs, snps: np.ndarray, label: str = "") -> KinshipModel:
     """K = ZZᵀ/M from the testable SNPs among ``snps`` (fewer than the samples), never formed:
     the thin SVD of the projected Z (:func:`exactlmm.spectral.spectrum_from_genotypes`)."""
@@ -374,12 +378,20 @@ def _low_rank_model(inputs: AnalysisInputs, snps: np.ndarray, label: str = "") -
             f"the analysed samples ({describe_counts(count_errcodes(errcode))})",
             ds.bed_path,
         )
-    z = np.asfortranarray(code_values(codes[keep], counts[keep], standardized=True))
-    del codes  # Z (n × k float64) replaces the codes; the model keeps Z for K v
-    m = z.shape[1]
-    spectrum = spectrum_from_genotypes(z, m, inputs.covariates, ds.bed_path)
+    kept = np.flatnonzero(keep)
+    values = np.empty((kept.size, codes.shape[1]))  # C order: its transpose Z is n × k Fortran
+    for start in range(0, kept.size, LOW_RANK_DECODE_ROWS):  # bounded scratch per piece
+        rows = kept[start : start + LOW_RANK_DECODE_ROWS]
+        code_values(codes[rows], counts[rows], standardized=True,
+                    out=values[start : start + LOW_RANK_DECODE_ROWS])
+    del codes
+    m = kept.size
+    # memory: Z becomes S Z, then the SVD's U in the same buffer (spectrum_from_genotypes)
+    spectrum = spectrum_from_genotypes(values.T, m, inputs.covariates, ds.bed_path,
+                                       overwrite=True)
+    del values
     return KinshipModel(
-        spectrum, lambda v: z @ (z.T @ v) / m, 1.0, f"standardized, {m} SNPs{label}, low rank",
+        spectrum, spectrum.kinship_matvec, 1.0, f"standardized, {m} SNPs{label}, low rank",
         count_errcodes(errcode), m,
     )
 

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .blas import syevd, syr2k
+from .blas import gesdd, syevd, syr2k
 from .errors import InputError
 
 #: Relative size below which an eigenvalue of K is treated as zero (and a negative one is noise).
@@ -289,7 +289,13 @@ def _all_finite(k: np.ndarray, rows: int = 1024) -> bool:
 
 
 def spectrum_from_genotypes(
-    standardized: np.ndarray, n_snps: int, covariates: np.ndarray, path: object | None = None
+    standardized: np.ndarray,
+    n_snps: int,
+    covariates: np.ndarray,
+    path: object | None = None,
+    *,
+    overwrite: bool = False,
+    column_block: int = 512,
 ) -> Spectrum:
     """Low-rank path for K = Z Zᵀ / M: thin SVD of S Z (see the module notes).
 
@@ -301,34 +307,62 @@ def spectrum_from_genotypes(
         The divisor M of K = Z Zᵀ / M (normally ``standardized.shape[1]``).
     covariates:
         X, n × c, the intercept included.
+    overwrite:
+        The caller no longer needs Z: S Z is formed in Z's buffer (a Fortran-ordered float64
+        array) and the SVD's left singular vectors overwrite it, so the peak is one n × M
+        array plus Vᵀ and LAPACK's workspace (about 3 M² doubles); otherwise Z is copied first.
+    column_block:
+        Columns of Z projected at a time (the only other n-row temporary).
 
-    What ML needs of the full K (module notes) is attached: QᵀKQ and WᵀKQ, from Zᵀ Q.
+    What ML needs of the full K (module notes) is attached: QᵀKQ and WᵀKQ, from Zᵀ Q, so K v
+    comes from the spectrum (:meth:`Spectrum.kinship_matvec`) and Z is not needed afterwards.
     """
     z = np.asarray(standardized, dtype=float)
-    n = z.shape[0]
+    n, m = z.shape
     q, logdet_xtx = covariate_basis(covariates)
     if q.shape[0] != n:
         raise InputError(f"genotypes have {n} rows but there are {q.shape[0]} samples", path)
     if n - q.shape[1] < 2:
         raise InputError(f"{n} samples leave {n - q.shape[1]} residual degrees of freedom", path)
-    sz = z - q @ (q.T @ z)
-    u, sv, _ = np.linalg.svd(sz, full_matrices=False)  # LAPACK gesdd, numpy's (exactlmm.blas)
-    del sz  # memory: Z, SZ, U and gesdd's workspace (about n × k) at the peak, then Z, U, W
-    s = sv**2 / n_snps
     tau = float(np.einsum("ij,ij->", z, z)) / (n * n_snps)  # tr(K)/n, the scale of K
+    ztq = z.T @ q
+    kq = z @ ztq / n_snps
+    qkq = 0.5 * (q.T @ kq + kq.T @ q)
+    if not (overwrite and z.flags.f_contiguous and z.flags.writeable and n >= m):
+        z = np.array(z, dtype=float, order="F")
+    for start in range(0, m, column_block):  # S Z = Z − Q (QᵀZ), in place
+        columns = z[:, start : start + column_block]
+        columns -= q @ ztq[start : start + column_block].T
+    if n >= m:
+        sv, _ = gesdd(z)  # U overwrites S Z (LAPACK dgesdd, JOBZ = 'O')
+        u = z
+    else:  # wide: fewer samples than SNPs (not the low-rank use, but allowed)
+        u, sv, _ = np.linalg.svd(z, full_matrices=False)
+    del z
+    s = sv**2 / n_snps
     keep = s > EIGENVALUE_TOLERANCE * tau
     if not np.any(keep):
         raise InputError(
             "kinship is singular: it is zero once the covariates are projected out", path
         )
-    # eigh order (ascending) for the explicit pairs, to match the full-rank path.
-    order = np.argsort(s[keep])
-    w = u[:, np.flatnonzero(keep)[order]]
-    del u
-    kq = z @ (z.T @ q) / n_snps
-    qkq = 0.5 * (q.T @ kq + kq.T @ q)
-    return Spectrum(w, s[keep][order], q, logdet_xtx, kinship_blocks=(qkq, w.T @ kq),
+    # eigh order (ascending) for the explicit pairs, to match the full-rank path: σ comes
+    # descending, so the kept pairs are the leading columns, reversed in place.
+    rank = int(np.count_nonzero(keep))
+    w = u[:, :rank]
+    _reverse_columns(w)
+    return Spectrum(w, s[:rank][::-1].copy(), q, logdet_xtx, kinship_blocks=(qkq, w.T @ kq),
                     source=path)
+
+
+def _reverse_columns(a: np.ndarray) -> None:
+    """Reverse the order of the columns of a Fortran array in place (one column of scratch)."""
+    k = a.shape[1]
+    scratch = np.empty(a.shape[0])
+    for i in range(k // 2):
+        j = k - 1 - i
+        scratch[:] = a[:, i]
+        a[:, i] = a[:, j]
+        a[:, j] = scratch
 
 
 def kinship_eigenvalues(kinship: np.ndarray) -> np.ndarray:
