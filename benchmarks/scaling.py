@@ -7,10 +7,16 @@ K is overwritten by its eigenvectors (LAPACK dsyevd in place, plus dsyevd's work
 2 N² doubles), so the peak is 3 N² doubles plus one block of SNPs and no second N × N copy;
 after the eigendecomposition the scan holds the N × (N − c) eigenvectors and a block.
 
+Full rank needs M ≥ N: with fewer scanned SNPs than samples K = Z Zᵀ / M has rank ≤ M and
+``exactlmm`` takes the low-rank path by itself (so ``full:NxM`` with M < N is refused here).
+
 Low rank (``--kinship-snps``, FaST-LMM's G0): the kinship from k chosen SNPs (every M/k-th),
 never formed; the thin SVD of the N × k standardized genotypes Z projected off the covariates;
-the N − c − k residual dimensions handled exactly.  The peak is about four N × k arrays (Z, the
-projection, U and the SVD's workspace); the scan then holds Z (for K v in the null fit) and U.
+the N − c − k residual dimensions handled exactly.  The memory plan
+(``exactlmm.spectral.spectrum_from_genotypes``): Z is decoded into one N × k buffer, projected
+in place, and LAPACK ``dgesdd`` (``JOBZ = 'O'``) overwrites it with U, so the peak is N k
+doubles plus Vᵀ and the SVD's workspace (about 6 k² doubles when N ≥ 11k/6); the scan then
+holds U and a block.
 
 Each case writes a seeded dataset (:mod:`datasets`, one covariate) unless it exists and runs
 ``exactlmm assoc`` (fixed mode) once, as a process, under GNU ``time`` (peak RSS).  Run::
@@ -18,7 +24,7 @@ Each case writes a seeded dataset (:mod:`datasets`, one covariate) unless it exi
     python benchmarks/scaling.py [--cases full:2000x10000,...,low:100000x10000:5000]
         [--workdir DIR] [--out table.md]
 
-The default cases take about 40 minutes on 2 cores and 10 GB of memory at most.
+The default cases take about an hour on 2 cores and 10 GB of memory at most.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datasets import write_dataset
 from end_to_end import machine, run
 
-DEFAULT_CASES = ("full:2000x10000,full:5000x10000,full:10000x10000,full:20000x10000,"
+DEFAULT_CASES = ("full:2000x10000,full:5000x10000,full:10000x10000,full:20000x20000,"
                  "low:20000x10000:5000,low:50000x10000:5000,low:100000x10000:5000")
 
 
@@ -44,6 +50,9 @@ def parse_case(text: str) -> tuple[str, int, int, int | None]:
     n, m = (int(v) for v in shape.split("x"))
     if kind not in ("full", "low") or (kind == "low") != bool(rest):
         raise ValueError(f"{text!r}: expected full:NxM or low:NxM:k")
+    if kind == "full" and m < n:
+        raise ValueError(f"{text!r}: full rank needs M >= N (with fewer SNPs than samples "
+                         "exactlmm takes the low-rank path)")
     return kind, n, m, int(rest[0]) if rest else None
 
 
@@ -55,8 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     workdir = Path(args.workdir)
     rows = []
-    for case in args.cases.split(","):
-        kind, n, m, k = parse_case(case)
+    try:
+        cases = [parse_case(case) for case in args.cases.split(",")]
+    except ValueError as err:
+        parser.error(str(err))
+    for kind, n, m, k in cases:
         prefix = workdir / f"{n}x{m}" / "sim"
         if not Path(f"{prefix}.covar").exists():
             write_dataset(prefix, n, m, seed=n + m)

@@ -191,3 +191,30 @@ def test_timed_out_runs_are_drawn_at_their_limit(tmp_path: Path, monkeypatch) ->
     assert "gemma fixed: timed out" in labels and "gemma refit: timed out" in labels
     gemma_lines = [line for line in by_n.get_lines() if line.get_label().startswith("gemma")]
     assert gemma_lines and all(400.0 not in line.get_xdata() for line in gemma_lines)
+
+
+def test_runtime_table_has_one_row_per_run_sorted_by_size(tmp_path: Path) -> None:
+    from lmmcompare.benchmarks import RUNTIME_COLUMNS, runtime_table
+
+    files = {}
+    for name, rows in {"a": ["2.0", "4.0"], "b": ["600.5"], "c": ["1.0"]}.items():
+        files[name] = tmp_path / f"{name}.tsv"
+        files[name].write_text(BENCH_HEADER + "".join(
+            f"{s}\t0:00:01\t100\t300\t100\t110\t0.1\t0.2\t80\t1.2\n" for s in rows))
+    meta = [
+        {"tool": "exactlmm", "mode": "fixed", "dataset": "big", "n_samples": 4000,
+         "n_snps": 100, "timed_out": False, "time_limit": np.nan},
+        {"tool": "gemma", "mode": "refit", "dataset": "big", "n_samples": 4000, "n_snps": 100,
+         "timed_out": True, "time_limit": 600.0},
+        {"tool": "gemma", "mode": "refit", "dataset": "small", "n_samples": 1000,
+         "n_snps": 100, "timed_out": False, "time_limit": np.nan},
+    ]
+    bench = read_benchmarks(zip(files.values(), meta, strict=True))
+    table = runtime_table(bench)
+    assert tuple(table.columns) == RUNTIME_COLUMNS
+    assert list(table.dataset) == ["small", "big", "big"]
+    assert list(table.tool) == ["gemma", "exactlmm", "gemma"]
+    np.testing.assert_allclose(table.seconds, [1.0, 3.0, 600.5])  # two repeats averaged
+    assert list(table.timed_out) == [False, False, True]
+    assert table.time_limit.iloc[2] == 600.0 and table.time_limit.iloc[:2].isna().all()
+    assert runtime_table(read_benchmarks([])).empty

@@ -62,6 +62,33 @@ def read_benchmarks(entries: Iterable[tuple[str | Path, Mapping[str, Any]]]) -> 
     return pd.concat(tables, ignore_index=True)
 
 
+#: Columns of :func:`runtime_table`, one row per tool run.
+RUNTIME_COLUMNS = ("dataset", "n_samples", "n_snps", "tool", "mode", "seconds", "max_rss_mb",
+                   "timed_out", "time_limit")
+
+
+def runtime_table(bench: pd.DataFrame) -> pd.DataFrame:
+    """One row per run of :func:`read_benchmarks`' table (repeats averaged): its dataset, N and
+    M, tool and mode, wall ``seconds`` and peak ``max_rss_mb``, whether it was stopped at its
+    ``time_limit`` (seconds; then ``seconds`` is how long it ran before it was stopped, not what
+    it would have needed).  Sorted by N, M, dataset, tool and mode: the scaling table of a
+    config such as ``config/scaling.yaml``.  Not byte-reproducible: it is what was measured."""
+    if bench.empty:
+        return pd.DataFrame(columns=list(RUNTIME_COLUMNS))
+    table = bench.copy()
+    if "timed_out" not in table.columns:
+        table["timed_out"] = False
+    if "time_limit" not in table.columns:
+        table["time_limit"] = math.nan
+    keys = ["dataset", "tool", "mode"]
+    rows = table.groupby(keys, sort=False).agg(
+        n_samples=("n_samples", "first"), n_snps=("n_snps", "first"),
+        seconds=("seconds", "mean"), max_rss_mb=("max_rss", "mean"),
+        timed_out=("timed_out", "any"), time_limit=("time_limit", "max")).reset_index()
+    rows = rows.sort_values(["n_samples", "n_snps", "dataset", "tool", "mode"], kind="stable")
+    return rows[list(RUNTIME_COLUMNS)].reset_index(drop=True)
+
+
 #: Columns a sum of jobs (:func:`sum_benchmarks`) adds up; the others take the maximum.
 SUMMED = ("s", "cpu_time", "io_in", "io_out")
 

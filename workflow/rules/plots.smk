@@ -116,6 +116,12 @@ rule runtime_plot:
             labels={"figure": "runtime of every run, by dataset"},
         ),
         by_dataset_svg="results/plots/runtime_by_dataset.svg",
+        table=report(
+            "results/compare/runtime.tsv",
+            caption="../report/runtime_table.rst",
+            category="Runtime",
+            labels={"figure": "runtime table: N, M, seconds, peak memory"},
+        ),
     log:
         "results/logs/runtime_plot/runtime.log",
     benchmark:
