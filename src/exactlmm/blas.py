@@ -5,7 +5,7 @@
 * :func:`syevd`: eigenvalues and eigenvectors of a symmetric matrix from its upper triangle,
   the vectors overwriting it (LAPACK ``dsyevd``; its workspace is 2n² doubles);
 * :func:`gesdd`: the thin SVD of a tall n × k matrix, its left singular vectors overwriting it
-  (LAPACK ``dgesdd`` with ``JOBZ = 'O'``; besides Vᵀ its workspace is about 2k² doubles), where
+  (LAPACK ``dgesdd`` with ``JOBZ = 'O'``; Vᵀ and its workspace are about 6k² doubles), where
   ``numpy.linalg.svd`` holds four n × k arrays at once (its input, its copy, U and U's copy).
 
 numpy does every other product of the package (``matmul``), so these go to the same library,

@@ -310,7 +310,8 @@ def spectrum_from_genotypes(
     overwrite:
         The caller no longer needs Z: S Z is formed in Z's buffer (a Fortran-ordered float64
         array) and the SVD's left singular vectors overwrite it, so the peak is one n × M
-        array plus Vᵀ and LAPACK's workspace (about 3 M² doubles); otherwise Z is copied first.
+        array plus Vᵀ and LAPACK's workspace (about 6 M² doubles when n ≥ 11M/6, measured);
+        otherwise Z is copied first.
     column_block:
         Columns of Z projected at a time (the only other n-row temporary).
 
