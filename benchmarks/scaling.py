@@ -24,7 +24,8 @@ Each case writes a seeded dataset (:mod:`datasets`, one covariate) unless it exi
     python benchmarks/scaling.py [--cases full:2000x10000,...,low:100000x10000:5000]
         [--workdir DIR] [--out table.md]
 
-The default cases take about an hour on 2 cores and 10 GB of memory at most.
+The default cases take about 1.5 hours on 2 cores (the full-rank N = 20,000 case alone 20–40
+minutes) and about 10 GB of memory at most (writing the N = 100,000 dataset included).
 """
 
 from __future__ import annotations
