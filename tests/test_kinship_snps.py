@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bed_reader import open_bed
 
 from exactlmm.cli import main
 
@@ -68,12 +69,87 @@ def test_kinship_snps_scan_equals_the_kinship_file_of_those_snps(tmp_path, data,
         np.testing.assert_allclose(-np.log10(a[column]), -np.log10(b[column]), atol=1e-6)
 
 
+def bim(prefix: Path) -> list[tuple[str, str]]:
+    """(chromosome, SNP ID) of every ``.bim`` line."""
+    return [tuple(line.split()[:2]) for line in Path(f"{prefix}.bim").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("n_kinship", [60, 450])  # K₋c low rank (≤ 60 < 120) and dense
+def test_loco_kinship_snps_is_each_chromosome_scanned_with_the_kinship_snps_off_it(
+        tmp_path, data, capsys, n_kinship):
+    """assoc --loco --kinship-snps S, chromosome c = assoc --extract (SNPs on c)
+    --kinship-snps (S off c): the same null and rows from the non-LOCO path, on a polygenic
+    phenotype (h² = 0.6 over every SNP) whose γ is well inside its bounds."""
+    prefix, covar = data
+    snps = bim(prefix)
+    chosen = [snp for _, snp in snps[:: 600 // n_kinship]][:n_kinship]
+    dosage = open_bed(f"{prefix}.bed").read()
+    dosage = np.where(np.isnan(dosage), np.nanmean(dosage, axis=0), dosage)
+    z = (dosage - dosage.mean(axis=0)) / dosage.std(axis=0)
+    rng = np.random.default_rng(3)
+    y = z @ rng.normal(scale=np.sqrt(0.6 / z.shape[1]), size=z.shape[1])
+    y += rng.normal(scale=np.sqrt(0.4), size=y.size)
+    pheno = tmp_path / "y.txt"
+    fam = [line.split()[:2] for line in Path(f"{prefix}.fam").read_text().splitlines()]
+    pheno.write_text("".join(f"{f} {i} {v:.6f}\n" for (f, i), v in zip(fam, y, strict=True)))
+    common = ["assoc", "--bfile", prefix, "--pheno", pheno, "--covar", covar, "--refit",
+              "--no-progress"]
+    code, err = run([*common, "--loco", "--kinship-snps", snp_list(tmp_path, chosen, "k.snps"),
+                     "--out", tmp_path / "loco"], capsys)
+    assert code == 0, err
+    loco = json.loads((tmp_path / "loco.null.json").read_text())
+    rows = np.genfromtxt(tmp_path / "loco.assoc.tsv", names=True, dtype=None, encoding=None)
+    assert rows.size == 600
+    chromosomes = sorted({c for c, _ in snps})
+    assert sorted(loco["loco"]) == chromosomes
+    for c in chromosomes:
+        on_c = {snp for chrom, snp in snps if chrom == c}
+        off = snp_list(tmp_path, [snp for snp in chosen if snp not in on_c], f"off{c}.snps")
+        extract = snp_list(tmp_path, sorted(on_c), f"on{c}.snps")
+        code, err = run([*common, "--extract", extract, "--kinship-snps", off, "--out",
+                         tmp_path / f"c{c}"], capsys)
+        assert code == 0, err
+        single = json.loads((tmp_path / f"c{c}.null.json").read_text())
+        assert single["kinship"].endswith("low rank") == (n_kinship == 60)
+        np.testing.assert_allclose(loco["loco"][c]["gamma"], single["gamma"], rtol=1e-6)
+        np.testing.assert_allclose(loco["loco"][c]["loglik"], single["loglik"], rtol=1e-9)
+        part = np.genfromtxt(tmp_path / f"c{c}.assoc.tsv", names=True, dtype=None,
+                             encoding=None)
+        assert 0.05 < single["gamma"] < 20
+        here = np.isin(rows["snp"], part["snp"])
+        assert here.sum() == part.size == len(on_c)
+        np.testing.assert_allclose(rows["beta"][here], part["beta"], rtol=1e-6, atol=1e-9)
+        for column in ("p_wald", "p_lrt", "p_score"):
+            np.testing.assert_allclose(-np.log10(rows[column][here]),
+                                       -np.log10(part[column]), atol=1e-6)
+    # Saved: the chunks of a LOCO model with --kinship-snps are the single run, byte for byte.
+    options = ["--bfile", prefix, "--pheno", pheno, "--covar", covar, "--loco", "--kinship-snps",
+               tmp_path / "k.snps", "--block-size", "64", "--no-progress"]
+    code, err = run(["assoc", *options, "--refit", "--out", tmp_path / "single"], capsys)
+    assert code == 0, err
+    code, err = run(["fit", *options, "--save-model", tmp_path / "m", "--out", tmp_path / "m"],
+                    capsys)
+    assert code == 0, err
+    parts = []
+    for i in (1, 2, 3):
+        code, err = run(["assoc", "--bfile", prefix, "--model", tmp_path / "m", "--refit",
+                         "--chunk", f"{i}/3", "--block-size", "64", "--no-progress", "--out",
+                         tmp_path / f"part{i}"], capsys)
+        assert code == 0, err
+        parts.append(tmp_path / f"part{i}")
+    code, err = run(["gather", *parts, "--out", tmp_path / "g"], capsys)
+    assert code == 0, err
+    assert ((tmp_path / "g.assoc.tsv").read_bytes()
+            == (tmp_path / "single.assoc.tsv").read_bytes())
+
+
 def test_kinship_snps_errors_and_saved_models(tmp_path, data, capsys):
     prefix, covar = data
     chosen = snp_list(tmp_path, [f"rs{j}" for j in range(50)], "k.snps")
-    code, err = run(["assoc", "--bfile", prefix, "--kinship-snps", chosen, "--loco", "--out",
+    on_one = snp_list(tmp_path, [snp for c, snp in bim(prefix) if c == "1"][:30], "one.snps")
+    code, err = run(["assoc", "--bfile", prefix, "--kinship-snps", on_one, "--loco", "--out",
                      tmp_path / "x"], capsys)
-    assert code == 2 and "not supported with --loco" in err and "k.snps" in err
+    assert code == 2 and "no kinship SNP is off chromosome 1" in err and "one.snps" in err
     run(["kinship", "--bfile", prefix, "--out", tmp_path / "k", "--no-progress"], capsys)
     code, err = run(["assoc", "--bfile", prefix, "--kinship-snps", chosen, "--kinship",
                      tmp_path / "k.kinship.txt", "--out", tmp_path / "x"], capsys)

@@ -142,7 +142,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="build the standardized kinship from the SNPs listed in FILE (one "
                              "ID per line) instead of the analyzed ones (FaST-LMM's G0); fewer "
                              "SNPs than samples take the low-rank path (thin SVD, K never "
-                             "formed). Not with --kinship or --loco")
+                             "formed). With --loco, K₋c is built from the listed SNPs off c. "
+                             "Not with --kinship")
     parser.add_argument("--center-kinship", action="store_true",
                         help="double-center the kinship over the analyzed samples, as GEMMA "
                              "-lmm does (changes ML and pve; REML is invariant)")

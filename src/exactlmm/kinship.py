@@ -45,6 +45,7 @@ symmetric.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -287,6 +288,7 @@ def kinship_loco(
     progress: bool = False,
     *,
     method: str = "standardized",
+    chromosomes: Sequence[str] | None = None,
 ) -> dict[str, KinshipMatrix]:
     """Leave-one-chromosome-out kinships: {chrom c: (K₋c, M₋c, untested₋c)}, from one pass.
 
@@ -299,19 +301,22 @@ def kinship_loco(
     Memory: one n × n float64 matrix per chromosome plus one for S, (C + 1) · 8n² bytes
     (n = 2000, C = 20: 0.67 GB; n = 5000, C = 3: 0.8 GB); the returned matrices reuse the
     per-chromosome buffers.  Needs testable SNPs on at least two chromosomes.  Keys are
-    chromosome codes as in the ``.bim`` file, in order of first appearance.
+    chromosome codes as in the ``.bim`` file, in order of first appearance; ``chromosomes``
+    asks for these keys instead (the scanned SNPs' chromosomes when the kinship SNPs are
+    others, ``--kinship-snps``): a chromosome with no kinship SNP gets K₋c = K, and one with
+    no testable kinship SNP off it is an error.
     """
     if method not in TRANSFORMS:
         raise ValueError(f"method must be one of {KINDS}, got {method!r}")
     acc = _accumulate(ds, sample_index, snp_index, method, block_size, progress,
                       by_chromosome=True)
-    if len(acc.chromosomes) < 2:
+    if len(acc.chromosomes) < 2 and chromosomes is None:
         raise InputError(
             f"leave-one-chromosome-out needs SNPs on two or more chromosomes; all selected "
             f"SNPs are on chromosome {acc.chromosomes[0]}",
             path=ds.bim_path,
         )
-    if len(acc.counts) < 2:
+    if len(acc.counts) < 2 and chromosomes is None:
         only = next(iter(acc.counts))
         raise InputError(
             f"leave-one-chromosome-out needs testable SNPs on two or more chromosomes; all "
@@ -323,8 +328,15 @@ def kinship_loco(
     for S_c in sums[1:]:
         total += S_c
     m_total = sum(acc.counts.values())
+    wanted = acc.chromosomes if chromosomes is None else list(chromosomes)
+    for chrom in wanted:
+        if m_total - acc.counts.get(chrom, 0) == 0:
+            raise InputError(
+                f"leave-one-chromosome-out: no testable kinship SNP is off chromosome {chrom}",
+                path=ds.bed_path,
+            )
     out: dict[str, KinshipMatrix] = {}
-    for chrom in acc.chromosomes:
+    for chrom in wanted:
         S_c = acc.sums.get(chrom)
         if S_c is None:
             S_c = total.copy(order="F")

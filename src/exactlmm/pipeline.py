@@ -619,9 +619,12 @@ def _loco_models(
     """``(c, on_c, model of K₋c)`` for every chromosome c of the SNPs, in order of first
     appearance; ``on_c`` marks the SNPs of ``inputs.snp_index`` on c.
 
-    The K₋c come from one pass over the genotypes (:func:`exactlmm.kinship.kinship_loco`);
-    when the testable SNPs off c are fewer than the samples, the low-rank path is used instead.
-    Each K₋c is decomposed in place and dropped once its model is made.
+    K₋c is built from the kinship SNPs off c: the scanned SNPs, or those of
+    ``--kinship-snps`` (FaST-LMM's G0 with its test chromosome left out).  When they are fewer
+    than the samples for every c, each K₋c takes the low-rank path and no n × n matrix is made;
+    otherwise the K₋c come from one pass over the genotypes
+    (:func:`exactlmm.kinship.kinship_loco`), each decomposed in place and dropped once its
+    model is made, and one with fewer testable SNPs off c than samples is low rank instead.
     """
     if inputs.kinship is not None:
         raise InputError(
@@ -629,24 +632,30 @@ def _loco_models(
             "--kinship",
             inputs.kinship_source,
         )
-    if inputs.kinship_snps is not None:
-        raise InputError("LOCO builds each chromosome's kinship from the scanned SNPs off it; "
-                         "--kinship-snps is not supported with --loco",
-                         inputs.parameters.get("kinship_snps"))
     ds = inputs.dataset
     chrom = ds.chrom[inputs.snp_index].astype(str)
     chromosomes = list(dict.fromkeys(chrom.tolist()))
     if len(chromosomes) < 2:
         raise InputError("LOCO needs SNPs on at least two chromosomes", ds.bim_path)
-    dense = kinship_mod.kinship_loco(
-        ds, inputs.samples.fam_index, inputs.snp_index, block_size, progress
-    )
+    kinship_snps = inputs.snp_index if inputs.kinship_snps is None else inputs.kinship_snps
+    kinship_chrom = ds.chrom[kinship_snps].astype(str)
+    off = {c: kinship_snps[kinship_chrom != c] for c in chromosomes}
     n = inputs.n_samples
     for c in chromosomes:
+        if off[c].size == 0:
+            raise InputError(f"LOCO: no kinship SNP is off chromosome {c}",
+                             inputs.parameters.get("kinship_snps", ds.bim_path))
+    dense = None
+    if any(off[c].size >= n for c in chromosomes):
+        dense = kinship_mod.kinship_loco(
+            ds, inputs.samples.fam_index, kinship_snps, block_size, progress,
+            chromosomes=chromosomes,
+        )
+    for c in chromosomes:
         on_c = chrom == c
-        k_c, m_c, _ = dense.pop(c)
+        k_c, m_c, _ = dense.pop(c) if dense is not None else (None, off[c].size, None)
         if m_c < n:
-            model = _low_rank_model(inputs, inputs.snp_index[~on_c], f" off chromosome {c}")
+            model = _low_rank_model(inputs, off[c], f" off chromosome {c}")
         else:
             model = _dense_model(k_c, inputs.covariates, ds.bed_path,
                                  f"standardized, {m_c} SNPs off chromosome {c}",
