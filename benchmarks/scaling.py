@@ -18,10 +18,16 @@ in place, and LAPACK ``dgesdd`` (``JOBZ = 'O'``) overwrites it with U, so the pe
 doubles plus Vᵀ and the SVD's workspace (about 6 k² doubles when N ≥ 11k/6); the scan then
 holds U and a block.
 
-Each case writes a seeded dataset (:mod:`datasets`, one covariate) unless it exists and runs
-``exactlmm assoc`` (fixed mode) once, as a process, under GNU ``time`` (peak RSS).  Run::
+Low-rank LOCO (``loco:NxM:k``, ``--loco --kinship-snps``): the same k chosen SNPs, and for each
+chromosome c the thin SVD of the N × k₋c genotypes of those off c — one SVD per chromosome and
+no N × N matrix, where the full-rank LOCO decomposes one N × N K₋c per chromosome.
 
-    python benchmarks/scaling.py [--cases full:2000x10000,...,low:100000x10000:5000]
+Each case writes a seeded dataset (:mod:`datasets`, one covariate, ten chromosomes) unless it
+exists and runs ``exactlmm assoc`` (fixed mode) once, as a process, under GNU ``time`` (peak
+RSS).  Run::
+
+    python benchmarks/scaling.py [--cases full:2000x10000,...,low:100000x10000:5000,
+        loco:8000x20000:4000]
         [--workdir DIR] [--out table.md]
 
 The default cases take about 1.5 hours on 2 cores (the full-rank N = 20,000 case alone 20–40
@@ -45,12 +51,16 @@ DEFAULT_CASES = ("full:2000x10000,full:5000x10000,full:10000x10000,full:20000x20
                  "low:20000x10000:5000,low:50000x10000:5000,low:100000x10000:5000")
 
 
+#: Case kinds and how their rows are labelled.
+KINDS = {"full": "full rank", "low": "low rank", "loco": "low rank, LOCO"}
+
+
 def parse_case(text: str) -> tuple[str, int, int, int | None]:
-    """``full:NxM`` or ``low:NxM:k`` → (kind, N, M, k)."""
+    """``full:NxM``, ``low:NxM:k`` or ``loco:NxM:k`` → (kind, N, M, k)."""
     kind, shape, *rest = text.split(":")
     n, m = (int(v) for v in shape.split("x"))
-    if kind not in ("full", "low") or (kind == "low") != bool(rest):
-        raise ValueError(f"{text!r}: expected full:NxM or low:NxM:k")
+    if kind not in KINDS or (kind != "full") != bool(rest):
+        raise ValueError(f"{text!r}: expected full:NxM, low:NxM:k or loco:NxM:k")
     if kind == "full" and m < n:
         raise ValueError(f"{text!r}: full rank needs M >= N (with fewer SNPs than samples "
                          "exactlmm takes the low-rank path)")
@@ -80,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             bim = Path(f"{prefix}.bim").read_text().split("\n")
             ids = [line.split()[1] for line in bim if line][:: max(m // k, 1)][:k]
             chosen.write_text("\n".join(ids) + "\n")
-            argv += ["--kinship-snps", str(chosen)]
+            argv += ["--kinship-snps", str(chosen), *(["--loco"] if kind == "loco" else [])]
         wall, peak = run(argv)
         row = {"kind": kind, "N": n, "M": m, "k": k, "seconds": wall, "peak_gb": peak,
                "peak_over_n2": peak * 1024**3 / (8 * n * n),
@@ -92,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
              "| peak / (N k) doubles |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         nk = "" if r["peak_over_nk"] is None else f"{r['peak_over_nk']:.2f}"
-        lines.append(f"| {'full rank' if r['kind'] == 'full' else 'low rank'} | {r['N']} | "
+        lines.append(f"| {KINDS[r['kind']]} | {r['N']} | "
                      f"{r['M']} | {r['k'] or ''} | {r['seconds']:.1f} | {r['peak_gb']:.2f} | "
                      f"{r['peak_over_n2']:.2f} | {nk} |")
     text = "\n".join(lines)
