@@ -19,7 +19,8 @@ def main(snakemake):
     runtime_plot(bench, path=snakemake.output.png)
     runtime_by_dataset(bench, path=snakemake.output.by_dataset)
     write_text_atomic(snakemake.output.table,
-                      runtime_table(bench).to_csv(sep="\t", index=False, na_rep="NA"))
+                      runtime_table(bench, snakemake.params.time_limits)
+                      .to_csv(sep="\t", index=False, na_rep="NA"))
 
 
 run_script(main, snakemake)  # noqa: F821 (the object Snakemake injects)

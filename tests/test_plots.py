@@ -217,4 +217,9 @@ def test_runtime_table_has_one_row_per_run_sorted_by_size(tmp_path: Path) -> Non
     np.testing.assert_allclose(table.seconds, [1.0, 3.0, 600.5])  # two repeats averaged
     assert list(table.timed_out) == [False, False, True]
     assert table.time_limit.iloc[2] == 600.0 and table.time_limit.iloc[:2].isna().all()
+    # With the configured limits, a run that finished within its tool's limit shows it too.
+    limited = runtime_table(bench, {"gemma": 900.0, "exactlmm": None})
+    assert limited.time_limit.iloc[0] == 900.0 and np.isnan(limited.time_limit.iloc[1])
+    assert limited.time_limit.iloc[2] == 600.0  # the stopped run's own record
+    assert list(limited.timed_out) == [False, False, True]
     assert runtime_table(read_benchmarks([])).empty

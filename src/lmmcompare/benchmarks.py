@@ -67,12 +67,17 @@ RUNTIME_COLUMNS = ("dataset", "n_samples", "n_snps", "tool", "mode", "seconds", 
                    "timed_out", "time_limit")
 
 
-def runtime_table(bench: pd.DataFrame) -> pd.DataFrame:
+def runtime_table(bench: pd.DataFrame,
+                  time_limits: Mapping[str, float | None] | None = None) -> pd.DataFrame:
     """One row per run of :func:`read_benchmarks`' table (repeats averaged): its dataset, N and
     M, tool and mode, wall ``seconds`` and peak ``max_rss_mb``, whether it was stopped at its
     ``time_limit`` (seconds; then ``seconds`` is how long it ran before it was stopped, not what
     it would have needed).  Sorted by N, M, dataset, tool and mode: the scaling table of a
-    config such as ``config/scaling.yaml``.  Not byte-reproducible: it is what was measured."""
+    config such as ``config/scaling.yaml``.  Not byte-reproducible: it is what was measured.
+
+    ``time_limits`` ({tool: seconds or None}, :func:`lmmcompare.runs.configured_time_limits`)
+    gives the limit of the runs that finished within it (a stopped run records its own); a
+    tool without one has ``NA``."""
     if bench.empty:
         return pd.DataFrame(columns=list(RUNTIME_COLUMNS))
     table = bench.copy()
@@ -80,6 +85,10 @@ def runtime_table(bench: pd.DataFrame) -> pd.DataFrame:
         table["timed_out"] = False
     if "time_limit" not in table.columns:
         table["time_limit"] = math.nan
+    if time_limits:
+        configured = table["tool"].map(
+            lambda tool: math.nan if time_limits.get(tool) is None else time_limits[tool])
+        table["time_limit"] = table["time_limit"].astype(float).fillna(configured.astype(float))
     keys = ["dataset", "tool", "mode"]
     rows = table.groupby(keys, sort=False).agg(
         n_samples=("n_samples", "first"), n_snps=("n_snps", "first"),

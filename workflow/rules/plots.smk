@@ -131,5 +131,6 @@ rule runtime_plot:
     params:
         runs=run_records(MAIN_RUNS),
         snplists=all_snplists(),
+        time_limits=configured_time_limits(config),
     script:
         "../../scripts/plot_runtime.py"
