@@ -434,6 +434,15 @@ def loglik_at_gamma(
     return [float(v) for v in profile_loglik(phenotype, log_delta, likelihood)]
 
 
+@dataclass(frozen=True)
+class LocoFit:
+    """γ and log-likelihood of one chromosome's null fit (what a LOCO record lists); the fit
+    itself, which holds its chromosome's spectrum, is not kept."""
+
+    gamma: float
+    loglik: float
+
+
 @dataclass
 class AssocResult:
     """Per-SNP statistics (in ``snp_index`` order) and the null fit(s) they used.
@@ -448,7 +457,7 @@ class AssocResult:
     null: NullModel
     ml_null: NullModel | None
     kinship: str
-    loco: dict[str, NullModel] | None = None
+    loco: dict[str, LocoFit] | None = None
     kinship_untested: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -662,6 +671,7 @@ def _loco_models(
                                  overwrite=True)
         del k_c
         yield c, on_c, model
+        del model  # before the next chromosome's is made
 
 
 #: The kinship description of a LOCO scan's records.
@@ -683,15 +693,17 @@ def _association_loco(
     inputs = members[0]
     n_snps = inputs.snp_index.size
     statistics: list[dict[str, np.ndarray]] = [{} for _ in members]
-    nulls: list[dict[str, NullModel]] = [{} for _ in members]
+    nulls: list[dict[str, LocoFit]] = [{} for _ in members]
     for c, on_c, model in _loco_models(inputs, block_size, progress):
         fits = [_null_fits(member, model, refit, likelihood, fixed_gamma,
                            label=f"leaving out chromosome {c}") for member in members]
         scanners = [Scanner(null, refit=refit, ml_null=ml_null) for null, ml_null in fits]
         for j, stats in enumerate(_scan(inputs, scanners, inputs.snp_index[on_c], block_size,
                                         progress)):
-            nulls[j][c] = fits[j][0]
+            nulls[j][c] = LocoFit(fits[j][0].gamma, fits[j][0].loglik)
             place(statistics[j], stats, on_c, n_snps)
+        # memory: chromosome c's spectrum goes before the next one is made
+        del model, fits, scanners
     # The genome-wide null (all chromosomes) is the headline null model of the JSON.
     model = kinship_model(inputs, block_size=block_size)
     out = []
@@ -758,6 +770,7 @@ def scan_parts(
         null, ml_null = _null_fits(inputs, model, True, likelihood, fixed_gamma,
                                    label=f"leaving out chromosome {c}")
         yield ScanPart(c, on_c, model, null, ml_null)
+        del model, null, ml_null  # before the next chromosome's is made
     model = kinship_model(inputs, block_size=block_size)
     null = fit(inputs, model, likelihood, fixed_gamma=fixed_gamma)
     yield ScanPart(None, np.zeros(size, dtype=bool), model, null, None)

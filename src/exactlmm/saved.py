@@ -14,7 +14,6 @@ one (the headline null).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,6 +29,7 @@ from .pipeline import (
     AnalysisInputs,
     AssocResult,
     KinshipModel,
+    LocoFit,
     ScanPart,
     association_chunk,
     scan_parts,
@@ -63,7 +63,9 @@ def save_model(
                                loco=loco, block_size=block_size, progress=progress,
                                consume_kinship=True):
             writer.add_part(part)
-            headline = part
+            if part.label is None:  # the genome-wide part, the last; a chromosome's is let go
+                headline = part
+            del part
         assert headline is not None
         samples = inputs.samples
         files = {"bed": ds.bed_path, "bim": ds.bim_path, "fam": ds.fam_path,
@@ -92,14 +94,6 @@ def save_model(
             },
         }
     return headline, _loco_fits(writer.parts) if loco else None
-
-
-@dataclass(frozen=True)
-class LocoFit:
-    """γ and log-likelihood of one chromosome's null fit (what a LOCO record lists)."""
-
-    gamma: float
-    loglik: float
 
 
 def _loco_fits(entries: list[dict[str, Any]]) -> dict[str, LocoFit]:
