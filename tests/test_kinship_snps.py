@@ -71,6 +71,30 @@ def test_kinship_snps_scan_equals_the_kinship_file_of_those_snps(tmp_path, data,
         np.testing.assert_allclose(-np.log10(a[column]), -np.log10(b[column]), atol=1e-6)
 
 
+def assert_chunks_are_the_single_run(tmp_path: Path, capsys, prefix: Path,
+                                     options: list) -> None:
+    """``fit --save-model`` with ``options``, ``assoc --model --chunk i/3 --refit`` for
+    i = 1..3 and ``gather``: the gathered table is the single ``assoc --refit`` run's, byte for
+    byte (the model is left at ``tmp_path / "m"``)."""
+    options = ["--bfile", prefix, *options, "--block-size", "64", "--no-progress"]
+    code, err = run(["assoc", *options, "--refit", "--out", tmp_path / "single"], capsys)
+    assert code == 0, err
+    code, err = run(["fit", *options, "--save-model", tmp_path / "m", "--out", tmp_path / "m"],
+                    capsys)
+    assert code == 0, err
+    parts = []
+    for i in (1, 2, 3):
+        code, err = run(["assoc", "--bfile", prefix, "--model", tmp_path / "m", "--refit",
+                         "--chunk", f"{i}/3", "--block-size", "64", "--no-progress", "--out",
+                         tmp_path / f"part{i}"], capsys)
+        assert code == 0, err
+        parts.append(tmp_path / f"part{i}")
+    code, err = run(["gather", *parts, "--out", tmp_path / "g"], capsys)
+    assert code == 0, err
+    assert ((tmp_path / "g.assoc.tsv").read_bytes()
+            == (tmp_path / "single.assoc.tsv").read_bytes())
+
+
 def bim(prefix: Path) -> list[tuple[str, str]]:
     """(chromosome, SNP ID) of every ``.bim`` line."""
     return [tuple(line.split()[:2]) for line in Path(f"{prefix}.bim").read_text().splitlines()]
@@ -125,24 +149,9 @@ def test_loco_kinship_snps_is_each_chromosome_scanned_with_the_kinship_snps_off_
             np.testing.assert_allclose(-np.log10(rows[column][here]),
                                        -np.log10(part[column]), atol=1e-6)
     # Saved: the chunks of a LOCO model with --kinship-snps are the single run, byte for byte.
-    options = ["--bfile", prefix, "--pheno", pheno, "--covar", covar, "--loco", "--kinship-snps",
-               tmp_path / "k.snps", "--block-size", "64", "--no-progress"]
-    code, err = run(["assoc", *options, "--refit", "--out", tmp_path / "single"], capsys)
-    assert code == 0, err
-    code, err = run(["fit", *options, "--save-model", tmp_path / "m", "--out", tmp_path / "m"],
-                    capsys)
-    assert code == 0, err
-    parts = []
-    for i in (1, 2, 3):
-        code, err = run(["assoc", "--bfile", prefix, "--model", tmp_path / "m", "--refit",
-                         "--chunk", f"{i}/3", "--block-size", "64", "--no-progress", "--out",
-                         tmp_path / f"part{i}"], capsys)
-        assert code == 0, err
-        parts.append(tmp_path / f"part{i}")
-    code, err = run(["gather", *parts, "--out", tmp_path / "g"], capsys)
-    assert code == 0, err
-    assert ((tmp_path / "g.assoc.tsv").read_bytes()
-            == (tmp_path / "single.assoc.tsv").read_bytes())
+    assert_chunks_are_the_single_run(
+        tmp_path, capsys, prefix,
+        ["--pheno", pheno, "--covar", covar, "--loco", "--kinship-snps", tmp_path / "k.snps"])
 
 
 def test_kinship_snps_errors_and_saved_models(tmp_path, data, capsys):
@@ -162,23 +171,7 @@ def test_kinship_snps_errors_and_saved_models(tmp_path, data, capsys):
     assert code == 2 and "bad.snps" in err and "rs_nowhere" in err
     assert not (tmp_path / "x.assoc.tsv").exists()
     # A saved low-rank model: its chunks are the single run, and the list is fingerprinted.
-    options = ["--bfile", prefix, "--covar", covar, "--kinship-snps", chosen, "--block-size",
-               "64", "--no-progress"]
-    code, err = run(["assoc", *options, "--refit", "--out", tmp_path / "single"], capsys)
-    assert code == 0, err
-    code, err = run(["fit", *options, "--save-model", tmp_path / "m", "--out", tmp_path / "m"],
-                    capsys)
-    assert code == 0, err
+    assert_chunks_are_the_single_run(tmp_path, capsys, prefix,
+                                     ["--covar", covar, "--kinship-snps", chosen])
     header = json.loads((tmp_path / "m.model.json").read_text())
     assert header["inputs"]["kinship_snps"]["path"] == str(chosen)
-    parts = []
-    for i in (1, 2, 3):
-        code, err = run(["assoc", "--bfile", prefix, "--model", tmp_path / "m", "--refit",
-                         "--chunk", f"{i}/3", "--block-size", "64", "--no-progress", "--out",
-                         tmp_path / f"c{i}"], capsys)
-        assert code == 0, err
-        parts.append(tmp_path / f"c{i}")
-    code, err = run(["gather", *parts, "--out", tmp_path / "g"], capsys)
-    assert code == 0, err
-    assert ((tmp_path / "g.assoc.tsv").read_bytes()
-            == (tmp_path / "single.assoc.tsv").read_bytes())
