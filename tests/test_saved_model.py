@@ -97,6 +97,39 @@ def test_chunks_gathered_are_the_single_run_byte_for_byte(tmp_path, data, capsys
                 assert record[key] == value, key
 
 
+@pytest.mark.parametrize("mode", ["loco", "loco-refit"])
+def test_a_loco_chunk_reads_only_its_chromosomes_bases(tmp_path, data, capsys, monkeypatch,
+                                                       mode):
+    """A LOCO chunk's job holds one eigenbasis at a time: those of the chromosomes it scans,
+    never the genome-wide one (its headline null comes from the model's numbers)."""
+    from exactlmm.io.model import SavedModel
+    from exactlmm.saved import LoadedModel, association_from_model
+
+    code, err = run(["fit", *fit_options(data, mode), "--save-model", tmp_path / "m", "--out",
+                     tmp_path / "m"], capsys)
+    assert code == 0, err
+    read: list[str] = []
+    array = SavedModel.array
+    monkeypatch.setattr(SavedModel, "array", lambda self, name: read.append(name)
+                        or array(self, name))
+    model = LoadedModel(tmp_path / "m", data[0])
+    genome_wide = len(model.positions) - 1
+    assert genome_wide == 3 and model.saved.parts[genome_wide]["label"] is None
+    sizes = [len(model.positions[p]) for p in range(genome_wide)]
+    touched = set()
+    for chunk in (1, 2, 3):
+        read.clear()
+        result = association_from_model(model, refit=mode == "loco-refit", chunk=chunk,
+                                        n_chunks=3, block_size=int(BLOCK))
+        parts = sorted({p for p, _, _ in chunk_ranges(sizes, int(BLOCK), chunk, 3)})
+        assert [name for name in read if name.endswith("/basis")] == [
+            f"part{p}/basis" for p in parts]
+        touched.update(parts)
+        assert result.null.n_samples == model.inputs.n_samples == 105
+        assert result.null.n_covariates == 2
+    assert touched == {0, 1, 2}  # every chromosome is scanned by some chunk
+
+
 def test_fit_null_record_and_model_equal_the_scan_nulls(tmp_path, data, capsys):
     options = fit_options(data, "loco")
     run(["assoc", *options, "--out", tmp_path / "a"], capsys)

@@ -31,9 +31,11 @@ DEFAULT_LOG_DELTA_BOUNDS = (float(np.log(1e-5)), float(np.log(1e5)))
 DEFAULT_GRID = 100
 
 
-@dataclass(frozen=True)
-class NullModel:
-    """A fitted null model.  ``phenotype`` keeps the rotated data the scan reuses."""
+class NullFitSummary:
+    """What a null fit reports, derived from its numbers: δ, γ, h², pve, σg² and the JSON
+    fields.  Needs ``likelihood``, ``log_delta``, ``loglik``, ``sigma_e2``, ``beta``,
+    ``kinship_mean_diag``, ``boundary``, ``log_delta_bounds``, ``n_samples`` and
+    ``n_covariates`` of the class it is mixed into (:class:`NullModel`, :class:`RecordedNull`)."""
 
     likelihood: Likelihood
     log_delta: float
@@ -42,8 +44,9 @@ class NullModel:
     beta: np.ndarray
     kinship_mean_diag: float
     boundary: str | None
-    phenotype: RotatedPhenotype
     log_delta_bounds: tuple[float, float]
+    n_samples: int
+    n_covariates: int
 
     @property
     def delta(self) -> float:
@@ -68,10 +71,6 @@ class NullModel:
     def sigma_g2(self) -> float:
         return self.gamma * self.sigma_e2
 
-    @property
-    def spectrum(self) -> Spectrum:
-        return self.phenotype.spectrum
-
     def summary(self) -> dict:
         """The null-model fields of the JSON record (docs/DESIGN.md)."""
         return {
@@ -86,10 +85,55 @@ class NullModel:
             "sigma_e2": self.sigma_e2,
             "loglik": self.loglik,
             "beta": [float(b) for b in self.beta],
-            "n_samples": self.spectrum.n_samples,
-            "n_covariates": self.spectrum.n_covariates,
+            "n_samples": self.n_samples,
+            "n_covariates": self.n_covariates,
             "boundary": self.boundary,
         }
+
+
+@dataclass(frozen=True)
+class NullModel(NullFitSummary):
+    """A fitted null model.  ``phenotype`` keeps the rotated data the scan reuses."""
+
+    likelihood: Likelihood
+    log_delta: float
+    loglik: float
+    sigma_e2: float
+    beta: np.ndarray
+    kinship_mean_diag: float
+    boundary: str | None
+    phenotype: RotatedPhenotype
+    log_delta_bounds: tuple[float, float]
+
+    @property
+    def spectrum(self) -> Spectrum:
+        return self.phenotype.spectrum
+
+    @property
+    def n_samples(self) -> int:
+        return self.spectrum.n_samples
+
+    @property
+    def n_covariates(self) -> int:
+        return self.spectrum.n_covariates
+
+
+@dataclass(frozen=True)
+class RecordedNull(NullFitSummary):
+    """A null fit as its record states it, without the rotated data a scan needs: what a
+    saved LOCO model's chunk reports as its genome-wide null without loading that fit's
+    eigenbasis."""
+
+    likelihood: Likelihood
+    log_delta: float
+    loglik: float
+    sigma_e2: float
+    beta: np.ndarray
+    kinship_mean_diag: float
+    boundary: str | None
+    log_delta_bounds: tuple[float, float]
+    n_samples: int
+    n_covariates: int
 
 
 def maximise_profile(

@@ -66,7 +66,7 @@ from .io.tables import (
     read_phenotypes,
 )
 from .likelihood import Likelihood, RotatedPhenotype, profile_loglik
-from .null import DEFAULT_GRID, DEFAULT_LOG_DELTA_BOUNDS, NullModel, fit_null
+from .null import DEFAULT_GRID, DEFAULT_LOG_DELTA_BOUNDS, NullFitSummary, NullModel, fit_null
 from .parallel import Workspace
 from .scan import RefitTables, Scanner, empty_statistics, scan_imputed
 from .spectral import Spectrum, spectrum_from_genotypes, spectrum_from_kinship
@@ -454,8 +454,8 @@ class AssocResult:
 
     snp_index: np.ndarray
     statistics: dict[str, np.ndarray]
-    null: NullModel
-    ml_null: NullModel | None
+    null: NullFitSummary
+    ml_null: NullFitSummary | None
     kinship: str
     loco: dict[str, LocoFit] | None = None
     kinship_untested: dict[str, int] = field(default_factory=dict)
@@ -744,6 +744,23 @@ class ScanPart:
     ml_null: NullModel | None
 
 
+@dataclass(frozen=True)
+class Headline:
+    """What a scan's record reports besides its rows (:class:`AssocResult`): the genome-wide
+    null fit, its ML fit (refit), the kinship's description and its untested SNPs.  A part's
+    own (:meth:`of`), or, for a saved LOCO model's chunks, read back from the model's
+    numbers (:class:`exactlmm.null.RecordedNull`), with no eigenbasis behind it."""
+
+    null: NullFitSummary
+    ml_null: NullFitSummary | None
+    kinship: str
+    kinship_untested: dict[str, int]
+
+    @classmethod
+    def of(cls, part: ScanPart) -> Headline:
+        return cls(part.null, part.ml_null, part.model.description, part.model.untested)
+
+
 def scan_parts(
     inputs: AnalysisInputs,
     *,
@@ -808,7 +825,7 @@ def association_chunk(
     inputs: AnalysisInputs,
     parts: Sequence[np.ndarray],
     load_part: Callable[[int], ScanPart],
-    headline: ScanPart,
+    headline: Headline,
     *,
     refit: bool = False,
     chunk: int = 1,
@@ -820,7 +837,7 @@ def association_chunk(
     """The rows of chunk ``chunk`` of ``n_chunks`` (:func:`chunk_ranges`) of a scan whose
     parts are known: ``parts[p]`` the positions (into ``inputs.snp_index``, increasing) that
     part p scans, ``load_part(p)`` its :class:`ScanPart` (called only for the parts the chunk
-    touches), ``headline`` the part whose null the record reports.  The rows come in
+    touches), ``headline`` what the record reports besides the rows.  The rows come in
     ``snp_index`` order; concatenated in chunk order they are the single run's rows, which
     needs the parts' SNPs one after the other in ``snp_index`` (LOCO: each chromosome's SNPs
     together, chromosomes in order of first appearance) when ``n_chunks`` > 1.
@@ -857,8 +874,8 @@ def association_chunk(
     ml_null = headline.ml_null if refit and loco_fits is None else None
     return AssocResult(
         inputs.snp_index[sorted_positions], statistics, headline.null, ml_null,
-        LOCO_KINSHIP if loco_fits is not None else headline.model.description,
-        loco_fits, kinship_untested=headline.model.untested,
+        LOCO_KINSHIP if loco_fits is not None else headline.kinship,
+        loco_fits, kinship_untested=headline.kinship_untested,
     )
 
 

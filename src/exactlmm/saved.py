@@ -7,8 +7,9 @@ from their saved bits and its null fits from their saved numbers (the rotated ph
 Wᵀy recomputed by the same product), then scans its blocks exactly as a single run does
 (:func:`exactlmm.pipeline.chunk_ranges`), so that the chunks' tables, concatenated in chunk
 order, are the single run's byte for byte, in fixed, refit and LOCO modes.  Memory: a chunk
-of a LOCO scan loads the chromosomes' spectra it scans one at a time, beside the genome-wide
-one (the headline null).
+of a LOCO scan loads the chromosomes' spectra it scans one at a time and never the genome-wide
+one: its headline null is the saved numbers (:class:`exactlmm.null.RecordedNull`), so the job
+holds one N × (N − c) basis at most (N = 4,000 full rank: 331 MB peak, 456 MB with both).
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from .io.model import ModelWriter, SavedModel, file_fingerprint
 from .io.plink import PlinkDataset, open_plink
 from .io.tables import SampleMatch
 from .likelihood import Likelihood, RotatedPhenotype
-from .null import NullModel
+from .null import NullModel, RecordedNull
 from .pipeline import (
     DEFAULT_BLOCK_SIZE,
     AnalysisInputs,
     AssocResult,
+    Headline,
     KinshipModel,
     LocoFit,
     ScanPart,
@@ -143,9 +145,9 @@ class LoadedModel:
         )
 
     def part(self, p: int) -> ScanPart:
-        """Part p rebuilt from its arrays and numbers.  Only the headline part (the last) is
-        kept: without LOCO it is also the part scanned, and a LOCO chunk then holds one
-        chromosome's spectrum at a time besides it."""
+        """Part p rebuilt from its arrays and numbers.  Only the genome-wide part (the last)
+        is kept: without LOCO it is the part scanned and gives the headline too; a LOCO chunk
+        holds one chromosome's spectrum at a time (:meth:`headline` does not load one)."""
         if p != len(self.positions) - 1:
             return self._part(p)
         if p not in self._loaded:
@@ -174,20 +176,38 @@ class LoadedModel:
         on[self.positions[p]] = True
         return ScanPart(entry["label"], on, model, null, ml_null)
 
+    def headline(self) -> Headline:
+        """What the scan's record reports besides its rows: the genome-wide part's.  With
+        LOCO its null is read from the model's numbers (:class:`~exactlmm.null.RecordedNull`,
+        the same values), so a chunk job never loads that part's N × N eigenbasis."""
+        p = len(self.positions) - 1
+        if not self.loco:
+            return Headline.of(self.part(p))
+        entry = self.saved.parts[p]
+        n_covariates = self.saved.array(f"part{p}/covariate_basis").shape[1]
+        null = RecordedNull(**_null_fields(entry["null"]), n_samples=self.inputs.n_samples,
+                            n_covariates=n_covariates)
+        return Headline(null, None, entry["kinship"], entry["kinship_untested"])
+
     def loco_fits(self) -> dict[str, LocoFit] | None:
         """Each chromosome's REML/ML γ and logL (LOCO models), as a single run records them."""
         return _loco_fits(self.saved.parts) if self.loco else None
 
 
-def _null_model(record: dict[str, Any], spectrum: Spectrum, y: np.ndarray) -> NullModel:
-    return NullModel(
+def _null_fields(record: dict[str, Any]) -> dict[str, Any]:
+    """A saved null fit's numbers, as the fields of a null model."""
+    return dict(
         likelihood=record["likelihood"], log_delta=record["log_delta"],
         loglik=record["loglik"], sigma_e2=record["sigma_e2"],
         beta=np.asarray(record["beta"], dtype=float),
         kinship_mean_diag=record["kinship_mean_diag"], boundary=record["boundary"],
-        phenotype=RotatedPhenotype.from_phenotype(spectrum, y),
         log_delta_bounds=tuple(record["log_delta_bounds"]),
     )
+
+
+def _null_model(record: dict[str, Any], spectrum: Spectrum, y: np.ndarray) -> NullModel:
+    return NullModel(**_null_fields(record),
+                     phenotype=RotatedPhenotype.from_phenotype(spectrum, y))
 
 
 def association_from_model(
@@ -206,13 +226,13 @@ def association_from_model(
             "a fixed h² (--h2 when the model was fitted) and a per-SNP refit (--refit) "
             "exclude each other", model.saved.json_path)
     parts = model.positions
-    headline = len(parts) - 1  # the genome-wide part is the last (the only one without LOCO)
+    genome_wide = len(parts) - 1  # the last part (the only one without LOCO)
     scanned = [p for p in range(len(parts)) if model.saved.parts[p]["label"] is not None]
     if not model.loco:
-        scanned = [headline]
+        scanned = [genome_wide]
     positions = [parts[p] for p in scanned]
     return association_chunk(
-        model.inputs, positions, lambda i: model.part(scanned[i]), model.part(headline),
+        model.inputs, positions, lambda i: model.part(scanned[i]), model.headline(),
         refit=refit, chunk=chunk, n_chunks=n_chunks, block_size=block_size,
         progress=progress, loco_fits=model.loco_fits(),
     )
