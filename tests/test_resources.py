@@ -22,6 +22,9 @@ def test_memory_covers_the_arrays_and_grows_with_n_and_attempt() -> None:
     assert resources.tool_memory_mb("exactlmm", n, m, attempt=2) == 2 * ours
     assert resources.tool_memory_mb("exactlmm", 2 * n, m) > 3 * ours
     assert resources.kinship_memory_mb(n) >= 8 * 2 * n * n / 1e6
+    chunk = resources.chunk_memory_mb(n, m)
+    assert 8 * n * n / 1e6 <= chunk < ours  # one saved N x N basis, not the fit's three
+    assert resources.chunk_memory_mb(n, m, attempt=2) == 2 * chunk
 
 
 def test_runtime_grows_with_the_work_and_pylmm_refit_with_m() -> None:

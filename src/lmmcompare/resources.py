@@ -7,7 +7,8 @@ when the job's inputs exist, and scaled by the attempt (a retried job asks for t
 times as much).  The numbers are upper bounds, not predictions:
 
 * **Memory.**  The N × N matrices a run holds — ours at most three (the kinship overwritten by
-  its eigenvectors, the rotated block and one work copy: docs/BENCHMARKS.md), a peer up to
+  its eigenvectors, the rotated block and one work copy: docs/BENCHMARKS.md), one in a chunk
+  job of a saved model (:data:`OURS_CHUNK_N2_COPIES`), a peer up to
   :data:`PEER_N2_COPIES` (kinship, eigenvectors and the copies a tool makes of them) — plus the
   genotypes as doubles (a peer may hold all N × M; ours streams blocks of
   :data:`BLOCK_SNPS`), plus :data:`BASE_MB` for the interpreter and libraries (every run
@@ -30,6 +31,9 @@ MEMORY_MARGIN = 1.5
 """Factor on the estimated arrays."""
 OURS_N2_COPIES = 3
 """N × N double matrices exactlmm holds at once."""
+OURS_CHUNK_N2_COPIES = 1
+"""N × N double matrices one chunk job of ours holds: the saved eigenbasis it scans with (LOCO:
+one chromosome's at a time, never the genome-wide one; N = 4,000: 331 MB peak)."""
 PEER_N2_COPIES = 6
 """N × N double matrices a peer may hold at once (kinship, eigenvectors and copies)."""
 BLOCK_SNPS = 4096
@@ -60,6 +64,13 @@ def tool_memory_mb(tool: str, n: int, m: int, attempt: int = 1) -> int:
         doubles = OURS_N2_COPIES * n * n + n * min(m, BLOCK_SNPS)
     else:
         doubles = PEER_N2_COPIES * n * n + n * m
+    return math.ceil(attempt * (BASE_MB + MEMORY_MARGIN * 8 * doubles / 1e6))
+
+
+def chunk_memory_mb(n: int, m: int, attempt: int = 1) -> int:
+    """``mem_mb`` of one chunk job of ours (``scan_chunks``), whose fit job made the
+    eigendecomposition: one saved N × N basis and a block of SNPs."""
+    doubles = OURS_CHUNK_N2_COPIES * n * n + n * min(m, BLOCK_SNPS)
     return math.ceil(attempt * (BASE_MB + MEMORY_MARGIN * 8 * doubles / 1e6))
 
 

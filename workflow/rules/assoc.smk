@@ -72,7 +72,7 @@ if chunk_count() > 1:
             "../../envs/exactlmm.yaml"
         threads: TOOL_THREADS
         resources:
-            mem_mb=model_mem_mb,
+            mem_mb=chunk_mem_mb,
             runtime=chunk_runtime,
         params:
             prefix=CHUNK_PREFIX,

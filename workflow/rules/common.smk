@@ -552,7 +552,7 @@ def gather_benchmarks(wildcards):
 
 
 def model_mem_mb(wildcards, input, attempt):
-    """mem_mb of our fit or chunk job: ours on N and M (the n x n eigenbasis dominates)."""
+    """mem_mb of our fit job: ours on N and M (the eigendecomposition's n x n matrices)."""
     return resources.tool_memory_mb("exactlmm", *_job_size(input), attempt)
 
 
@@ -561,6 +561,11 @@ def model_runtime(wildcards, input, attempt):
     return resources.tool_runtime_minutes(
         "exactlmm", "fixed", *_job_size(input), attempt
     )
+
+
+def chunk_mem_mb(wildcards, input, attempt):
+    """mem_mb of one chunk job: one saved eigenbasis of N and a block of SNPs."""
+    return resources.chunk_memory_mb(*_job_size(input), attempt)
 
 
 def chunk_runtime(wildcards, input, attempt):
