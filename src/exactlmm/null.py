@@ -31,11 +31,11 @@ DEFAULT_LOG_DELTA_BOUNDS = (float(np.log(1e-5)), float(np.log(1e5)))
 DEFAULT_GRID = 100
 
 
+@dataclass(frozen=True)
 class NullFitSummary:
     """What a null fit reports, derived from its numbers: δ, γ, h², pve, σg² and the JSON
-    fields.  Needs ``likelihood``, ``log_delta``, ``loglik``, ``sigma_e2``, ``beta``,
-    ``kinship_mean_diag``, ``boundary``, ``log_delta_bounds``, ``n_samples`` and
-    ``n_covariates`` of the class it is mixed into (:class:`NullModel`, :class:`RecordedNull`)."""
+    fields.  The base of :class:`NullModel` and :class:`RecordedNull`, which give
+    ``n_samples`` and ``n_covariates``."""
 
     likelihood: Likelihood
     log_delta: float
@@ -45,8 +45,6 @@ class NullFitSummary:
     kinship_mean_diag: float
     boundary: str | None
     log_delta_bounds: tuple[float, float]
-    n_samples: int
-    n_covariates: int
 
     @property
     def delta(self) -> float:
@@ -95,15 +93,7 @@ class NullFitSummary:
 class NullModel(NullFitSummary):
     """A fitted null model.  ``phenotype`` keeps the rotated data the scan reuses."""
 
-    likelihood: Likelihood
-    log_delta: float
-    loglik: float
-    sigma_e2: float
-    beta: np.ndarray
-    kinship_mean_diag: float
-    boundary: str | None
     phenotype: RotatedPhenotype
-    log_delta_bounds: tuple[float, float]
 
     @property
     def spectrum(self) -> Spectrum:
@@ -124,14 +114,6 @@ class RecordedNull(NullFitSummary):
     saved LOCO model's chunk reports as its genome-wide null without loading that fit's
     eigenbasis."""
 
-    likelihood: Likelihood
-    log_delta: float
-    loglik: float
-    sigma_e2: float
-    beta: np.ndarray
-    kinship_mean_diag: float
-    boundary: str | None
-    log_delta_bounds: tuple[float, float]
     n_samples: int
     n_covariates: int
 
