@@ -58,20 +58,26 @@ def count_lines(path: str | Path) -> int:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
 
 
+def _memory_mb(doubles: int, attempt: int) -> int:
+    """MB of a job holding ``doubles`` float64 numbers: :data:`BASE_MB` plus the arrays times
+    :data:`MEMORY_MARGIN`, times the attempt."""
+    return math.ceil(attempt * (BASE_MB + MEMORY_MARGIN * 8 * doubles / 1e6))
+
+
 def tool_memory_mb(tool: str, n: int, m: int, attempt: int = 1) -> int:
     """``mem_mb`` of one tool run on N samples and M SNPs (module docstring)."""
     if tool == "exactlmm":
         doubles = OURS_N2_COPIES * n * n + n * min(m, BLOCK_SNPS)
     else:
         doubles = PEER_N2_COPIES * n * n + n * m
-    return math.ceil(attempt * (BASE_MB + MEMORY_MARGIN * 8 * doubles / 1e6))
+    return _memory_mb(doubles, attempt)
 
 
 def chunk_memory_mb(n: int, m: int, attempt: int = 1) -> int:
     """``mem_mb`` of one chunk job of ours (``scan_chunks``), whose fit job made the
     eigendecomposition: one saved N × N basis and a block of SNPs."""
     doubles = OURS_CHUNK_N2_COPIES * n * n + n * min(m, BLOCK_SNPS)
-    return math.ceil(attempt * (BASE_MB + MEMORY_MARGIN * 8 * doubles / 1e6))
+    return _memory_mb(doubles, attempt)
 
 
 def tool_runtime_minutes(tool: str, mode: str, n: int, m: int, attempt: int = 1) -> int:
@@ -85,7 +91,7 @@ def tool_runtime_minutes(tool: str, mode: str, n: int, m: int, attempt: int = 1)
 
 def kinship_memory_mb(n: int, attempt: int = 1) -> int:
     """``mem_mb`` of the kinship job: the N × N sum, its text, one block of genotypes."""
-    return math.ceil(attempt * (BASE_MB + MEMORY_MARGIN * 8 * (2 * n * n + n * BLOCK_SNPS) / 1e6))
+    return _memory_mb(2 * n * n + n * BLOCK_SNPS, attempt)
 
 
 def kinship_runtime_minutes(n: int, m: int, attempt: int = 1) -> int:
