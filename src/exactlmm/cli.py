@@ -34,7 +34,7 @@ from .errors import InputError
 from .io.grm import write_grm
 from .io.kinship_txt import write_kinship
 from .io.plink import open_plink
-from .io.results import write_assoc_tsv, write_null_json
+from .io.results import write_null_json, write_result_pairs, write_table_pairs
 from .io.tables import match_samples, phenotype_from_fam, read_covar, read_pheno
 from .pipeline import (
     DEFAULT_BLOCK_SIZE,
@@ -524,9 +524,12 @@ def _run_assoc_many(args: argparse.Namespace, columns: list[int] | None, started
         fixed_gamma=_fixed_gamma(args), block_size=args.block_size,
         progress=not args.no_progress, consume_kinship=True,
     )
+    pairs = [_assoc_pair(args, f"{args.out}.{name}", inputs, result,
+                         _parameters(args, mpheno=inputs.parameters["mpheno"]))
+             for inputs, result, name in zip(analyses, results, names, strict=True)]
+    write_result_pairs(pairs)  # every pair, or none
     for inputs, result, name in zip(analyses, results, names, strict=True):
-        parameters = _parameters(args, mpheno=inputs.parameters["mpheno"])
-        _write_assoc(args, f"{args.out}.{name}", inputs, result, parameters, started)
+        _log_assoc(args, f"{args.out}.{name}", inputs, result, started)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
@@ -546,18 +549,30 @@ def _output_names(analyses: list[AnalysisInputs], pheno: str | None) -> list[str
     return names
 
 
-def _write_assoc(args: argparse.Namespace, prefix: str, inputs: AnalysisInputs,
-                 result: AssocResult, parameters: dict, started: float,
-                 extra: dict | None = None) -> None:
+def _assoc_pair(args: argparse.Namespace, prefix: str, inputs: AnalysisInputs,
+                result: AssocResult, parameters: dict, extra: dict | None = None
+                ) -> tuple[str, dict, dict]:
+    """``(prefix, columns, record)`` of one output pair (:func:`write_result_pairs`)."""
+    record = {**_assoc_record(inputs, result, args, parameters), **(extra or {})}
+    return prefix, result.columns(inputs.dataset), record
+
+
+def _log_assoc(args: argparse.Namespace, prefix: str, inputs: AnalysisInputs,
+               result: AssocResult, started: float) -> None:
     idx = result.snp_index
-    write_assoc_tsv(Path(f"{prefix}.assoc.tsv"), result.columns(inputs.dataset))
-    write_null_json(Path(f"{prefix}.null.json"),
-                    {**_assoc_record(inputs, result, args, parameters), **(extra or {})})
     _log_untested(result.untested, int(idx.size), "not tested")
     elapsed = time.perf_counter() - started
     _log(f"{idx.size} SNPs x {inputs.n_samples} samples ({'refit' if args.refit else 'fixed'} "
          f"δ): null γ = {result.null.gamma:.6g}, logL = {result.null.loglik:.6f}; "
          f"{elapsed:.2f} s -> {prefix}.assoc.tsv")
+
+
+def _write_assoc(args: argparse.Namespace, prefix: str, inputs: AnalysisInputs,
+                 result: AssocResult, parameters: dict, started: float,
+                 extra: dict | None = None) -> None:
+    """One output pair, written as one unit."""
+    write_result_pairs([_assoc_pair(args, prefix, inputs, result, parameters, extra)])
+    _log_assoc(args, prefix, inputs, result, started)
 
 
 def _null_record(
@@ -606,13 +621,13 @@ def _assoc_record(inputs: AnalysisInputs, result: AssocResult, args: argparse.Na
 def run_gather(args: argparse.Namespace) -> None:
     """exactlmm gather: the chunks 1..N of one model's scan joined (module notes of
     exactlmm.saved): every chunk once, all of one model and mode."""
-    from .io.atomic import write_text_atomic
-    from .io.results import read_null_json
+    from .io.results import check_pair, read_null_json
 
     chunks = []
     for prefix in args.chunks:
         path = Path(f"{prefix}.null.json")
         record = read_null_json(path)
+        check_pair(prefix, record)
         if "chunk" not in record or "model" not in record:
             raise InputError("not the record of an exactlmm assoc --model --chunk run", path)
         chunks.append((tuple(record["chunk"]), prefix, record))
@@ -656,8 +671,7 @@ def run_gather(args: argparse.Namespace) -> None:
     merged["untested"] = dict(sorted(untested.items()))
     merged["chunks"] = n_chunks
     merged["gathered"] = provenance(PROG, __version__, _parameters(args))
-    write_text_atomic(Path(f"{args.out}.assoc.tsv"), f"{header}\n" + "".join(bodies))
-    write_null_json(Path(f"{args.out}.null.json"), merged)
+    write_table_pairs([(args.out, (f"{header}\n" + "".join(bodies)).encode(), merged)])
     _log(f"{merged['n_snps']} SNPs from {n_chunks} chunks -> {args.out}.assoc.tsv")
 
 

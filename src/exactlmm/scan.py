@@ -75,7 +75,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .dosage import ImputedBlock, impute_center
-from .io.results import ERRCODE_DTYPE, TESTED
+from .io.results import ERRCODE_DTYPE, ROW_COLUMNS, STATISTIC_COLUMNS, TESTED
 from .likelihood import LOG_2PI
 from .null import NullModel
 from .parallel import Workspace, chunks, run_parts
@@ -96,10 +96,6 @@ REFIT_MAX_ITER = 100
 #: series coefficients from one GEMM over the whole block (:meth:`RefitTables.local_coefficients`).
 MIN_FULL_BRACKET = 256
 
-STAT_COLUMNS = (
-    "n", "af", "beta", "se", "p_wald", "p_lrt", "p_score", "delta", "delta_ml", "errcode",
-)  # fmt: skip
-_NA_COLUMNS = ("beta", "se", "p_wald", "p_lrt", "p_score", "delta", "delta_ml")
 _TINY = np.finfo(float).tiny
 
 
@@ -228,8 +224,8 @@ class Scanner:
 
     # -- per-block entry points ------------------------------------------------------------
     def scan_block(self, block: ImputedBlock) -> dict[str, np.ndarray]:
-        """All statistics of :data:`STAT_COLUMNS` for one block of mean-imputed, centered SNPs
-        (:func:`exactlmm.dosage.impute_center`)."""
+        """All statistics of :data:`exactlmm.io.results.ROW_COLUMNS` for one block of
+        mean-imputed, centered SNPs (:func:`exactlmm.dosage.impute_center`)."""
         return self.scan_rotated(rotate_block(self.spectrum, block))
 
     def scan_rotated(self, rotated: RotatedBlock) -> dict[str, np.ndarray]:
@@ -255,7 +251,7 @@ class Scanner:
         else:
             out = self._refit(rotated, r_yx)
         untestable = rotated.untestable
-        for name in _NA_COLUMNS:
+        for name in STATISTIC_COLUMNS:
             out[name] = np.where(untestable, np.nan, out[name])
         block = rotated.block
         out["n"] = block.n_called.astype(np.int64)
@@ -668,7 +664,7 @@ def _score(a: np.ndarray, b: np.ndarray, c: np.ndarray, n: int, dof: int) -> np.
 
 def empty_statistics() -> dict[str, np.ndarray]:
     """The statistics table of no SNP (every column, typed)."""
-    empty = {name: np.empty(0) for name in STAT_COLUMNS}
+    empty = {name: np.empty(0) for name in ROW_COLUMNS}
     empty["n"] = np.empty(0, dtype=np.int64)
     empty["errcode"] = np.empty(0, dtype=ERRCODE_DTYPE)
     return empty
@@ -699,7 +695,7 @@ def scan_imputed(
                 out.append(scanner.scan_rotated(rotated))
             bar.update(rotated.n_snps)
     return [
-        {name: np.concatenate([p[name] for p in out]) for name in STAT_COLUMNS}
+        {name: np.concatenate([p[name] for p in out]) for name in ROW_COLUMNS}
         if out else empty_statistics()
         for out in pieces
     ]

@@ -24,6 +24,7 @@ Both writers are atomic and byte-reproducible (no timestamps).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -35,12 +36,18 @@ from typing import Any
 import numpy as np
 
 from exactlmm.errors import InputError
-from exactlmm.io.atomic import atomic_write, write_text_atomic
+from exactlmm.io.atomic import FileGroup, atomic_write, write_text_atomic
 
-ASSOC_COLUMNS = (
-    "chrom", "snp", "pos", "a1", "a2", "n", "af", "beta", "se",
-    "p_wald", "p_lrt", "p_score", "delta", "delta_ml", "errcode",
-)  # fmt: skip
+STATISTIC_COLUMNS = ("beta", "se", "p_wald", "p_lrt", "p_score", "delta", "delta_ml")
+"""The columns a tool's test fills (NA for a SNP with an errcode other than ``.``)."""
+SNP_COLUMNS = ("chrom", "snp", "pos", "a1", "a2")
+"""The columns that name a SNP (from the ``.bim``)."""
+ROW_COLUMNS = ("n", "af", *STATISTIC_COLUMNS, "errcode")
+"""The columns a scan computes for each SNP."""
+ASSOC_COLUMNS = (*SNP_COLUMNS, *ROW_COLUMNS)
+"""Every column of an ``.assoc.tsv``, in order."""
+HEADER_LINE = "\t".join(ASSOC_COLUMNS) + "\n"
+"""The header line of an ``.assoc.tsv`` (all of a skipped run's table)."""
 STRING_COLUMNS = frozenset({"chrom", "snp", "a1", "a2", "errcode"})
 
 TESTED = "."
@@ -67,6 +74,8 @@ LIKELIHOODS = ("REML", "ML", None)
 """What ``likelihood`` can be: ``None`` for a tool that fits no likelihood (``loglik`` is then
 ``None`` too: BOLT-LMM's Monte-Carlo REML prints none, PLINK 2's regression has no kinship)."""
 STATUSES = ("ok", "skipped")
+TABLE_SHA256 = "assoc_sha256"
+"""The ``null.json`` key holding the SHA-256 of the ``.assoc.tsv`` written with it."""
 
 
 # --------------------------------------------------------------------------- assoc.tsv
@@ -130,10 +139,8 @@ def _format_floats(name: str, values: np.ndarray) -> list[str]:
     return _format(FLOAT_FORMAT, floats, np.isnan(floats))
 
 
-def write_assoc_tsv(
-    path: str | os.PathLike[str], columns: Mapping[str, np.ndarray | Sequence[Any]]
-) -> None:
-    """Write ``PREFIX.assoc.tsv`` atomically from one array per column of :data:`ASSOC_COLUMNS`.
+def format_assoc_tsv(columns: Mapping[str, np.ndarray | Sequence[Any]]) -> bytes:
+    """The bytes of an ``.assoc.tsv`` with one array per column of :data:`ASSOC_COLUMNS`.
 
     Every column must be given and all must have the same length; ``None`` or NaN in a
     numeric column is written ``NA``.  ``pos`` and ``n`` must hold whole numbers.
@@ -161,10 +168,17 @@ def write_assoc_tsv(
         else:
             formatted.append(_format_floats(name, values))
     lines = "\n".join(map("\t".join, zip(*formatted, strict=True)))
+    return (HEADER_LINE + (lines + "\n" if lines else "")).encode()
+
+
+def write_assoc_tsv(
+    path: str | os.PathLike[str], columns: Mapping[str, np.ndarray | Sequence[Any]]
+) -> None:
+    """Write an ``.assoc.tsv`` alone, atomically (:func:`format_assoc_tsv`); a run's output
+    pair is written by :func:`write_result_pair`."""
+    data = format_assoc_tsv(columns)
     with atomic_write(path, "wb") as handle:
-        handle.write(("\t".join(ASSOC_COLUMNS) + "\n").encode())
-        if lines:
-            handle.write((lines + "\n").encode())
+        handle.write(data)
 
 
 def read_assoc_tsv(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
@@ -244,16 +258,116 @@ def _to_json(value: Any, where: str) -> Any:
     return value
 
 
-def write_null_json(path: str | os.PathLike[str], record: Mapping[str, Any]) -> None:
-    """Write ``PREFIX.null.json`` of an ``ok`` run atomically (``indent=2``, ``"status": "ok"``
+def format_null_json(record: Mapping[str, Any]) -> str:
+    """The text of ``PREFIX.null.json`` of an ``ok`` run (``indent=2``, ``"status": "ok"``
     first, then the keys in the order given)."""
     missing = [key for key in NULL_REQUIRED_KEYS if key not in record]
     if missing:
         raise ValueError(f"null model record lacks {missing}")
     clean = _to_json({"status": "ok", **{k: v for k, v in record.items() if k != "status"}},
                      "record")
-    text = json.dumps(clean, indent=2, sort_keys=False, allow_nan=False)
-    write_text_atomic(path, text + "\n")
+    return json.dumps(clean, indent=2, sort_keys=False, allow_nan=False) + "\n"
+
+
+def write_null_json(path: str | os.PathLike[str], record: Mapping[str, Any]) -> None:
+    """Write a ``null.json`` alone, atomically (:func:`format_null_json`); a run's output pair
+    is written by :func:`write_result_pair`."""
+    write_text_atomic(path, format_null_json(record))
+
+
+def _prefix_path(prefix: str | os.PathLike[str], suffix: str) -> Path:
+    prefix = Path(prefix)
+    return prefix.with_name(prefix.name + suffix)
+
+
+def pair_paths(prefix: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """``(PREFIX.assoc.tsv, PREFIX.null.json)``."""
+    return _prefix_path(prefix, ".assoc.tsv"), _prefix_path(prefix, ".null.json")
+
+
+def sealed_record(table: bytes, record: Mapping[str, Any]) -> dict[str, Any]:
+    """``record`` with :data:`TABLE_SHA256` = the SHA-256 of ``table`` as its last key."""
+    return {**{k: v for k, v in record.items() if k != TABLE_SHA256},
+            TABLE_SHA256: hashlib.sha256(table).hexdigest()}
+
+
+def stage_result_pair(group: FileGroup, prefix: str | os.PathLike[str], table: bytes,
+                      null_text: str) -> None:
+    """Add a run's output pair to ``group``: the table, and its ``null.json`` text (which
+    should carry the table's SHA-256: :func:`sealed_record`) as the seal."""
+    table_path, null_path = pair_paths(prefix)
+    group.write_bytes(table_path, table)
+    group.write_text(null_path, null_text, seal=True)
+
+
+def write_result_pairs(
+    pairs: Sequence[tuple[str | os.PathLike[str], Mapping[str, Any], Mapping[str, Any]]],
+) -> None:
+    """Write the output pairs ``(prefix, columns, record)`` of one run (several phenotypes:
+    one pair each) as one unit (:class:`exactlmm.io.atomic.FileGroup`).
+
+    Every table and ``null.json`` is formatted and written to temporary files first; only when
+    all are complete are the old ``null.json`` files removed, the tables renamed into place and
+    the new ``null.json`` files last.  Each ``null.json`` carries the SHA-256 of its table
+    (:data:`TABLE_SHA256`), so a reader can tell a pair from a table beside another run's
+    record (:func:`check_pair`).
+    """
+    write_table_pairs([(prefix, format_assoc_tsv(columns), record)
+                       for prefix, columns, record in pairs])
+
+
+def write_table_pairs(
+    pairs: Sequence[tuple[str | os.PathLike[str], bytes, Mapping[str, Any]]],
+) -> None:
+    """:func:`write_result_pairs` for tables already formatted: ``(prefix, table bytes,
+    record)``."""
+    with FileGroup() as group:
+        for prefix, table, record in pairs:
+            stage_result_pair(group, prefix, table, format_null_json(sealed_record(table, record)))
+        group.commit()
+
+
+def write_result_pair(prefix: str | os.PathLike[str],
+                      columns: Mapping[str, np.ndarray | Sequence[Any]],
+                      record: Mapping[str, Any]) -> None:
+    """Write ``PREFIX.assoc.tsv`` and ``PREFIX.null.json`` of an ``ok`` run as one unit
+    (:func:`write_result_pairs`)."""
+    write_result_pairs([(prefix, columns, record)])
+
+
+def check_pair(prefix: str | os.PathLike[str], record: Mapping[str, Any] | None = None
+               ) -> None:
+    """Check that ``PREFIX.assoc.tsv`` is the table ``PREFIX.null.json`` was written with: its
+    SHA-256 equals the record's :data:`TABLE_SHA256` (a record without one, from an older
+    version, is not checked).  ``record``: the ``null.json`` already read.
+
+    Errors (``InputError`` naming the table): the table is missing, or is not the one sealed.
+    """
+    table_path, null_path = pair_paths(prefix)
+    if record is None:
+        record = _load_json_object(null_path)
+    expected = record.get(TABLE_SHA256)
+    if expected is None:
+        return
+    try:
+        actual = _sha256_file(table_path)
+    except FileNotFoundError:
+        raise InputError(f"missing: {null_path.name} names a table that is not there",
+                         path=table_path) from None
+    except OSError as err:
+        raise InputError(f"cannot read it ({err.strerror})", path=table_path) from None
+    if actual != expected:
+        raise InputError(f"not the table {null_path.name} was written with (SHA-256 "
+                         f"{actual[:12]}…, the record says {str(expected)[:12]}…): altered, "
+                         "or left by another run", path=table_path)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for piece in iter(lambda: handle.read(2**20), b""):
+            digest.update(piece)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -288,11 +402,6 @@ class RunOutcome:
         return self.time_limit is not None
 
 
-def _prefix_path(prefix: str | os.PathLike[str], suffix: str) -> Path:
-    prefix = Path(prefix)
-    return prefix.with_name(prefix.name + suffix)
-
-
 def write_skipped(
     prefix: str | os.PathLike[str], tool: str, mode: str, reason: str,
     time_limit: float | None = None,
@@ -303,21 +412,26 @@ def write_skipped(
     reason = " ".join(str(reason).split())
     if not reason:
         raise ValueError("a skipped run needs a reason")
-    write_text_atomic(_prefix_path(prefix, ".assoc.tsv"), "\t".join(ASSOC_COLUMNS) + "\n")
     record: dict[str, Any] = {"status": "skipped", "tool": tool, "mode": mode, "reason": reason}
     if time_limit is not None:
         record["time_limit"] = float(time_limit)
-    write_text_atomic(_prefix_path(prefix, ".null.json"), json.dumps(record, indent=2) + "\n")
+    table = HEADER_LINE.encode()
+    with FileGroup() as group:
+        stage_result_pair(group, prefix, table,
+                          json.dumps(sealed_record(table, record), indent=2) + "\n")
+        group.commit()
 
 
 def read_outcome(prefix: str | os.PathLike[str]) -> RunOutcome:
     """The outcome of the run whose files are ``PREFIX.null.json`` / ``PREFIX.assoc.tsv``.
 
-    Only the JSON is read (the table is read by whoever needs it).  Errors are those of
-    :func:`read_null_json`, plus a skipped record without a reason.
+    The table is not read, only checked against the SHA-256 its record holds
+    (:func:`check_pair`).  Errors are those of :func:`read_null_json` and :func:`check_pair`,
+    plus a skipped record without a reason.
     """
     path = _prefix_path(prefix, ".null.json")
     record = _load_json_object(path)
+    check_pair(prefix, record)
     status = record.get("status", "ok")
     if status not in STATUSES:
         raise InputError(f"status is {status!r}, expected 'ok' or 'skipped'", path=path)

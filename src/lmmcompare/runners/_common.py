@@ -11,7 +11,6 @@ import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,11 +18,11 @@ import numpy as np
 from exactlmm.dosage import impute_center
 from exactlmm.io.plink import iter_genotype_blocks
 from exactlmm.io.results import (
-    ASSOC_COLUMNS,
     ERRCODE_DTYPE,
+    ROW_COLUMNS,
+    STATISTIC_COLUMNS,
     TESTED,
-    write_assoc_tsv,
-    write_null_json,
+    write_result_pair,
 )
 from exactlmm.pipeline import AnalysisInputs, load_inputs
 from exactlmm.provenance import provenance
@@ -124,13 +123,10 @@ def empty_stat_columns(m: int) -> dict[str, np.ndarray]:
     """``n``, ``af``, the statistics and ``errcode`` for ``m`` SNPs: ``n`` 0, numbers NaN (NA),
     ``errcode`` '.' (tested)."""
     out: dict[str, np.ndarray] = {"n": np.zeros(m, dtype=np.int64)}
-    for name in ASSOC_COLUMNS[6:-1]:
+    for name in ROW_COLUMNS[1:-1]:
         out[name] = np.full(m, np.nan)
     out["errcode"] = np.full(m, TESTED, dtype=ERRCODE_DTYPE)
     return out
-
-
-STATISTICS_COLUMNS = ("beta", "se", "p_wald", "p_lrt", "p_score", "delta", "delta_ml")
 
 
 def write_results(out: str | os.PathLike[str], columns: dict[str, Any], record: dict) -> None:
@@ -141,13 +137,11 @@ def write_results(out: str | os.PathLike[str], columns: dict[str, Any], record: 
     """
     errcode = np.asarray(columns["errcode"]).astype(ERRCODE_DTYPE)
     untested = errcode != TESTED
-    for name in STATISTICS_COLUMNS:
+    for name in STATISTIC_COLUMNS:
         columns[name] = np.where(untested, np.nan, np.asarray(columns[name], dtype=np.float64))
     errcode[~untested & np.isnan(columns["p_wald"])] = "TOOL_FAILED"
     columns["errcode"] = errcode
-    out = Path(out)
-    write_assoc_tsv(out.with_name(out.name + ".assoc.tsv"), columns)
-    write_null_json(out.with_name(out.name + ".null.json"), record)
+    write_result_pair(out, columns, record)
 
 
 def null_record(
