@@ -92,27 +92,29 @@ def test_phenotype_from_fam_extra_columns(tmp_path, make_plink):
 
 
 def test_match_samples_keeps_fam_order_and_drops_missing(tmp_path, make_plink):
-    ds = open_plink(make_plink(tmp_path, n=8, m=4))
+    ds = open_plink(make_plink(tmp_path, n=10, m=4))
     # Phenotype file in another order, one sample unknown to the .fam, two .fam samples absent.
-    order = [5, 0, 3, 7, 1, 6]
-    y = {0: 1.0, 1: "NA", 3: 3.0, 5: 5.0, 6: 6.0, 7: 7.0}
+    order = [5, 0, 3, 7, 1, 6, 9, 8]
+    y = {0: 1.0, 1: "NA", 3: 3.0, 5: 5.0, 6: 6.0, 7: 7.0, 8: 8.0, 9: 9.5}
     lines = ["FID IID y"] + [f"fam{i} ind{i} {y[i]}" for i in order] + ["famZ indZ 9"]
     pheno = read_pheno(write(tmp_path / "pheno.txt", lines))
-    covar_lines = [f"fam{i} ind{i} {10 * i} {'-9' if i == 6 else i}" for i in range(8) if i != 7]
+    covar_lines = [f"fam{i} ind{i} {10 * i} {'-9' if i == 6 else i % 4}"
+                   for i in range(10) if i != 7]
     covar = read_covar(write(tmp_path / "covar.txt", covar_lines))
-    with pytest.warns(UserWarning, match=r"pheno\.txt: 1 of its 7 phenotype samples are not in"):
+    with pytest.warns(UserWarning, match=r"pheno\.txt: 1 of its 9 phenotype samples are not in"):
         match = match_samples(ds, pheno, covar)
-    np.testing.assert_array_equal(match.fam_index, [0, 3, 5])
-    np.testing.assert_array_equal(match.y, [1.0, 3.0, 5.0])
-    np.testing.assert_array_equal(match.covariates, [[0, 0], [30, 3], [50, 5]])
+    np.testing.assert_array_equal(match.fam_index, [0, 3, 5, 8, 9])
+    np.testing.assert_array_equal(match.y, [1.0, 3.0, 5.0, 8.0, 9.5])
+    np.testing.assert_array_equal(match.covariates, [[0, 0], [30, 3], [50, 1], [80, 0], [90, 1]])
     assert match.n_dropped_missing == 3  # 1: NA phenotype, 6: -9 covariate, 7: not in covar
+    assert match.n_missing_covariate == 2  # 6 and 7
     assert match.n_fam_without_pheno == 2  # 2 and 4
     assert match.n_pheno_not_in_fam == 1
     assert match.pheno_name == "y" and match.covariate_names == ["covar1", "covar2"]
     with pytest.warns(UserWarning):
         plain = match_samples(ds, pheno)
-    np.testing.assert_array_equal(plain.fam_index, [0, 3, 5, 6, 7])
-    assert plain.covariates.shape == (5, 0)
+    np.testing.assert_array_equal(plain.fam_index, [0, 3, 5, 6, 7, 8, 9])
+    assert plain.covariates.shape == (7, 0)
 
 
 def test_match_samples_errors(tmp_path, make_plink):
@@ -154,7 +156,7 @@ def _categorical_match(tmp_path, make_plink, column: list[str], pheno: list[str]
         f"fam{i} ind{i} {30 + i} {v}" for i, v in enumerate(column))])
     table = read_covar(covar_path, categorical=categorical)
     pheno_table = read_pheno(pheno_path)
-    pheno_table.values[:, 0] += np.arange(8)  # not constant
+    pheno_table.values[:, 0] += np.arange(8) ** 2  # not constant, not in the span of age
     return table, match_samples(ds, pheno_table, table)
 
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -47,6 +46,7 @@ from exactlmm.errors import InputError
 from exactlmm.io.atomic import write_text_atomic
 from exactlmm.io.plink import PlinkDataset, bed_codes, iter_code_blocks
 from exactlmm.io.results import TESTED
+from exactlmm.io.text import split_lines
 from exactlmm.progress import progress_bar
 
 GEMMA_MAF = 0.01
@@ -195,16 +195,8 @@ def write_snp_list(path: str | os.PathLike[str], snp_ids) -> None:
 
 def read_snp_list(path: str | os.PathLike[str]) -> list[str]:
     """Read a SNP list: one ID per non-blank line (a line with two fields is an error)."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise InputError("SNP list not found", path=path) from None
     ids: list[str] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        fields = line.split()
-        if not fields:
-            continue
+    for lineno, fields in split_lines(path, "SNP list"):
         if len(fields) != 1:
             raise InputError(
                 f"line {lineno}: {len(fields)} fields; a SNP list has one ID per line", path=path

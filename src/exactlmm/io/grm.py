@@ -19,6 +19,7 @@ import numpy as np
 
 from exactlmm.errors import InputError
 from exactlmm.io.atomic import atomic_write, write_text_atomic
+from exactlmm.io.text import split_lines
 from exactlmm.symmetric import fill_lower
 
 SUFFIX = ".grm.bin"
@@ -47,16 +48,21 @@ def _paths(prefix: Path) -> tuple[Path, Path, Path]:
 def read_grm_ids(path: str | os.PathLike[str]) -> np.ndarray:
     """The (FID, IID) pairs of ``PREFIX.grm.id`` beside ``PREFIX.grm.bin``: an n × 2 str array."""
     _, _, id_path = _paths(grm_prefix(path))
-    try:
-        lines = [line.split() for line in id_path.read_text().splitlines() if line.strip()]
-    except FileNotFoundError:
-        raise InputError("GRM sample file not found (GCTA's PREFIX.grm.id)", path=id_path) from None
-    bad = next((i for i, fields in enumerate(lines, 1) if len(fields) < 2), None)
+    rows = split_lines(id_path, "GRM sample file")
+    bad = next((lineno for lineno, fields in rows if len(fields) < 2), None)
     if bad is not None:
         raise InputError(f"line {bad}: expected FID IID", path=id_path)
-    if not lines:
+    if not rows:
         raise InputError("the GRM sample file is empty", path=id_path)
-    return np.array([fields[:2] for fields in lines], dtype=str)
+    seen: dict[tuple[str, str], int] = {}
+    for lineno, fields in rows:
+        key = (fields[0], fields[1])
+        if key in seen:
+            raise InputError(f"line {lineno}: sample FID={key[0]} IID={key[1]} appears again "
+                             f"(first on line {seen[key]}); sample IDs must be unique",
+                             path=id_path)
+        seen[key] = lineno
+    return np.array([fields[:2] for _, fields in rows], dtype=str)
 
 
 def read_grm(path: str | os.PathLike[str], n_expected: int | None = None) -> np.ndarray:

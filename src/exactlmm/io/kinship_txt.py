@@ -17,6 +17,7 @@ import numpy as np
 
 from exactlmm.errors import InputError
 from exactlmm.io.atomic import atomic_write
+from exactlmm.io.text import read_text
 from exactlmm.symmetric import max_abs, max_asymmetry, symmetrize
 
 SYMMETRY_RTOL = 1e-6
@@ -133,10 +134,7 @@ def _read_regular(path: Path) -> np.ndarray | None:
 def _read_any(path: Path) -> np.ndarray:
     """Any text ``numpy.loadtxt`` reads (blank lines skipped, '#' not special); a file it
     cannot read gets an ``InputError`` naming the line."""
-    try:
-        text = path.read_text()
-    except UnicodeDecodeError as err:
-        raise InputError(f"not a text file ({err.reason} at byte {err.start})", path=path) from None
+    text = read_text(path, "kinship file")
     if not text.strip():
         raise InputError("the kinship file is empty", path=path)
     try:

@@ -25,6 +25,7 @@ import numpy as np
 
 from exactlmm.errors import InputError
 from exactlmm.io.bed import BED_MAGIC, CODE_DOSAGE, BedCodes
+from exactlmm.io.text import UTF8_BOM, split_lines
 
 FAM_MIN_FIELDS = 6
 BIM_FIELDS = 6
@@ -86,15 +87,6 @@ def _with_suffix(prefix: Path, suffix: str) -> Path:
     return prefix.with_name(prefix.name + suffix)
 
 
-def _split_lines(path: Path) -> list[tuple[int, list[str]]]:
-    """Whitespace-split the non-blank lines of a text file, with 1-based line numbers."""
-    try:
-        text = path.read_text()
-    except UnicodeDecodeError as err:
-        raise InputError(f"not a text file ({err.reason} at byte {err.start})", path=path) from None
-    return [(i, fields) for i, line in enumerate(text.splitlines(), 1) if (fields := line.split())]
-
-
 def read_fam_fields(path: str | os.PathLike[str]) -> list[tuple[int, list[str]]]:
     """Fields of every non-blank ``.fam`` line, with line numbers, checked for shape.
 
@@ -102,7 +94,7 @@ def read_fam_fields(path: str | os.PathLike[str]) -> list[tuple[int, list[str]]]
     the same number of fields (GEMMA's example ``.fam`` files carry extra phenotype columns).
     """
     path = Path(path)
-    rows = _split_lines(path)
+    rows = split_lines(path)
     if not rows:
         raise InputError("the .fam file is empty (no samples)", path=path)
     width = len(rows[0][1])
@@ -155,6 +147,8 @@ def _fields_table(path: Path, n_fields: int, numeric: tuple[int, ...] = ()
     ``None`` when the file is anything else (the caller then reads it line by line and names
     the problem)."""
     data = path.read_bytes()
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM):]
     buf = np.frombuffer(data, dtype=np.uint8)
     if _IRREGULAR[buf].any() or data.count(b"\r") != data.count(b"\r\n"):
         return None
@@ -200,7 +194,7 @@ def _read_bim(path: Path) -> dict[str, np.ndarray]:
 
 
 def _read_bim_lines(path: Path) -> dict[str, np.ndarray]:
-    rows = _split_lines(path)
+    rows = split_lines(path)
     if not rows:
         raise InputError("the .bim file is empty (no SNPs)", path=path)
     for lineno, fields in rows:

@@ -26,6 +26,8 @@ import numpy as np
 
 from exactlmm.errors import InputError
 from exactlmm.io.plink import PlinkDataset, read_fam_fields
+from exactlmm.io.text import split_lines
+from exactlmm.scan import COLLINEAR_TOLERANCE
 
 MISSING_TOKENS = frozenset({"NA", "na", "Na", "nan", "NaN", "NAN", "."})
 """Tokens read as a missing value (besides any number equal to −9)."""
@@ -79,13 +81,7 @@ def _read_rows(path: Path, kind: str) -> tuple[list[str], list[tuple[int, list[s
     """Header names (or generated ones), data rows ``(line number, fields)`` and whether the
     file had a header.  Checks the shape: ≥ 3 fields, the same number on every line, no
     (FID, IID) pair twice."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise InputError(f"{kind} file not found", path=path) from None
-    except UnicodeDecodeError as err:
-        raise InputError(f"not a text file ({err.reason} at byte {err.start})", path=path) from None
-    rows = [(i, f) for i, line in enumerate(text.splitlines(), 1) if (f := line.split())]
+    rows = split_lines(path, f"{kind} file")
     if not rows:
         raise InputError(f"the {kind} file is empty", path=path)
     first_line, first = rows[0]
@@ -270,7 +266,7 @@ def read_pheno(path: str | os.PathLike[str], column: int = 1) -> SampleTable:
             f"value column{'s' if k != 1 else ''} (columns are numbered from 1 after FID IID)",
             path=path,
         )
-    return read_table(path, "pheno", columns=[column - 1])
+    return plink_case_control(read_table(path, "pheno", columns=[column - 1]))
 
 
 def read_phenotypes(path: str | os.PathLike[str], columns: Sequence[int] | None = None
@@ -289,8 +285,8 @@ def read_phenotypes(path: str | os.PathLike[str], columns: Sequence[int] | None 
             path=path,
         )
     table = read_table(path, "pheno", columns=[c - 1 for c in chosen])
-    return [SampleTable(table.path, table.fid, table.iid, [table.names[j]],
-                        table.values[:, j : j + 1], header=table.header)
+    return [plink_case_control(SampleTable(table.path, table.fid, table.iid, [table.names[j]],
+                                           table.values[:, j : j + 1], header=table.header))
             for j in range(len(chosen))]
 
 
@@ -354,13 +350,48 @@ def phenotype_from_fam(ds: PlinkDataset, column: int = 1) -> SampleTable:
                 "finite number",
                 path=path,
             ) from None
-    return SampleTable(
+    return plink_case_control(SampleTable(
         path=path,
         fid=np.array([f[0] for _, f in rows], dtype=str),
         iid=np.array([f[1] for _, f in rows], dtype=str),
         names=[f"fam_pheno{column}"],
         values=values,
-    )
+    ))
+
+
+def plink_case_control(table: SampleTable) -> SampleTable:
+    """A one-column phenotype table with PLINK's case/control coding applied, and a warning
+    for a binary trait.
+
+    PLINK 1.9 and 2 read a phenotype whose values are all 0, 1, 2 or missing as case/control
+    (1 = control, 2 = case) with 0 a missing value (``--1`` switches to 0/1 coding); GEMMA
+    reads 0 as a value.  Here a column holding both 1 and 2 and nothing but 0, 1 and 2 is
+    1/2 coded as PLINK says: its 0s become missing.  A column of only 0s and 1s is analysed
+    as it is, 0/1 (what PLINK's ``--1`` means).  Either way the trait is binary and the LMM
+    treats it as quantitative (a linear probability model), which the warning says.
+    """
+    y = table.values[:, 0]
+    levels = set(np.unique(y[~np.isnan(y)]).tolist())
+    name = table.names[0]
+    if levels <= {0.0, 1.0, 2.0} and {1.0, 2.0} <= levels:
+        zeros = y == 0.0
+        if zeros.any():
+            warnings.warn(f"{table.path}: phenotype '{name}' is 1/2 coded (PLINK's case/control "
+                          f"coding): its {int(zeros.sum())} zeros are read as missing, as PLINK "
+                          "does", stacklevel=2)
+            table.values[zeros, 0] = np.nan
+        levels.discard(0.0)
+    if len(levels) == 2 and levels in ({0.0, 1.0}, {1.0, 2.0}):
+        warnings.warn(f"{table.path}: phenotype '{name}' is binary "
+                      f"({'/'.join(f'{v:g}' for v in sorted(levels))}); the linear mixed model "
+                      "analyses it as a quantitative trait (a linear probability model)",
+                      stacklevel=2)
+    return table
+
+
+#: A phenotype whose values or spread pass these bounds is refused: its squares and the
+#: likelihood's sums of squares would leave float64's range (about 1e±308) or its precision.
+PHENOTYPE_SCALE_BOUNDS = (1e-100, 1e100)
 
 
 @dataclass
@@ -374,6 +405,8 @@ class SampleMatch:
     covariates: covariates of the kept samples, shape (n, k) (k = 0 without a covariate file).
     n_dropped_missing: ``.fam`` samples with a phenotype-file line that were dropped because
         the phenotype or any covariate is missing (or the sample is not in the covariate file).
+    n_missing_covariate: of those, the samples with a phenotype that were dropped for a
+        missing covariate (or for not being in the covariate file).
     n_fam_without_pheno: ``.fam`` samples that have no line in the phenotype file.
     n_pheno_not_in_fam: phenotype-file samples absent from the ``.fam`` file (ignored).
     pheno_name, covariate_names: column names (``C=level`` for a categorical covariate's
@@ -390,6 +423,7 @@ class SampleMatch:
     pheno_name: str
     covariate_names: list[str]
     categorical_references: dict[str, str | None] = field(default_factory=dict)
+    n_missing_covariate: int = 0
 
 
 def _rows_in_fam(
@@ -450,23 +484,50 @@ def match_samples(
             f"at least {MIN_SAMPLES} are needed",
             path=pheno.path,
         )
-    if np.ptp(y) == 0:
-        raise InputError(
-            f"phenotype '{pheno.names[0]}' is constant ({y[0]!r}) over the "
-            f"{fam_index.size} analysed samples",
-            path=pheno.path,
-        )
+    _check_phenotype(y, covariates, pheno, covar)
+    has_y = has_pheno & ~np.isnan(y_all)
     return SampleMatch(
         fam_index=fam_index,
         y=y,
         covariates=covariates,
         n_dropped_missing=int(np.count_nonzero(has_pheno & ~keep)),
+        n_missing_covariate=int(np.count_nonzero(has_y & ~keep)),
         n_fam_without_pheno=int(np.count_nonzero(~has_pheno)),
         n_pheno_not_in_fam=n_pheno_foreign,
         pheno_name=pheno.names[0],
         covariate_names=covariate_names,
         categorical_references=references,
     )
+
+
+def _check_phenotype(y: np.ndarray, covariates: np.ndarray, pheno: SampleTable,
+                     covar: SampleTable | None) -> None:
+    """Refuse a phenotype the model cannot analyse (``InputError`` naming the file): constant;
+    of a scale beyond :data:`PHENOTYPE_SCALE_BOUNDS`; or in the span of the intercept and the
+    covariates, ‖(I − QQᵀ)y‖² ≤ ``COLLINEAR_TOLERANCE`` · ‖y − ȳ‖² with Q an orthonormal
+    basis of X (the rule that makes a SNP ``COLLINEAR``): nothing would be left for the
+    variance components (σe² would be rounding noise and every p-value meaningless)."""
+    name = pheno.names[0]
+    if np.ptp(y) == 0:
+        raise InputError(f"phenotype '{name}' is constant ({y[0]!r}) over the {y.size} "
+                         "analysed samples", path=pheno.path)
+    lo, hi = PHENOTYPE_SCALE_BOUNDS
+    largest = float(np.max(np.abs(y)))
+    scaled = y / largest  # the standard deviation without overflow or underflow
+    spread = largest * float(np.sqrt(np.mean((scaled - scaled.mean()) ** 2)))
+    if not lo <= spread <= hi:
+        raise InputError(f"phenotype '{name}' has values up to {largest:.3g} and a standard "
+                         f"deviation of {spread:.3g}: outside {lo:g} to {hi:g}, where its "
+                         "squares leave double precision; rescale it (e.g. to standard units)",
+                         path=pheno.path)
+    x = np.column_stack([np.ones(y.size), covariates])
+    q, _ = np.linalg.qr(x)
+    residual = y - q @ (q.T @ y)
+    if residual @ residual <= COLLINEAR_TOLERANCE * float(np.sum((y - y.mean()) ** 2)):
+        raise InputError(
+            f"phenotype '{name}' lies in the span of the intercept and the covariates"
+            f"{' of ' + str(covar.path) if covar is not None else ''} (is it one of them?): "
+            "nothing is left for the variance components", path=pheno.path)
 
 
 def _expand_categorical(
