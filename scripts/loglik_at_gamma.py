@@ -13,7 +13,8 @@ import sys
 import pandas as pd
 from glue import ran, run_script, strip_suffix
 
-from exactlmm.pipeline import load_inputs, loglik_at_gamma
+from exactlmm.inputs import InputOptions, load_inputs
+from exactlmm.pipeline import loglik_at_gamma
 from lmmcompare.compare import write_table
 from lmmcompare.registry import GENOTYPE_KINSHIP_MODES, NO_KINSHIP_MODE
 
@@ -27,7 +28,7 @@ def main(snakemake):
         group = [row for row in rows if (row["mode"] in GENOTYPE_KINSHIP_MODES) == from_genotypes]
         if not group:
             continue
-        inputs = load_inputs(
+        inputs = load_inputs(InputOptions(
             strip_suffix(snakemake.input.bed, ".bed"),
             snakemake.input.pheno,
             snakemake.params.mpheno,
@@ -35,7 +36,7 @@ def main(snakemake):
             None if from_genotypes else snakemake.input.kinship,
             snakemake.input.snplist,
             center_kinship=snakemake.params.center_kinship and not from_genotypes,
-        )
+        ))
         values = loglik_at_gamma(inputs, [row["gamma"] for row in group], likelihood="REML")
         for row, value in zip(group, values, strict=True):
             row["ours_loglik_at_gamma"] = value

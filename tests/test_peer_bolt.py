@@ -27,10 +27,10 @@ import pytest
 from scipy.stats import chi2
 
 from exactlmm.cli import main as exactlmm_main
+from exactlmm.inputs import InputOptions, load_inputs
 from exactlmm.io.plink import read_genotypes
 from exactlmm.io.results import read_assoc_tsv, read_null_json
 from exactlmm.kinship import standardize
-from exactlmm.pipeline import load_inputs
 from lmmcompare import registry
 from lmmcompare.compare import lambda_gc, minus_log10, pearson
 from lmmcompare.runners import RunRequest, SkipRun, ToolFailed, bolt
@@ -200,7 +200,8 @@ def bolt_run(sim: dict) -> Path:
 def test_bolt_computes_what_the_docstring_says(sim, bolt_run):
     """Dense numpy replica of BOLT's statistic and BETA from its printed δ, σ²_K, c."""
     request = sim["request"]
-    inputs = load_inputs(request.bfile, request.pheno, 1, request.covar, None, request.extract)
+    inputs = load_inputs(InputOptions(request.bfile, request.pheno, 1, request.covar, None,
+                                      request.extract))
     null = read_null_json(f"{bolt_run}.null.json")
     native = null["native"]
     table = read_assoc_tsv(f"{bolt_run}.assoc.tsv")

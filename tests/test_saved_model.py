@@ -13,7 +13,7 @@ import pytest
 
 from exactlmm.cli import main
 from exactlmm.io.model import file_fingerprint, model_paths
-from exactlmm.pipeline import chunk_ranges
+from exactlmm.pipeline import ScanOptions, chunk_ranges
 
 BLOCK = "96"  # small blocks, so that a few hundred SNPs make many chunks
 
@@ -113,14 +113,15 @@ def test_a_loco_chunk_reads_only_its_chromosomes_bases(tmp_path, data, capsys, m
     monkeypatch.setattr(SavedModel, "array", lambda self, name: read.append(name)
                         or array(self, name))
     model = LoadedModel(tmp_path / "m", data[0])
-    genome_wide = len(model.positions) - 1
-    assert genome_wide == 3 and model.saved.parts[genome_wide]["label"] is None
-    sizes = [len(model.positions[p]) for p in range(genome_wide)]
+    genome_wide = len(model.layout) - 1
+    assert genome_wide == 3 and model.layout[genome_wide][0] is None
+    sizes = [len(model.layout[p][1]) for p in range(genome_wide)]
     touched = set()
     for chunk in (1, 2, 3):
         read.clear()
-        result = association_from_model(model, refit=mode == "loco-refit", chunk=chunk,
-                                        n_chunks=3, block_size=int(BLOCK))
+        result = association_from_model(
+            model, ScanOptions(refit=mode == "loco-refit", block_size=int(BLOCK)), chunk=chunk,
+            n_chunks=3)
         parts = sorted({p for p, _, _ in chunk_ranges(sizes, int(BLOCK), chunk, 3)})
         assert [name for name in read if name.endswith("/basis")] == [
             f"part{p}/basis" for p in parts]
@@ -155,7 +156,7 @@ def test_model_files_are_reproducible_and_as_documented(tmp_path, data, capsys):
     npz2, _ = model_paths(tmp_path / "m2")
     assert npz1.read_bytes() == npz2.read_bytes()
     header = json.loads(json1.read_text())
-    assert header["format"] == "exactlmm-model" and header["format_version"] == 1
+    assert header["format"] == "exactlmm-model" and header["format_version"] == 2
     assert header["inputs"]["bed"] == file_fingerprint(f"{data[0]}.bed")
     with zipfile.ZipFile(npz1) as archive:
         assert all(info.compress_type == zipfile.ZIP_STORED for info in archive.infolist())

@@ -7,11 +7,12 @@ and score tests at the null γ (fixed mode) or at its own γ (refit mode, GEMMA 
 
 The public API (``__all__``), from files to results:
 
-* inputs: :func:`open_plink` → :class:`PlinkDataset`, :func:`load_inputs` →
-  :class:`AnalysisInputs`;
+* inputs: :func:`open_plink` → :class:`PlinkDataset`, :class:`InputOptions` →
+  :func:`load_inputs` (:func:`load_phenotypes` for several) → :class:`AnalysisInputs`;
 * kinship: :func:`kinship_standardized`, :func:`kinship_centered`, :func:`kinship_loco`
   (streamed, untestable SNPs left out), :func:`read_kinship`, :func:`write_kinship`;
-* the whole analysis: :func:`association` → :class:`AssocResult`, or step by step
+* the whole analysis: :func:`association` (:func:`association_many`) with
+  :class:`ScanOptions` → :class:`AssocResult`, or step by step
   :func:`kinship_model` → :class:`KinshipModel`, :func:`fit` → :class:`NullModel`,
   :class:`Scanner` and :func:`exactlmm.scan.scan` (not re-exported: the name would hide the
   module);
@@ -39,7 +40,7 @@ Example: a PLINK fileset with a planted effect on SNP 3 and a monomorphic SNP 7.
 >>> y = 1.5 * G[:, 3] + rng.standard_normal(60)
 >>> with tempfile.TemporaryDirectory() as tmp:
 ...     to_bed(Path(tmp) / "toy.bed", G, properties={"pheno": y}, count_A1=True)
-...     inputs = exactlmm.load_inputs(Path(tmp) / "toy")  # phenotype: .fam column 6
+...     inputs = exactlmm.load_inputs(exactlmm.InputOptions(Path(tmp) / "toy"))  # .fam pheno
 ...     result = exactlmm.association(inputs)
 ...     exactlmm.write_assoc_tsv(Path(tmp) / "toy.assoc.tsv", result.columns(inputs.dataset))
 ...     table = exactlmm.read_assoc_tsv(Path(tmp) / "toy.assoc.tsv")
@@ -55,6 +56,7 @@ __version__ = "0.1.0"
 
 from exactlmm.dosage import ImputedBlock, classify, count_errcodes, impute_center
 from exactlmm.errors import InputError
+from exactlmm.inputs import AnalysisInputs, InputOptions, load_inputs, load_phenotypes
 from exactlmm.io.kinship_txt import read_kinship, write_kinship
 from exactlmm.io.plink import PlinkDataset, open_plink
 from exactlmm.io.results import (
@@ -69,13 +71,13 @@ from exactlmm.io.results import (
 from exactlmm.kinship import kinship_centered, kinship_loco, kinship_standardized
 from exactlmm.null import NullModel, fit_null
 from exactlmm.pipeline import (
-    AnalysisInputs,
     AssocResult,
     KinshipModel,
+    ScanOptions,
     association,
+    association_many,
     fit,
     kinship_model,
-    load_inputs,
 )
 from exactlmm.scan import Scanner, iterate_blocks
 from exactlmm.spectral import spectrum_from_genotypes, spectrum_from_kinship
@@ -87,12 +89,15 @@ __all__ = [
     "AssocResult",
     "ImputedBlock",
     "InputError",
+    "InputOptions",
     "KinshipModel",
     "NullModel",
     "PlinkDataset",
+    "ScanOptions",
     "Scanner",
     "__version__",
     "association",
+    "association_many",
     "classify",
     "count_errcodes",
     "fit",
@@ -104,6 +109,7 @@ __all__ = [
     "kinship_model",
     "kinship_standardized",
     "load_inputs",
+    "load_phenotypes",
     "open_plink",
     "read_assoc_tsv",
     "read_kinship",

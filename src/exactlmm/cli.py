@@ -18,12 +18,15 @@ each check drops.
 from __future__ import annotations
 
 import argparse
+import math
 import re
+import signal
 import sys
 import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -31,25 +34,29 @@ from . import __version__, qc
 from . import kinship as kinship_mod
 from .dosage import describe_counts
 from .errors import InputError
+from .inputs import (
+    DEFAULT_BLOCK_SIZE,
+    AnalysisInputs,
+    InputOptions,
+    load_inputs,
+    load_phenotypes,
+)
+from .io.atomic import Terminated, exit_on_signals
 from .io.grm import write_grm
 from .io.kinship_txt import write_kinship
 from .io.plink import open_plink
 from .io.results import write_null_json, write_result_pairs, write_table_pairs
 from .io.tables import match_samples, phenotype_from_fam, read_covar, read_pheno
 from .pipeline import (
-    DEFAULT_BLOCK_SIZE,
-    AnalysisInputs,
     AssocResult,
+    ScanOptions,
     association,
     association_many,
-    fit,
-    kinship_model,
-    load_inputs,
-    load_phenotypes,
+    chunk_block_size,
     scan_parts,
 )
 from .provenance import provenance
-from .saved import LoadedModel, association_from_model, save_model
+from .saved import LoadedModel, association_from_model, gather_chunks, save_model
 from .scan import prefetch_special
 
 PROG = "exactlmm"
@@ -81,15 +88,55 @@ def _add_data_options(parser: argparse.ArgumentParser, *, needs_pheno: bool = Tr
                             help="also treat these numerically coded covariates as categorical")
     parser.add_argument("--extract", metavar="FILE",
                         help="use only the SNPs listed in FILE (one ID per line)")
-    parser.add_argument("--maf", type=float, default=0.0, metavar="X",
+    parser.add_argument("--maf", type=_bounded(0.0, 0.5), default=0.0, metavar="X",
                         help="drop SNPs with minor-allele frequency < X. Default: 0")
-    parser.add_argument("--geno", type=float, default=1.0, metavar="X",
+    parser.add_argument("--geno", type=_bounded(0.0, 1.0), default=1.0, metavar="X",
                         help="drop SNPs with missingness > X (as GEMMA and PLINK: = X is kept). "
                              "Default: 1")
-    parser.add_argument("--block-size", type=int, default=DEFAULT_BLOCK_SIZE, metavar="N",
+    parser.add_argument("--block-size", type=_positive_int, default=DEFAULT_BLOCK_SIZE,
+                        metavar="N",
                         help="SNPs read and tested per block. Default: 24 MiB of float64 per "
                              "block, 3·2^20/n SNPs for n samples (between 1024 and 8192)")
-    parser.add_argument("--out", required=True, metavar="PREFIX", help="output prefix")
+    parser.add_argument("--out", required=True, type=_out_prefix, metavar="PREFIX",
+                        help="output prefix")
+
+
+def _bounded(lo: float, hi: float):
+    """An argparse type: a number in [lo, hi] (NaN and infinities refused)."""
+
+    def number(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not lo <= value <= hi:  # False for NaN
+            raise argparse.ArgumentTypeError(f"{text!r}: expected a number from {lo:g} to {hi:g}")
+        return value
+
+    return number
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: a whole number ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 1")
+    return value
+
+
+def _out_prefix(text: str) -> str:
+    """An argparse type: an output prefix, a file name with or without folders before it
+    (``results/run``), never a folder alone (``""``, ``dir/``, ``.``): the outputs would be
+    hidden files such as ``dir/.assoc.tsv``."""
+    name = text.rsplit("/", 1)[-1]
+    if name in ("", ".", "..") or Path(text).is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is a folder; give a file prefix inside it, e.g. {text.rstrip('/') or '.'}"
+            "/run")
+    return text
 
 
 def _phenotype_columns(text: str) -> int | str:
@@ -154,8 +201,16 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (``exactlmm COMMAND: error: ...``, exit 2): usage
+    stays with ``--help``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Exact linear mixed model association scans (FaST-LMM-style: covariates "
                     "projected out, eigendecomposition of the kinship, search over log δ).",
@@ -234,7 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "tables in chunk order under one header, the null record of "
                                    "the chunks with their counts summed.")
     p.add_argument("chunks", nargs="+", metavar="CHUNK", help="the chunk runs' --out prefixes")
-    p.add_argument("--out", required=True, metavar="PREFIX", help="output prefix")
+    p.add_argument("--out", required=True, type=_out_prefix, metavar="PREFIX",
+                   help="output prefix")
     p.set_defaults(runner=run_gather)
 
     p = sub.add_parser("simulate", help="simulate PLINK genotypes and an LMM phenotype",
@@ -242,7 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "truth (lmmcompare.simulate): writes PREFIX.bed/.bim/.fam, "
                                    "PREFIX.pheno, PREFIX.covar (with --n-covariates) and "
                                    "PREFIX.truth.json.")
-    p.add_argument("--out", required=True, metavar="PREFIX", help="output prefix")
+    p.add_argument("--out", required=True, type=_out_prefix, metavar="PREFIX",
+                   help="output prefix")
     p.add_argument("--n-samples", type=int, required=True, metavar="N")
     p.add_argument("--n-snps", type=int, required=True, metavar="M")
     p.add_argument("--n-chromosomes", type=int, required=True, metavar="C")
@@ -263,19 +320,43 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; every failure the user can act on is one line on stderr.
+
+    Exit status: 0 done; 2 bad input or options, a file that cannot be read or written, or not
+    enough memory (``exactlmm: error: ...``); 128 + N when stopped by signal N (SIGTERM: 143,
+    SIGINT: 130), after removing every temporary file
+    (:func:`exactlmm.io.atomic.exit_on_signals`).  No output is written unless the run
+    succeeded.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.runner is run_assoc:
         prefetch_special()
+    exit_on_signals()
     with warnings.catch_warnings():
-        warnings.simplefilter("always")
+        warnings.simplefilter("default")  # each warning once per place, not once per SNP
         warnings.showwarning = _show_warning
         try:
             args.runner(args)
         except InputError as err:
-            print(f"{PROG}: error: {err}", file=sys.stderr)
-            return 2
+            return _error(str(err))
+        except OSError as err:
+            where = f"{err.filename}: " if err.filename else ""
+            return _error(f"{where}{err.strerror or err}")
+        except MemoryError:
+            return _error("not enough memory for this analysis (docs/BENCHMARKS.md gives the "
+                          "memory a scan needs; --kinship-snps with fewer SNPs than samples "
+                          "takes the low-rank path)")
+        except Terminated as stop:
+            return _error(f"{stop}; nothing written", 128 + stop.signum)
+        except KeyboardInterrupt:
+            return _error("interrupted; nothing written", 128 + signal.SIGINT)
     return 0
+
+
+def _error(message: str, status: int = 2) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return status
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -300,14 +381,28 @@ def _single_column(args: argparse.Namespace) -> int:
     return columns[0]
 
 
-def _inputs(args: argparse.Namespace) -> AnalysisInputs:
+def _input_options(args: argparse.Namespace, mpheno: int = 1) -> InputOptions:
+    """The data flags of a subcommand as :class:`exactlmm.inputs.InputOptions`."""
     _check_covar_options(args)
-    return load_inputs(
-        args.bfile, args.pheno, _single_column(args), args.covar, getattr(args, "kinship", None),
-        args.extract, covar_names=args.covar_name, covar_categorical=args.covar_categorical,
-        center_kinship=getattr(args, "center_kinship", False), maf=args.maf,
-        geno=args.geno, block_size=args.block_size,
-        kinship_snps=getattr(args, "kinship_snps", None),
+    return InputOptions(
+        bfile=args.bfile, pheno=args.pheno, mpheno=mpheno, covar=args.covar,
+        kinship=getattr(args, "kinship", None), extract=args.extract,
+        covar_names=args.covar_name, covar_categorical=args.covar_categorical,
+        center_kinship=getattr(args, "center_kinship", False), maf=args.maf, geno=args.geno,
+        block_size=args.block_size, kinship_snps=getattr(args, "kinship_snps", None),
+    )
+
+
+def _inputs(args: argparse.Namespace) -> AnalysisInputs:
+    return load_inputs(_input_options(args, _single_column(args)))
+
+
+def _scan_options(args: argparse.Namespace) -> ScanOptions:
+    """The model flags of ``fit``/``assoc`` as :class:`exactlmm.pipeline.ScanOptions`."""
+    return ScanOptions(
+        likelihood="ML" if args.ml else "REML", fixed_gamma=_fixed_gamma(args),
+        loco=args.loco, refit=getattr(args, "refit", False), block_size=args.block_size,
+        progress=not args.no_progress,
     )
 
 
@@ -415,29 +510,21 @@ def _fixed_gamma(args: argparse.Namespace) -> float | None:
 def run_fit(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     inputs = _inputs(args)
-    likelihood = "ML" if args.ml else "REML"
-    fixed_gamma = _fixed_gamma(args)
-    progress = not args.no_progress
-    loco = None
+    options = _scan_options(args)
+    loco: dict | None = {} if args.loco else None
     if args.save_model:
         headline, loco_fits = save_model(
-            args.save_model, inputs, likelihood=likelihood, fixed_gamma=fixed_gamma,
-            loco=args.loco, block_size=args.block_size, progress=progress,
+            args.save_model, inputs, options,
             header={"tool": PROG, "version": __version__,
                     "provenance": provenance(PROG, __version__, _parameters(args))})
-        model, null = headline.model, headline.null
+        model, null = headline.model, headline.nulls[0]
         if loco_fits is not None:
             loco = {c: {"gamma": f.gamma, "loglik": f.loglik} for c, f in loco_fits.items()}
-    elif args.loco:
-        loco = {}
-        for part in scan_parts(inputs, likelihood=likelihood, fixed_gamma=fixed_gamma,
-                               loco=True, block_size=args.block_size, progress=progress):
-            if part.label is not None:
-                loco[part.label] = {"gamma": part.null.gamma, "loglik": part.null.loglik}
-            model, null = part.model, part.null  # the last part: the genome-wide one
     else:
-        model = kinship_model(inputs, block_size=args.block_size, progress=progress)
-        null = fit(inputs, model, likelihood, fixed_gamma=fixed_gamma)
+        for part in scan_parts([inputs], options, with_ml=False):
+            if part.label is not None:
+                loco[part.label] = {"gamma": part.nulls[0].gamma, "loglik": part.nulls[0].loglik}
+            model, null = part.model, part.nulls[0]  # the last part: the genome-wide one
     record = _null_record(inputs, null, args, kinship=model.description,
                           kinship_untested=model.untested)
     if loco is not None:
@@ -445,7 +532,7 @@ def run_fit(args: argparse.Namespace) -> None:
     write_null_json(Path(f"{args.out}.null.json"), record)
     _log_untested(model.untested, int(inputs.snp_index.size), "left out of the kinship")
     saved = f" -> {args.save_model}.model.npz/.json" if args.save_model else ""
-    _log(f"{likelihood} fit on {inputs.n_samples} samples: γ = {null.gamma:.6g}, h² = "
+    _log(f"{options.likelihood} fit on {inputs.n_samples} samples: γ = {null.gamma:.6g}, h² = "
          f"{null.h2:.6g}, logL = {null.loglik:.6f} ({time.perf_counter() - started:.2f} s)"
          f"{saved}")
 
@@ -476,13 +563,16 @@ def _run_assoc_model(args: argparse.Namespace, started: float) -> None:
                          model.saved.json_path)
     args.loco = model.loco
     chunk, n_chunks = args.chunk or (1, 1)
-    result = association_from_model(model, refit=args.refit, chunk=chunk, n_chunks=n_chunks,
-                                    block_size=args.block_size,
-                                    progress=not args.no_progress)
+    options = ScanOptions(refit=args.refit, block_size=args.block_size,
+                          progress=not args.no_progress)
+    result = association_from_model(model, options, chunk=chunk, n_chunks=n_chunks)
     parameters = _parameters(args, chunk=None if args.chunk is None else f"{chunk}/{n_chunks}")
     extra = {"model": {"path": str(model.saved.json_path),
-                       "npz_sha256": model.saved.header["npz_sha256"]},
-             "chunk": [chunk, n_chunks]}
+                       "npz_sha256": model.saved.header["npz_sha256"],
+                       "header_sha256": model.saved.identity,
+                       "n_snps": int(model.inputs.snp_index.size)},
+             "chunk": [chunk, n_chunks],
+             "block_size": chunk_block_size(model.inputs, options)}
     _write_assoc(args, args.out, model.inputs, result, parameters, started, extra)
 
 
@@ -495,12 +585,9 @@ def run_assoc(args: argparse.Namespace) -> None:
     columns = _columns(args.mpheno)
     if args.all_pheno or len(columns) > 1:
         return _run_assoc_many(args, None if args.all_pheno else columns, started)
+    options = _scan_options(args)
     inputs = _inputs(args)
-    result = association(
-        inputs, refit=args.refit, likelihood="ML" if args.ml else "REML", loco=args.loco,
-        fixed_gamma=_fixed_gamma(args), block_size=args.block_size,
-        progress=not args.no_progress, consume_kinship=True,
-    )
+    result = association(inputs, options, consume_kinship=True)
     _write_assoc(args, args.out, inputs, result, _parameters(args), started)
 
 
@@ -509,21 +596,12 @@ def _run_assoc_many(args: argparse.Namespace, columns: list[int] | None, started
     """Several phenotypes in one run (--mpheno 1-6, --all-pheno): one output pair each, named
     by the phenotype (PREFIX.<name>.assoc.tsv/.null.json); nothing is written unless every
     phenotype's analysis succeeded."""
-    _check_covar_options(args)
     if args.all_pheno and _columns(args.mpheno) != [1]:
         raise InputError("--all-pheno tests every phenotype column; do not also give --mpheno")
-    analyses = load_phenotypes(
-        args.bfile, args.pheno, columns, args.covar, args.kinship, args.extract,
-        covar_names=args.covar_name, covar_categorical=args.covar_categorical,
-        center_kinship=args.center_kinship, maf=args.maf, geno=args.geno,
-        block_size=args.block_size, kinship_snps=args.kinship_snps,
-    )
+    options = _scan_options(args)
+    analyses = load_phenotypes(_input_options(args), columns)
     names = _output_names(analyses, args.pheno)
-    results = association_many(
-        analyses, refit=args.refit, likelihood="ML" if args.ml else "REML", loco=args.loco,
-        fixed_gamma=_fixed_gamma(args), block_size=args.block_size,
-        progress=not args.no_progress, consume_kinship=True,
-    )
+    results = association_many(analyses, options, consume_kinship=True)
     pairs = [_assoc_pair(args, f"{args.out}.{name}", inputs, result,
                          _parameters(args, mpheno=inputs.parameters["mpheno"]))
              for inputs, result, name in zip(analyses, results, names, strict=True)]
@@ -587,6 +665,12 @@ def _null_record(
     record = {"tool": PROG, "version": __version__}
     record.update(null.summary())
     record["covariates"] = inputs.covariate_names
+    samples = inputs.samples
+    record["samples_dropped"] = {
+        "missing_phenotype": samples.n_dropped_missing - samples.n_missing_covariate,
+        "missing_covariate": samples.n_missing_covariate,
+        "not_in_phenotype_file": samples.n_fam_without_pheno,
+    }
     record["kinship"] = kinship
     record["kinship_untested"] = kinship_untested
     record["native"] = {"delta": null.delta, "log_delta": null.log_delta,
@@ -619,60 +703,12 @@ def _assoc_record(inputs: AnalysisInputs, result: AssocResult, args: argparse.Na
 
 
 def run_gather(args: argparse.Namespace) -> None:
-    """exactlmm gather: the chunks 1..N of one model's scan joined (module notes of
-    exactlmm.saved): every chunk once, all of one model and mode."""
-    from .io.results import check_pair, read_null_json
-
-    chunks = []
-    for prefix in args.chunks:
-        path = Path(f"{prefix}.null.json")
-        record = read_null_json(path)
-        check_pair(prefix, record)
-        if "chunk" not in record or "model" not in record:
-            raise InputError("not the record of an exactlmm assoc --model --chunk run", path)
-        chunks.append((tuple(record["chunk"]), prefix, record))
-    chunks.sort(key=lambda item: item[0][0])
-    first = chunks[0][2]
-    n_chunks = int(first["chunk"][1])
-    for (chunk, total), prefix, record in chunks:
-        path = f"{prefix}.null.json"
-        if record["model"]["npz_sha256"] != first["model"]["npz_sha256"]:
-            raise InputError(f"a chunk of another model than {chunks[0][1]}'s", path)
-        if total != n_chunks or record["mode"] != first["mode"]:
-            raise InputError(f"chunk {chunk}/{total} ({record['mode']}) does not belong with "
-                             f"{chunks[0][1]}'s ({first['chunk'][1]} chunks, {first['mode']})",
-                             path)
-    found = [chunk for (chunk, _), _, _ in chunks]
-    if found != list(range(1, n_chunks + 1)):
-        missing = sorted(set(range(1, n_chunks + 1)) - set(found))
-        repeated = sorted({c for c in found if found.count(c) > 1})
-        raise InputError(f"chunks of {n_chunks}: missing {missing}, given twice {repeated}",
-                         f"{chunks[0][1]}.null.json")
-    header, bodies = None, []
-    for _, prefix, _ in chunks:
-        path = Path(f"{prefix}.assoc.tsv")
-        try:
-            text = path.read_text()
-        except OSError as err:
-            raise InputError(f"cannot read it ({err.strerror})", path) from None
-        line, _, body = text.partition("\n")
-        if header is None:
-            header = line
-        elif line != header:
-            raise InputError(f"its header differs from {chunks[0][1]}.assoc.tsv's", path)
-        bodies.append(body)
-    untested: dict[str, int] = {}
-    for _, _, record in chunks:
-        for reason, count in record["untested"].items():
-            untested[reason] = untested.get(reason, 0) + count
-    merged = {k: v for k, v in first.items() if k not in ("status", "chunk")}
-    merged["n_snps"] = sum(record["n_snps"] for _, _, record in chunks)
-    merged["n_tested"] = sum(record["n_tested"] for _, _, record in chunks)
-    merged["untested"] = dict(sorted(untested.items()))
-    merged["chunks"] = n_chunks
-    merged["gathered"] = provenance(PROG, __version__, _parameters(args))
-    write_table_pairs([(args.out, (f"{header}\n" + "".join(bodies)).encode(), merged)])
-    _log(f"{merged['n_snps']} SNPs from {n_chunks} chunks -> {args.out}.assoc.tsv")
+    """exactlmm gather: the chunks 1..N of one model's scan joined
+    (:func:`exactlmm.saved.gather_chunks`, which checks they belong together)."""
+    table, record = gather_chunks(args.chunks)
+    record["gathered"] = provenance(PROG, __version__, _parameters(args))
+    write_table_pairs([(args.out, table, record)])
+    _log(f"{record['n_snps']} SNPs from {record['chunks']} chunks -> {args.out}.assoc.tsv")
 
 
 def run_simulate(args: argparse.Namespace) -> None:

@@ -1,27 +1,29 @@
-"""From files to fitted models and scans: the steps the command line and the workflow share.
-
-Sample handling follows GEMMA and PLINK: samples are matched on (FID, IID), kept in ``.fam``
-order, and those with a missing phenotype or covariate are dropped.  A kinship file covers every
-``.fam`` sample (GEMMA's ``-k`` format; a GCTA ``.grm.bin`` names its samples in ``.grm.id``)
-and is cut to the analysed samples.  The intercept is always the first covariate.
+"""From matched inputs (:mod:`exactlmm.inputs`) to fitted models and scans: the steps the
+command line and the workflow share.
 
 Kinship choices:
 
-* ``--kinship FILE``: that matrix (cut to the analysed samples), full-rank eigh path;
-  with ``center_kinship`` it is double-centred over the analysed samples, K ← CKC with
-  C = I − 11ᵀ/n, as GEMMA ``-lmm`` does after subsetting.  With an intercept, centring leaves
-  REML unchanged (Q₂ᵀCKCQ₂ = Q₂ᵀKQ₂ since Q₂ᵀ1 = 0) but changes ML and the pve.
-* no file: the standardised kinship K = ZZᵀ/M of the scanned SNPs over the analysed samples,
-  leaving out those that are untestable there (no call, monomorphic: :mod:`exactlmm.dosage`),
-  so M counts only the others; when fewer SNPs than samples are selected the low-rank SVD path
-  is used and K is never formed.
+* a kinship file: that matrix (cut to the analysed samples, maybe centred:
+  :mod:`exactlmm.inputs`), full-rank eigh path;
+* no file: the standardised kinship K = ZZᵀ/M of the scanned SNPs (or of ``--kinship-snps``)
+  over the analysed samples, leaving out those that are untestable there (no call,
+  monomorphic: :mod:`exactlmm.dosage`), so M counts only the others; when fewer SNPs than
+  samples are selected the low-rank SVD path is used and K is never formed.
 * LOCO (``loco=True``): for the SNPs of chromosome c, K₋c from the SNPs of all other
   chromosomes (FaST-LMM's answer to proximal contamination); one null fit per chromosome.
 
-Several phenotypes (:func:`load_phenotypes`, :func:`association_many`) share the genotype
-reads and the kinship file; those with the same analysed samples (the same missingness
-pattern) share the kinship, its eigendecomposition and every block's rotation WᵀG, and each
-gets exactly the statistics a run of its own would give.
+One path for every scan.  A scan is a list of *parts* (:func:`scan_layout`): one kinship model
+with its null fits and the SNPs it scans — one part without LOCO; with LOCO one per chromosome
+and last the genome-wide fit the record reports.  :func:`scan_parts` makes the parts, one at a
+time; :func:`association_chunk` scans chunk I of N of the SNPs with parts it is handed.  A
+single run (:func:`association`) is chunk 1 of 1 with the parts as :func:`scan_parts` makes
+them; a saved model's chunk (:mod:`exactlmm.saved`) is the same call with the parts rebuilt
+from the model file, so the two give the same rows bit for bit.
+
+Several phenotypes (:func:`exactlmm.inputs.load_phenotypes`, :func:`association_many`) share
+the genotype reads and the kinship file; those with the same analysed samples (the same
+missingness pattern) share the kinship, its eigendecomposition and every block's rotation WᵀG,
+and each gets exactly the statistics a run of its own would give.
 
 No SNP makes an analysis fail: every SNP passing ``--extract``/``--maf``/``--geno`` gets a row,
 an untestable one with NA statistics and its reason (``errcode``), and the counts per reason
@@ -30,19 +32,18 @@ are in :attr:`AssocResult.untested` and :attr:`KinshipModel.untested`.
 Memory: the genotypes are read a block of SNPs at a time from the memory-mapped ``.bed``
 (:mod:`exactlmm.io.bed`; a second pass reads the page cache, not the disk), and the n × n
 matrices are transformed in place (:func:`exactlmm.spectral.spectrum_from_kinship`), so a scan
-holds at most 3 n² doubles (during the eigendecomposition) plus one block.
+holds at most 3 n² doubles (during the eigendecomposition) plus one block; a LOCO scan lets
+each chromosome's model go before the next is made.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from . import kinship as kinship_mod
-from . import qc
 from .dosage import (
     code_values,
     count_calls,
@@ -52,257 +53,63 @@ from .dosage import (
     imputed,
 )
 from .errors import InputError
-from .io.grm import is_grm, read_grm, read_grm_ids
-from .io.kinship_txt import read_kinship
-from .io.plink import PlinkDataset, auto_block_size, bed_codes, open_plink
-from .io.results import ERRCODE_DTYPE, TESTED
-from .io.tables import (
-    SampleMatch,
-    SampleTable,
-    match_samples,
-    phenotype_from_fam,
-    read_covar,
-    read_pheno,
-    read_phenotypes,
+from .inputs import (
+    DEFAULT_BLOCK_SIZE,
+    AnalysisInputs,
+    InputOptions,
+    load_inputs,
+    load_phenotypes,
 )
+from .io.plink import PlinkDataset, auto_block_size, bed_codes
+from .io.results import ERRCODE_DTYPE, TESTED
 from .likelihood import Likelihood, RotatedPhenotype, profile_loglik
 from .null import DEFAULT_GRID, DEFAULT_LOG_DELTA_BOUNDS, NullFitSummary, NullModel, fit_null
 from .parallel import Workspace
 from .scan import RefitTables, Scanner, empty_statistics, scan_imputed
 from .spectral import Spectrum, spectrum_from_genotypes, spectrum_from_kinship
 
-#: SNPs per block: ``None`` chooses by the number of samples
-#: (:func:`exactlmm.io.plink.auto_block_size`).
-DEFAULT_BLOCK_SIZE: int | None = None
+__all__ = [
+    "DEFAULT_BLOCK_SIZE", "AnalysisInputs", "InputOptions", "load_inputs", "load_phenotypes",
+]  # fmt: skip
+"""Re-exported from :mod:`exactlmm.inputs`, where they live (the rest is this module's)."""
 
 
-@dataclass
-class AnalysisInputs:
-    """Everything one analysis reads, matched and cut to the analysed samples.
+@dataclass(frozen=True)
+class ScanOptions:
+    """How a scan is fitted and run: the command line's model flags.
 
-    ``phenotype_label`` names the phenotype: its header name in the phenotype file, else
-    ``P<column>`` (the ``--mpheno`` column; GEMMA's ``-n`` for ``.fam`` phenotypes).
-    ``kinship_snps``: ``.bim`` positions of the SNPs the kinship is built from when they are
-    not the scanned ones (``--kinship-snps``); ``None``: the scanned SNPs.
+    Parameters
+    ----------
+    likelihood:
+        ``"REML"`` (default) or ``"ML"`` for the null fit.
+    fixed_gamma:
+        Evaluate the null at this γ = σg²/σe² instead of fitting it (``--h2``).
+    loco:
+        Leave one chromosome out: each chromosome's SNPs scanned with the kinship of the
+        others (:func:`_loco_models`).
+    refit:
+        Re-estimate γ for every SNP (GEMMA ``-lmm 4``: Wald at the SNP's REML γ, LRT at its
+        ML γ); not with ``fixed_gamma``.
+    block_size:
+        SNPs read and tested per block (``None``: :func:`exactlmm.io.plink.auto_block_size`);
+        chunks of a saved model's scan are whole blocks.
+    progress:
+        Show progress bars.
     """
 
-    dataset: PlinkDataset
-    samples: SampleMatch
-    covariates: np.ndarray
-    covariate_names: list[str]
-    snp_index: np.ndarray
-    pheno_source: str
-    kinship: np.ndarray | None = None
-    kinship_source: str | None = None
-    parameters: dict = field(default_factory=dict)
-    phenotype_label: str = ""
-    kinship_snps: np.ndarray | None = None
+    likelihood: Likelihood = "REML"
+    fixed_gamma: float | None = None
+    loco: bool = False
+    refit: bool = False
+    block_size: int | None = DEFAULT_BLOCK_SIZE
+    progress: bool = False
 
-    @property
-    def y(self) -> np.ndarray:
-        return self.samples.y
-
-    @property
-    def n_samples(self) -> int:
-        return self.samples.y.size
-
-    @property
-    def n_covariates(self) -> int:
-        """c: columns of X, the intercept included."""
-        return int(self.covariates.shape[1])
-
-    @property
-    def sample_ids(self) -> np.ndarray:
-        """(FID, IID) string pairs of the analysed samples, n × 2, in ``.fam`` order."""
-        idx = self.samples.fam_index
-        return np.column_stack([self.dataset.fid[idx], self.dataset.iid[idx]])
-
-    @property
-    def kinship_mean_diag(self) -> float:
-        """t = tr(K)/n of the analysed samples' kinship (the file's, cut and maybe centered)."""
-        if self.kinship is None:
-            raise ValueError("no kinship file was loaded")
-        return float(np.trace(self.kinship)) / self.n_samples
-
-
-def load_inputs(
-    bfile: str | Path,
-    pheno: str | Path | None = None,
-    mpheno: int = 1,
-    covar: str | Path | None = None,
-    kinship: str | Path | None = None,
-    extract: str | Path | None = None,
-    *,
-    covar_names: Sequence[str] | None = None,
-    covar_categorical: Collection[str] = (),
-    center_kinship: bool = False,
-    maf: float = 0.0,
-    geno: float = 1.0,
-    block_size: int | None = DEFAULT_BLOCK_SIZE,
-    kinship_snps: str | Path | None = None,
-) -> AnalysisInputs:
-    """Open and check every input of an analysis.
-
-    ``pheno=None`` takes the phenotype from the ``.fam`` (column ``5 + mpheno``, GEMMA's ``-n``).
-    ``covar_names`` chooses covariate columns by name (PLINK ``--covar-name``), and
-    ``covar_categorical`` names categorical ones besides those holding text (one-hot coded,
-    :func:`exactlmm.io.tables.one_hot`).
-    ``extract`` is a SNP list (one ID per line); ``maf``/``geno`` drop SNPs with minor-allele
-    frequency below ``maf`` or missingness above ``geno`` among the analysed samples
-    (PLINK's flags, GEMMA's inclusive bounds, :func:`exactlmm.qc.filter_mask`; the defaults
-    keep every SNP).  Untestable SNPs that pass them stay: they get a row with a reason.
-    ``kinship`` is a plain-text matrix (:mod:`exactlmm.io.kinship_txt`) or a GCTA
-    ``PREFIX.grm.bin`` (:mod:`exactlmm.io.grm`).  Without it, ``kinship_snps`` (a SNP list
-    like ``extract``) names the SNPs the standardized kinship is built from instead of the
-    scanned ones (FaST-LMM's ``G0``): fewer than the samples take the low-rank path.
-    """
-    ds = open_plink(bfile)
-    table = read_pheno(pheno, mpheno) if pheno is not None else phenotype_from_fam(ds, mpheno)
-    return _load(bfile, ds, [(mpheno, table)], pheno, covar, kinship, extract, covar_names,
-                 covar_categorical, center_kinship, maf, geno, block_size, kinship_snps)[0]
-
-
-def load_phenotypes(
-    bfile: str | Path,
-    pheno: str | Path | None = None,
-    mpheno: Sequence[int] | None = None,
-    covar: str | Path | None = None,
-    kinship: str | Path | None = None,
-    extract: str | Path | None = None,
-    *,
-    covar_names: Sequence[str] | None = None,
-    covar_categorical: Collection[str] = (),
-    center_kinship: bool = False,
-    maf: float = 0.0,
-    geno: float = 1.0,
-    block_size: int | None = DEFAULT_BLOCK_SIZE,
-    kinship_snps: str | Path | None = None,
-) -> list[AnalysisInputs]:
-    """:func:`load_inputs` for several phenotype columns (``None``: every column of the file,
-    or of the ``.fam``), opening the fileset, the covariates and the kinship file once; each
-    analysis gets the samples, SNPs and kinship cut its own :func:`load_inputs` would."""
-    ds = open_plink(bfile)
-    if pheno is not None:
-        tables = read_phenotypes(pheno, mpheno)
-        columns = list(mpheno) if mpheno is not None else list(range(1, len(tables) + 1))
-    else:
-        from .io.tables import n_fam_phenotypes
-
-        columns = (list(mpheno) if mpheno is not None
-                   else list(range(1, n_fam_phenotypes(ds) + 1)))
-        tables = [phenotype_from_fam(ds, column) for column in columns]
-    return _load(bfile, ds, list(zip(columns, tables, strict=True)), pheno, covar, kinship, extract,
-                 covar_names, covar_categorical, center_kinship, maf, geno, block_size,
-                 kinship_snps)
-
-
-def _load(
-    bfile: str | Path,
-    ds: PlinkDataset,
-    phenotypes: list[tuple[int, SampleTable]],
-    pheno: str | Path | None,
-    covar: str | Path | None,
-    kinship: str | Path | None,
-    extract: str | Path | None,
-    covar_names: Sequence[str] | None,
-    covar_categorical: Collection[str],
-    center_kinship: bool,
-    maf: float,
-    geno: float,
-    block_size: int | None,
-    kinship_snps: str | Path | None = None,
-) -> list[AnalysisInputs]:
-    if kinship is not None and kinship_snps is not None:
-        raise InputError("--kinship-snps chooses the SNPs of a kinship built from the "
-                         "genotypes; do not also pass --kinship", kinship_snps)
-    kinship_snp_index = (qc.snp_index_from_list(ds, qc.read_snp_list(kinship_snps), kinship_snps)
-                         if kinship_snps is not None else None)
-    covariates_table = (
-        read_covar(covar, covar_names, covar_categorical) if covar is not None else None
-    )
-    matches = [match_samples(ds, table, covariates_table) for _, table in phenotypes]
-    listed = (qc.snp_index_from_list(ds, qc.read_snp_list(extract), extract)
-              if extract is not None else np.arange(ds.n_snps))
-    full_kinship = _kinship_file(kinship, ds) if kinship is not None else None
-    by_samples: dict[bytes, tuple[np.ndarray, np.ndarray | None]] = {}
-    out = []
-    for (column, table), samples in zip(phenotypes, matches, strict=True):
-        key = samples.fam_index.tobytes()
-        if key not in by_samples:  # one SNP filter and one kinship cut per sample set
-            snp_index = listed
-            if maf > 0.0 or geno < 1.0:
-                stats = qc.snp_stats(ds, samples.fam_index, block_size=block_size)
-                snp_index = listed[qc.filter_mask(stats, maf_min=maf, missing_max=geno)[listed]]
-            if snp_index.size == 0:
-                raise InputError("no SNP left to analyse after --extract/--maf/--geno",
-                                 ds.bed_path)
-            k = None
-            if full_kinship is not None:
-                k = _cut(full_kinship, samples.fam_index, center_kinship)
-            by_samples[key] = (snp_index, k)
-        snp_index, k = by_samples[key]
-        n = samples.y.size
-        out.append(AnalysisInputs(
-            dataset=ds,
-            samples=samples,
-            covariates=np.column_stack([np.ones(n), samples.covariates]),
-            covariate_names=["intercept", *samples.covariate_names],
-            snp_index=snp_index,
-            pheno_source=str(pheno if pheno is not None else ds.fam_path),
-            kinship=k,
-            kinship_source=str(kinship) if kinship is not None else None,
-            parameters={
-                "bfile": str(bfile),
-                "pheno": None if pheno is None else str(pheno),
-                "mpheno": column,
-                "covar": None if covar is None else str(covar),
-                "kinship": None if kinship is None else str(kinship),
-                "extract": None if extract is None else str(extract),
-                "center_kinship": center_kinship,
-                "maf": maf,
-                "geno": geno,
-                **({} if kinship_snps is None else {"kinship_snps": str(kinship_snps)}),
-            },
-            phenotype_label=table.names[0] if table.header else f"P{column}",
-            kinship_snps=kinship_snp_index,
-        ))
-    return out
-
-
-def _kinship_file(path: str | Path, ds: PlinkDataset) -> np.ndarray:
-    """The kinship over every ``.fam`` sample, in ``.fam`` order: a text matrix as it is, a
-    GCTA GRM reordered by its ``.grm.id`` (every ``.fam`` sample must be in it)."""
-    if not is_grm(path):
-        return read_kinship(path, ds.n_samples)
-    ids = read_grm_ids(path)
-    k = read_grm(path, len(ids))
-    position = {(f, i): p for p, (f, i) in enumerate(ids.tolist())}
-    order = np.array([position.get((f, i), -1) for f, i in zip(ds.fid, ds.iid, strict=True)])
-    if np.any(order < 0):
-        j = int(np.argmax(order < 0))
-        raise InputError(f"sample FID={ds.fid[j]} IID={ds.iid[j]} of {ds.fam_path} is not in "
-                         "the GRM's .grm.id", path)
-    if np.array_equal(order, np.arange(len(ids))):
-        return k
-    return k[np.ix_(order, order)]
-
-
-def _cut(k: np.ndarray, fam_index: np.ndarray, center: bool) -> np.ndarray:
-    """K over the analysed samples (a copy unless they are all of them, in order), double
-    centred in place with ``center``."""
-    if fam_index.size == k.shape[0] and np.array_equal(fam_index, np.arange(k.shape[0])):
-        cut = k.copy() if center else k
-    else:
-        cut = k[np.ix_(fam_index, fam_index)]
-    if center:
-        from .symmetric import symmetrize
-
-        columns, rows, total = cut.mean(axis=0), cut.mean(axis=1), cut.mean()
-        cut -= columns[None, :]
-        cut -= rows[:, None]
-        cut += total
-        symmetrize(cut)
-    return cut
+    def __post_init__(self) -> None:
+        if self.refit and self.fixed_gamma is not None:
+            raise InputError(
+                "a fixed h² (--h2) and a per-SNP refit (--refit) exclude each other: the "
+                "refit re-estimates the variance ratio for every SNP"
+            )
 
 
 @dataclass(frozen=True)
@@ -324,19 +131,15 @@ class KinshipModel:
 
 def kinship_model(
     inputs: AnalysisInputs,
-    snp_index: np.ndarray | None = None,
     *,
-    with_ml: bool = False,
     block_size: int | None = DEFAULT_BLOCK_SIZE,
     progress: bool = False,
     consume: bool = False,
 ) -> KinshipModel:
-    """Spectrum of the kinship: from the kinship file, else from the SNPs ``snp_index``.
-
-    The spectrum always carries what ML needs (``with_ml`` is kept for compatibility).  With
-    ``consume`` the kinship file's matrix (``inputs.kinship``) is decomposed in place and
-    dropped from ``inputs`` (and from every analysis sharing it), saving one n × n copy.
-    """
+    """Spectrum of the kinship (with what ML needs): from the kinship file, else from the
+    kinship SNPs (the scanned ones, or ``inputs.kinship_snps``).  With ``consume`` the kinship
+    file's matrix (``inputs.kinship``) is decomposed in place and dropped from ``inputs``,
+    saving one n × n copy."""
     x = inputs.covariates
     source = inputs.kinship_source or inputs.dataset.bed_path
     if inputs.kinship is not None:
@@ -345,10 +148,7 @@ def kinship_model(
         if consume:
             inputs.kinship = None
         return model
-    if snp_index is not None:
-        snps = snp_index
-    else:
-        snps = inputs.snp_index if inputs.kinship_snps is None else inputs.kinship_snps
+    snps = inputs.snp_index if inputs.kinship_snps is None else inputs.kinship_snps
     if snps.size < inputs.n_samples:
         return _low_rank_model(inputs, snps)
     ds = inputs.dataset
@@ -428,7 +228,7 @@ def loglik_at_gamma(
     inputs: AnalysisInputs, gammas: list[float], likelihood: Likelihood = "REML"
 ) -> list[float]:
     """Our profile log-likelihood at each γ — to put every tool's estimate on one convention."""
-    model = kinship_model(inputs, with_ml=likelihood == "ML")
+    model = kinship_model(inputs)
     phenotype = RotatedPhenotype.from_phenotype(model.spectrum, inputs.y)
     log_delta = -np.log(np.asarray(gammas, dtype=float))
     return [float(v) for v in profile_loglik(phenotype, log_delta, likelihood)]
@@ -473,23 +273,14 @@ class AssocResult:
                 "a1": dataset.a1[idx], "a2": dataset.a2[idx], **self.statistics}
 
 
-def association(
-    inputs: AnalysisInputs,
-    *,
-    refit: bool = False,
-    likelihood: Likelihood = "REML",
-    loco: bool = False,
-    fixed_gamma: float | None = None,
-    block_size: int | None = DEFAULT_BLOCK_SIZE,
-    progress: bool = False,
-    consume_kinship: bool = False,
-) -> AssocResult:
+def association(inputs: AnalysisInputs, options: ScanOptions = ScanOptions(), *,
+                consume_kinship: bool = False) -> AssocResult:
     """Fit the null model and scan every selected SNP (see :mod:`exactlmm.scan`).
 
     Every SNP of ``inputs.snp_index`` gets a row; untestable ones are NA with a reason in
-    ``errcode`` and are left out of a kinship built from the genotypes.  ``refit`` re-estimates
-    γ per SNP; ``loco`` uses, for the SNPs of each chromosome, the kinship of the others.
-    ``consume_kinship``: see :func:`kinship_model` (``consume``).
+    ``errcode`` and are left out of a kinship built from the genotypes.  ``options.refit``
+    re-estimates γ per SNP; ``options.loco`` uses, for the SNPs of each chromosome, the
+    kinship of the others.  ``consume_kinship``: see :func:`kinship_model` (``consume``).
 
     >>> import tempfile
     >>> from pathlib import Path
@@ -502,48 +293,28 @@ def association(
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     to_bed(Path(tmp) / "d.bed", G, count_A1=True,
     ...            properties={"pheno": y, "chromosome": chromosome})
-    ...     inputs = load_inputs(Path(tmp) / "d")
+    ...     inputs = load_inputs(InputOptions(Path(tmp) / "d"))
     ...     fixed = association(inputs)
-    ...     loco = association(inputs, loco=True, refit=True)
+    ...     loco = association(inputs, ScanOptions(loco=True, refit=True))
     >>> fixed.untested, fixed.kinship_untested, sorted(loco.loco)
     ({'NO_CALLS': 1}, {'NO_CALLS': 1}, ['1', '2', '3'])
     >>> fixed.statistics["errcode"][10], int(fixed.statistics["n"][10]), loco.kinship
     ('NO_CALLS', 0, 'standardized, leave one chromosome out')
     """
-    return association_many(
-        [inputs], refit=refit, likelihood=likelihood, loco=loco, fixed_gamma=fixed_gamma,
-        block_size=block_size, progress=progress, consume_kinship=consume_kinship,
-    )[0]
+    return association_many([inputs], options, consume_kinship=consume_kinship)[0]
 
 
-def association_many(
-    analyses: Sequence[AnalysisInputs],
-    *,
-    refit: bool = False,
-    likelihood: Likelihood = "REML",
-    loco: bool = False,
-    fixed_gamma: float | None = None,
-    block_size: int | None = DEFAULT_BLOCK_SIZE,
-    progress: bool = False,
-    consume_kinship: bool = False,
-) -> list[AssocResult]:
+def association_many(analyses: Sequence[AnalysisInputs], options: ScanOptions = ScanOptions(),
+                     *, consume_kinship: bool = False) -> list[AssocResult]:
     """:func:`association` of several analyses of one fileset (e.g. the phenotypes of
-    :func:`load_phenotypes`), in their order.  Those with the same analysed samples, SNPs,
-    covariates and kinship form a group that shares the kinship model and every block's
-    rotation (module notes); the results are those of separate runs."""
-    if refit and fixed_gamma is not None:
-        raise InputError(
-            "a fixed h² (--h2) and a per-SNP refit (--refit) exclude each other: the refit "
-            "re-estimates the variance ratio for every SNP"
-        )
+    :func:`exactlmm.inputs.load_phenotypes`), in their order.  Those with the same analysed
+    samples, SNPs, covariates and kinship form a group that shares the kinship model and every
+    block's rotation (module notes); the results are those of separate runs."""
     results: list[AssocResult | None] = [None] * len(analyses)
     for group in _groups(analyses):
         members = [analyses[i] for i in group]
-        run = _association_loco if loco else _association_group
-        for i, result in zip(group, run(
-            members, refit=refit, likelihood=likelihood, fixed_gamma=fixed_gamma,
-            block_size=block_size, progress=progress, consume=consume_kinship,
-        ), strict=True):
+        for i, result in zip(group, _single_run(members, options, consume_kinship),
+                             strict=True):
             results[i] = result
     return results  # type: ignore[return-value]
 
@@ -559,48 +330,35 @@ def _groups(analyses: Sequence[AnalysisInputs]) -> list[list[int]]:
     return list(groups.values())
 
 
-def _association_group(
-    members: list[AnalysisInputs],
-    *,
-    refit: bool,
-    likelihood: Likelihood,
-    fixed_gamma: float | None,
-    block_size: int | None,
-    progress: bool,
-    consume: bool,
-) -> list[AssocResult]:
-    first = members[0]
-    model = kinship_model(first, block_size=block_size, progress=progress, consume=consume)
-    if consume:
-        for member in members:
-            member.kinship = None
-    fits = [_null_fits(member, model, refit, likelihood, fixed_gamma) for member in members]
-    tables = None
-    if refit:  # every phenotype of the group searches the same range of log γ = −log δ
-        lo, hi = fits[0][0].log_delta_bounds
-        tables = RefitTables(model.spectrum, (-hi, -lo))
-    scanners = [Scanner(null, refit=refit, ml_null=ml_null, tables=tables)
-                for null, ml_null in fits]
-    statistics = _scan(first, scanners, first.snp_index, block_size, progress)
-    return [AssocResult(first.snp_index, stats, null, ml_null, model.description,
-                        kinship_untested=model.untested)
-            for stats, (null, ml_null) in zip(statistics, fits, strict=True)]
+def _single_run(members: list[AnalysisInputs], options: ScanOptions, consume_kinship: bool
+                ) -> list[AssocResult]:
+    """The scan of a group in one process: chunk 1 of 1 (:func:`association_chunk`) with the
+    parts as :func:`scan_parts` makes them, one at a time (each LOCO chromosome's model is let
+    go before the next is made; the genome-wide fit comes last)."""
+    parts = scan_parts(members, options, with_ml=options.refit,
+                       consume_kinship=consume_kinship)
+    layout = scan_layout(members[0], options.loco)
+    kept: list[ScanPart] = []  # without LOCO the scanned part gives the headline too
+    loco_fits: list[dict[str, LocoFit]] = [{} for _ in members]
 
+    def load_part(p: int) -> ScanPart:
+        part = next(parts)
+        if part.label != layout[p][0]:
+            raise AssertionError(f"part {p} is {part.label!r}, expected {layout[p][0]!r}")
+        if part.label is not None:
+            for fits, null in zip(loco_fits, part.nulls, strict=True):
+                fits[part.label] = LocoFit(null.gamma, null.loglik)
+        if not options.loco:
+            kept.append(part)
+        return part
 
-def _null_fits(
-    inputs: AnalysisInputs,
-    model: KinshipModel,
-    refit: bool,
-    likelihood: Likelihood,
-    fixed_gamma: float | None,
-    label: str | None = None,
-) -> tuple[NullModel, NullModel | None]:
-    """The null fit of the scan and, in refit mode, the ML null the LRT and score need."""
-    null = fit(inputs, model, likelihood, fixed_gamma=fixed_gamma, label=label)
-    ml_null = None
-    if refit:
-        ml_null = null if likelihood == "ML" else fit(inputs, model, "ML", label=label)
-    return null, ml_null
+    def headline() -> list[Headline]:
+        part = kept[0] if kept else next(parts)
+        return [Headline.of(part, j) for j in range(len(members))]
+
+    return association_chunk(members, [positions for _, positions in layout], load_part,
+                             headline, options,
+                             loco_fits=(lambda: loco_fits) if options.loco else None)
 
 
 def _scan(
@@ -642,10 +400,7 @@ def _loco_models(
             inputs.kinship_source,
         )
     ds = inputs.dataset
-    chrom = ds.chrom[inputs.snp_index].astype(str)
-    chromosomes = list(dict.fromkeys(chrom.tolist()))
-    if len(chromosomes) < 2:
-        raise InputError("LOCO needs SNPs on at least two chromosomes", ds.bim_path)
+    chrom, chromosomes = _chromosomes(inputs)
     kinship_snps = inputs.snp_index if inputs.kinship_snps is None else inputs.kinship_snps
     kinship_chrom = ds.chrom[kinship_snps].astype(str)
     off = {c: kinship_snps[kinship_chrom != c] for c in chromosomes}
@@ -678,43 +433,6 @@ def _loco_models(
 LOCO_KINSHIP = "standardized, leave one chromosome out"
 
 
-def _association_loco(
-    members: list[AnalysisInputs],
-    *,
-    refit: bool,
-    likelihood: Likelihood,
-    fixed_gamma: float | None,
-    block_size: int | None,
-    progress: bool,
-    consume: bool,
-) -> list[AssocResult]:
-    """One null fit and scan per chromosome c, with K₋c from the SNPs off c
-    (:func:`_loco_models`).  Untestable SNPs are in no K₋c and get NA rows."""
-    inputs = members[0]
-    n_snps = inputs.snp_index.size
-    statistics: list[dict[str, np.ndarray]] = [{} for _ in members]
-    nulls: list[dict[str, LocoFit]] = [{} for _ in members]
-    for c, on_c, model in _loco_models(inputs, block_size, progress):
-        fits = [_null_fits(member, model, refit, likelihood, fixed_gamma,
-                           label=f"leaving out chromosome {c}") for member in members]
-        scanners = [Scanner(null, refit=refit, ml_null=ml_null) for null, ml_null in fits]
-        for j, stats in enumerate(_scan(inputs, scanners, inputs.snp_index[on_c], block_size,
-                                        progress)):
-            nulls[j][c] = LocoFit(fits[j][0].gamma, fits[j][0].loglik)
-            place(statistics[j], stats, on_c, n_snps)
-        # memory: chromosome c's spectrum goes before the next one is made
-        del model, fits, scanners
-    # The genome-wide null (all chromosomes) is the headline null model of the JSON.
-    model = kinship_model(inputs, block_size=block_size)
-    out = []
-    for j, member in enumerate(members):
-        null = fit(member, model, likelihood, fixed_gamma=fixed_gamma)
-        # Per-chromosome nulls are in ``loco``; there is no single ML null to report.
-        out.append(AssocResult(member.snp_index, statistics[j], null, None, LOCO_KINSHIP,
-                               nulls[j], kinship_untested=model.untested))
-    return out
-
-
 def place(columns: dict[str, np.ndarray], stats: dict[str, np.ndarray], where: np.ndarray,
           size: int) -> None:
     """Put a part's statistics into the rows ``where`` (a mask or positions) of ``columns``
@@ -728,20 +446,22 @@ def place(columns: dict[str, np.ndarray], stats: dict[str, np.ndarray], where: n
 
 @dataclass
 class ScanPart:
-    """One kinship model with its null fits and the SNPs scanned with it.
+    """One kinship model with the null fits of each analysis of a group, and the SNPs it
+    scans.
 
     ``label`` is ``None`` for the genome-wide model, else the chromosome c whose SNPs are
     scanned with K₋c (LOCO); ``on`` marks the SNPs of ``inputs.snp_index`` it scans (none for
-    LOCO's genome-wide part, which gives the record's headline null).  ``ml_null`` is the ML
-    fit the refit's LRT and score need (``null`` itself when that is ML; ``None`` for LOCO's
-    genome-wide part).
+    LOCO's genome-wide part, which gives the record's headline null).  ``nulls[j]`` is the
+    null fit of analysis j; ``ml_nulls[j]`` the ML fit the refit's LRT and score need (the
+    null fit itself when that is ML; ``None`` when not asked for, and for LOCO's genome-wide
+    part).
     """
 
     label: str | None
     on: np.ndarray
     model: KinshipModel
-    null: NullModel
-    ml_null: NullModel | None
+    nulls: list[NullModel]
+    ml_nulls: list[NullModel | None]
 
 
 @dataclass(frozen=True)
@@ -757,40 +477,80 @@ class Headline:
     kinship_untested: dict[str, int]
 
     @classmethod
-    def of(cls, part: ScanPart) -> Headline:
-        return cls(part.null, part.ml_null, part.model.description, part.model.untested)
+    def of(cls, part: ScanPart, j: int = 0) -> Headline:
+        """Analysis j's headline from a genome-wide part."""
+        return cls(part.nulls[j], part.ml_nulls[j], part.model.description,
+                   part.model.untested)
+
+
+def _chromosomes(inputs: AnalysisInputs) -> tuple[np.ndarray, list[str]]:
+    """Each scanned SNP's chromosome, and the chromosomes in order of first appearance (at
+    least two: what LOCO leaves out, one at a time)."""
+    ds = inputs.dataset
+    chrom = ds.chrom[inputs.snp_index].astype(str)
+    chromosomes = list(dict.fromkeys(chrom.tolist()))
+    if len(chromosomes) < 2:
+        raise InputError("LOCO needs SNPs on at least two chromosomes", ds.bim_path)
+    return chrom, chromosomes
+
+
+def scan_layout(inputs: AnalysisInputs, loco: bool) -> list[tuple[str | None, np.ndarray]]:
+    """``(label, positions)`` of each part of the scan, in the order :func:`scan_parts` makes
+    them: the positions (into ``inputs.snp_index``, increasing) of the SNPs the part scans.
+    Without LOCO one part, every SNP; with LOCO one part per chromosome (in order of first
+    appearance), then the genome-wide part, which scans none."""
+    size = inputs.snp_index.size
+    if not loco:
+        return [(None, np.arange(size))]
+    chrom, chromosomes = _chromosomes(inputs)
+    return [*((c, np.flatnonzero(chrom == c)) for c in chromosomes),
+            (None, np.empty(0, dtype=np.int64))]
 
 
 def scan_parts(
-    inputs: AnalysisInputs,
+    members: Sequence[AnalysisInputs],
+    options: ScanOptions,
     *,
-    likelihood: Likelihood = "REML",
-    fixed_gamma: float | None = None,
-    loco: bool = False,
-    block_size: int | None = DEFAULT_BLOCK_SIZE,
-    progress: bool = False,
+    with_ml: bool,
     consume_kinship: bool = False,
 ) -> Iterator[ScanPart]:
-    """The kinship models and null fits a scan of ``inputs`` uses, one at a time: exactly
-    those of :func:`association` (the same functions on the same data), with the ML fit
-    always made, so that a saved model serves fixed and refit scans alike.  Without LOCO, one
-    part scanning every SNP; with LOCO, one per chromosome (:func:`_loco_models`), then the
-    genome-wide one."""
-    size = inputs.snp_index.size
-    if not loco:
-        model = kinship_model(inputs, block_size=block_size, progress=progress,
+    """The kinship models and null fits of a scan of ``members`` (analyses sharing samples,
+    SNPs, covariates and kinship), one part at a time in :func:`scan_layout`'s order.
+    ``with_ml``: also the ML fit of each chromosome part or of the one part (what a refit
+    needs; a saved model always has it)."""
+    first = members[0]
+    size = first.snp_index.size
+    if not options.loco:
+        model = kinship_model(first, block_size=options.block_size, progress=options.progress,
                               consume=consume_kinship)
-        null, ml_null = _null_fits(inputs, model, True, likelihood, fixed_gamma)
-        yield ScanPart(None, np.ones(size, dtype=bool), model, null, ml_null)
+        if consume_kinship:
+            for member in members:
+                member.kinship = None
+        yield _fitted_part(None, np.ones(size, dtype=bool), model, members, options, with_ml)
         return
-    for c, on_c, model in _loco_models(inputs, block_size, progress):
-        null, ml_null = _null_fits(inputs, model, True, likelihood, fixed_gamma,
-                                   label=f"leaving out chromosome {c}")
-        yield ScanPart(c, on_c, model, null, ml_null)
-        del model, null, ml_null  # before the next chromosome's is made
-    model = kinship_model(inputs, block_size=block_size)
-    null = fit(inputs, model, likelihood, fixed_gamma=fixed_gamma)
-    yield ScanPart(None, np.zeros(size, dtype=bool), model, null, None)
+    for c, on_c, model in _loco_models(first, options.block_size, options.progress):
+        yield _fitted_part(c, on_c, model, members, options, with_ml,
+                           f"leaving out chromosome {c}")
+        del model  # before the next chromosome's is made
+    model = kinship_model(first, block_size=options.block_size)
+    nulls = [fit(member, model, options.likelihood, fixed_gamma=options.fixed_gamma)
+             for member in members]
+    yield ScanPart(None, np.zeros(size, dtype=bool), model, nulls, [None] * len(members))
+
+
+def _fitted_part(label: str | None, on: np.ndarray, model: KinshipModel,
+                 members: Sequence[AnalysisInputs], options: ScanOptions, with_ml: bool,
+                 where: str | None = None) -> ScanPart:
+    """A part with each analysis's null fit and, ``with_ml``, its ML fit (the null fit
+    itself when that is ML); ``where`` is added to the source named in warnings."""
+    nulls, ml_nulls = [], []
+    for member in members:
+        null = fit(member, model, options.likelihood, fixed_gamma=options.fixed_gamma,
+                   label=where)
+        nulls.append(null)
+        ml_nulls.append(None if not with_ml else null if options.likelihood == "ML"
+                        else fit(member, model, "ML", label=where))
+    return ScanPart(label, on, model, nulls, ml_nulls)
 
 
 def chunk_ranges(part_sizes: Sequence[int], block_size: int, chunk: int, n_chunks: int
@@ -821,62 +581,82 @@ def chunk_ranges(part_sizes: Sequence[int], block_size: int, chunk: int, n_chunk
     return ranges
 
 
+def chunk_block_size(inputs: AnalysisInputs, options: ScanOptions) -> int:
+    """The SNPs of a block: ``options.block_size``, or chosen by the number of samples
+    (:func:`exactlmm.io.plink.auto_block_size`).  Chunks are whole blocks, so chunks of one
+    scan must share it."""
+    if options.block_size is None:
+        return auto_block_size(inputs.n_samples)
+    return options.block_size
+
+
 def association_chunk(
-    inputs: AnalysisInputs,
+    members: Sequence[AnalysisInputs],
     parts: Sequence[np.ndarray],
     load_part: Callable[[int], ScanPart],
-    headline: Headline,
+    headline: Callable[[], list[Headline]],
+    options: ScanOptions,
     *,
-    refit: bool = False,
     chunk: int = 1,
     n_chunks: int = 1,
-    block_size: int | None = DEFAULT_BLOCK_SIZE,
-    progress: bool = False,
-    loco_fits: dict | None = None,
-) -> AssocResult:
-    """The rows of chunk ``chunk`` of ``n_chunks`` (:func:`chunk_ranges`) of a scan whose
-    parts are known: ``parts[p]`` the positions (into ``inputs.snp_index``, increasing) that
-    part p scans, ``load_part(p)`` its :class:`ScanPart` (called only for the parts the chunk
-    touches), ``headline`` what the record reports besides the rows.  The rows come in
-    ``snp_index`` order; concatenated in chunk order they are the single run's rows, which
-    needs the parts' SNPs one after the other in ``snp_index`` (LOCO: each chromosome's SNPs
-    together, chromosomes in order of first appearance) when ``n_chunks`` > 1.
-    ``loco_fits`` is the record's per-chromosome fits ({c: object with gamma and loglik}).
+    loco_fits: Callable[[], list[dict[str, LocoFit]]] | None = None,
+) -> list[AssocResult]:
+    """The rows of chunk ``chunk`` of ``n_chunks`` (:func:`chunk_ranges`) of the scan of
+    ``members`` (analyses of one group), one result each.
+
+    ``parts[p]`` are the positions (into ``snp_index``, increasing) that part p scans
+    (:func:`scan_layout`), ``load_part(p)`` its :class:`ScanPart` (called once for each part
+    the chunk touches, in order), ``headline()`` what each record reports besides its rows
+    (called last).  The rows come in ``snp_index`` order; concatenated in chunk order they are
+    the single run's rows, which needs the parts' SNPs one after the other in ``snp_index``
+    (LOCO: each chromosome's SNPs together, chromosomes in order of first appearance) when
+    ``n_chunks`` > 1.  ``loco_fits()``: each analysis's per-chromosome fits, for a LOCO scan.
     """
+    first = members[0]
     order = np.concatenate([np.asarray(p, dtype=np.int64) for p in parts]) if parts else []
     if n_chunks > 1 and np.any(np.diff(order) <= 0):
         raise InputError(
             f"--chunk {chunk}/{n_chunks}: the chunks of a leave-one-chromosome-out scan need "
             "each chromosome's SNPs together in the .bim (sort it by chromosome)",
-            inputs.dataset.bim_path,
+            first.dataset.bim_path,
         )
-    size = auto_block_size(inputs.n_samples) if block_size is None else block_size
+    size = chunk_block_size(first, options)
     ranges = chunk_ranges([len(p) for p in parts], size, chunk, n_chunks)
     positions = (np.concatenate([parts[p][a:b] for p, a, b in ranges]) if ranges
                  else np.empty(0, dtype=np.int64))
     rank = np.empty(positions.size, dtype=np.int64)
     rank[np.argsort(positions, kind="stable")] = np.arange(positions.size)
-    statistics: dict[str, np.ndarray] = {}
+    statistics: list[dict[str, np.ndarray]] = [{} for _ in members]
     done = 0
     for p, start, stop in ranges:
         part = load_part(p)
-        if refit and part.ml_null is None:
-            raise ValueError("a refit needs the ML null of the part")
-        scanner = Scanner(part.null, refit=refit, ml_null=part.ml_null if refit else None)
-        snps = inputs.snp_index[parts[p][start:stop]]
-        (stats,) = _scan(inputs, [scanner], snps, size, progress)
-        place(statistics, stats, rank[done : done + stop - start], positions.size)
+        if options.refit and any(ml is None for ml in part.ml_nulls):
+            raise ValueError("a refit needs the ML null fits of the part")
+        tables = None
+        if options.refit:  # every phenotype of the group searches the same range of log γ
+            lo, hi = part.nulls[0].log_delta_bounds
+            tables = RefitTables(part.model.spectrum, (-hi, -lo))
+        scanners = [Scanner(null, refit=options.refit,
+                            ml_null=ml_null if options.refit else None, tables=tables)
+                    for null, ml_null in zip(part.nulls, part.ml_nulls, strict=True)]
+        snps = first.snp_index[parts[p][start:stop]]
+        for j, stats in enumerate(_scan(first, scanners, snps, size, options.progress)):
+            place(statistics[j], stats, rank[done : done + stop - start], positions.size)
         done += stop - start
+        del part, scanners, tables  # memory: a LOCO part goes before the next is loaded
     if not ranges:
-        statistics = empty_statistics()
-    sorted_positions = np.sort(positions)
-    # As association: the ML null is reported in refit mode, and LOCO has no single one.
-    ml_null = headline.ml_null if refit and loco_fits is None else None
-    return AssocResult(
-        inputs.snp_index[sorted_positions], statistics, headline.null, ml_null,
-        LOCO_KINSHIP if loco_fits is not None else headline.kinship,
-        loco_fits, kinship_untested=headline.kinship_untested,
-    )
+        statistics = [empty_statistics() for _ in members]
+    snp_index = first.snp_index[np.sort(positions)]
+    fits = loco_fits() if loco_fits is not None else [None] * len(members)
+    out = []
+    for stats, head, member_fits in zip(statistics, headline(), fits, strict=True):
+        # the ML null is reported in refit mode; LOCO has no single one
+        ml_null = head.ml_null if options.refit and loco_fits is None else None
+        out.append(AssocResult(
+            snp_index, stats, head.null, ml_null,
+            LOCO_KINSHIP if loco_fits is not None else head.kinship, member_fits,
+            kinship_untested=head.kinship_untested))
+    return out
 
 
 def _dense_model(

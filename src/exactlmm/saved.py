@@ -15,6 +15,8 @@ holds one N × (N − c) basis at most (N = 4,000 full rank: 331 MB peak, 456 MB
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -22,18 +24,22 @@ import numpy as np
 from .errors import InputError
 from .io.model import ModelWriter, SavedModel, file_fingerprint
 from .io.plink import PlinkDataset, open_plink
+from .io.results import TABLE_SHA256, check_pair, pair_paths, read_null_json
 from .io.tables import SampleMatch
-from .likelihood import Likelihood, RotatedPhenotype
+from .io.text import read_text
+from .likelihood import RotatedPhenotype
 from .null import NullModel, RecordedNull
 from .pipeline import (
-    DEFAULT_BLOCK_SIZE,
     AnalysisInputs,
     AssocResult,
     Headline,
     KinshipModel,
     LocoFit,
+    ScanOptions,
     ScanPart,
     association_chunk,
+    chunk_block_size,
+    chunk_ranges,
     scan_parts,
 )
 from .spectral import Spectrum
@@ -42,18 +48,14 @@ from .spectral import Spectrum
 def save_model(
     prefix: str | os.PathLike[str],
     inputs: AnalysisInputs,
+    options: ScanOptions,
     *,
-    likelihood: Likelihood = "REML",
-    fixed_gamma: float | None = None,
-    loco: bool = False,
-    block_size: int | None = DEFAULT_BLOCK_SIZE,
-    progress: bool = False,
     header: dict[str, Any] | None = None,
 ) -> tuple[ScanPart, dict[str, LocoFit] | None]:
-    """Fit the scan's models (:func:`exactlmm.pipeline.scan_parts`) and write them to
-    ``PREFIX.model.npz``/``.json``; returns the headline part (the genome-wide null) and, with
-    ``loco``, each chromosome's fit.  ``header`` adds entries to the JSON header (the tool's
-    provenance)."""
+    """Fit the scan's models (:func:`exactlmm.pipeline.scan_parts`, with the ML fits a refit
+    needs) and write them to ``PREFIX.model.npz``/``.json``; returns the headline part (the
+    genome-wide null) and, with ``options.loco``, each chromosome's fit.  ``header`` adds
+    entries to the JSON header (the tool's provenance)."""
     ds = inputs.dataset
     with ModelWriter(prefix) as writer:
         writer.add_array("samples/fam_index", inputs.samples.fam_index.astype(np.int64))
@@ -61,9 +63,7 @@ def save_model(
         writer.add_array("samples/covariates", inputs.covariates)
         writer.add_array("snps/index", inputs.snp_index.astype(np.int64))
         headline = None
-        for part in scan_parts(inputs, likelihood=likelihood, fixed_gamma=fixed_gamma,
-                               loco=loco, block_size=block_size, progress=progress,
-                               consume_kinship=True):
+        for part in scan_parts([inputs], options, with_ml=True, consume_kinship=True):
             writer.add_part(part)
             if part.label is None:  # the genome-wide part, the last; a chromosome's is let go
                 headline = part
@@ -78,9 +78,9 @@ def save_model(
             "inputs": {kind: None if path is None else file_fingerprint(path)
                        for kind, path in files.items()},
             "analysis": {
-                "likelihood": likelihood,
-                "fixed_gamma": fixed_gamma,
-                "loco": loco,
+                "likelihood": options.likelihood,
+                "fixed_gamma": options.fixed_gamma,
+                "loco": options.loco,
                 "n_samples": int(inputs.n_samples),
                 "n_snps": int(inputs.snp_index.size),
                 "phenotype_label": inputs.phenotype_label,
@@ -89,13 +89,14 @@ def save_model(
                 "covariate_names": inputs.covariate_names,
                 "pheno_name": samples.pheno_name,
                 "n_dropped_missing": samples.n_dropped_missing,
+                "n_missing_covariate": samples.n_missing_covariate,
                 "n_fam_without_pheno": samples.n_fam_without_pheno,
                 "n_pheno_not_in_fam": samples.n_pheno_not_in_fam,
                 "categorical_references": samples.categorical_references,
                 "parameters": inputs.parameters,
             },
         }
-    return headline, _loco_fits(writer.parts) if loco else None
+    return headline, _loco_fits(writer.parts) if options.loco else None
 
 
 def _loco_fits(entries: list[dict[str, Any]]) -> dict[str, LocoFit]:
@@ -106,18 +107,19 @@ def _loco_fits(entries: list[dict[str, Any]]) -> dict[str, LocoFit]:
 
 
 class LoadedModel:
-    """A saved model with the fileset it scans (checked to be the one it was fitted on)."""
+    """A saved model with the fileset it scans: its ``.fam`` and ``.bim`` checked to be the
+    ones it was fitted on, its ``.bed`` in the bytes a chunk reads (:meth:`check_bed`)."""
 
     def __init__(self, prefix: str | os.PathLike[str], bfile: str | os.PathLike[str]) -> None:
         self.saved = SavedModel(prefix)
         ds = open_plink(bfile)
-        self.saved.check_inputs([("fam", ds.fam_path), ("bim", ds.bim_path),
-                                 ("bed", ds.bed_path)])
+        self.saved.check_input("fam", ds.fam_path)
+        self.saved.check_input("bim", ds.bim_path)
         self.dataset = ds
         self.analysis = self.saved.header["analysis"]
         self.inputs = self._inputs(ds)
-        self.positions = [self.saved.array(f"part{p}/positions")
-                          for p in range(len(self.saved.parts))]
+        self.layout = [(entry["label"], self.saved.array(f"part{p}/positions"))
+                       for p, entry in enumerate(self.saved.parts)]
         self._loaded: dict[int, ScanPart] = {}
 
     @property
@@ -128,6 +130,16 @@ class LoadedModel:
     def fixed_gamma(self) -> float | None:
         return self.analysis["fixed_gamma"]
 
+    def check_bed(self, snps: np.ndarray) -> None:
+        """The ``.bed`` must hold, in the bytes of the SNPs ``snps`` (``.bim`` positions) and
+        its 3-byte header, what the model was fitted on (the pieces of the model's fingerprint
+        that hold them are hashed: :func:`exactlmm.io.model.check_file`)."""
+        width = (self.dataset.n_samples + 3) // 4
+        starts = 3 + np.asarray(snps, dtype=np.int64) * width
+        self.saved.check_input("bed", self.dataset.bed_path,
+                               [(0, 3), *zip(starts.tolist(), (starts + width).tolist(),
+                                             strict=True)])
+
     def _inputs(self, ds: PlinkDataset) -> AnalysisInputs:
         a, array = self.analysis, self.saved.array
         fam_index = array("samples/fam_index")
@@ -135,7 +147,7 @@ class LoadedModel:
         samples = SampleMatch(
             fam_index, y, covariates[:, 1:], a["n_dropped_missing"], a["n_fam_without_pheno"],
             a["n_pheno_not_in_fam"], a["pheno_name"], a["covariate_names"][1:],
-            a["categorical_references"],
+            a["categorical_references"], a.get("n_missing_covariate", 0),
         )
         return AnalysisInputs(
             dataset=ds, samples=samples, covariates=covariates,
@@ -148,7 +160,7 @@ class LoadedModel:
         """Part p rebuilt from its arrays and numbers.  Only the genome-wide part (the last)
         is kept: without LOCO it is the part scanned and gives the headline too; a LOCO chunk
         holds one chromosome's spectrum at a time (:meth:`headline` does not load one)."""
-        if p != len(self.positions) - 1:
+        if p != len(self.layout) - 1:
             return self._part(p)
         if p not in self._loaded:
             self._loaded[p] = self._part(p)
@@ -173,25 +185,25 @@ class LoadedModel:
         ml_null = (null if entry["ml_is_null"] else None if entry["ml_null"] is None
                    else _null_model(entry["ml_null"], spectrum, self.inputs.y))
         on = np.zeros(self.inputs.snp_index.size, dtype=bool)
-        on[self.positions[p]] = True
-        return ScanPart(entry["label"], on, model, null, ml_null)
+        on[self.layout[p][1]] = True
+        return ScanPart(entry["label"], on, model, [null], [ml_null])
 
-    def headline(self) -> Headline:
+    def headline(self) -> list[Headline]:
         """What the scan's record reports besides its rows: the genome-wide part's.  With
         LOCO its null is read from the model's numbers (:class:`~exactlmm.null.RecordedNull`,
         the same values), so a chunk job never loads that part's N × N eigenbasis."""
-        p = len(self.positions) - 1
+        p = len(self.layout) - 1
         if not self.loco:
-            return Headline.of(self.part(p))
+            return [Headline.of(self.part(p))]
         entry = self.saved.parts[p]
         n_covariates = self.saved.array(f"part{p}/covariate_basis").shape[1]
         null = RecordedNull(**_null_fields(entry["null"]), n_samples=self.inputs.n_samples,
                             n_covariates=n_covariates)
-        return Headline(null, None, entry["kinship"], entry["kinship_untested"])
+        return [Headline(null, None, entry["kinship"], entry["kinship_untested"])]
 
-    def loco_fits(self) -> dict[str, LocoFit] | None:
+    def loco_fits(self) -> list[dict[str, LocoFit]]:
         """Each chromosome's REML/ML γ and logL (LOCO models), as a single run records them."""
-        return _loco_fits(self.saved.parts) if self.loco else None
+        return [_loco_fits(self.saved.parts)]
 
 
 def _null_fields(record: dict[str, Any]) -> dict[str, Any]:
@@ -212,27 +224,99 @@ def _null_model(record: dict[str, Any], spectrum: Spectrum, y: np.ndarray) -> Nu
 
 def association_from_model(
     model: LoadedModel,
+    options: ScanOptions,
     *,
-    refit: bool = False,
     chunk: int = 1,
     n_chunks: int = 1,
-    block_size: int | None = DEFAULT_BLOCK_SIZE,
-    progress: bool = False,
 ) -> AssocResult:
-    """Chunk ``chunk`` of ``n_chunks`` of the saved model's scan
-    (:func:`exactlmm.pipeline.association_chunk`)."""
-    if refit and model.fixed_gamma is not None:
+    """Chunk ``chunk`` of ``n_chunks`` of the saved model's scan: the single run's
+    :func:`exactlmm.pipeline.association_chunk` with the parts rebuilt from the model, after
+    checking the ``.bed`` bytes the chunk reads (:meth:`LoadedModel.check_bed`).
+    ``options``: ``refit``, ``block_size`` and ``progress`` are the chunk's own; the rest
+    are the model's."""
+    if options.refit and model.fixed_gamma is not None:
         raise InputError(
             "a fixed h² (--h2 when the model was fitted) and a per-SNP refit (--refit) "
             "exclude each other", model.saved.json_path)
-    parts = model.positions
-    genome_wide = len(parts) - 1  # the last part (the only one without LOCO)
-    scanned = [p for p in range(len(parts)) if model.saved.parts[p]["label"] is not None]
-    if not model.loco:
-        scanned = [genome_wide]
-    positions = [parts[p] for p in scanned]
-    return association_chunk(
-        model.inputs, positions, lambda i: model.part(scanned[i]), model.headline(),
-        refit=refit, chunk=chunk, n_chunks=n_chunks, block_size=block_size,
-        progress=progress, loco_fits=model.loco_fits(),
-    )
+    options = replace(options, likelihood=model.analysis["likelihood"], loco=model.loco,
+                      fixed_gamma=model.fixed_gamma)
+    parts = [positions for _, positions in model.layout]
+    size = chunk_block_size(model.inputs, options)
+    ranges = chunk_ranges([len(p) for p in parts], size, chunk, n_chunks)
+    snp_index = model.inputs.snp_index
+    model.check_bed(np.concatenate([snp_index[parts[p][a:b]] for p, a, b in ranges])
+                    if ranges else np.empty(0, dtype=np.int64))
+    (result,) = association_chunk(
+        [model.inputs], parts, model.part, model.headline, options, chunk=chunk,
+        n_chunks=n_chunks, loco_fits=model.loco_fits if model.loco else None)
+    return result
+
+
+def gather_chunks(prefixes: Sequence[str | os.PathLike[str]]) -> tuple[bytes, dict[str, Any]]:
+    """The table and record of a saved model's scan from its chunks' output pairs (``assoc
+    --model --chunk I/N``, I = 1..N, given in any order): the tables in chunk order under one
+    header, the record of the chunks with their counts summed.
+
+    Every chunk must be an intact pair (its table the one its ``null.json`` was written with,
+    :func:`exactlmm.io.results.check_pair`) of the same model (its ``header_sha256``: the
+    same data, options and null fits), the same mode and block size and the same N; every I
+    once; and the rows must add up to the model's SNPs.  Otherwise a one-line ``InputError``
+    naming the chunk.
+    """
+    chunks = []
+    for prefix in prefixes:
+        table_path, null_path = pair_paths(prefix)
+        record = read_null_json(null_path)
+        if "chunk" not in record or "model" not in record:
+            raise InputError("not the record of an exactlmm assoc --model --chunk run",
+                             null_path)
+        check_pair(prefix, record)
+        chunks.append((tuple(record["chunk"]), prefix, record))
+    chunks.sort(key=lambda item: item[0][0])
+    first_prefix, first = chunks[0][1], chunks[0][2]
+    n_chunks = int(first["chunk"][1])
+    same = ("mode", "block_size")
+    for (chunk, total), prefix, record in chunks:
+        null_path = pair_paths(prefix)[1]
+        if record["model"].get("header_sha256") != first["model"].get("header_sha256"):
+            raise InputError(f"a chunk of another model than {first_prefix}'s (its "
+                             f"{record['model']['path']}: other data, options or null fit)",
+                             null_path)
+        if total != n_chunks or any(record.get(key) != first.get(key) for key in same):
+            raise InputError(
+                f"chunk {chunk}/{total} ({record['mode']}, blocks of {record.get('block_size')}"
+                f" SNPs) does not belong with {first_prefix}'s ({n_chunks} chunks, "
+                f"{first['mode']}, blocks of {first.get('block_size')})", null_path)
+    found = [chunk for (chunk, _), _, _ in chunks]
+    if found != list(range(1, n_chunks + 1)):
+        missing = sorted(set(range(1, n_chunks + 1)) - set(found))
+        repeated = sorted({c for c in found if found.count(c) > 1})
+        raise InputError(f"chunks of {n_chunks}: missing {missing}, given twice {repeated}",
+                         pair_paths(first_prefix)[1])
+    header, bodies = None, []
+    for _, prefix, record in chunks:
+        table_path = pair_paths(prefix)[0]
+        line, _, body = read_text(table_path, "association file").partition("\n")
+        if header is None:
+            header = line
+        elif line != header:
+            raise InputError(f"its header differs from {first_prefix}.assoc.tsv's", table_path)
+        if body.count("\n") != record["n_snps"]:
+            raise InputError(f"{body.count(chr(10))} rows, its record says {record['n_snps']}",
+                             table_path)
+        bodies.append(body)
+    n_snps = sum(record["n_snps"] for _, _, record in chunks)
+    if n_snps != first["model"]["n_snps"]:
+        raise InputError(f"the chunks hold {n_snps} SNPs, the model scans "
+                         f"{first['model']['n_snps']}", pair_paths(first_prefix)[1])
+    untested: dict[str, int] = {}
+    for _, _, record in chunks:
+        for reason, count in record["untested"].items():
+            untested[reason] = untested.get(reason, 0) + count
+    merged = {k: v for k, v in first.items()
+              if k not in ("status", "chunk", "block_size", TABLE_SHA256)}
+    merged["n_snps"] = n_snps
+    merged["n_tested"] = sum(record["n_tested"] for _, _, record in chunks)
+    merged["untested"] = dict(sorted(untested.items()))
+    merged["chunks"] = n_chunks
+    return (f"{header}\n" + "".join(bodies)).encode(), merged

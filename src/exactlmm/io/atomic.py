@@ -14,6 +14,7 @@ process is no longer alive is stale).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import socket
@@ -21,6 +22,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+from exactlmm.errors import InputError
 
 _HOST = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in socket.gethostname()) or "host"
 
@@ -71,20 +74,41 @@ def _umask() -> int:
 @contextlib.contextmanager
 def _temporary(target: Path, mode: str) -> Iterator[tuple[IO, Path]]:
     """A temporary file beside ``target`` (parents created, stale ones removed), open in
-    ``mode``; removed if the block raises."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(target)
-    fd, tmp = tempfile.mkstemp(prefix=f"{_temporary_prefix(target)}{os.getpid()}.",
-                               suffix=".tmp", dir=target.parent)
+    ``mode``; removed if the block raises.  A folder that cannot be made or written, and a
+    write that fails for want of room, are an ``InputError`` naming ``target``."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(target)
+        fd, tmp = tempfile.mkstemp(prefix=f"{_temporary_prefix(target)}{os.getpid()}.",
+                                   suffix=".tmp", dir=target.parent)
+    except OSError as err:
+        raise _write_error(target, err) from None
     try:
         # mkstemp creates 0600; give the output the permissions a plain open() would.
         os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, mode) as handle:
             yield handle, Path(tmp)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.filename is None and err.errno in _NO_ROOM:
+            raise _write_error(target, err) from None
         raise
+
+
+#: Errors of a write that did not fit (a read never raises these).
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _write_error(target: Path, err: OSError) -> InputError:
+    return InputError(f"cannot write it ({err.strerror or err})", path=target)
+
+
+def _replace(tmp: Path, target: Path) -> None:
+    try:
+        os.replace(tmp, target)
+    except OSError as err:
+        raise _write_error(target, err) from None
 
 
 @contextlib.contextmanager
@@ -98,7 +122,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO]:
     with _temporary(target, mode) as (handle, tmp):
         yield handle
     try:
-        os.replace(tmp, target)
+        _replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -151,6 +175,10 @@ class FileGroup:
             yield handle
         self._pending.append((tmp, target, seal))
 
+    def temporary(self, path: str | os.PathLike[str]) -> Path:
+        """The temporary file written for ``path`` (complete once its block has ended)."""
+        return next(tmp for tmp, target, _ in self._pending if target == Path(path))
+
     def write_bytes(self, path: str | os.PathLike[str], data: bytes, *, seal: bool = False
                     ) -> None:
         with self.open(path, "wb", seal=seal) as handle:
@@ -171,7 +199,7 @@ class FileGroup:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(target)
         for tmp, target, _ in sorted(self._pending, key=lambda item: item[2]):  # seals last
-            os.replace(tmp, target)
+            _replace(tmp, target)
         self._pending.clear()
         self._committed = True
 

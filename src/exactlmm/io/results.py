@@ -37,6 +37,8 @@ import numpy as np
 
 from exactlmm.errors import InputError
 from exactlmm.io.atomic import FileGroup, atomic_write, write_text_atomic
+from exactlmm.io.digest import sha256_file
+from exactlmm.io.text import read_text
 
 STATISTIC_COLUMNS = ("beta", "se", "p_wald", "p_lrt", "p_score", "delta", "delta_ml")
 """The columns a tool's test fills (NA for a SNP with an errcode other than ``.``)."""
@@ -191,10 +193,7 @@ def read_assoc_tsv(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     number in a numeric column.
     """
     path = Path(path)
-    try:
-        lines = path.read_text().splitlines()
-    except FileNotFoundError:
-        raise InputError("association file not found", path=path) from None
+    lines = read_text(path, "association file").splitlines()
     if not lines:
         raise InputError("the association file is empty (no header line)", path=path)
     header = lines[0].split("\t")
@@ -350,7 +349,7 @@ def check_pair(prefix: str | os.PathLike[str], record: Mapping[str, Any] | None 
     if expected is None:
         return
     try:
-        actual = _sha256_file(table_path)
+        actual = sha256_file(table_path)
     except FileNotFoundError:
         raise InputError(f"missing: {null_path.name} names a table that is not there",
                          path=table_path) from None
@@ -360,14 +359,6 @@ def check_pair(prefix: str | os.PathLike[str], record: Mapping[str, Any] | None 
         raise InputError(f"not the table {null_path.name} was written with (SHA-256 "
                          f"{actual[:12]}…, the record says {str(expected)[:12]}…): altered, "
                          "or left by another run", path=table_path)
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for piece in iter(lambda: handle.read(2**20), b""):
-            digest.update(piece)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -467,10 +458,7 @@ def read_null_json(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _load_json_object(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise InputError("null-model file not found", path=path) from None
+    text = read_text(path, "null-model file")
     try:
         record = json.loads(text)
     except json.JSONDecodeError as err:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from exactlmm.dosage import impute_center
+from exactlmm.inputs import AnalysisInputs, InputOptions, load_inputs
 from exactlmm.io.plink import iter_genotype_blocks
 from exactlmm.io.results import (
     ERRCODE_DTYPE,
@@ -24,7 +25,6 @@ from exactlmm.io.results import (
     TESTED,
     write_result_pair,
 )
-from exactlmm.pipeline import AnalysisInputs, load_inputs
 from exactlmm.provenance import provenance
 from exactlmm.scan import COLLINEAR_TOLERANCE
 from lmmcompare import registry
@@ -38,10 +38,10 @@ def load(request: RunRequest, *, with_kinship: bool = True) -> AnalysisInputs:
     """Read and match every input of ``request``: the kinship cut to the analysed samples, not
     centered (each peer gets K as given), or no kinship at all with ``with_kinship=False``
     (modes ``loco`` and ``none``: the tool builds its own, or uses none)."""
-    return load_inputs(
+    return load_inputs(InputOptions(
         request.bfile, request.pheno, request.mpheno, request.covar,
         request.kinship if with_kinship else None, request.extract,
-    )
+    ))
 
 
 @dataclass(frozen=True)
