@@ -300,3 +300,106 @@ def test_loco_chunks_need_chromosomes_together(tmp_path, make_plink, capsys):
     code, err = run(["assoc", "--bfile", prefix, "--model", tmp_path / "m", "--chunk", "1/2",
                      "--out", tmp_path / "two"], capsys)
     assert code == 2 and "each chromosome's SNPs together" in one_error_line(err)
+
+
+def _chunks(tmp_path, data, model, capsys, n_chunks=2, block=BLOCK, name="c", extra=()):
+    prefixes = []
+    for i in range(1, n_chunks + 1):
+        out = tmp_path / f"{name}{i}"
+        code, err = run(["assoc", "--bfile", data[0], "--model", model, *extra, "--chunk",
+                         f"{i}/{n_chunks}", "--block-size", block, "--no-progress", "--out",
+                         out], capsys)
+        assert code == 0, err
+        prefixes.append(out)
+    return prefixes
+
+
+def test_gather_refuses_chunks_of_another_null_fit(tmp_path, data, capsys):
+    """The REML, ML and --h2 models of the same data have byte-identical archives; their
+    headers differ, and the header's checksum is the model's identity."""
+    code, err = run(["fit", *fit_options(data, "fixed-file"), "--h2", "0.3", "--save-model",
+                     tmp_path / "h", "--out", tmp_path / "h"], capsys)
+    assert code == 0, err
+    code, err = run(["fit", *fit_options(data, "fixed-file"), "--save-model", tmp_path / "r",
+                     "--out", tmp_path / "r"], capsys)
+    assert code == 0, err
+    assert (model_paths(tmp_path / "h")[0].read_bytes()
+            == model_paths(tmp_path / "r")[0].read_bytes())
+    reml = _chunks(tmp_path, data, tmp_path / "r", capsys, name="r")
+    fixed = _chunks(tmp_path, data, tmp_path / "h", capsys, name="h")
+    code, err = run(["gather", reml[0], fixed[1], "--out", tmp_path / "g"], capsys)
+    assert code == 2 and "a chunk of another model" in one_error_line(err)
+    assert not (tmp_path / "g.assoc.tsv").exists()
+
+
+def test_gather_refuses_other_block_sizes_and_altered_tables(tmp_path, data, model, capsys):
+    big = _chunks(tmp_path, data, model, capsys, block="300", name="big")
+    small = _chunks(tmp_path, data, model, capsys, block="50", name="small")
+    code, err = run(["gather", big[0], small[1], "--out", tmp_path / "g"], capsys)
+    assert code == 2 and "blocks of 50 SNPs" in one_error_line(err)
+    table = Path(f"{small[1]}.assoc.tsv")
+    lines = table.read_text().splitlines(keepends=True)
+    table.write_text("".join(lines[:-30]))  # a chunk that lost rows
+    code, err = run(["gather", *small, "--out", tmp_path / "g"], capsys)
+    assert code == 2 and "small2.assoc.tsv: not the table" in one_error_line(err)
+    assert not (tmp_path / "g.assoc.tsv").exists()
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda h: h["parts"][0]["null"].update(log_delta=2.0), "edited or damaged"),
+    (lambda h: h["analysis"].update(loco=True), "edited or damaged"),
+    (lambda h: h["analysis"].pop("n_snps"), "edited or damaged"),
+])
+def test_an_edited_model_header_is_refused(tmp_path, data, model, capsys, edit, message):
+    _, header_path = model_paths(model)
+    header = json.loads(header_path.read_text())
+    edit(header)
+    header_path.write_text(json.dumps(header, indent=2))
+    code, err = run(["assoc", "--bfile", data[0], "--model", model, "--out", tmp_path / "x"],
+                    capsys)
+    assert code == 2 and message in one_error_line(err)
+    assert not (tmp_path / "x.assoc.tsv").exists()
+
+
+def test_a_header_of_the_wrong_structure_is_one_line(tmp_path, data, model, capsys):
+    """A header whose checksum was recomputed after a key was removed (another writer, or a
+    deliberate edit) is checked for structure: one line, no KeyError."""
+    from exactlmm.io.model import header_digest
+
+    _, header_path = model_paths(model)
+    header = json.loads(header_path.read_text())
+    del header["parts"][0]["null"]["loglik"]
+    header["header_sha256"] = header_digest(header)
+    header_path.write_text(json.dumps(header))
+    code, err = run(["assoc", "--bfile", data[0], "--model", model, "--out", tmp_path / "x"],
+                    capsys)
+    assert code == 2 and "parts[0].null.loglik is missing" in one_error_line(err)
+
+
+def test_a_chunk_checks_the_bed_bytes_it_reads(tmp_path, data, capsys, monkeypatch):
+    """Inputs are fingerprinted in pieces (64 MiB; here 4 KiB, so that the 19 KB .bed has
+    five): a changed byte in a SNP a chunk scans is caught by that chunk, and only the pieces
+    holding its SNPs are read."""
+    from exactlmm.io import model as model_io
+
+    monkeypatch.setattr(model_io, "PIECE_BYTES", 4096)
+    code, err = run(["fit", *fit_options(data, "fixed-file"), "--save-model", tmp_path / "m",
+                     "--out", tmp_path / "m"], capsys)
+    assert code == 0, err
+    header = json.loads(model_paths(tmp_path / "m")[1].read_text())
+    assert len(header["inputs"]["bed"]["pieces"]) == 5
+    bed = Path(f"{data[0]}.bed")
+    raw = bytearray(bed.read_bytes())
+    raw[-10] ^= 0xFF  # a call of the last SNP: scanned by the last chunk only
+    bed.write_bytes(bytes(raw))
+    hashed: list[int] = []
+    pieces = model_io._piece_digests
+    monkeypatch.setattr(model_io, "_piece_digests", lambda path, wanted: (
+        hashed.extend(wanted) if str(path).endswith(".bed") else None) or pieces(path, wanted))
+    code, err = run(["assoc", "--bfile", data[0], "--model", tmp_path / "m", "--chunk", "1/4",
+                     "--block-size", BLOCK, "--out", tmp_path / "first"], capsys)
+    assert code == 0, err
+    assert sorted(hashed) == [0, 1]  # the header and SNPs 0-191: bytes 0 to 5379
+    code, err = run(["assoc", "--bfile", data[0], "--model", tmp_path / "m", "--chunk", "4/4",
+                     "--block-size", BLOCK, "--out", tmp_path / "last"], capsys)
+    assert code == 2 and "fitted on other data" in err and "bytes 16384 to 19603" in err

@@ -332,8 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.runner is run_assoc:
         prefetch_special()
-    exit_on_signals()
-    with warnings.catch_warnings():
+    with exit_on_signals(), warnings.catch_warnings():
         warnings.simplefilter("default")  # each warning once per place, not once per SNP
         warnings.showwarning = _show_warning
         try:
@@ -438,6 +437,14 @@ def run_qc(args: argparse.Namespace) -> None:
         keep &= listed
     counts = qc.filter_counts(stats, args.maf, args.geno, listed)
     path = Path(f"{args.out}.snplist")
+    if not keep.any():
+        raise InputError(f"no SNP passes (testable, MAF >= {args.maf}, missingness <= "
+                         f"{args.geno}): no SNP list written", ds.bim_path)
+    shared = np.isin(ds.snp[~keep], ds.snp[keep])
+    if shared.any():
+        raise InputError(f"SNP ID {ds.snp[~keep][shared][0]} names several SNPs of which only "
+                         "some pass, and a SNP list cannot tell them apart: give the SNPs "
+                         "unique IDs (e.g. plink2 --set-all-var-ids @:#:$r:$a)", ds.bim_path)
     qc.write_snp_list(path, ds.snp[keep])
     n_selected = int(listed.sum())
     _log(f"{n_selected} {'listed ' if args.extract else ''}SNPs over "

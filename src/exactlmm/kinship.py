@@ -168,7 +168,7 @@ def _accumulate(
             errcode = counts.errcode
             bar.update(positions.size)
             if by_chromosome:
-                groups = ds.chrom[positions]
+                groups = ds.chromosome[positions]
                 runs = [(c, groups == c) for c in dict.fromkeys(groups.tolist())]
             else:
                 runs = [("", None)]

@@ -38,6 +38,7 @@ each chromosome's model go before the next is made.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -60,7 +61,7 @@ from .inputs import (
     load_inputs,
     load_phenotypes,
 )
-from .io.plink import PlinkDataset, auto_block_size, bed_codes
+from .io.plink import SEX_AND_MITOCHONDRIAL, PlinkDataset, auto_block_size, bed_codes
 from .io.results import ERRCODE_DTYPE, TESTED
 from .likelihood import Likelihood, RotatedPhenotype, profile_loglik
 from .null import DEFAULT_GRID, DEFAULT_LOG_DELTA_BOUNDS, NullFitSummary, NullModel, fit_null
@@ -400,9 +401,9 @@ def _loco_models(
             inputs.kinship_source,
         )
     ds = inputs.dataset
-    chrom, chromosomes = _chromosomes(inputs)
+    chrom, chromosomes = _chromosomes(inputs, warn=True)
     kinship_snps = inputs.snp_index if inputs.kinship_snps is None else inputs.kinship_snps
-    kinship_chrom = ds.chrom[kinship_snps].astype(str)
+    kinship_chrom = ds.chromosome[kinship_snps]
     off = {c: kinship_snps[kinship_chrom != c] for c in chromosomes}
     n = inputs.n_samples
     for c in chromosomes:
@@ -483,14 +484,23 @@ class Headline:
                    part.model.untested)
 
 
-def _chromosomes(inputs: AnalysisInputs) -> tuple[np.ndarray, list[str]]:
-    """Each scanned SNP's chromosome, and the chromosomes in order of first appearance (at
-    least two: what LOCO leaves out, one at a time)."""
+def _chromosomes(inputs: AnalysisInputs, *, warn: bool = False
+                 ) -> tuple[np.ndarray, list[str]]:
+    """Each scanned SNP's chromosome (:func:`exactlmm.io.plink.chromosome_codes`: ``chr1`` =
+    ``1``, ``23`` = ``X``), and the chromosomes in order of first appearance (at least two:
+    what LOCO leaves out, one at a time).  With ``warn``, a warning says when sex or
+    mitochondrial chromosomes are among them: they are analysed as autosomes are."""
     ds = inputs.dataset
-    chrom = ds.chrom[inputs.snp_index].astype(str)
+    chrom = ds.chromosome[inputs.snp_index]
     chromosomes = list(dict.fromkeys(chrom.tolist()))
     if len(chromosomes) < 2:
         raise InputError("LOCO needs SNPs on at least two chromosomes", ds.bim_path)
+    special = [c for c in chromosomes if c in SEX_AND_MITOCHONDRIAL]
+    if special and warn:
+        warnings.warn(f"{ds.bim_path}: chromosome{'s' if len(special) > 1 else ''} "
+                      f"{', '.join(special)} left out and tested like the autosomes (no "
+                      "dosage compensation or sex covariate); leave them out with --extract "
+                      "if that is not wanted", stacklevel=2)
     return chrom, chromosomes
 
 

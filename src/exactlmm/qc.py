@@ -185,8 +185,8 @@ def filter_counts(
 
 
 def write_snp_list(path: str | os.PathLike[str], snp_ids) -> None:
-    """Write SNP IDs, one per line, atomically."""
-    ids = [str(s) for s in snp_ids]
+    """Write SNP IDs, one per line, atomically (an ID given twice once)."""
+    ids = list(dict.fromkeys(str(s) for s in snp_ids))
     bad = next((s for s in ids if not s or len(s.split()) != 1 or s != s.strip()), None)
     if bad is not None:
         raise ValueError(f"SNP ID {bad!r} is empty or holds whitespace")
@@ -208,20 +208,17 @@ def read_snp_list(path: str | os.PathLike[str]) -> list[str]:
 def snp_index_from_list(
     ds: PlinkDataset, ids, path: str | os.PathLike[str] | None = None
 ) -> np.ndarray:
-    """Positions (int64, increasing = ``.bim`` order) of the listed SNP IDs.
+    """Positions (int64, increasing = ``.bim`` order) of the SNPs whose IDs are listed.
 
-    Errors (``InputError`` naming the list file): an empty list, an ID listed twice, an ID not
-    in the ``.bim`` file (the first is named, with the count), an ID the ``.bim`` file holds
-    more than once (ambiguous).
+    As PLINK 2's ``--extract``: the list is a set (an ID listed twice selects its SNPs once),
+    and an ID the ``.bim`` holds more than once selects every SNP of that ID.  Errors
+    (``InputError`` naming the list file): an empty list, an ID not in the ``.bim`` file (the
+    first is named, with the count).
     """
     ids = list(ids)
     if not ids:
         raise InputError("the SNP list is empty", path=path)
-    listed, first_seen = np.unique(np.asarray(ids, dtype=str), return_index=True)
-    if listed.size != len(ids):
-        duplicated = np.ones(len(ids), dtype=bool)
-        duplicated[first_seen] = False
-        raise InputError(f"SNP {ids[int(np.argmax(duplicated))]} is listed twice", path=path)
+    listed = np.unique(np.asarray(ids, dtype=str))
     order = np.argsort(ds.snp, kind="stable")
     sorted_snps = ds.snp[order]
     at = np.searchsorted(sorted_snps, listed)
@@ -235,12 +232,11 @@ def snp_index_from_list(
             path=path,
         )
     after = np.searchsorted(sorted_snps, listed, side="right")
-    copies = after - at
-    if (copies > 1).any():
-        k = int(np.argmax(copies > 1))
-        raise InputError(
-            f"SNP {listed[k]} occurs {int(copies[k])} times in "
-            f"{ds.bim_path}; the list cannot select it unambiguously",
-            path=path,
-        )
-    return np.sort(order[at]).astype(np.int64)
+    selected = np.repeat(at, after - at) + _ranges_within(after - at)
+    return np.sort(order[selected]).astype(np.int64)
+
+
+def _ranges_within(lengths: np.ndarray) -> np.ndarray:
+    """0, 1, …, l − 1 for each l of ``lengths``, concatenated."""
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.arange(int(lengths.sum())) - starts

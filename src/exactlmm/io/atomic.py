@@ -101,6 +101,11 @@ _NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def _write_error(target: Path, err: OSError) -> InputError:
+    if isinstance(err, (FileExistsError, NotADirectoryError)):
+        blocker = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            return InputError(f"cannot write it: {blocker} is a file, not a folder",
+                              path=target)
     return InputError(f"cannot write it ({err.strerror or err})", path=target)
 
 
@@ -226,14 +231,24 @@ class Terminated(BaseException):
         self.signum = signum
 
 
-def exit_on_signals() -> None:
-    """Make SIGTERM (what SLURM, Snakemake and ``kill`` send) raise :class:`Terminated` in the
-    main thread, and SIGINT raise ``KeyboardInterrupt`` (Python's default, restored if it was
-    changed), so that temporary files are removed on the way out.  A signal is handled between
-    Python bytecodes: one that arrives during a long LAPACK call takes effect when it returns."""
+@contextlib.contextmanager
+def exit_on_signals() -> Iterator[None]:
+    """While the block runs, SIGTERM (what SLURM, Snakemake and ``kill`` send) raises
+    :class:`Terminated` in the main thread, and SIGINT ``KeyboardInterrupt`` (Python's
+    default), so that temporary files are removed on the way out; the handlers before are put
+    back after.  A signal is handled between Python bytecodes: one that arrives during a long
+    LAPACK call takes effect when it returns.  Outside the main thread, nothing changes."""
 
     def terminate(signum: int, frame: object) -> None:
         raise Terminated(signum)
 
-    signal.signal(signal.SIGTERM, terminate)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        before = {s: signal.signal(s, h) for s, h in ((signal.SIGTERM, terminate),
+                                                       (signal.SIGINT, signal.default_int_handler))}
+    except ValueError:  # not the main thread: signals are not ours to handle
+        before = {}
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)

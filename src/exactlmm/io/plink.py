@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,12 @@ class PlinkDataset:
     a1: np.ndarray
     a2: np.ndarray
 
+    @cached_property
+    def chromosome(self) -> np.ndarray:
+        """Each SNP's chromosome as one code however the ``.bim`` spells it
+        (:func:`chromosome_codes`): what leave-one-chromosome-out groups SNPs by."""
+        return chromosome_codes(self.chrom)
+
     @property
     def n_samples(self) -> int:
         """Number of individuals in the ``.fam`` file."""
@@ -80,6 +87,33 @@ class PlinkDataset:
     @property
     def fam_path(self) -> Path:
         return _with_suffix(self.prefix, ".fam")
+
+
+#: PLINK's numeric codes of the human sex and mitochondrial chromosomes.
+_NAMED_CHROMOSOMES = {"23": "X", "24": "Y", "25": "XY", "26": "MT", "M": "MT"}
+SEX_AND_MITOCHONDRIAL = ("X", "Y", "XY", "MT")
+
+
+def chromosome_codes(chrom: np.ndarray) -> np.ndarray:
+    """One code per chromosome, as PLINK 2 reads ``.bim`` chromosome names: a ``chr`` prefix
+    dropped (any case), leading zeros dropped (``01`` = ``1``), and the human sex and
+    mitochondrial chromosomes named (``23`` = ``X``, ``24`` = ``Y``, ``25`` = ``XY``,
+    ``26`` = ``M`` = ``MT``; names upper-cased).  Other names (``2L``, ``scaffold_3``) are
+    kept as written.
+
+    >>> chromosome_codes(np.array(["chr1", "1", "01", "23", "chrX", "x", "M", "26", "2L"])).tolist()
+    ['1', '1', '1', 'X', 'X', 'X', 'MT', 'MT', '2L']
+    """
+    names, inverse = np.unique(np.asarray(chrom, dtype=str), return_inverse=True)
+    codes = []
+    for name in names.tolist():
+        code = name[3:] if name[:3].lower() == "chr" and len(name) > 3 else name
+        if code.isdigit():
+            code = str(int(code))
+        upper = code.upper()
+        code = _NAMED_CHROMOSOMES.get(upper, upper if upper in SEX_AND_MITOCHONDRIAL else code)
+        codes.append(code)
+    return np.array(codes, dtype=str)[inverse.reshape(-1)] if names.size else names
 
 
 def _with_suffix(prefix: Path, suffix: str) -> Path:

@@ -17,11 +17,9 @@ UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def read_text(path: str | os.PathLike[str], kind: str = "file") -> str:
-    """The text of ``path``: UTF-8, a leading byte-order mark dropped (``utf-8-sig``).
-
-    Line ends are left as they are: ``str.splitlines`` (which every reader uses) takes
-    ``\\n``, ``\\r\\n`` and ``\\r`` alike.  Errors (``InputError`` naming the file): it does not
-    exist (``"{kind} not found"``), is a folder, cannot be read, or is not UTF-8 text.
+    """The text of ``path``: UTF-8, a leading byte-order mark dropped (``utf-8-sig``), every
+    line end (``\\r\\n``, ``\\r``) made ``\\n``.  Errors (``InputError`` naming the file):
+    it does not exist (``"{kind} not found"``), is a folder, cannot be read, or is not UTF-8.
     """
     path = Path(path)
     try:
@@ -33,10 +31,13 @@ def read_text(path: str | os.PathLike[str], kind: str = "file") -> str:
     except OSError as err:
         raise InputError(f"cannot read it ({err.strerror})", path=path) from None
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise InputError(f"not a text file ({err.reason} at byte {err.start})",
                          path=path) from None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
 
 
 def split_lines(path: str | os.PathLike[str], kind: str = "file"
