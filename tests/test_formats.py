@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bed_reader import open_bed
+from scipy.special import chdtrc
 
 from exactlmm.cli import main as exactlmm_main
 from exactlmm.errors import InputError
@@ -187,14 +188,33 @@ def test_fastlmm_float_chromosomes_and_positions_are_read_as_codes(bim):
     np.testing.assert_array_equal(table.pos[order], bim.pos)
 
 
-def test_bolt_presets_read_the_infinitesimal_and_the_mixture_p(bim):
-    inf = _read_match("tiny.bolt.stats", "bolt", bim)
-    mixture = _read_match("tiny.bolt.stats", "bolt_mixture", bim)
-    np.testing.assert_allclose(inf.columns["p_wald"],
-                               np.array(_raw_column("tiny.bolt.stats", "P_BOLT_LMM_INF"), float))
-    np.testing.assert_allclose(mixture.columns["p_wald"],
-                               np.array(_raw_column("tiny.bolt.stats", "P_BOLT_LMM"), float))
-    assert not np.array_equal(inf.columns["p_wald"], mixture.columns["p_wald"])
+def test_bolt_p_comes_from_the_six_digit_chisq_when_present(bim, tmp_path):
+    """BOLT prints P with 2 digits (%.1E) and, with --verboseStats, χ² with 6: the presets take
+    p = χ²(1) upper tail of CHISQ_BOLT_LMM_INF / CHISQ_BOLT_LMM, and P without them."""
+    for preset, stat in (("bolt", "BOLT_LMM_INF"), ("bolt_mixture", "BOLT_LMM")):
+        matched = _read_match("tiny.bolt.stats", preset, bim)
+        chisq = np.array(_raw_column("tiny.bolt.stats", f"CHISQ_{stat}"), dtype=float)
+        printed = np.array(_raw_column("tiny.bolt.stats", f"P_{stat}"), dtype=float)
+        np.testing.assert_allclose(matched.columns["p_wald"], chdtrc(1, chisq), rtol=1e-12)
+        np.testing.assert_allclose(matched.columns["p_wald"], printed, rtol=0.06)
+        assert not np.array_equal(matched.columns["p_wald"], printed)
+
+    def drop_chisq(lines: list[str]) -> list[str]:
+        keep = [k for k, name in enumerate(lines[0].split("\t")) if not name.startswith("CHISQ")]
+        return ["\t".join(line.split("\t")[k] for k in keep) for line in lines]
+
+    without = _copy_with(tmp_path, "tiny.bolt.stats", drop_chisq)
+    plain = formats.match_table(formats.read_table(without, "bolt"), bim)
+    np.testing.assert_array_equal(
+        plain.columns["p_wald"], np.array(_raw_column("tiny.bolt.stats", "P_BOLT_LMM_INF"),
+                                          dtype=float))
+
+
+def test_extra_columns_are_read_when_present(bim):
+    table = formats.read_table(DATA / "tiny.gemma.assoc.txt", "gemma")
+    assert set(table.extra) == {"n_miss", "logl_H1", "l_remle", "l_mle"}
+    np.testing.assert_array_equal(table.extra["l_remle"],
+                                  np.array(_raw_column("tiny.gemma.assoc.txt", "l_remle"), float))
 
 
 # ---------------------------------------------------------------------- hand-written formats

@@ -62,6 +62,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+from scipy.special import chdtrc
 
 from exactlmm.errors import InputError
 from exactlmm.io.results import ASSOC_COLUMNS, ERRCODE_DTYPE, TESTED
@@ -72,6 +73,9 @@ DELIMITERS = MappingProxyType({"tab": "\t", "whitespace": r"\s+", "comma": ","})
 
 BIM_ALLELES = ("a1", "a2")
 """``bim_effect`` values: β counts ``.bim`` column 5 (``a1``) or column 6 (``a2``)."""
+
+P_SCALES = ("p", "-log10p", "chisq1")
+"""What a p-value column may hold (:class:`PValue`)."""
 
 NO_ID = "."
 """An id that names nothing (VCF's missing id): such rows are matched by position only."""
@@ -89,13 +93,27 @@ class PValue:
         Header names it may have (the first one present in a file is used).
     statistic:
         Our column it fills: ``p_wald``, ``p_lrt`` or ``p_score``.
-    log10:
-        The column holds −log10 p.
+    scale:
+        What the column holds (:data:`P_SCALES`): ``p``; ``-log10p`` (p = 10^(−x)); ``chisq1``,
+        a χ² statistic with one degree of freedom (p = its upper tail; BOLT-LMM prints its χ²
+        with 6 digits, its p with 2).
     """
 
     columns: tuple[str, ...]
     statistic: str
-    log10: bool = False
+    scale: str = "p"
+
+    def __post_init__(self) -> None:
+        if self.scale not in P_SCALES:
+            raise ValueError(f"p-value scale must be one of {', '.join(P_SCALES)}")
+
+    def to_p(self, values: np.ndarray) -> np.ndarray:
+        """p from the column's values."""
+        if self.scale == "-log10p":
+            return 10.0 ** -values
+        if self.scale == "chisq1":
+            return chdtrc(1.0, values)
+        return values
 
 
 @dataclass(frozen=True)
@@ -145,8 +163,11 @@ class Preset:
         How the tool writes a missing number (NaN spellings are always missing).
     delimiter:
         A key of :data:`DELIMITERS`.
-    header:
+    header, positional:
         Whether the first line names the columns; without one, ``positional`` does.
+    extra:
+        Further numeric columns read when present (``ResultTable.extra``): a runner's own
+        numbers (GEMMA's per-SNP λ), not used by the matcher.
     notes:
         Anything else a user must know (versions, options that change the layout).
     """
@@ -179,6 +200,7 @@ class Preset:
     delimiter: str = "tab"
     header: bool = True
     positional: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
     notes: str = ""
 
     def __post_init__(self) -> None:
@@ -238,7 +260,7 @@ _PRESET_LIST = (
         snp=("ID",), chrom=("CHROM",), pos=("GENPOS",),
         effect_allele=("ALLELE1",), other_allele=("ALLELE0",),
         beta=("BETA",), se=("SE",),
-        pvalues=(PValue(("LOG10P",), "p_score", log10=True),),
+        pvalues=(PValue(("LOG10P",), "p_score", "-log10p"),),
         n=("N",), af=("A1FREQ",),
         test_column=("TEST",), test_value="ADD",
         missing=("NA",), delimiter="whitespace",
@@ -313,10 +335,12 @@ _PRESET_LIST = (
         snp=("SNP",), chrom=("CHR",), pos=("BP",),
         effect_allele=("ALLELE1",), other_allele=("ALLELE0",),
         beta=("BETA",), se=("SE",),
-        pvalues=(PValue(("P_BOLT_LMM_INF",), "p_wald"),),
-        af=("A1FREQ",),
+        pvalues=(PValue(("CHISQ_BOLT_LMM_INF",), "p_wald", "chisq1"),
+                 PValue(("P_BOLT_LMM_INF",), "p_wald")),
+        af=("A1FREQ",), extra=("F_MISS", "CHISQ_BOLT_LMM_INF"),
         missing=_NAN_SPELLINGS, delimiter="tab",
-        notes="BETA/SE are the infinitesimal model's; P printed %.1E",
+        notes="BETA/SE are the infinitesimal model's; P is printed %.1E, so p is taken from "
+              "CHISQ_BOLT_LMM_INF (6 digits, with --verboseStats) when the file has it",
     ),
     Preset(
         name="bolt_mixture",
@@ -329,8 +353,9 @@ _PRESET_LIST = (
         snp=("SNP",), chrom=("CHR",), pos=("BP",),
         effect_allele=("ALLELE1",), other_allele=("ALLELE0",),
         beta=("BETA",), se=("SE",),
-        pvalues=(PValue(("P_BOLT_LMM",), "p_wald"),),
-        af=("A1FREQ",),
+        pvalues=(PValue(("CHISQ_BOLT_LMM",), "p_wald", "chisq1"),
+                 PValue(("P_BOLT_LMM",), "p_wald")),
+        af=("A1FREQ",), extra=("F_MISS", "CHISQ_BOLT_LMM"),
         missing=_NAN_SPELLINGS, delimiter="tab",
         notes="needs --lmm (and LD scores); the infinitesimal p is the 'bolt' preset",
     ),
@@ -368,7 +393,7 @@ _PRESET_LIST = (
         effect_allele=("A1",), other_allele=("OMITTED", "AX"),
         ref=("REF",), alt=("ALT", "ALT1"),
         beta=("BETA",), odds_ratio=("OR",), se=("SE", "LOG(OR)_SE"),
-        pvalues=(PValue(("P",), "p_wald"), PValue(("LOG10_P",), "p_wald", log10=True)),
+        pvalues=(PValue(("P",), "p_wald"), PValue(("LOG10_P",), "p_wald", "-log10p")),
         n=("OBS_CT",), af=("A1_FREQ",),
         test_column=("TEST",), test_value="ADD",
         errcode_column=("ERRCODE",), errcodes=PLINK2_ERRCODES,
@@ -390,9 +415,10 @@ _PRESET_LIST = (
         beta=("beta",), se=("se",),
         pvalues=(PValue(("p_wald",), "p_wald"), PValue(("p_lrt",), "p_lrt"),
                  PValue(("p_score",), "p_score")),
-        af=("af",),
+        af=("af",), extra=("n_miss", "logl_H1", "l_remle", "l_mle"),
         missing=_NAN_SPELLINGS, delimiter="tab",
-        notes="af (3 decimals) is allele1's frequency; n_miss is not n",
+        notes="af (3 decimals) is allele1's frequency; n_miss is not n; l_remle, l_mle are "
+              "the per-SNP λ (extra)",
     ),
     Preset(
         name="emmax",
@@ -461,7 +487,7 @@ COLUMN_KEYS = (
 """Keys of a user's ``columns:`` map (each names one header column)."""
 
 FACT_KEYS = ("columns", "log10p", "bim_effect", "beta_per_sd", "test_value", "missing",
-             "delimiter", "header", "tool", "test")
+             "delimiter", "tool", "test")
 """Keys beside ``columns`` in a user's column map."""
 
 
@@ -473,8 +499,8 @@ def column_map(spec: Mapping[str, Any], *, where: str = "format") -> Preset:
     ``bim_effect``) and the facts: ``log10p`` (bool, default false: the p columns hold
     −log10 p), ``bim_effect`` (``a1``/``a2`` when no allele column), ``beta_per_sd``,
     ``test_value``, ``missing`` (list, default ``[NA]``), ``delimiter`` (default ``tab``),
-    ``header`` (default true), ``tool``, ``test`` (labels).  Every problem is a one-line
-    ``InputError`` naming ``where``.
+    ``tool``, ``test`` (labels).  The file must have a header line.  Every problem is a
+    one-line ``InputError`` naming ``where``.
     """
     if not isinstance(spec, Mapping):
         raise InputError("a column map must be a mapping with 'columns'", path=where)
@@ -499,14 +525,11 @@ def column_map(spec: Mapping[str, Any], *, where: str = "format") -> Preset:
         raise InputError(f"give at least one p-value column ({', '.join(STATISTICS)})",
                          path=where)
     flags = {}
-    for key in ("log10p", "beta_per_sd", "header"):
-        value = spec.get(key, key == "header")
+    for key in ("log10p", "beta_per_sd"):
+        value = spec.get(key, False)
         if not isinstance(value, bool):
             raise InputError(f"{key} must be true or false", path=where)
         flags[key] = value
-    if not flags["header"]:
-        raise InputError("a column map reads files with a header line (header: true)",
-                         path=where)
     missing = spec.get("missing", ["NA"])
     if isinstance(missing, str):
         missing = [missing]
@@ -543,7 +566,7 @@ def column_map(spec: Mapping[str, Any], *, where: str = "format") -> Preset:
         ref=col("ref"), alt=col("alt"), bim_effect=bim_effect,
         beta=col("beta"), odds_ratio=col("odds_ratio"), se=col("se"),
         beta_per_sd=flags["beta_per_sd"],
-        pvalues=tuple(PValue(col(s), s, flags["log10p"]) for s in stats),
+        pvalues=tuple(PValue(col(s), s, "-log10p" if flags["log10p"] else "p") for s in stats),
         n=col("n"), af=col("af"),
         test_column=col("test"), test_value=str(spec.get("test_value", "ADD")),
         errcode_column=col("errcode"),
@@ -588,9 +611,11 @@ class ResultTable:
 
     ``effect_allele``/``other_allele``/``chrom``/``pos``/``beta``/``se``/``n``/``af`` are
     ``None`` when the format has no such column; numbers are float64 with NaN for missing
-    (``pos`` int64).  ``pvalues`` maps our statistic columns to p (already 10^(−x) for
-    −log10 columns).  ``errcode`` holds our errcode per row (``.`` when the tool gave one or
-    none).  ``line`` is each row's line number in the file (1-based, header counted).
+    (``pos`` int64).  ``pvalues`` maps our statistic columns to p (already converted from
+    −log10 p and χ² columns).  ``extra`` holds the format's extra columns present in the file
+    (by their header names, float64).  ``errcode`` holds our errcode per row (``.`` when the
+    tool gave none).  ``line`` is each row's line number in the file (1-based, header
+    counted).
     """
 
     path: Path
@@ -607,6 +632,7 @@ class ResultTable:
     af: np.ndarray | None
     errcode: np.ndarray
     line: np.ndarray
+    extra: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:
@@ -630,7 +656,9 @@ _TEXT_FIELDS = ("snp", "chrom", "effect", "other", "ref", "alt", "test", "errcod
 
 def _layout(fmt: Preset, names: list[str], path: Path) -> dict[str, str]:
     """Which column of this file (header ``names``) holds each field of ``fmt``: field →
-    column name, absent fields left out.  A missing required column is an ``InputError``."""
+    column name, absent fields left out; p-values as ``p:<statistic>`` (the first of the
+    format's :class:`PValue` entries for a statistic that is present).  A missing required
+    column is an ``InputError``."""
     present = set(names)
 
     def pick(candidates: tuple[str, ...]) -> str | None:
@@ -664,18 +692,25 @@ def _layout(fmt: Preset, names: list[str], path: Path) -> dict[str, str]:
         out["se"] = need(fmt.se, "standard error")
     out["n"], out["af"] = pick(fmt.n), pick(fmt.af)
     out["test"], out["errcode"] = pick(fmt.test_column), pick(fmt.errcode_column)
-    found = False
-    for spec in fmt.pvalues:
-        key = f"p:{spec.statistic}"
-        name = pick(spec.columns)
-        if name is not None and key not in out:
-            out[key], found = name, True
-            out[f"log10:{spec.statistic}"] = "yes" if spec.log10 else ""
-    if not found:
+    for name in fmt.extra:
+        if name in present:
+            out[f"extra:{name}"] = name
+    for spec in _present_pvalues(fmt, present):
+        out[f"p:{spec.statistic}"] = next(c for c in spec.columns if c in present)
+    if not any(key.startswith("p:") for key in out):
         names_ = sorted({c for spec in fmt.pvalues for c in spec.columns})
         raise InputError(f"no p-value column ({' or '.join(names_)}) for format {fmt.name!r}",
                          path=path)
     return {k: v for k, v in out.items() if v is not None}
+
+
+def _present_pvalues(fmt: Preset, present: set[str]) -> list[PValue]:
+    """The p-value entries of ``fmt`` this file has: per statistic the first one present."""
+    chosen: dict[str, PValue] = {}
+    for spec in fmt.pvalues:
+        if spec.statistic not in chosen and any(c in present for c in spec.columns):
+            chosen[spec.statistic] = spec
+    return list(chosen.values())
 
 
 def _csv(path: Path, fmt: Preset, **options: Any) -> pd.DataFrame:
@@ -702,7 +737,8 @@ def _csv(path: Path, fmt: Preset, **options: Any) -> pd.DataFrame:
                          path=path) from None
 
 
-def _read_frame(path: Path, fmt: Preset) -> tuple[pd.DataFrame, dict[str, str]]:
+def _read_frame(path: Path, fmt: Preset) -> tuple[pd.DataFrame, dict[str, str],
+                                                  list[PValue]]:
     """The columns the format needs, numbers parsed by pandas' C parser (missing spellings →
     NaN), renamed to their field names (``snp``, ``pos``, ``p:p_wald``, …)."""
     if fmt.header:
@@ -710,9 +746,8 @@ def _read_frame(path: Path, fmt: Preset) -> tuple[pd.DataFrame, dict[str, str]]:
     else:
         raw = list(fmt.positional)
     clean = [c.lstrip("#") if i == 0 else c for i, c in enumerate(raw)]
-    layout = _layout(fmt, clean, path)
+    fields = _layout(fmt, clean, path)
     to_raw = dict(zip(clean, raw, strict=True))
-    fields = {k: v for k, v in layout.items() if not k.startswith("log10:")}
     text = {to_raw[v] for k, v in fields.items() if k in _TEXT_FIELDS}
     numeric = {to_raw[v] for k, v in fields.items() if k not in _TEXT_FIELDS} - text
     missing = list(dict.fromkeys((*fmt.missing, *NAN_TEXTS)))
@@ -732,7 +767,7 @@ def _read_frame(path: Path, fmt: Preset) -> tuple[pd.DataFrame, dict[str, str]]:
                          f"({', '.join(fmt.positional)}) on every line", path=path)
     frame = frame[[to_raw[v] for v in fields.values()]]
     frame.columns = list(fields)
-    return frame, layout
+    return frame, fields, _present_pvalues(fmt, set(clean))
 
 
 def _check_numbers(text: pd.Series, name: str, missing: list[str], path: Path,
@@ -759,7 +794,7 @@ def read_table(path: str | os.PathLike[str], fmt: Preset | str) -> ResultTable:
     if not fmt.effect_allele and fmt.bim_effect is None:
         raise InputError(f"format {fmt.name!r} names no allele, so which one β counts must be "
                          "given: bim_effect a1 (.bim column 5) or a2 (column 6)", path=path)
-    frame, layout = _read_frame(path, fmt)
+    frame, layout, present_pvalues = _read_frame(path, fmt)
     first_line = 2 if fmt.header else 1  # line number of frame row 0
 
     def line(row: int) -> int:
@@ -808,18 +843,15 @@ def read_table(path: str | os.PathLike[str], fmt: Preset | str) -> ResultTable:
             beta = np.where(odds > 0, np.log(odds), np.nan)
 
     pvalues: dict[str, np.ndarray] = {}
-    for statistic in STATISTICS:
-        values = numbers(f"p:{statistic}")
-        if values is None:
-            continue
-        log10 = bool(layout[f"log10:{statistic}"])
-        bad = (values < 0) | (~log10 & (values > 1))
+    for spec in present_pvalues:
+        values = numbers(f"p:{spec.statistic}")
+        bad = (values < 0) | ((spec.scale == "p") & (values > 1))
         if bad.any():
             row = int(np.argmax(bad))
-            raise InputError(f"line {line(row)}, column {layout[f'p:{statistic}']}: "
-                             f"{values[row]!r} is not a {'-log10 p' if log10 else 'p-value'}",
-                             path=path)
-        pvalues[statistic] = 10.0 ** -values if log10 else values
+            what = {"p": "p-value", "-log10p": "-log10 p", "chisq1": "chi-square"}[spec.scale]
+            raise InputError(f"line {line(row)}, column {layout[f'p:{spec.statistic}']}: "
+                             f"{values[row]!r} is not a {what}", path=path)
+        pvalues[spec.statistic] = spec.to_p(values)
 
     errcode = np.full(len(frame), TESTED, dtype=ERRCODE_DTYPE)
     if "errcode" in frame:
@@ -833,6 +865,8 @@ def read_table(path: str | os.PathLike[str], fmt: Preset | str) -> ResultTable:
         other_allele=other, beta=beta, se=numbers("se"), pvalues=MappingProxyType(pvalues),
         n=numbers("n"), af=numbers("af"), errcode=errcode,
         line=first_line + frame.index.to_numpy(dtype=np.int64),
+        extra=MappingProxyType({key[6:]: numbers(key) for key in layout
+                                if key.startswith("extra:")}),
     )
 
 
@@ -856,8 +890,9 @@ class MatchCounts:
     ``by_id`` + ``by_position`` of our ``ours`` SNPs got a row (paired by id, or by
     chromosome:position:alleles); ``flipped`` of those rows count a2 (β and af mirrored),
     ``strand_ambiguous`` are A/T or C/G SNPs (a strand error cannot be seen there).
-    ``allele_mismatch`` rows were paired by id but name other alleles (not used;
-    ``complement_strand`` of them our alleles on the other strand).  ``ours_unmatched`` of our
+    ``allele_mismatch`` rows were paired with one of our SNPs (by id, or by position when the
+    table names only the effect allele) but name other alleles (not used; ``complement_strand``
+    of them our alleles on the other strand).  ``ours_unmatched`` of our
     SNPs got no usable row (``NOT_REPORTED``); ``theirs_unused`` of the table's ``theirs`` rows
     were not used.
     """
@@ -989,7 +1024,7 @@ def match_table(
         Standard deviation (ddof 0, analysed samples) of each reported SNP's genotype, for a
         format whose β is per sd (FaST-LMM); without it such β and se are NA.
     label:
-        How the error names our SNP set (default: ``"our SNPs"``).
+        How the error names our SNP set (default: ``"the dataset"``).
 
     Pairing: by id first (ids unique on both sides, ``.`` excluded), then, for the SNPs and rows
     left, by (chromosome, position, allele set) when the table has them — keys that repeat on
@@ -1006,6 +1041,9 @@ def match_table(
     o_a1 = _upper(np.asarray(snps.a1, dtype=str)[index])
     o_a2 = _upper(np.asarray(snps.a2, dtype=str)[index])
     m = index.size
+    if snp_sd is not None and np.shape(snp_sd) != (m,):
+        raise ValueError(f"snp_sd has shape {np.shape(snp_sd)}, expected ({m},): one sd per "
+                         "reported SNP")
 
     partner = _pair_by_id(o_id, table.snp, _unique_mask(pd.Series(o_id)) & (o_id != NO_ID),
                           table.snp != NO_ID)
@@ -1053,7 +1091,7 @@ def match_table(
     ambiguous = usable & is_strand_ambiguous(o_a1, o_a2)
 
     if not usable.any():
-        where = label if label is not None else "our SNPs"
+        where = label if label is not None else "the dataset"
         raise InputError(f"none of the {table.n_rows} rows matches one of {m} SNPs of {where} "
                          f"(by id, or by chromosome:position:alleles; {int(mismatch.sum())} "
                          f"paired rows had other alleles)", path=table.path)

@@ -13,8 +13,9 @@ Run from the repository root (it runs the real PLINK 2, GEMMA, EMMAX, BOLT-LMM a
    ``plink2 --glm allow-no-covars`` (default columns: A1 is the non-major allele, so some rows
    count a2) → ``tiny.glm.linear`` and, on ``tiny.cc.pheno``, ``tiny.glm.logistic.hybrid``;
    ``gemma -lmm 4 -k`` our kinship → ``tiny.gemma.assoc.txt``; EMMAX on ``plink2 --export tped
-   12`` (the documented ``--recode12`` coding, '2' = .bim column 6) → ``tiny.emmax.ps``;
-   ``bolt --lmm --LDscoresUseChip`` → ``tiny.bolt.stats`` (P_BOLT_LMM_INF and P_BOLT_LMM);
+   12`` ('2' = ALT = .bim column 5, whatever its help text says) → ``tiny.emmax.ps``;
+   ``bolt --lmm --LDscoresUseChip --verboseStats`` → ``tiny.bolt.stats`` (χ² and p of
+   BOLT_LMM_INF and BOLT_LMM);
    FaST-LMM ``single_snp`` with its default ``count_A1`` → ``tiny.fastlmm.tsv``.
 3. Written by hand from the documented layouts (the tools are not installable here), with our
    own scan's numbers (``exactlmm assoc``, 6 significant digits) put in each tool's allele
@@ -100,7 +101,7 @@ def real_tools(work: Path) -> None:
         cwd=work)
     shutil.copy(work / "output" / "tiny.assoc.txt", HERE / "tiny.gemma.assoc.txt")
 
-    # EMMAX on the tped PLINK writes for it ('12': .bim column 5 -> 1, column 6 -> 2).
+    # EMMAX on the tped PLINK 2 writes for it ('12': REF = .bim column 6 -> 1, ALT -> 2).
     run("plink2", "--bfile", "tiny", "--export", "tped", "12", "--out", "emmax_in", cwd=work)
     tfam = [line.split() for line in (work / "emmax_in.tfam").read_text().splitlines()]
     (work / "emmax.pheno").write_text("".join(f"{f[0]} {f[1]} {pheno[(f[0], f[1])]}\n"
@@ -110,8 +111,8 @@ def real_tools(work: Path) -> None:
     shutil.copy(work / "emmax.ps", HERE / "tiny.emmax.ps")
 
     run("bolt", "--bfile", "tiny", "--phenoFile", "tiny.pheno", "--phenoCol", "pheno", "--lmm",
-        "--LDscoresUseChip", "--numThreads", "1", "--statsFile", "bolt.stats", cwd=work,
-        OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+        "--LDscoresUseChip", "--verboseStats", "--numThreads", "1", "--statsFile", "bolt.stats",
+        cwd=work, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     shutil.copy(work / "bolt.stats", HERE / "tiny.bolt.stats")
 
     from fastlmm.association import single_snp
