@@ -48,6 +48,8 @@ PLINK 2 itself would write FID ``0``), so its phenotype and covariate files are 
 ``FID IID value`` with the sample id twice, the layout BOLT-LMM, GCTA and REGENIE users write.
 A ``.sample`` that does not list the BGEN's samples (another count, or ids embedded in the
 BGEN that are neither its IID nor ``FID_IID``) is an ``InputError`` naming the ``.sample``.
+Sex and a first phenotype of a ``.psam``/``.sample`` reach ``.fam`` columns 5–6 as PLINK 2
+writes them (phenotypes rounded to 6 significant digits); give phenotypes in their own file.
 
 Output
 ------
@@ -431,7 +433,8 @@ def to_plink1(
         if single_id:
             _set_fid_to_iid(folder / "out.fam")
         loaded, total = _loaded_counts(log)
-        n_samples = sum(1 for line in open(folder / "out.fam") if line.strip())
+        n_samples = sum(1 for line in (folder / "out.fam").read_text().splitlines()
+                        if line.strip())
         conversion = Conversion(
             source=source, kind=kind, out_prefix=out_prefix, n_samples=n_samples,
             n_variants=loaded, multiallelic_dropped=total - loaded + _skipped_multiallelic(log),

@@ -30,8 +30,9 @@ P-values
 Each preset maps its p column(s) to our statistic columns ``p_wald``, ``p_lrt``, ``p_score``:
 the test the tool computes, by name (Wald: the estimate over its standard error at the fitted
 variance; score: the gradient at the null, with the null's variance; LRT).  −log10 p columns
-(REGENIE ``LOG10P``, PLINK 2 ``LOG10_P``) are turned into p = 10^(−x); below 1e-308 that
-underflows to 0 (−log10 p = inf downstream).
+(REGENIE ``LOG10P``, PLINK 2 ``LOG10_P``) are turned into p = 10^(−x) — below 1e-308 that
+underflows to 0 (−log10 p = inf downstream) — and χ²(1) columns (BOLT-LMM's ``CHISQ_…``,
+printed with more digits than its p) into their upper tail.
 
 Missing values
 --------------
