@@ -257,7 +257,7 @@ _PRESET_LIST = (
         source="rgcgithub/regenie 5f924b9: src/Step2_Models.cpp print_header_output_single "
                "(l. 2386–2398), compute_score_qt (l. 343–390); src/Geno.cpp read_bim l. 545–553 "
                "(ALLELE1 = .bim column 5 unless --ref-first); docs/docs/options.md 'Output' "
-               "(l. 339–356: 'effect sizes for allele 1', '-log10 p-value')",
+               "(l. 337–355: 'effect sizes for allele 1', '-log10 p-value')",
         snp=("ID",), chrom=("CHROM",), pos=("GENPOS",),
         effect_allele=("ALLELE1",), other_allele=("ALLELE0",),
         beta=("BETA",), se=("SE",),
@@ -408,8 +408,9 @@ _PRESET_LIST = (
         files=("output/PREFIX.assoc.txt",),
         test="-lmm 1: Wald F(1, n − c − 1) at the per-SNP REML λ; -lmm 2: LRT χ²(1) with the "
              "per-SNP ML λ; -lmm 3: score F(1, n − c − 1) at the null ML λ; -lmm 4: all three",
-        source="genetics-statistics/GEMMA v0.98.5: src/lmm.cpp LMM::WriteFiles (l. 150–214: "
-               "header, allele1 = a_minor = .bim column 5); doc/manual.tex l. 365–369 ('The "
+        source="genetics-statistics/GEMMA v0.98.5: src/lmm.cpp LMM::WriteFiles (l. 99–214; "
+               "header l. 191–197, allele1 = a_minor = .bim column 5); doc/manual.tex "
+               "l. 365–369 ('The "
                "minor allele in column 5 is therefore the effect allele')",
         snp=("rs",), chrom=("chr",), pos=("ps",),
         effect_allele=("allele1",), other_allele=("allele0",),
