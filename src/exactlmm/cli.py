@@ -642,13 +642,19 @@ def _assoc_pair(args: argparse.Namespace, prefix: str, inputs: AnalysisInputs,
     return prefix, result.columns(inputs.dataset), record
 
 
+def _mode(args: argparse.Namespace) -> str:
+    """The scan's mode: fixed, refit, loco (δ fixed per chromosome) or loco-refit."""
+    return "-".join(
+        name for name, on in (("loco", args.loco), ("refit", args.refit)) if on) or "fixed"
+
+
 def _log_assoc(args: argparse.Namespace, prefix: str, inputs: AnalysisInputs,
                result: AssocResult, started: float) -> None:
     idx = result.snp_index
     _log_untested(result.untested, int(idx.size), "not tested")
     elapsed = time.perf_counter() - started
-    _log(f"{idx.size} SNPs x {inputs.n_samples} samples ({'refit' if args.refit else 'fixed'} "
-         f"δ): null γ = {result.null.gamma:.6g}, logL = {result.null.loglik:.6f}; "
+    _log(f"{idx.size} SNPs x {inputs.n_samples} samples ({_mode(args)}): null γ = "
+         f"{result.null.gamma:.6g}, logL = {result.null.loglik:.6f}; "
          f"{elapsed:.2f} s -> {prefix}.assoc.tsv")
 
 
@@ -693,9 +699,7 @@ def _assoc_record(inputs: AnalysisInputs, result: AssocResult, args: argparse.Na
                           kinship_untested=result.kinship_untested, parameters=parameters)
     # The harness's modes (lmmcompare.registry): fixed, refit, loco; --loco --refit is
     # "loco-refit", a mode of this command only.
-    record["mode"] = "-".join(
-        name for name, on in (("loco", args.loco), ("refit", args.refit)) if on
-    ) or "fixed"
+    record["mode"] = _mode(args)
     record["n_snps"] = int(result.snp_index.size)
     untested = result.untested
     record["n_tested"] = int(result.snp_index.size) - sum(untested.values())
