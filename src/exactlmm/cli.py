@@ -539,9 +539,10 @@ def run_fit(args: argparse.Namespace) -> None:
     write_null_json(Path(f"{args.out}.null.json"), record)
     _log_untested(model.untested, int(inputs.snp_index.size), "left out of the kinship")
     saved = f" -> {args.save_model}.model.npz/.json" if args.save_model else ""
+    se = null.standard_errors()["se_h2"]
     _log(f"{options.likelihood} fit on {inputs.n_samples} samples: γ = {null.gamma:.6g}, h² = "
-         f"{null.h2:.6g}, logL = {null.loglik:.6f} ({time.perf_counter() - started:.2f} s)"
-         f"{saved}")
+         f"{null.h2:.6g}{'' if se is None else f' (se {se:.3g})'}, logL = {null.loglik:.6f} "
+         f"({time.perf_counter() - started:.2f} s){saved}")
 
 
 #: assoc options a saved model fixes: (name, its flag); --model with any of them is an error.

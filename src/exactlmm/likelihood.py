@@ -102,6 +102,43 @@ def profile_loglik(
     raise ValueError(f"likelihood must be 'REML' or 'ML', not {likelihood!r}")
 
 
+def profile_curvature(
+    phenotype: RotatedPhenotype, log_delta: float, likelihood: Likelihood = "REML"
+) -> float:
+    """d²ℓ/dt² of the profile log-likelihood :func:`profile_loglik` at t = log δ: minus the
+    observed information of t (σe² profiled out, which leaves it equal to t's entry of the
+    inverse full observed information).
+
+    With γ = e^{−t}, wᵢ = 1/(γsᵢ + 1), aᵢ = γsᵢwᵢ and q = yᵀPy = Σ wᵢỹᵢ² + r_yy:
+    dq/dt = Σ ỹᵢ² wᵢaᵢ, d²q/dt² = −Σ ỹᵢ² aᵢ(1 − γsᵢ)wᵢ², and d²/dt² Σ log(γsᵢ + 1) = Σ aᵢwᵢ, so
+
+        REML'' = −½ [ (n−c)(q''/q − (q'/q)²) + Σᵢ aᵢwᵢ ].
+
+    ML replaces n−c by n and log|Q₂ᵀHQ₂| by log|H| = log|Q₂ᵀHQ₂| + log|XᵀH⁻¹X| − log|XᵀX|; the
+    c × c term's second derivative is taken by central differences (step 1e-3 in t).
+    """
+    spectrum = phenotype.spectrum
+    gamma = float(np.exp(-log_delta))
+    s = spectrum.eigenvalues
+    w = 1.0 / (gamma * s + 1.0)
+    a = gamma * s * w
+    y2 = phenotype.rotated**2
+    q = float(w @ y2) + phenotype.residual_ss
+    dq = float((w * a) @ y2)
+    d2q = -float((a * (1.0 - gamma * s) * w * w) @ y2)
+    logdet2 = float(a @ w)
+    n, c = spectrum.n_samples, spectrum.n_covariates
+    if likelihood == "REML":
+        return -0.5 * ((n - c) * (d2q / q - (dq / q) ** 2) + logdet2)
+    if likelihood != "ML":
+        raise ValueError(f"likelihood must be 'REML' or 'ML', not {likelihood!r}")
+    step = 1e-3
+    t = log_delta + step * np.array([-1.0, 0.0, 1.0])
+    schur = logdet_h(spectrum, np.exp(-t)) - logdet_projected(spectrum, np.exp(-t))
+    schur2 = float(schur[0] - 2.0 * schur[1] + schur[2]) / step**2
+    return -0.5 * (n * (d2q / q - (dq / q) ** 2) + logdet2 + schur2)
+
+
 def residual_variance(
     phenotype: RotatedPhenotype, gamma: float, likelihood: Likelihood = "REML"
 ) -> float:

@@ -19,12 +19,18 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .brent import minimize_bounded
-from .likelihood import Likelihood, RotatedPhenotype, profile_loglik, residual_variance
+from .likelihood import (
+    Likelihood,
+    RotatedPhenotype,
+    profile_curvature,
+    profile_loglik,
+    residual_variance,
+)
 from .spectral import Spectrum
 
 DEFAULT_LOG_DELTA_BOUNDS = (float(np.log(1e-5)), float(np.log(1e5)))
@@ -45,6 +51,10 @@ class NullFitSummary:
     kinship_mean_diag: float
     boundary: str | None
     log_delta_bounds: tuple[float, float]
+    se_log_delta: float | None = field(default=None, kw_only=True)
+    """Standard error of log δ from the observed information of the profile likelihood
+    (:func:`exactlmm.likelihood.profile_curvature`); ``None`` when not estimated (a fixed γ, a
+    fit on a bound, or a curvature that is not negative)."""
 
     @property
     def delta(self) -> float:
@@ -69,6 +79,17 @@ class NullFitSummary:
     def sigma_g2(self) -> float:
         return self.gamma * self.sigma_e2
 
+    def standard_errors(self) -> dict[str, float | None]:
+        """se of γ, h² and pve by the delta method from se(log δ): γ = e^{−t}, so
+        se(γ) = γ·se(t); h² = γ/(1+γ) and pve = γt'/(1+γt') (t' = tr(K)/n) have
+        d/d log γ = h²(1−h²) and pve(1−pve), so se(h²) = h²(1−h²)·se(t), se(pve) =
+        pve(1−pve)·se(t) (GEMMA's se(pve) is this at its own λ)."""
+        se = self.se_log_delta
+        if se is None:
+            return {"se_gamma": None, "se_h2": None, "se_pve": None}
+        return {"se_gamma": self.gamma * se, "se_h2": self.h2 * (1.0 - self.h2) * se,
+                "se_pve": self.pve * (1.0 - self.pve) * se}
+
     def summary(self) -> dict:
         """The null-model fields of the JSON record (docs/DESIGN.md)."""
         return {
@@ -78,6 +99,7 @@ class NullFitSummary:
             "log_delta": self.log_delta,
             "h2": self.h2,
             "pve": self.pve,
+            **self.standard_errors(),
             "kinship_mean_diag": self.kinship_mean_diag,
             "sigma_g2": self.sigma_g2,
             "sigma_e2": self.sigma_e2,
@@ -207,6 +229,10 @@ def fit_null(
         )
     gamma = float(np.exp(-log_delta))
     beta = gls_beta(phenotype, covariates, kinship_matvec, gamma)
+    se_log_delta = None
+    if fixed_log_delta is None and boundary is None:
+        curvature = profile_curvature(phenotype, log_delta, likelihood)
+        se_log_delta = float(1.0 / np.sqrt(-curvature)) if curvature < 0 else None
     return NullModel(
         likelihood=likelihood,
         log_delta=float(log_delta),
@@ -217,6 +243,7 @@ def fit_null(
         boundary=boundary,
         phenotype=phenotype,
         log_delta_bounds=(float(log_delta_bounds[0]), float(log_delta_bounds[1])),
+        se_log_delta=se_log_delta,
     )
 
 

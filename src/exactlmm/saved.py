@@ -214,6 +214,7 @@ def _null_fields(record: dict[str, Any]) -> dict[str, Any]:
         beta=np.asarray(record["beta"], dtype=float),
         kinship_mean_diag=record["kinship_mean_diag"], boundary=record["boundary"],
         log_delta_bounds=tuple(record["log_delta_bounds"]),
+        se_log_delta=record.get("se_log_delta"),
     )
 
 

@@ -131,6 +131,7 @@ def null_record(null: Any) -> dict[str, Any]:
     record["log_delta_bounds"] = [float(b) for b in null.log_delta_bounds]
     for name in ("log_delta", "loglik", "sigma_e2", "kinship_mean_diag"):
         record[name] = float(record[name])
+    record["se_log_delta"] = null.se_log_delta
     return record
 
 
