@@ -81,7 +81,7 @@ def test_se_equals_the_full_observed_information(likelihood, low_rank):
 
 @pytest.mark.parametrize("likelihood", ["REML", "ML"])
 def test_curvature_equals_a_numerical_second_derivative(likelihood):
-    z, k, x, y = _problem(n=120, m=400, seed=9, n_covariates=3)
+    _, k, x, y = _problem(n=120, m=400, seed=9, n_covariates=3)
     spectrum = spectrum_from_kinship(k.copy(), x)
     phenotype = RotatedPhenotype.from_phenotype(spectrum, y)
     for t in (-2.0, -0.3, 0.4, 1.7):  # not only at the maximum
