@@ -74,7 +74,8 @@ p = H₂₂⁻¹ỹ, p₂ = H₂₂⁻¹p and dᵢ = xᵢᵀC⁻¹xᵢ (the squa
 and for ML, with F = H₂₂⁻¹(B − XPᵀ) and F₂ = H₂₂⁻¹F: S₋' = S₋ − I − γ'²FᵀF,
 S₋'' = S₋' − 2γ'²FᵀF₂, (log|S₋|)' = tr(S₋⁻¹S₋'), (log|S₋|)'' = tr(S₋⁻¹S₋'') − tr((S₋⁻¹S₋')²).
 Each Newton iterate costs two Gram matrices and one triangular solve of r × k (about
-5 k r² flops), the value alone one Gram (2 k r²).
+3 k r² flops at GEMM speed, and an r × r Cholesky factorisation), the value and first
+derivative one Gram and the solve, whose L⁻¹Xᵀ the scan at the optimum reuses.
 
 **The search** replaces the genome-wide fit's grid + Brent (:func:`exactlmm.null.maximise_profile`),
 which would cost a hundred Gram matrices: a safeguarded Newton iteration on log δ from the
@@ -82,10 +83,12 @@ genome-wide optimum (and from every other interior local maximum of the genome-w
 on the same grid, which costs nothing), keeping a bracket of the derivative's sign changes
 and evaluating a bound itself before it is reported as the maximum (``boundary``, as the grid
 reports it: exactly at the bound); an edge that is a local maximum of the genome-wide grid
-profile is tested too (one evaluation: does the derivative point out there?).  It stops when
-a Newton step shorter than :data:`NEWTON_STEP` is taken (the error is then about that step
-squared).  A leave-one-out profile with a local maximum that no genome-wide one is near would
-be missed; none was seen.
+profile is tested too (one evaluation: does the derivative point out there?).  After a Newton
+step shorter than :data:`NEWTON_STEP` the point reached is evaluated with its first
+derivative (and what the scan needs) and taken when its own Newton step is below
+:data:`FINAL_STEP`.  From the genome-wide optimum that is typically three Newton iterates and
+the final point.  A leave-one-out profile with a local maximum that no genome-wide one is
+near would be missed; none was seen.
 
 **Cost.**  Per chromosome O(k r²) per likelihood evaluation (a few per fit) plus one
 k × r × m GEMM for its m scanned SNPs, against O(n³) for its own eigendecomposition;
@@ -115,9 +118,12 @@ from .null import (
 from .scan import RotatedBlock, complete_rows, fixed_tests, residual_yx, rotate_block
 from .spectral import EIGENVALUE_TOLERANCE, Spectrum
 
-#: The Newton iteration stops after a step shorter than this (in log δ): the point reached is
-#: then within about its square (times |f'''/2f''|, of order 1) of the maximum.
-NEWTON_STEP = 1e-5
+#: After a Newton step shorter than this (in log δ) the point reached is evaluated as the
+#: maximum: it is within about the step's square (times |f'''/2f''|, of order 1) of it.
+NEWTON_STEP = 1e-4
+#: ... and it is the maximum when the Newton step from there is shorter than this (the grid +
+#: Brent of :func:`exactlmm.null.maximise_profile` stops within about 1.5e-8 · |log δ|).
+FINAL_STEP = 1e-8
 #: The longest step (in log δ) of the search; the interval is about 23 long.
 MAX_STEP = 3.0
 MAX_ITERATIONS = 100
@@ -235,20 +241,13 @@ class ChromosomeDowndate:
         kinship_mean_diag: float,
     ) -> tuple[ChromosomeDowndate, list[np.ndarray]]:
         """From the chromosome's SNPs as blocks of imputed, centered dosages (the kinship SNPs
-        are the testable ones among them): the downdate and each block's rotation GᵀW (m × k,
-        exactly what :func:`exactlmm.scan.rotate_block` computes), so that a scan of the same
-        blocks (``rotate_block(..., x_rot=...)``) rotates nothing twice."""
-        rotations, rows, covariate, scale = [], [], [], []
-        for block in blocks:
-            x_rot = np.matmul(block.centered.T, spectrum.basis)
-            rotations.append(x_rot)
-            keep = block.testable
-            rows.append(x_rot[keep])
-            covariate.append(block.centered[:, keep].T @ spectrum.covariate_basis)
-            scale.append(1.0 / np.sqrt(block.variance[keep]))
-        downdate = cls(spectrum, np.concatenate(rows), np.concatenate(covariate), n_snps,
-                       kinship_mean_diag, scale=np.concatenate(scale))
-        return downdate, rotations
+        are the testable ones among them): the downdate and each block's rotation
+        (:func:`kinship_rows`), so that a scan of the same blocks
+        (``rotate_block(..., x_rot=...)``) rotates nothing twice."""
+        rows = kinship_rows(spectrum, blocks)
+        downdate = cls(spectrum, rows.rotated, rows.covariate_part, n_snps, kinship_mean_diag,
+                       scale=rows.scale)
+        return downdate, rows.rotations
 
     # -- products with the r × k rows ---------------------------------------------------------
     def _gram(self, weights: np.ndarray) -> np.ndarray:
@@ -287,9 +286,10 @@ class ChromosomeDowndate:
         return c
 
     def evaluate(self, phenotype: RotatedPhenotype, log_delta: float, likelihood: Likelihood,
-                 order: int = 0) -> Point:
+                 order: int = 0, *, keep: bool = False) -> Point:
         """The profile likelihood at log δ (δ = 1/γ on K₋c) and, up to ``order`` (0, 1, 2),
-        its log δ-derivatives (module notes)."""
+        its log δ-derivatives (module notes).  ``keep`` (with ``order`` ≥ 1): the point also
+        keeps L⁻¹XᵀΨ (r × k, a new array), what a scan at this point needs."""
         spectrum = self.spectrum
         n, c_cov = spectrum.n_samples, spectrum.n_covariates
         s = spectrum.eigenvalues
@@ -320,7 +320,7 @@ class ChromosomeDowndate:
         else:
             raise ValueError(f"likelihood must be 'REML' or 'ML', not {likelihood!r}")
         if order >= 1:
-            self._derivatives(point, phenotype, order)
+            self._derivatives(point, phenotype, order, keep)
         return point
 
     def _ml_parts(self) -> tuple[np.ndarray, np.ndarray]:
@@ -348,14 +348,16 @@ class ChromosomeDowndate:
         solved = _solve_lower(chol, u_t)
         return spectrum.covariate_schur(gp)[0] - gp * (solved.T @ solved)
 
-    def _derivatives(self, point: Point, phenotype: RotatedPhenotype, order: int) -> None:
-        """point.d1, point.d2: the log δ-derivatives of the likelihood (module notes)."""
+    def _derivatives(self, point: Point, phenotype: RotatedPhenotype, order: int,
+                     keep: bool) -> None:
+        """point.d1, point.d2: the log δ-derivatives of the likelihood (module notes); with
+        ``keep``, point.solved = L⁻¹XᵀΨ."""
         spectrum = self.spectrum
         n, c_cov = spectrum.n_samples, spectrum.n_covariates
         s = spectrum.eigenvalues
         gp, psi, p = point.gamma_prime, point.psi, point.p
         y_rot = phenotype.rotated
-        y = np.multiply(self.rows, self.sigma[:, None], out=self._work)
+        y = np.multiply(self.rows, self.sigma[:, None], out=None if keep else self._work)
         trsm_lower(point.chol, y)  # Y = L⁻¹Xᵀ, r × k
         self.counts["solve"] += 1
         d = np.einsum("ij,ij->j", y, y)
@@ -376,12 +378,17 @@ class ChromosomeDowndate:
             f1 += float(np.sum(s_inv * s1.T))
         point.d1 = 0.5 * f1  # d/d log δ = −d/dt, f = −½[…]
         if order < 2:
+            if keep:
+                y *= psi
+                point.solved = y
             return
         p2 = h_inv(p)
         q2 = float((2.0 * p - y_rot) @ (p2 - p))
         psi2 = psi * psi
         l2 = float(gsp @ psi - gp * (2.0 * psi2 * psi - psi2) @ d)
-        y *= psi  # Y Ψ, consumed
+        y *= psi  # Y Ψ (h_inv is done with Y)
+        if keep:
+            point.solved = y
         m = y @ y.T
         self.counts["gram"] += 1
         l2 -= gp * gp * float(np.sum(m * m))
@@ -400,6 +407,35 @@ class ChromosomeDowndate:
         self.counts["solve"] += 1
         y *= point.psi
         return y
+
+
+@dataclass(frozen=True)
+class KinshipRows:
+    """A chromosome's kinship SNPs rotated by the genome-wide spectrum (:func:`kinship_rows`):
+    ``rotated`` gⱼᵀW and ``covariate_part`` gⱼᵀQ of its testable SNPs (r × k, r × c), ``scale``
+    1/sdⱼ (their standardization), and ``rotations``, every block's GᵀW (m × k, untestable
+    SNPs included: the scan's own rotated blocks)."""
+
+    rotated: np.ndarray
+    covariate_part: np.ndarray
+    scale: np.ndarray
+    rotations: list[np.ndarray]
+
+
+def kinship_rows(spectrum: Spectrum, blocks: list[ImputedBlock]) -> KinshipRows:
+    """The rotation of a chromosome's SNPs (blocks of imputed, centered dosages; the testable
+    ones are its kinship SNPs): one GEMM per block, exactly what
+    :func:`exactlmm.scan.rotate_block` computes for it."""
+    rotations, rows, covariate, scale = [], [], [], []
+    for block in blocks:
+        x_rot = np.matmul(block.centered.T, spectrum.basis)
+        rotations.append(x_rot)
+        keep = block.testable
+        rows.append(x_rot[keep])
+        covariate.append(block.centered[:, keep].T @ spectrum.covariate_basis)
+        scale.append(1.0 / np.sqrt(block.variance[keep]))
+    return KinshipRows(np.concatenate(rows), np.concatenate(covariate), np.concatenate(scale),
+                       rotations)
 
 
 def _h_inv_plain(downdate: ChromosomeDowndate, point: Point, v: np.ndarray) -> np.ndarray:
@@ -473,6 +509,7 @@ class Point:
     schur: np.ndarray | None = None
     d1: float = float("nan")
     d2: float = float("nan")
+    solved: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -537,13 +574,13 @@ def fit_downdate(
     lo, hi = (float(b) for b in log_delta_bounds)
     evaluations = {"all": 0, "newton": 0}
 
-    def evaluate(log_delta: float, order: int) -> Point:
+    def evaluate(log_delta: float, order: int, keep: bool = False) -> Point:
         evaluations["all"] += 1
         evaluations["newton"] += order > 0
-        return downdate.evaluate(phenotype, log_delta, likelihood, order)
+        return downdate.evaluate(phenotype, log_delta, likelihood, order, keep=keep)
 
     if fixed_log_delta is not None:
-        point, edge = evaluate(float(fixed_log_delta), 0), None
+        point, edge = evaluate(float(fixed_log_delta), 1, True), None
     else:
         starts, edges = _starts(phenotype, likelihood, (lo, hi), n_grid, start_log_delta)
         found = [_newton_maximum(evaluate, start, (lo, hi)) for start in starts]
@@ -618,7 +655,7 @@ def _edge_maximum(evaluate: Callable[[float, int], Point], edge: float,
     return None
 
 
-def _newton_maximum(evaluate: Callable[[float, int], Point], start: float,
+def _newton_maximum(evaluate: Callable[..., Point], start: float,
                     bounds: tuple[float, float]) -> tuple[Point, str | None]:
     """The local maximum of the profile reached from ``start`` (module notes): a safeguarded
     Newton iteration on log δ within a bracket [a, b] of the derivative's sign change (ends
@@ -626,8 +663,11 @@ def _newton_maximum(evaluate: Callable[[float, int], Point], start: float,
     ends are both known or the curvature is not negative, and going to a bound before
     reporting a maximum there.  While no sign change is bracketed and a Newton step leaves the
     derivative's sign and more than :data:`SLOW` of its size (the profile's tails are far from
-    quadratic in log δ), the next step is doubled.  Returns the point (its likelihood and what
-    the scan needs) and the edge ("lower", "upper") it is on, if any."""
+    quadratic in log δ), the next step is doubled.  The point reached after a Newton step
+    shorter than :data:`NEWTON_STEP` is evaluated with its first derivative and what a scan
+    needs; it is the maximum when the Newton step from there (with the last curvature) is
+    below :data:`FINAL_STEP`, else the iteration goes on from it.  Returns the point and the
+    edge ("lower", "upper") it is on, if any."""
     lo, hi = bounds
     a, b = lo, hi
     a_known = b_known = False  # f'(a) > 0 / f'(b) < 0 seen
@@ -665,9 +705,11 @@ def _newton_maximum(evaluate: Callable[[float, int], Point], start: float,
         elif target <= a:
             target, newton = (0.5 * (x + a), False) if a_known else (lo, False)
         if newton and abs(target - x) < NEWTON_STEP:
-            return evaluate(target, 0), None
-        if a_known and b_known and b - a < NEWTON_STEP**2:
-            return evaluate(0.5 * (a + b), 0), None
+            final = evaluate(target, 1, True)
+            if abs(final.d1 / h) < FINAL_STEP:
+                return final, None
+        elif a_known and b_known and b - a < NEWTON_STEP**2:
+            return evaluate(0.5 * (a + b), 1, True), None
         last, x = target - x, target
     raise RuntimeError("the leave-one-out null fit did not converge")
 
@@ -692,7 +734,8 @@ class DowndateScanner:
         self.p = point.p
         self.gamma_prime = point.gamma_prime
         self.ypy = point.ypy
-        self.solved = null.downdate.scan_matrix(point)  # L⁻¹XᵀΨ, r × k
+        solved = point.solved
+        self.solved = null.downdate.scan_matrix(point) if solved is None else solved
 
     def scan_block(self, block: ImputedBlock) -> dict[str, np.ndarray]:
         """All statistics of :data:`exactlmm.io.results.ROW_COLUMNS` for one block."""
