@@ -325,12 +325,16 @@ def test_blocks_of_dosages_give_the_same_downdate_and_rotations():
     assert a.log_delta == pytest.approx(b.log_delta, abs=1e-9)
     scanner = DowndateScanner(a)
     again = scan_imputed([scanner], blocks)[0]
-    reused = [scanner.scan_rotated(rotate_block(p.genome, block, x_rot=x_rot))
-              for block, x_rot in zip(blocks, rotations, strict=True)]
+    reused = scan_imputed([scanner], blocks, rotations=rotations)[0]
+    by_hand = [scanner.scan_rotated(rotate_block(p.genome, block, x_rot=x_rot))
+               for block, x_rot in zip(blocks, rotations, strict=True)]
     for name in again:
-        column = np.concatenate([part[name] for part in reused])
-        np.testing.assert_array_equal(column, again[name])
-    assert not np.shares_memory(rotations[0], scanner.solved)
+        np.testing.assert_array_equal(reused[name], again[name])
+        np.testing.assert_array_equal(np.concatenate([part[name] for part in by_hand]),
+                                      again[name])
+    before = [x_rot.copy() for x_rot in rotations]  # the caller's rotations are not changed
+    scan_imputed([scanner], blocks, rotations=rotations)
+    assert all(np.array_equal(x, y) for x, y in zip(before, rotations, strict=True))
 
 
 def test_duplicated_snps_on_the_chromosome():

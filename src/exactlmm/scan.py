@@ -702,20 +702,24 @@ def scan_imputed(
     progress: bool = False,
     total: int | None = None,
     workspace: Workspace | None = None,
+    rotations: Iterable[np.ndarray] | None = None,
 ) -> list[dict[str, np.ndarray]]:
     """Run several scanners that share one spectrum over blocks of imputed SNPs, rotating each
     block once (:func:`rotate_block`, into the arrays of ``workspace``); one concatenated
-    statistics table per scanner."""
+    statistics table per scanner.  ``rotations``: each block's rotation GᵀW when it was
+    computed already (:func:`exactlmm.downdate.kinship_rows`), one per block, in order."""
     workspace = Workspace() if workspace is None else workspace
     if not scanners:
         return []
     spectrum = scanners[0].spectrum
     if any(scanner.spectrum is not spectrum for scanner in scanners):
         raise ValueError("scan_imputed needs scanners of one spectrum")
+    given = None if rotations is None else iter(rotations)
     pieces: list[list[dict[str, np.ndarray]]] = [[] for _ in scanners]
     with progress_bar(total, "scan", progress) as bar:
         for block in blocks:
-            rotated = rotate_block(spectrum, block, workspace)
+            x_rot = None if given is None else next(given)
+            rotated = rotate_block(spectrum, block, workspace, x_rot=x_rot)
             for scanner, out in zip(scanners, pieces, strict=True):
                 out.append(scanner.scan_rotated(rotated))
             bar.update(rotated.n_snps)
