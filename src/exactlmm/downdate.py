@@ -757,16 +757,18 @@ class DowndateScanner:
 # -- the choice of path ----------------------------------------------------------------------
 
 #: Relative costs, in flops of a matrix product (GEMM) on this kind of machine (measured with
-#: ``benchmarks/loco_downdate.py``): an n × n eigendecomposition with vectors (LAPACK dsyevd)
-#: costs about this many times n³, ...
-EIGH_COST = 24.0
-#: ... a thin SVD of an n × m matrix (dgesdd) this many times n m², ...
-SVD_COST = 12.0
+#: ``benchmarks/loco_downdate.py`` on 2 shared cores, N = 8,000: to within a factor of 1.5):
+#: an n × n eigendecomposition with vectors (LAPACK dsyevd) costs about this many times n³, ...
+EIGH_COST = 20.0
+#: ... a thin SVD of an n × m matrix (dgesdd, n > m) this many times n m² (10 to 20), ...
+SVD_COST = 15.0
 #: ... a kinship update (dsyrk) this many times n² m, ...
 SYRK_COST = 2.0
-#: ... and a null fit by the downdate this many times k r² (Newton iterates of two Gram
-#: matrices and a triangular solve each, the capacitance Schur complement, the scan's solve).
-DOWNDATE_FIT_COST = 20.0
+#: ... the capacitance's T once per chromosome this many times k r², ...
+SCHUR_COST = 2.0
+#: ... and a null fit by the downdate this many times k r² (three Newton iterates of two Gram
+#: matrices and a triangular solve each, and the final point: 14.8 s at k = 8,000, r = 2,000).
+DOWNDATE_FIT_COST = 22.0
 
 LocoMethod = Literal["downdate", "eigendecomposition"]
 
@@ -823,7 +825,7 @@ def plan_chromosome(
         per_chromosome = SYRK_COST * n * n * m_rest + EIGH_COST * n**3
     else:
         per_chromosome = SVD_COST * n * m_rest**2
-    downdate = fits * DOWNDATE_FIT_COST * k * r * r + 2.0 * k * r * n_scanned
+    downdate = (SCHUR_COST + fits * DOWNDATE_FIT_COST) * k * r * r + 2.0 * k * r * n_scanned
     if not rotation_shared:
         downdate += 2.0 * n * k * r
     costs = {"downdate": downdate, "eigendecomposition": per_chromosome}
