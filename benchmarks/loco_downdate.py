@@ -82,11 +82,11 @@ def blocks_of(inputs, snps: np.ndarray, size: int, workspace: Workspace | None =
         yield imputed(*decode(codes, snps[start : start + size], workspace=workspace))
 
 
-def genome_wide(inputs, clock: Clock):
-    """Kinship, eigendecomposition and REML fit of all SNPs (the fixed run's model)."""
-    ds, fam = inputs.dataset, inputs.samples.fam_index
+def model_and_fit(inputs, snps: np.ndarray, clock: Clock):
+    """The standardized kinship of the SNPs ``snps``, its eigendecomposition in place and the
+    REML fit (what ``exactlmm assoc`` does for one kinship)."""
     with clock("kinship"):
-        k, m, _ = kinship_standardized(ds, fam, inputs.snp_index)
+        k, m, _ = kinship_standardized(inputs.dataset, inputs.samples.fam_index, snps)
     mean_diag = float(np.trace(k)) / k.shape[0]
     with clock("eigh"):
         spectrum = spectrum_from_kinship(k, inputs.covariates, overwrite=True)
@@ -99,16 +99,7 @@ def genome_wide(inputs, clock: Clock):
 
 def per_chromosome(inputs, on_c: np.ndarray, size: int, clock: Clock):
     """Today's path for chromosome c: K₋c, its eigendecomposition, its fit, c's scan."""
-    ds, fam = inputs.dataset, inputs.samples.fam_index
-    with clock("kinship"):
-        k, _, _ = kinship_standardized(ds, fam, inputs.snp_index[~on_c])
-    mean_diag = float(np.trace(k)) / k.shape[0]
-    with clock("eigh"):
-        spectrum = spectrum_from_kinship(k, inputs.covariates, overwrite=True)
-    del k
-    with clock("fit"):
-        null = fit_null(spectrum, inputs.y, inputs.covariates, spectrum.kinship_matvec,
-                        mean_diag)
+    _, null, _, _ = model_and_fit(inputs, inputs.snp_index[~on_c], clock)
     with clock("scan"):
         stats = scan_imputed([Scanner(null)], blocks_of(inputs, inputs.snp_index[on_c], size,
                                                         Workspace()))[0]
@@ -164,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         chrom = inputs.dataset.chrom[inputs.snp_index].astype(str)
         on_c = chrom == chrom[0]
         gw, fixed_scan, today, dd_clock = Clock(), Clock(), Clock(), Clock()
-        spectrum, genome_null, m_total, mean_diag = genome_wide(inputs, gw)
+        spectrum, genome_null, m_total, mean_diag = model_and_fit(inputs,
+                                                                  inputs.snp_index, gw)
         with fixed_scan("scan"):
             scan_imputed([Scanner(genome_null)], blocks_of(inputs, inputs.snp_index, size,
                                                            Workspace()))
