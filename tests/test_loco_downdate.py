@@ -369,3 +369,20 @@ def test_plan_chooses_by_cost_and_is_recordable():
     record = json.loads(json.dumps(plan.record()))
     assert record["method"] == "downdate" and set(record["costs"]) == {
         "downdate", "eigendecomposition"}
+
+
+def test_phenotypes_share_the_downdate_and_the_rotations():
+    """Two phenotypes: one downdate (it holds no phenotype), one rotation per block for both
+    scanners (scan_imputed), each table the same as a scan of its own."""
+    p = make("full")
+    y2 = p.y[::-1].copy()
+    fits = [fit_downdate(p.downdate, y, p.x) for y in (p.y, y2)]
+    alone = fit_downdate(make("full").downdate, y2, p.x)
+    assert fits[1].log_delta == alone.log_delta and fits[1].loglik == alone.loglik
+    g = p.snps_of_c()
+    shared = scan_imputed([DowndateScanner(f) for f in fits],
+                          [impute_center(g[:, j:j + 16]) for j in range(0, 40, 16)])
+    for fit, table in zip(fits, shared, strict=True):
+        own = scan(DowndateScanner(fit), iterate_blocks(g, 16))
+        for name in own:
+            np.testing.assert_array_equal(table[name], own[name])
