@@ -1,7 +1,9 @@
-"""The four in-place operations of the package, on numpy's own BLAS/LAPACK.
+"""The five in-place operations of the package, on numpy's own BLAS/LAPACK.
 
 * :func:`syrk`:  C ← αAAᵀ + βC (upper triangle), the kinship's accumulation;
 * :func:`syr2k`: C ← α(ABᵀ + BAᵀ) + βC (upper triangle), the projection of the covariates;
+* :func:`trsm_lower`: B ← L⁻¹B (or L⁻ᵀB) for a lower-triangular L, the capacitance solves of
+  the leave-one-chromosome-out downdate (:mod:`exactlmm.downdate`);
 * :func:`syevd`: eigenvalues and eigenvectors of a symmetric matrix from its upper triangle,
   the vectors overwriting it (LAPACK ``dsyevd``; its workspace is 2n² doubles);
 * :func:`gesdd`: the thin SVD of a tall n × k matrix, its left singular vectors overwriting it
@@ -29,6 +31,9 @@ import numpy as np
 _COL_MAJOR = 102  # CBLAS / LAPACKE: column-major (Fortran) storage
 _UPPER = 121
 _NO_TRANS = 111
+_TRANS = 112
+_RIGHT = 142
+_NON_UNIT = 131
 
 
 class _Library:
@@ -42,6 +47,10 @@ class _Library:
         self.dsyevd.restype = integer
         self.dgesdd = getattr(handle, f"LAPACKE_dgesdd{suffix}")
         self.dgesdd.restype = integer
+        try:  # optional: without it trsm_lower uses SciPy's
+            self.dtrsm = getattr(handle, f"cblas_dtrsm{suffix}")
+        except AttributeError:
+            self.dtrsm = None
 
 
 def _numpy_blas_paths() -> list[str]:
@@ -107,7 +116,19 @@ def _works(library: _Library) -> bool:
             return False
         t = np.asfortranarray([[3.0, 0.0], [0.0, 4.0], [0.0, 0.0]])
         sv, _ = _gesdd_with(library, t)
-        return bool(np.allclose(sv, [4.0, 3.0]) and np.allclose(abs(t[1, 0]), 1.0))
+        if not (np.allclose(sv, [4.0, 3.0]) and np.allclose(abs(t[1, 0]), 1.0)):
+            return False
+        if library.dtrsm is not None:
+            lower = np.array([[2.0, 0.0], [1.0, 4.0]])
+            rhs = np.array([[2.0, 4.0, 6.0], [9.0, 6.0, 3.0]])
+            _trsm_with(library, lower, rhs, False)
+            if not np.allclose(rhs, [[1.0, 2.0, 3.0], [2.0, 1.0, 0.0]]):
+                library.dtrsm = None
+            else:
+                _trsm_with(library, lower, rhs, True)
+                if not np.allclose(rhs, [[0.25, 0.875, 1.5], [0.5, 0.25, 0.0]]):
+                    library.dtrsm = None
+        return True
     except Exception:  # any failure means: do not use this library
         return False
 
@@ -163,6 +184,18 @@ def _gesdd_with(library: _Library, a: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return sv, vt
 
 
+def _trsm_with(library: _Library, lower: np.ndarray, b: np.ndarray, transpose: bool) -> None:
+    """B ← L⁻¹B (or L⁻ᵀB) for C-ordered L (r × r) and B (r × k).  Column-major, the arrays are
+    Lᵀ (upper triangular) and Bᵀ, and Bᵀ ← Bᵀ(Lᵀ)⁻¹ (or Bᵀ L⁻¹) is a right-side solve with
+    the upper Lᵀ (or its transpose)."""
+    r, k = b.shape
+    integer = library.integer
+    trans = _TRANS if transpose else _NO_TRANS
+    library.dtrsm(_COL_MAJOR, _RIGHT, _UPPER, trans, _NON_UNIT, integer(k), integer(r),
+                  ctypes.c_double(1.0), _pointer(lower), integer(r), _pointer(b),
+                  integer(max(k, 1)))
+
+
 def _fortran_columns(a: np.ndarray) -> np.ndarray:
     """``a`` itself when its columns are contiguous float64 (any column stride), else a
     Fortran copy."""
@@ -203,6 +236,30 @@ def syr2k(alpha: float, a: np.ndarray, b: np.ndarray, beta: float, c: np.ndarray
         return c
     _syr2k_with(library, alpha, a, b, beta, c)
     return c
+
+
+def trsm_lower(lower: np.ndarray, b: np.ndarray, *, transpose: bool = False) -> np.ndarray:
+    """B ← L⁻¹B (``transpose``: L⁻ᵀB) in place, L an r × r lower-triangular matrix (its upper
+    triangle is not read) and B a writeable C-ordered float64 r × k array (one right-hand side
+    per column); returns ``b``."""
+    if b.dtype != np.float64 or not b.flags.c_contiguous or not b.flags.writeable:
+        raise ValueError("the right-hand sides must be a writeable C-ordered float64 array")
+    r = b.shape[0]
+    if lower.shape != (r, r):
+        raise ValueError(f"the triangular factor must be {r} × {r}, not {lower.shape}")
+    lower = np.ascontiguousarray(lower, dtype=np.float64)
+    library = _library()
+    if library is None or library.dtrsm is None:
+        from scipy.linalg.blas import dtrsm
+
+        # Bᵀ (Fortran-ordered k × r) ← Bᵀ L⁻ᵀ: a right-side solve with Lᵀ.
+        out = dtrsm(1.0, lower, b.T, side=1, lower=1, trans_a=0 if transpose else 1,
+                    overwrite_b=1)
+        if not np.shares_memory(out, b):
+            b[...] = out.T
+        return b
+    _trsm_with(library, lower, b, transpose)
+    return b
 
 
 def syevd(a: np.ndarray) -> np.ndarray:

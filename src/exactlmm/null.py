@@ -219,14 +219,8 @@ def fit_null(
         log_delta = float(fixed_log_delta)
         loglik = float(profile_loglik(phenotype, log_delta, likelihood)[0])
         edge = None
-    boundary = {"upper": "h2=0", "lower": "h2=1", None: None}[edge]
-    if boundary is not None:
-        where = f"{source}: " if source is not None else ""
-        warnings.warn(
-            f"{where}{likelihood} estimate of h² is at its bound ({boundary}: δ = "
-            f"{np.exp(log_delta):.3g}); the variance ratio is not identified from these data",
-            stacklevel=2,
-        )
+    boundary = boundary_of(edge)
+    warn_boundary(boundary, likelihood, log_delta, source, stacklevel=3)
     gamma = float(np.exp(-log_delta))
     beta = gls_beta(phenotype, covariates, kinship_matvec, gamma)
     se_log_delta = None
@@ -244,6 +238,25 @@ def fit_null(
         phenotype=phenotype,
         log_delta_bounds=(float(log_delta_bounds[0]), float(log_delta_bounds[1])),
         se_log_delta=se_log_delta,
+    )
+
+
+def boundary_of(edge: str | None) -> str | None:
+    """The ``boundary`` a fit reports for the edge of the log δ interval its maximum is on:
+    ``"h2=0"`` at the upper bound of δ (σg² → 0), ``"h2=1"`` at the lower one, else ``None``."""
+    return {"upper": "h2=0", "lower": "h2=1", None: None}[edge]
+
+
+def warn_boundary(boundary: str | None, likelihood: Likelihood, log_delta: float,
+                  source: object | None, *, stacklevel: int = 2) -> None:
+    """The warning of an estimate at its bound (nothing when ``boundary`` is ``None``)."""
+    if boundary is None:
+        return
+    where = f"{source}: " if source is not None else ""
+    warnings.warn(
+        f"{where}{likelihood} estimate of h² is at its bound ({boundary}: δ = "
+        f"{np.exp(log_delta):.3g}); the variance ratio is not identified from these data",
+        stacklevel=stacklevel,
     )
 
 

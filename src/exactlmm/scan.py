@@ -76,7 +76,7 @@ import numpy as np
 
 from .dosage import ImputedBlock, impute_center
 from .io.results import ERRCODE_DTYPE, ROW_COLUMNS, STATISTIC_COLUMNS, TESTED
-from .likelihood import LOG_2PI
+from .likelihood import LOG_2PI, RotatedPhenotype
 from .null import NullModel
 from .parallel import Workspace, chunks, run_parts
 from .progress import progress_bar
@@ -125,17 +125,25 @@ class RotatedBlock:
         return int(self.x_rot.shape[0])
 
 
-def rotate_block(spectrum: Spectrum, block: ImputedBlock, workspace: Workspace | None = None
-                 ) -> RotatedBlock:
+def rotate_block(spectrum: Spectrum, block: ImputedBlock, workspace: Workspace | None = None,
+                 *, x_rot: np.ndarray | None = None) -> RotatedBlock:
     """:class:`RotatedBlock` of a block of imputed, centered SNPs (the one GEMM of the block).
 
     Centering changes no statistic (the intercept is a covariate) but keeps the
     residual-dimension sums free of cancellation.  With a ``workspace`` the block's arrays are
-    its (valid until the next block)."""
+    its (valid until the next block).  ``x_rot``: the block's rotation GᵀW (m × k) when it was
+    computed already (e.g. for a leave-one-chromosome-out downdate, :mod:`exactlmm.downdate`),
+    copied instead of the GEMM; the caller's array is not changed."""
     workspace = Workspace() if workspace is None else workspace
     rows = block.centered.T
     m, k = rows.shape[0], spectrum.rank
-    x_rot = np.matmul(rows, spectrum.basis, out=workspace.array("x_rot", (m, k)))
+    if x_rot is None:
+        x_rot = np.matmul(rows, spectrum.basis, out=workspace.array("x_rot", (m, k)))
+    else:
+        if x_rot.shape != (m, k):
+            raise ValueError(f"the block's rotation must be {m} × {k}, not {x_rot.shape}")
+        given, x_rot = x_rot, workspace.array("x_rot", (m, k))
+        np.copyto(x_rot, given)
     x_proj = None
     if spectrum.n_residual > 0:
         q = spectrum.covariate_basis
@@ -231,45 +239,17 @@ class Scanner:
     def scan_rotated(self, rotated: RotatedBlock) -> dict[str, np.ndarray]:
         """:meth:`scan_block` of a block already rotated with this scanner's spectrum."""
         m = rotated.n_snps
-        r_yx = self._r_yx(rotated)
+        r_yx = residual_yx(rotated, self.phenotype)
         if not self.refit:
             a, b, c = self._sums_at(self.null.gamma, rotated, r_yx)
-            out = {name: np.empty(m) for name in ("beta", "se", "p_wald", "p_lrt", "p_score")}
-            pieces = chunks(m)
-
-            def tests(part: int) -> None:  # elementwise, a chunk of SNPs per thread
-                rows = pieces[part]
-                here = (a[rows], b[rows], c[rows])
-                for name, values in _wald(*here, self.dof).items():
-                    out[name][rows] = values
-                out["p_lrt"][rows] = _lrt_fixed(*here, self.n)
-                out["p_score"][rows] = _score(*here, self.n, self.dof)
-
-            run_parts(tests, len(pieces))
+            out = fixed_tests(a, b, c, self.n, self.dof)
             out["delta"] = np.full(m, self.null.delta)
             out["delta_ml"] = np.full(m, np.nan)
         else:
             out = self._refit(rotated, r_yx)
-        untestable = rotated.untestable
-        for name in STATISTIC_COLUMNS:
-            out[name] = np.where(untestable, np.nan, out[name])
-        block = rotated.block
-        out["n"] = block.n_called.astype(np.int64)
-        out["af"] = block.af
-        out["errcode"] = np.where(
-            block.testable, np.where(rotated.collinear, "COLLINEAR", TESTED), block.errcode
-        )
-        return out
+        return complete_rows(out, rotated)
 
     # -- weighted inner products -------------------------------------------------------------
-    def _r_yx(self, rotated: RotatedBlock) -> np.ndarray:
-        """(Sy)ᵀ(Sg) − ỹᵀx̃, the residual dimensions' part of a (0 on the full-rank path)."""
-        if rotated.x_proj is None:
-            return np.zeros(rotated.n_snps)
-        r_yx = rotated.x_proj @ self.phenotype.projected - rotated.x_rot @ self.y_rot
-        r_yx[rotated.untestable] = 0.0
-        return r_yx
-
     def _sums_at(
         self, gamma: float, rotated: RotatedBlock, r_yx: np.ndarray
     ) -> tuple[np.ndarray, ...]:
@@ -628,6 +608,51 @@ def prefetch_special() -> None:
     threading.Thread(target=load, name="exactlmm-import", daemon=True).start()
 
 
+def residual_yx(rotated: RotatedBlock, phenotype: RotatedPhenotype) -> np.ndarray:
+    """(Sy)ᵀ(Sg) − ỹᵀx̃ per SNP, the residual dimensions' part of a (module notes; 0 on the
+    full-rank path and for an untestable SNP)."""
+    if rotated.x_proj is None:
+        return np.zeros(rotated.n_snps)
+    r_yx = rotated.x_proj @ phenotype.projected - rotated.x_rot @ phenotype.rotated
+    r_yx[rotated.untestable] = 0.0
+    return r_yx
+
+
+def fixed_tests(a: np.ndarray, b: np.ndarray, c: np.ndarray, n: int, dof: int
+                ) -> dict[str, np.ndarray]:
+    """β, se and the Wald, LRT and score p-values of the module notes from each SNP's
+    a = gᵀPy, b = gᵀPg and C = yᵀPy at one γ (fixed mode), elementwise on a few threads."""
+    m = a.size
+    out = {name: np.empty(m) for name in ("beta", "se", "p_wald", "p_lrt", "p_score")}
+    pieces = chunks(m)
+
+    def tests(part: int) -> None:  # elementwise, a chunk of SNPs per thread
+        rows = pieces[part]
+        here = (a[rows], b[rows], c[rows])
+        for name, values in _wald(*here, dof).items():
+            out[name][rows] = values
+        out["p_lrt"][rows] = _lrt_fixed(*here, n)
+        out["p_score"][rows] = _score(*here, n, dof)
+
+    run_parts(tests, len(pieces))
+    return out
+
+
+def complete_rows(out: dict[str, np.ndarray], rotated: RotatedBlock) -> dict[str, np.ndarray]:
+    """The block's statistics (``out``) made rows of :data:`exactlmm.io.results.ROW_COLUMNS`:
+    NA for the untestable SNPs, and each SNP's n, af and errcode."""
+    untestable = rotated.untestable
+    for name in STATISTIC_COLUMNS:
+        out[name] = np.where(untestable, np.nan, out[name])
+    block = rotated.block
+    out["n"] = block.n_called.astype(np.int64)
+    out["af"] = block.af
+    out["errcode"] = np.where(
+        block.testable, np.where(rotated.collinear, "COLLINEAR", TESTED), block.errcode
+    )
+    return out
+
+
 def _wald(a: np.ndarray, b: np.ndarray, c: np.ndarray, dof: int) -> dict[str, np.ndarray]:
     beta = a / b
     q = np.maximum(c - a * beta, _TINY)
@@ -677,20 +702,24 @@ def scan_imputed(
     progress: bool = False,
     total: int | None = None,
     workspace: Workspace | None = None,
+    rotations: Iterable[np.ndarray] | None = None,
 ) -> list[dict[str, np.ndarray]]:
     """Run several scanners that share one spectrum over blocks of imputed SNPs, rotating each
     block once (:func:`rotate_block`, into the arrays of ``workspace``); one concatenated
-    statistics table per scanner."""
+    statistics table per scanner.  ``rotations``: each block's rotation GᵀW when it was
+    computed already (:func:`exactlmm.downdate.kinship_rows`), one per block, in order."""
     workspace = Workspace() if workspace is None else workspace
     if not scanners:
         return []
     spectrum = scanners[0].spectrum
     if any(scanner.spectrum is not spectrum for scanner in scanners):
         raise ValueError("scan_imputed needs scanners of one spectrum")
+    given = None if rotations is None else iter(rotations)
     pieces: list[list[dict[str, np.ndarray]]] = [[] for _ in scanners]
     with progress_bar(total, "scan", progress) as bar:
         for block in blocks:
-            rotated = rotate_block(spectrum, block, workspace)
+            x_rot = None if given is None else next(given)
+            rotated = rotate_block(spectrum, block, workspace, x_rot=x_rot)
             for scanner, out in zip(scanners, pieces, strict=True):
                 out.append(scanner.scan_rotated(rotated))
             bar.update(rotated.n_snps)

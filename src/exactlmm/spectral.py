@@ -163,20 +163,26 @@ class Spectrum:
                 raise ValueError("ML needs K beyond its projection: build the spectrum with "
                                  "spectrum_from_kinship/spectrum_from_genotypes")
             return np.log1p(np.multiply.outer(g, self.kinship_eigenvalues)).sum(axis=1)
+        sign, value = np.linalg.slogdet(self.covariate_schur(g))
+        if np.any(sign <= 0):
+            raise InputError("kinship is not positive semi-definite: γK + I is singular at "
+                             f"γ = {g[np.argmax(sign <= 0)]:.3g} (ML needs log|γK + I|)",
+                             self.source)
+        return logdet + value
+
+    def covariate_schur(self, gamma: np.ndarray | float) -> np.ndarray:
+        """S(γ) = I + γA − γ²Bᵀdiag(1/(γs + 1))B, the Schur complement of the eigen-block of
+        H = γK + I in the basis [Q, W] (module notes), at each γ: a G × c × c array, in the
+        form in which nothing cancels as γ grows (needs :attr:`kinship_blocks`)."""
+        g = np.atleast_1d(np.asarray(gamma, dtype=float))
         t, b_big, s_big, b_tiny, s_tiny = self._schur_parts()
         c = t.shape[0]
         outer_big = (b_big[:, :, None] * b_big[:, None, :]).reshape(b_big.shape[0], c * c)
         outer_tiny = (b_tiny[:, :, None] * b_tiny[:, None, :]).reshape(b_tiny.shape[0], c * c)
         big = (1.0 / (s_big * (np.multiply.outer(g, s_big) + 1.0))) @ outer_big
         tiny = (1.0 / (np.multiply.outer(g, s_tiny) + 1.0)) @ outer_tiny
-        schur = (np.eye(c).ravel() + np.multiply.outer(g, t.ravel()) + g[:, None] * big
-                 - (g * g)[:, None] * tiny).reshape(g.size, c, c)
-        sign, value = np.linalg.slogdet(schur)
-        if np.any(sign <= 0):
-            raise InputError("kinship is not positive semi-definite: γK + I is singular at "
-                             f"γ = {g[np.argmax(sign <= 0)]:.3g} (ML needs log|γK + I|)",
-                             self.source)
-        return logdet + value
+        return (np.eye(c).ravel() + np.multiply.outer(g, t.ravel()) + g[:, None] * big
+                - (g * g)[:, None] * tiny).reshape(g.size, c, c)
 
     def _schur_parts(self) -> tuple[np.ndarray, ...]:
         """T (c × c, clipped PSD), and B, s split into the eigenvalues that are not tiny and the
