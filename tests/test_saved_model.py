@@ -46,7 +46,8 @@ MODES = {
     "fixed-genotypes": ([], []),
     "refit-ml": (["--ml"], ["--refit"]),
     "loco": (["--loco"], []),
-    "loco-refit": (["--loco"], ["--refit"]),
+    "loco-downdate": (["--loco", "--loco-method", "downdate"], []),
+    "loco-refit": (["--loco", "--loco-method", "eigendecomposition"], ["--refit"]),
 }
 
 
@@ -100,22 +101,22 @@ def test_chunks_gathered_are_the_single_run_byte_for_byte(tmp_path, data, capsys
 @pytest.mark.parametrize("mode", ["loco", "loco-refit"])
 def test_a_loco_chunk_reads_only_its_chromosomes_bases(tmp_path, data, capsys, monkeypatch,
                                                        mode):
-    """A LOCO chunk's job holds one eigenbasis at a time: those of the chromosomes it scans,
-    never the genome-wide one (its headline null comes from the model's numbers)."""
+    """A LOCO chunk's job whose chromosomes have their own spectra holds one eigenbasis at a
+    time: those of the chromosomes it scans, never the genome-wide one (its headline null
+    comes from the model's numbers)."""
     from exactlmm.io.model import SavedModel
     from exactlmm.saved import LoadedModel, association_from_model
 
-    code, err = run(["fit", *fit_options(data, mode), "--save-model", tmp_path / "m", "--out",
-                     tmp_path / "m"], capsys)
+    code, err = run(["fit", *fit_options(data, mode), "--loco-method", "eigendecomposition",
+                     "--save-model", tmp_path / "m", "--out", tmp_path / "m"], capsys)
     assert code == 0, err
     read: list[str] = []
     array = SavedModel.array
     monkeypatch.setattr(SavedModel, "array", lambda self, name: read.append(name)
                         or array(self, name))
     model = LoadedModel(tmp_path / "m", data[0])
-    genome_wide = len(model.layout) - 1
-    assert genome_wide == 3 and model.layout[genome_wide][0] is None
-    sizes = [len(model.layout[p][1]) for p in range(genome_wide)]
+    assert len(model.layout) == 4 and model.layout[0][0] is None  # the genome-wide part first
+    sizes = [len(positions) for _, positions in model.layout]
     touched = set()
     for chunk in (1, 2, 3):
         read.clear()
@@ -128,7 +129,7 @@ def test_a_loco_chunk_reads_only_its_chromosomes_bases(tmp_path, data, capsys, m
         touched.update(parts)
         assert result.null.n_samples == model.inputs.n_samples == 105
         assert result.null.n_covariates == 2
-    assert touched == {0, 1, 2}  # every chromosome is scanned by some chunk
+    assert touched == {1, 2, 3}  # every chromosome is scanned by some chunk
 
 
 def test_fit_null_record_and_model_equal_the_scan_nulls(tmp_path, data, capsys):

@@ -48,7 +48,9 @@ from .io.plink import open_plink
 from .io.results import write_null_json, write_result_pairs, write_table_pairs
 from .io.tables import match_samples, phenotype_from_fam, read_covar, read_pheno
 from .pipeline import (
+    LOCO_METHODS,
     AssocResult,
+    LocoFit,
     ScanOptions,
     association,
     association_many,
@@ -198,6 +200,11 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="fit the null model by maximum likelihood (default REML)")
     parser.add_argument("--h2", type=float, metavar="H2",
                         help="do not estimate: fix h² = σg²/(σg²+σe²) on K as given (0 < H2 < 1)")
+    parser.add_argument("--loco-method", choices=LOCO_METHODS, default="auto",
+                        help="with --loco, each chromosome's K₋c as a downdate of the "
+                             "genome-wide eigenbasis (about the price of one fit) or by its "
+                             "own eigendecomposition; auto chooses by cost, and --refit "
+                             "always takes the eigendecomposition. Default: auto")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -401,7 +408,7 @@ def _scan_options(args: argparse.Namespace) -> ScanOptions:
     return ScanOptions(
         likelihood="ML" if args.ml else "REML", fixed_gamma=_fixed_gamma(args),
         loco=args.loco, refit=getattr(args, "refit", False), block_size=args.block_size,
-        progress=not args.no_progress,
+        progress=not args.no_progress, loco_method=args.loco_method,
     )
 
 
@@ -526,12 +533,14 @@ def run_fit(args: argparse.Namespace) -> None:
                     "provenance": provenance(PROG, __version__, _parameters(args))})
         model, null = headline.model, headline.nulls[0]
         if loco_fits is not None:
-            loco = {c: {"gamma": f.gamma, "loglik": f.loglik} for c, f in loco_fits.items()}
+            loco = {c: f.record() for c, f in loco_fits.items()}
     else:
-        for part in scan_parts([inputs], options, with_ml=False):
-            if part.label is not None:
-                loco[part.label] = {"gamma": part.nulls[0].gamma, "loglik": part.nulls[0].loglik}
-            model, null = part.model, part.nulls[0]  # the last part: the genome-wide one
+        parts = scan_parts([inputs], options, with_ml=False)
+        genome = next(parts)  # the genome-wide part, first (LOCO) or the only one
+        model, null = genome.model, genome.nulls[0]
+        for part in parts:
+            fitted = part.nulls[0]
+            loco[part.label] = LocoFit(fitted.gamma, fitted.loglik, part.method).record()
     record = _null_record(inputs, null, args, kinship=model.description,
                           kinship_untested=model.untested)
     if loco is not None:
@@ -552,7 +561,7 @@ _MODEL_FIXES = (
     ("kinship", "--kinship"), ("kinship_snps", "--kinship-snps"),
     ("center_kinship", "--center-kinship"),
     ("extract", "--extract"), ("maf", "--maf"), ("geno", "--geno"), ("ml", "--ml"),
-    ("h2", "--h2"), ("all_pheno", "--all-pheno"),
+    ("h2", "--h2"), ("all_pheno", "--all-pheno"), ("loco_method", "--loco-method"),
 )
 
 
@@ -709,8 +718,7 @@ def _assoc_record(inputs: AnalysisInputs, result: AssocResult, args: argparse.Na
         record["ml_null"] = {k: v for k, v in result.ml_null.summary().items()
                              if k in ("gamma", "delta", "h2", "pve", "loglik", "sigma_e2")}
     if result.loco is not None:
-        record["loco"] = {c: {"gamma": n.gamma, "loglik": n.loglik}
-                          for c, n in result.loco.items()}
+        record["loco"] = {c: fit.record() for c, fit in result.loco.items()}
     return record
 
 

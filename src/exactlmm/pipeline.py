@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -52,6 +52,13 @@ from .dosage import (
     decode,
     describe_counts,
     imputed,
+)
+from .downdate import (
+    ChromosomeDowndate,
+    DowndateScanner,
+    fit_downdate,
+    kinship_rows,
+    plan_chromosome,
 )
 from .errors import InputError
 from .inputs import (
@@ -75,6 +82,10 @@ __all__ = [
 """Re-exported from :mod:`exactlmm.inputs`, where they live (the rest is this module's)."""
 
 
+#: How a LOCO scan handles each chromosome (:attr:`ScanOptions.loco_method`).
+LOCO_METHODS = ("auto", "downdate", "eigendecomposition")
+
+
 @dataclass(frozen=True)
 class ScanOptions:
     """How a scan is fitted and run: the command line's model flags.
@@ -91,6 +102,11 @@ class ScanOptions:
     refit:
         Re-estimate γ for every SNP (GEMMA ``-lmm 4``: Wald at the SNP's REML γ, LRT at its
         ML γ); not with ``fixed_gamma``.
+    loco_method:
+        How each chromosome's K₋c is handled with ``loco``: ``"auto"`` (by cost,
+        :func:`exactlmm.downdate.plan_chromosome`), ``"downdate"`` (of the genome-wide
+        eigenbasis, :mod:`exactlmm.downdate`; not with ``refit``) or
+        ``"eigendecomposition"`` (K₋c's own).
     block_size:
         SNPs read and tested per block (``None``: :func:`exactlmm.io.plink.auto_block_size`);
         chunks of a saved model's scan are whole blocks.
@@ -104,6 +120,7 @@ class ScanOptions:
     refit: bool = False
     block_size: int | None = DEFAULT_BLOCK_SIZE
     progress: bool = False
+    loco_method: str = "auto"
 
     def __post_init__(self) -> None:
         if self.refit and self.fixed_gamma is not None:
@@ -111,6 +128,11 @@ class ScanOptions:
                 "a fixed h² (--h2) and a per-SNP refit (--refit) exclude each other: the "
                 "refit re-estimates the variance ratio for every SNP"
             )
+        if self.loco_method not in LOCO_METHODS:
+            raise ValueError(f"loco_method must be one of {LOCO_METHODS}")
+        if self.refit and self.loco and self.loco_method == "downdate":
+            raise InputError("--loco-method downdate has no per-SNP refit (its grids need each "
+                             "K₋c's own eigenvalues); use auto or eigendecomposition")
 
 
 @dataclass(frozen=True)
@@ -220,7 +242,7 @@ def fit(
         likelihood=likelihood,
         log_delta_bounds=log_delta_bounds,
         n_grid=n_grid,
-        fixed_log_delta=None if fixed_gamma is None else -float(np.log(fixed_gamma)),
+        fixed_log_delta=_fixed_log_delta(fixed_gamma),
         source=inputs.pheno_source if label is None else f"{inputs.pheno_source} ({label})",
     )
 
@@ -237,11 +259,17 @@ def loglik_at_gamma(
 
 @dataclass(frozen=True)
 class LocoFit:
-    """γ and log-likelihood of one chromosome's null fit (what a LOCO record lists); the fit
-    itself, which holds its chromosome's spectrum, is not kept."""
+    """γ and log-likelihood of one chromosome's null fit (what a LOCO record lists), and how
+    its K₋c was handled (``method``: ``"downdate"``, ``"eigendecomposition"``, or
+    ``"genome-wide"`` when no kinship SNP is on the chromosome); the fit itself, which holds
+    a spectrum, is not kept."""
 
     gamma: float
     loglik: float
+    method: str = "eigendecomposition"
+
+    def record(self) -> dict:
+        return {"gamma": self.gamma, "loglik": self.loglik, "method": self.method}
 
 
 @dataclass
@@ -334,11 +362,12 @@ def _groups(analyses: Sequence[AnalysisInputs]) -> list[list[int]]:
 def _single_run(members: list[AnalysisInputs], options: ScanOptions, consume_kinship: bool
                 ) -> list[AssocResult]:
     """The scan of a group in one process: chunk 1 of 1 (:func:`association_chunk`) with the
-    parts as :func:`scan_parts` makes them, one at a time (each LOCO chromosome's model is let
-    go before the next is made; the genome-wide fit comes last)."""
+    parts as :func:`scan_parts` makes them, one at a time (a LOCO scan's genome-wide part comes
+    first and stays, each chromosome's part is let go before the next is made)."""
     parts = scan_parts(members, options, with_ml=options.refit,
                        consume_kinship=consume_kinship)
     layout = scan_layout(members[0], options.loco)
+    genome = next(parts) if options.loco else None  # the headline, made first
     kept: list[ScanPart] = []  # without LOCO the scanned part gives the headline too
     loco_fits: list[dict[str, LocoFit]] = [{} for _ in members]
 
@@ -348,13 +377,13 @@ def _single_run(members: list[AnalysisInputs], options: ScanOptions, consume_kin
             raise AssertionError(f"part {p} is {part.label!r}, expected {layout[p][0]!r}")
         if part.label is not None:
             for fits, null in zip(loco_fits, part.nulls, strict=True):
-                fits[part.label] = LocoFit(null.gamma, null.loglik)
-        if not options.loco:
+                fits[part.label] = LocoFit(null.gamma, null.loglik, part.method)
+        else:
             kept.append(part)
         return part
 
     def headline() -> list[Headline]:
-        part = kept[0] if kept else next(parts)
+        part = genome if genome is not None else kept[0]
         return [Headline.of(part, j) for j in range(len(members))]
 
     return association_chunk(members, [positions for _, positions in layout], load_part,
@@ -364,70 +393,133 @@ def _single_run(members: list[AnalysisInputs], options: ScanOptions, consume_kin
 
 def _scan(
     inputs: AnalysisInputs,
-    scanners: list[Scanner],
+    scanners: list,
     snp_index: np.ndarray,
     block_size: int | None,
     progress: bool,
+    rotations: Sequence[np.ndarray] | None = None,
 ) -> list[dict[str, np.ndarray]]:
     """Statistics of every scanner (one spectrum) over the SNPs, from blocks of ``.bed``
-    codes imputed by :func:`exactlmm.dosage.impute_codes`."""
+    codes imputed by :func:`exactlmm.dosage.impute_codes`; ``rotations``: each block's GᵀW
+    when it was computed already (a LOCO downdate's kinship rows)."""
+    workspace = Workspace()
+    blocks = _blocks(inputs, snp_index, block_size, workspace)
+    return scan_imputed(scanners, blocks, progress=progress, total=int(snp_index.size),
+                        workspace=workspace, rotations=rotations)
+
+
+def _blocks(inputs: AnalysisInputs, snp_index: np.ndarray, block_size: int | None,
+            workspace: Workspace) -> Iterator:
+    """The SNPs ``snp_index`` as blocks of ``block_size`` imputed, centered dosages of the
+    analysed samples (:func:`exactlmm.dosage.imputed`), decoded one at a time into
+    ``workspace``'s arrays."""
     codes = bed_codes(inputs.dataset, inputs.samples.fam_index)
     size = auto_block_size(codes.n_samples) if block_size is None else block_size
-    workspace = Workspace()
-    blocks: Iterator = (
-        imputed(*decode(codes, snp_index[start : start + size], workspace=workspace))
-        for start in range(0, snp_index.size, size))
-    return scan_imputed(scanners, blocks, progress=progress, total=int(snp_index.size),
-                        workspace=workspace)
+    return (imputed(*decode(codes, snp_index[start : start + size], workspace=workspace))
+            for start in range(0, snp_index.size, size))
 
 
-def _loco_models(
-    inputs: AnalysisInputs, block_size: int | None, progress: bool
-) -> Iterator[tuple[str, np.ndarray, KinshipModel]]:
-    """``(c, on_c, model of K₋c)`` for every chromosome c of the SNPs, in order of first
-    appearance; ``on_c`` marks the SNPs of ``inputs.snp_index`` on c.
+def _loco_parts(
+    members: Sequence[AnalysisInputs],
+    genome: ScanPart,
+    options: ScanOptions,
+    with_ml: bool,
+) -> Iterator[ScanPart]:
+    """One part per chromosome c of the scanned SNPs (in order of first appearance), its SNPs
+    scanned with K₋c, the standardized kinship of the kinship SNPs off c (the scanned SNPs, or
+    those of ``--kinship-snps``: FaST-LMM's G0 with its test chromosome left out).
 
-    K₋c is built from the kinship SNPs off c: the scanned SNPs, or those of
-    ``--kinship-snps`` (FaST-LMM's G0 with its test chromosome left out).  When they are fewer
-    than the samples for every c, each K₋c takes the low-rank path and no n × n matrix is made;
-    otherwise the K₋c come from one pass over the genotypes
-    (:func:`exactlmm.kinship.kinship_loco`), each decomposed in place and dropped once its
-    model is made, and one with fewer testable SNPs off c than samples is low rank instead.
+    K₋c is handled as :func:`exactlmm.downdate.plan_chromosome` chooses (or as
+    ``options.loco_method`` says): as a downdate of the genome-wide part's eigenbasis — the
+    chromosome's kinship SNPs decoded and rotated once, in the scan's blocks, so that the scan
+    reuses their rotation when they are its SNPs — or by its own spectrum, built from the SNPs
+    off c alone (low rank when they are fewer than the samples).  A chromosome without a
+    testable kinship SNP has K₋c = K: the genome-wide part's fits.  Each part is let go before
+    the next is made.
     """
-    if inputs.kinship is not None:
-        raise InputError(
-            "LOCO builds one kinship per chromosome from the genotypes; do not also pass "
-            "--kinship",
-            inputs.kinship_source,
-        )
+    inputs = members[0]
     ds = inputs.dataset
     chrom, chromosomes = _chromosomes(inputs, warn=True)
-    kinship_snps = inputs.snp_index if inputs.kinship_snps is None else inputs.kinship_snps
+    shared = inputs.kinship_snps is None  # the kinship SNPs of c are the SNPs c scans
+    kinship_snps = inputs.snp_index if shared else inputs.kinship_snps
     kinship_chrom = ds.chromosome[kinship_snps]
-    off = {c: kinship_snps[kinship_chrom != c] for c in chromosomes}
-    n = inputs.n_samples
     for c in chromosomes:
-        if off[c].size == 0:
+        if np.all(kinship_chrom == c):
             raise InputError(f"LOCO: no kinship SNP is off chromosome {c}",
                              inputs.parameters.get("kinship_snps", ds.bim_path))
-    dense = None
-    if any(off[c].size >= n for c in chromosomes):
-        dense = kinship_mod.kinship_loco(
-            ds, inputs.samples.fam_index, kinship_snps, block_size, progress,
-            chromosomes=chromosomes,
-        )
+    spectrum = genome.model.spectrum
+    n_snps = genome.model.n_snps
+    fits = 1 + (with_ml and options.likelihood != "ML")
     for c in chromosomes:
         on_c = chrom == c
-        k_c, m_c, _ = dense.pop(c) if dense is not None else (None, off[c].size, None)
-        if m_c < n:
-            model = _low_rank_model(inputs, off[c], f" off chromosome {c}")
+        on_kinship = kinship_snps[kinship_chrom == c]
+        where = f"leaving out chromosome {c}"
+        plan = plan_chromosome(inputs.n_samples, spectrum.rank, n_snps, on_kinship.size,
+                               int(on_c.sum()), refit=options.refit, fits=fits,
+                               rotation_shared=shared)
+        method = plan.method if options.loco_method == "auto" else options.loco_method
+        if on_kinship.size == 0:
+            yield replace(genome, label=c, on=on_c, method="genome-wide")
+        elif method == "downdate":
+            size = chunk_block_size(inputs, options)
+            downdate, rotations = chromosome_downdate(inputs, genome.model, on_kinship, size)
+            if downdate is None:  # no testable kinship SNP on c: K₋c = K
+                yield replace(genome, label=c, on=on_c, method="genome-wide")
+                continue
+            nulls = [fit_downdate(downdate, null.phenotype, member.covariates,
+                                  likelihood=options.likelihood,
+                                  fixed_log_delta=_fixed_log_delta(options.fixed_gamma),
+                                  start_log_delta=null.log_delta,
+                                  source=f"{member.pheno_source} ({where})")
+                     for member, null in zip(members, genome.nulls, strict=True)]
+            yield ScanPart(c, on_c, genome.model, nulls, [None] * len(members),
+                           rotations=rotations if shared else None, method="downdate",
+                           block_size=size)
+            del downdate, rotations, nulls
         else:
-            model = _dense_model(k_c, inputs.covariates, ds.bed_path,
-                                 f"standardized, {m_c} SNPs off chromosome {c}",
-                                 overwrite=True)
-        del k_c
-        yield c, on_c, model
-        del model  # before the next chromosome's is made
+            model = _chromosome_model(inputs, kinship_snps[kinship_chrom != c], c,
+                                      options.block_size)
+            yield _fitted_part(c, on_c, model, members, options, with_ml, where,
+                               method="eigendecomposition")
+            del model  # before the next chromosome's is made
+
+
+def chromosome_downdate(inputs: AnalysisInputs, genome: KinshipModel, kinship_snps: np.ndarray,
+                        block_size: int | None
+                        ) -> tuple[ChromosomeDowndate | None, list[np.ndarray]]:
+    """K₋c as a downdate of the genome-wide ``genome`` (:class:`exactlmm.downdate.
+    ChromosomeDowndate`): the chromosome's kinship SNPs decoded in blocks of ``block_size``
+    (those a single run scans, when they are its SNPs) and rotated once; returns it (``None``
+    when none of them is testable, K₋c = K) and each block's rotation."""
+    workspace = Workspace()
+    rows = kinship_rows(genome.spectrum, _blocks(inputs, kinship_snps, block_size, workspace))
+    if rows.rotated.shape[0] == 0:
+        return None, rows.rotations
+    if rows.rotated.shape[0] >= genome.n_snps:
+        raise InputError("LOCO: no testable kinship SNP is off a chromosome",
+                         inputs.parameters.get("kinship_snps", inputs.dataset.bed_path))
+    downdate = ChromosomeDowndate(genome.spectrum, rows.rotated, rows.covariate_part,
+                                  genome.n_snps, genome.mean_diag, scale=rows.scale)
+    return downdate, rows.rotations
+
+
+def _chromosome_model(inputs: AnalysisInputs, off: np.ndarray, c: str,
+                      block_size: int | None) -> KinshipModel:
+    """K₋c's own spectrum from the kinship SNPs ``off`` chromosome c: a thin SVD when they are
+    fewer than the samples, else the standardized kinship (one pass over them) decomposed in
+    place."""
+    if off.size < inputs.n_samples:
+        return _low_rank_model(inputs, off, f" off chromosome {c}")
+    ds = inputs.dataset
+    k, m, untested = kinship_mod.kinship_standardized(ds, inputs.samples.fam_index, off,
+                                                      block_size=block_size)
+    model = _dense_model(k, inputs.covariates, ds.bed_path,
+                         f"standardized, {m} SNPs off chromosome {c}", overwrite=True)
+    return replace(model, untested=untested, n_snps=m)
+
+
+def _fixed_log_delta(fixed_gamma: float | None) -> float | None:
+    return None if fixed_gamma is None else -float(np.log(fixed_gamma))
 
 
 #: The kinship description of a LOCO scan's records.
@@ -455,14 +547,20 @@ class ScanPart:
     LOCO's genome-wide part, which gives the record's headline null).  ``nulls[j]`` is the
     null fit of analysis j; ``ml_nulls[j]`` the ML fit the refit's LRT and score need (the
     null fit itself when that is ML; ``None`` when not asked for, and for LOCO's genome-wide
-    part).
+    part).  A chromosome's ``method`` says how K₋c was handled (:class:`LocoFit`); with
+    ``"downdate"``, ``model`` is the genome-wide one (its basis rotates the SNPs), the nulls
+    are :class:`exactlmm.downdate.DowndateNull`, and ``rotations`` hold the rotation of each
+    of the part's blocks of ``block_size`` SNPs when its kinship SNPs are its scanned SNPs.
     """
 
     label: str | None
     on: np.ndarray
     model: KinshipModel
-    nulls: list[NullModel]
-    ml_nulls: list[NullModel | None]
+    nulls: list
+    ml_nulls: list
+    rotations: list[np.ndarray] | None = None
+    method: str | None = None
+    block_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -507,14 +605,15 @@ def _chromosomes(inputs: AnalysisInputs, *, warn: bool = False
 def scan_layout(inputs: AnalysisInputs, loco: bool) -> list[tuple[str | None, np.ndarray]]:
     """``(label, positions)`` of each part of the scan, in the order :func:`scan_parts` makes
     them: the positions (into ``inputs.snp_index``, increasing) of the SNPs the part scans.
-    Without LOCO one part, every SNP; with LOCO one part per chromosome (in order of first
-    appearance), then the genome-wide part, which scans none."""
+    Without LOCO one part, every SNP; with LOCO first the genome-wide part, which scans none
+    (its fits are the headline, its basis what a downdate of it needs), then one part per
+    chromosome (in order of first appearance)."""
     size = inputs.snp_index.size
     if not loco:
         return [(None, np.arange(size))]
     chrom, chromosomes = _chromosomes(inputs)
-    return [*((c, np.flatnonzero(chrom == c)) for c in chromosomes),
-            (None, np.empty(0, dtype=np.int64))]
+    return [(None, np.empty(0, dtype=np.int64)),
+            *((c, np.flatnonzero(chrom == c)) for c in chromosomes)]
 
 
 def scan_parts(
@@ -538,19 +637,23 @@ def scan_parts(
                 member.kinship = None
         yield _fitted_part(None, np.ones(size, dtype=bool), model, members, options, with_ml)
         return
-    for c, on_c, model in _loco_models(first, options.block_size, options.progress):
-        yield _fitted_part(c, on_c, model, members, options, with_ml,
-                           f"leaving out chromosome {c}")
-        del model  # before the next chromosome's is made
-    model = kinship_model(first, block_size=options.block_size)
+    if first.kinship is not None:
+        raise InputError(
+            "LOCO builds one kinship per chromosome from the genotypes; do not also pass "
+            "--kinship",
+            first.kinship_source,
+        )
+    model = kinship_model(first, block_size=options.block_size, progress=options.progress)
     nulls = [fit(member, model, options.likelihood, fixed_gamma=options.fixed_gamma)
              for member in members]
-    yield ScanPart(None, np.zeros(size, dtype=bool), model, nulls, [None] * len(members))
+    genome = ScanPart(None, np.zeros(size, dtype=bool), model, nulls, [None] * len(members))
+    yield genome
+    yield from _loco_parts(members, genome, options, with_ml)
 
 
 def _fitted_part(label: str | None, on: np.ndarray, model: KinshipModel,
                  members: Sequence[AnalysisInputs], options: ScanOptions, with_ml: bool,
-                 where: str | None = None) -> ScanPart:
+                 where: str | None = None, *, method: str | None = None) -> ScanPart:
     """A part with each analysis's null fit and, ``with_ml``, its ML fit (the null fit
     itself when that is ML); ``where`` is added to the source named in warnings."""
     nulls, ml_nulls = [], []
@@ -560,7 +663,7 @@ def _fitted_part(label: str | None, on: np.ndarray, model: KinshipModel,
         nulls.append(null)
         ml_nulls.append(None if not with_ml else null if options.likelihood == "ML"
                         else fit(member, model, "ML", label=where))
-    return ScanPart(label, on, model, nulls, ml_nulls)
+    return ScanPart(label, on, model, nulls, ml_nulls, method=method)
 
 
 def chunk_ranges(part_sizes: Sequence[int], block_size: int, chunk: int, n_chunks: int
@@ -589,6 +692,26 @@ def chunk_ranges(part_sizes: Sequence[int], block_size: int, chunk: int, n_chunk
         else:
             ranges.append((p, start, stop))
     return ranges
+
+
+def _scanners(part: ScanPart, refit: bool) -> list:
+    """One scanner per analysis of the part: :class:`exactlmm.scan.Scanner` (refit: with the
+    ML fit, every phenotype of the group searching the same range of log γ on one set of
+    tables) or, for a downdate's nulls, :class:`exactlmm.downdate.DowndateScanner`."""
+    if part.method == "downdate":
+        if refit:
+            raise InputError(f"chromosome {part.label}'s K₋c is a downdate, which has no "
+                             "per-SNP refit; fit with --loco-method eigendecomposition to "
+                             "scan with --refit")
+        return [DowndateScanner(null) for null in part.nulls]
+    if not refit:
+        return [Scanner(null) for null in part.nulls]
+    if any(ml is None for ml in part.ml_nulls):
+        raise ValueError("a refit needs the ML null fits of the part")
+    lo, hi = part.nulls[0].log_delta_bounds
+    tables = RefitTables(part.model.spectrum, (-hi, -lo))
+    return [Scanner(null, refit=True, ml_null=ml_null, tables=tables)
+            for null, ml_null in zip(part.nulls, part.ml_nulls, strict=True)]
 
 
 def chunk_block_size(inputs: AnalysisInputs, options: ScanOptions) -> int:
@@ -640,20 +763,15 @@ def association_chunk(
     done = 0
     for p, start, stop in ranges:
         part = load_part(p)
-        if options.refit and any(ml is None for ml in part.ml_nulls):
-            raise ValueError("a refit needs the ML null fits of the part")
-        tables = None
-        if options.refit:  # every phenotype of the group searches the same range of log γ
-            lo, hi = part.nulls[0].log_delta_bounds
-            tables = RefitTables(part.model.spectrum, (-hi, -lo))
-        scanners = [Scanner(null, refit=options.refit,
-                            ml_null=ml_null if options.refit else None, tables=tables)
-                    for null, ml_null in zip(part.nulls, part.ml_nulls, strict=True)]
+        scanners = _scanners(part, options.refit)
+        rotations = (part.rotations[start // size : -(-stop // size)]
+                     if part.rotations is not None and part.block_size == size else None)
         snps = first.snp_index[parts[p][start:stop]]
-        for j, stats in enumerate(_scan(first, scanners, snps, size, options.progress)):
+        for j, stats in enumerate(_scan(first, scanners, snps, size, options.progress,
+                                        rotations)):
             place(statistics[j], stats, rank[done : done + stop - start], positions.size)
         done += stop - start
-        del part, scanners, tables  # memory: a LOCO part goes before the next is loaded
+        del part, scanners, rotations  # memory: a LOCO part goes before the next is loaded
     if not ranges:
         statistics = [empty_statistics() for _ in members]
     snp_index = first.snp_index[np.sort(positions)]

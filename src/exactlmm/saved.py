@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .downdate import fit_downdate
 from .errors import InputError
 from .io.model import ModelWriter, SavedModel, file_fingerprint
 from .io.plink import PlinkDataset, open_plink
@@ -38,6 +39,7 @@ from .pipeline import (
     ScanOptions,
     ScanPart,
     association_chunk,
+    chromosome_downdate,
     chunk_block_size,
     chunk_ranges,
     scan_parts,
@@ -62,13 +64,14 @@ def save_model(
         writer.add_array("samples/y", inputs.y)
         writer.add_array("samples/covariates", inputs.covariates)
         writer.add_array("snps/index", inputs.snp_index.astype(np.int64))
-        headline = None
-        for part in scan_parts([inputs], options, with_ml=True, consume_kinship=True):
+        if inputs.kinship_snps is not None:
+            writer.add_array("kinship_snps/index", inputs.kinship_snps.astype(np.int64))
+        parts = scan_parts([inputs], options, with_ml=True, consume_kinship=True)
+        headline = next(parts)  # the genome-wide part, first (LOCO) or the only one
+        writer.add_part(headline)
+        for part in parts:  # a chromosome's part is let go before the next is made
             writer.add_part(part)
-            if part.label is None:  # the genome-wide part, the last; a chromosome's is let go
-                headline = part
             del part
-        assert headline is not None
         samples = inputs.samples
         files = {"bed": ds.bed_path, "bim": ds.bim_path, "fam": ds.fam_path,
                  **{kind: inputs.parameters.get(kind) for kind in
@@ -81,6 +84,8 @@ def save_model(
                 "likelihood": options.likelihood,
                 "fixed_gamma": options.fixed_gamma,
                 "loco": options.loco,
+                "loco_method": options.loco_method,
+                "block_size": chunk_block_size(inputs, options),
                 "n_samples": int(inputs.n_samples),
                 "n_snps": int(inputs.snp_index.size),
                 "phenotype_label": inputs.phenotype_label,
@@ -102,7 +107,8 @@ def save_model(
 def _loco_fits(entries: list[dict[str, Any]]) -> dict[str, LocoFit]:
     """{c: LocoFit} of the chromosome parts of a model header, γ = exp(−log δ) as
     :attr:`exactlmm.null.NullModel.gamma`."""
-    return {e["label"]: LocoFit(float(np.exp(-e["null"]["log_delta"])), e["null"]["loglik"])
+    return {e["label"]: LocoFit(float(np.exp(-e["null"]["log_delta"])), e["null"]["loglik"],
+                                e["method"])
             for e in entries if e["label"] is not None}
 
 
@@ -149,22 +155,57 @@ class LoadedModel:
             a["n_pheno_not_in_fam"], a["pheno_name"], a["covariate_names"][1:],
             a["categorical_references"], a.get("n_missing_covariate", 0),
         )
+        kinship_snps = (array("kinship_snps/index") if "kinship_snps/index" in self.saved.names
+                        else None)
         return AnalysisInputs(
             dataset=ds, samples=samples, covariates=covariates,
             covariate_names=a["covariate_names"], snp_index=array("snps/index"),
             pheno_source=a["pheno_source"], kinship_source=a["kinship_source"],
             parameters=a["parameters"], phenotype_label=a["phenotype_label"],
+            kinship_snps=kinship_snps,
         )
 
     def part(self, p: int) -> ScanPart:
-        """Part p rebuilt from its arrays and numbers.  Only the genome-wide part (the last)
-        is kept: without LOCO it is the part scanned and gives the headline too; a LOCO chunk
-        holds one chromosome's spectrum at a time (:meth:`headline` does not load one)."""
-        if p != len(self.layout) - 1:
-            return self._part(p)
+        """Part p rebuilt.  The genome-wide part (the first) is kept: without LOCO it is the
+        part scanned and gives the headline too; with LOCO it is what a downdate chromosome is
+        rebuilt from.  A chromosome with its own spectrum is loaded from its arrays and let go
+        after its scan, so a chunk holds one such spectrum at a time; :meth:`headline` loads
+        none."""
+        if p != 0:
+            return self._chromosome(p)
         if p not in self._loaded:
             self._loaded[p] = self._part(p)
         return self._loaded[p]
+
+    def _chromosome(self, p: int) -> ScanPart:
+        """A LOCO chromosome's part: from its arrays, or from the genome-wide part — K itself,
+        or its downdate (:func:`exactlmm.pipeline.chromosome_downdate`) from the chromosome's
+        kinship SNPs, decoded in blocks of the fit's size after the ``.bed`` bytes they are
+        read from are checked, and evaluated at the saved log δ (:func:`exactlmm.downdate.
+        fit_downdate`: the fit's own computation at the fit's own number)."""
+        entry = self.saved.parts[p]
+        on = np.zeros(self.inputs.snp_index.size, dtype=bool)
+        on[self.layout[p][1]] = True
+        if entry["method"] not in ("downdate", "genome-wide"):
+            return self._part(p)
+        genome = self.part(0)
+        if entry["method"] == "genome-wide":
+            return replace(genome, label=entry["label"], on=on, method="genome-wide")
+        inputs = self.inputs
+        shared = inputs.kinship_snps is None
+        kinship_snps = inputs.snp_index if shared else inputs.kinship_snps
+        on_kinship = kinship_snps[self.dataset.chromosome[kinship_snps] == entry["label"]]
+        self.check_bed(on_kinship)
+        block_size = self.analysis["block_size"]
+        downdate, rotations = chromosome_downdate(inputs, genome.model, on_kinship, block_size)
+        null = entry["null"]
+        fitted = fit_downdate(downdate, genome.nulls[0].phenotype, inputs.covariates,
+                              likelihood=null["likelihood"],
+                              log_delta_bounds=tuple(null["log_delta_bounds"]),
+                              fixed_log_delta=null["log_delta"])
+        return ScanPart(entry["label"], on, genome.model, [fitted], [None],
+                        rotations=rotations if shared else None, method="downdate",
+                        block_size=block_size)
 
     def _part(self, p: int) -> ScanPart:
         entry, array = self.saved.parts[p], self.saved.array
@@ -186,13 +227,13 @@ class LoadedModel:
                    else _null_model(entry["ml_null"], spectrum, self.inputs.y))
         on = np.zeros(self.inputs.snp_index.size, dtype=bool)
         on[self.layout[p][1]] = True
-        return ScanPart(entry["label"], on, model, [null], [ml_null])
+        return ScanPart(entry["label"], on, model, [null], [ml_null], method=entry["method"])
 
     def headline(self) -> list[Headline]:
         """What the scan's record reports besides its rows: the genome-wide part's.  With
         LOCO its null is read from the model's numbers (:class:`~exactlmm.null.RecordedNull`,
         the same values), so a chunk job never loads that part's N × N eigenbasis."""
-        p = len(self.layout) - 1
+        p = 0  # the genome-wide part
         if not self.loco:
             return [Headline.of(self.part(p))]
         entry = self.saved.parts[p]

@@ -1,7 +1,8 @@
 """Saved null models: ``exactlmm fit --save-model PREFIX`` writes one, ``exactlmm assoc --model
 PREFIX --chunk I/N`` scans a part of the SNPs with it, anywhere the genotypes are.
 
-Format version 1: two files.
+Format version 2: two files (version 1, without ``header_sha256``, pieces and LOCO downdates,
+is refused with a one-line error: fit the model again).
 
 ``PREFIX.model.npz``
     A zip archive (members stored uncompressed, each dated 1980-01-01, so the same inputs give
@@ -12,6 +13,7 @@ Format version 1: two files.
     ``samples/y``                   float64 (n): their phenotype
     ``samples/covariates``          float64 (n × c): X, the intercept first
     ``snps/index``                  int64 (M): ``.bim`` positions of the scanned SNPs
+    ``kinship_snps/index``          int64: ``.bim`` positions of ``--kinship-snps``, if given
     ``part<p>/positions``           int64: positions into ``snps/index`` scanned with part p
     ``part<p>/basis``               W (n × k), orthonormal, orthogonal to col(X)
     ``part<p>/eigenvalues``         s (k): eigenvalues of Q₂ᵀKQ₂ on W
@@ -22,15 +24,20 @@ Format version 1: two files.
     =============================  =======================================================
 
     (:class:`exactlmm.spectral.Spectrum` holds the same; W's memory order is kept.)  A scan
-    without LOCO has one part; a LOCO scan one per chromosome (K₋c) and last the genome-wide
-    one, which scans no SNP and gives the headline null.
+    without LOCO has one part; a LOCO scan first the genome-wide one, which scans no SNP and
+    gives the headline null, then one per chromosome (K₋c).  A chromosome whose K₋c is a
+    downdate of the genome-wide eigenbasis (:mod:`exactlmm.downdate`; ``method`` in its
+    header entry) stores only its positions: a chunk job decodes its kinship SNPs in blocks of
+    the fit's ``block_size`` and evaluates the downdate at the saved log δ, the same
+    computation as the fit's, so its statistics are the single run's bit for bit.
 
 ``PREFIX.model.json``
     The header: ``format`` (``"exactlmm-model"``), ``format_version``, ``tool``, ``version``;
     ``npz_sha256``, the archive's SHA-256 (checked when the model is opened); ``inputs``, a
-    fingerprint of every input file — ``{path, bytes, sha256}`` for files up to 64 MiB, for
-    larger ones ``sampled_sha256``, the SHA-256 of the size and 16 evenly spaced MiB (reading
-    a biobank ``.bed`` whole in every chunk job would cost more than its scan); ``analysis``:
+    fingerprint of every input file — ``{path, bytes, piece_bytes, pieces}``, the SHA-256 of
+    each 64 MiB piece (:func:`file_fingerprint`: a chunk job checks the pieces it reads);
+    ``header_sha256``, the SHA-256 of the rest of the header (:func:`header_digest`), the
+    model's identity; ``analysis``:
     the options the model was fitted with, the sample counts, the phenotype's and covariates'
     names; ``parts``: per part its label (chromosome, or null), kinship description, SNPs and
     untested counts, tr(K)/n, log|XᵀX|, and the null fits (REML or ML as asked, and ML), each
@@ -194,23 +201,15 @@ class ModelWriter:
             np.lib.format.write_array(member, np.asanyarray(values), allow_pickle=False)
     def add_part(self, part: Any) -> None:
         """One :class:`exactlmm.pipeline.ScanPart` of one analysis: its arrays, and its header
-        entry."""
+        entry.  A LOCO chromosome whose K₋c is a downdate of the genome-wide part (or is K)
+        stores only its SNPs' positions: a chunk job rebuilds it from the genome-wide part."""
         (null,), (ml_null,) = part.nulls, part.ml_nulls
         p = len(self.parts)
         spectrum = part.model.spectrum
-        if spectrum.kinship_blocks is None:
-            raise ValueError("a saved model needs the kinship blocks of its spectra")
-        qkq, wkq = spectrum.kinship_blocks
         self.add_array(f"part{p}/positions", np.flatnonzero(part.on).astype(np.int64))
-        self.add_array(f"part{p}/basis", spectrum.basis)
-        self.add_array(f"part{p}/eigenvalues", spectrum.eigenvalues)
-        self.add_array(f"part{p}/covariate_basis", spectrum.covariate_basis)
-        self.add_array(f"part{p}/kinship_qkq", qkq)
-        self.add_array(f"part{p}/kinship_wkq", wkq)
-        if spectrum.kinship_eigenvalues is not None:
-            self.add_array(f"part{p}/kinship_eigenvalues", spectrum.kinship_eigenvalues)
-        self.parts.append({
+        entry = {
             "label": part.label,
+            "method": part.method,
             "kinship": part.model.description,
             "kinship_n_snps": int(part.model.n_snps),
             "kinship_untested": part.model.untested,
@@ -221,7 +220,28 @@ class ModelWriter:
             "null": null_record(null),
             "ml_null": None if ml_null is None else null_record(ml_null),
             "ml_is_null": ml_null is null,
-        })
+        }
+        if part.method in ("downdate", "genome-wide"):
+            if part.method == "downdate":
+                downdate = null.downdate
+                m_rest = downdate.n_snps - downdate.n_removed
+                entry.update(kinship=f"standardized, {m_rest} SNPs off chromosome "
+                                     f"{part.label}, downdate", kinship_n_snps=m_rest,
+                             kinship_untested={}, kinship_mean_diag=float(downdate.mean_diag),
+                             n_removed=int(downdate.n_removed))
+            self.parts.append(entry)
+            return
+        if spectrum.kinship_blocks is None:
+            raise ValueError("a saved model needs the kinship blocks of its spectra")
+        qkq, wkq = spectrum.kinship_blocks
+        self.add_array(f"part{p}/basis", spectrum.basis)
+        self.add_array(f"part{p}/eigenvalues", spectrum.eigenvalues)
+        self.add_array(f"part{p}/covariate_basis", spectrum.covariate_basis)
+        self.add_array(f"part{p}/kinship_qkq", qkq)
+        self.add_array(f"part{p}/kinship_wkq", wkq)
+        if spectrum.kinship_eigenvalues is not None:
+            self.add_array(f"part{p}/kinship_eigenvalues", spectrum.kinship_eigenvalues)
+        self.parts.append(entry)
 
 
 _NUMBER = (int, float)
@@ -243,7 +263,8 @@ HEADER_STRUCTURE = {
         "categorical_references": dict, "parameters": dict,
     },
     "parts": [{
-        "label": (str, None), "kinship": str, "kinship_n_snps": int, "kinship_untested": dict,
+        "label": (str, None), "method": (str, None), "kinship": str, "kinship_n_snps": int,
+        "kinship_untested": dict,
         "kinship_mean_diag": _NUMBER, "logdet_xtx": _NUMBER, "rank": int, "n_snps": int,
         "null": _NULL, "ml_null": (_NULL, None), "ml_is_null": bool,
     }],
