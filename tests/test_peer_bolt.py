@@ -26,12 +26,12 @@ import numpy as np
 import pytest
 from scipy.stats import chi2
 
-from exactlmm.cli import main as exactlmm_main
 from exactlmm.io.plink import read_genotypes
 from exactlmm.io.results import read_assoc_tsv, read_null_json
 from exactlmm.kinship import standardize
 from exactlmm.pipeline import load_inputs
 from lmmcompare import registry
+from lmmcompare.cli import main as simulate_main
 from lmmcompare.compare import lambda_gc, minus_log10, pearson
 from lmmcompare.runners import RunRequest, SkipRun, ToolFailed, bolt
 from lmmcompare.runs import Run, execute
@@ -170,7 +170,7 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> dict:
     mode and BOLT on it."""
     directory = tmp_path_factory.mktemp("bolt_sim")
     prefix = directory / "sim"
-    assert exactlmm_main([
+    assert simulate_main([
         "simulate", "--out", str(prefix), "--n-samples", str(N), "--n-snps", str(M),
         "--n-chromosomes", str(CHROMOSOMES), "--seed", "11", "--h2", "0.6",
         "--n-causal", "3", "--causal-h2", "0.15", "--sib-fraction", "0.3",

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 from peer_helpers import toy_request
 
-from exactlmm.io.results import read_outcome
 from lmmcompare import registry
+from lmmcompare.outcomes import read_outcome
 from lmmcompare.runners import ToolFailed
 from lmmcompare.runs import Run, configured_time_limits, execute
 

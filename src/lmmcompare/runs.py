@@ -12,8 +12,8 @@ below, with ``{dataset}``, ``{tool}``, ``{mode}`` wildcards)::
     results/logs/assoc/{dataset}/{tool}.{mode}.log
     results/benchmarks/assoc/{dataset}/{tool}.{mode}.tsv
 
-A run's outcome is ``ok`` or ``skipped(reason)`` (:class:`exactlmm.io.results.RunOutcome`), written
-by :func:`execute` and read back by :func:`load`, which every consumer uses.
+A run's outcome is ``ok`` or ``skipped(reason)`` (:class:`lmmcompare.outcomes.RunOutcome`),
+written by :func:`execute` and read back by :func:`load`, which every consumer uses.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from exactlmm.errors import InputError
-from exactlmm.io.results import RunOutcome, read_outcome, write_skipped
 from lmmcompare import registry
+from lmmcompare.outcomes import RunOutcome, read_outcome, write_skipped
 from lmmcompare.runners import RunRequest, SkipRun, ToolFailed
 
 if TYPE_CHECKING:  # pandas is a workflow dependency; imported when a table is read
