@@ -22,7 +22,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from exactlmm.errors import InputError
-from lmmcompare import registry, resources
+from lmmcompare import registry, resources, staging
 from lmmcompare.study import (
     SIMULATED_SOURCES,
     SOURCES,
@@ -271,17 +271,8 @@ def simulated_without_covariates_pattern():
 
 
 def plink_covariates(dataset):
-    """The covariate spec of a PLINK dataset as {file, columns, categorical}, or None."""
-    given = DATASETS[dataset]["plink"]["covariates"]
-    if given is None:
-        return None
-    if isinstance(given, str):
-        given = {"file": given}
-    return {
-        "file": given["file"],
-        "columns": given.get("columns"),
-        "categorical": list(given.get("categorical") or []),
-    }
+    """The covariate spec of a PLINK dataset (lmmcompare.staging.covariate_spec), or None."""
+    return staging.covariate_spec(DATASETS[dataset]["plink"]["covariates"])
 
 
 def plink_with_covariates_pattern():
@@ -318,43 +309,17 @@ def _input_file(source):
     return storage.http(source) if is_url(source) else source
 
 
-def plink_source_names(wildcards):
-    """The dataset's .bed/.bim/.fam as written in the config: paths or URLs, or archive
-    member names when the fileset is in an archive."""
-    spec = DATASETS[wildcards.dataset]["plink"]
-    suffix = ".gz" if spec["gzipped"] else ""
-    return {ext: f"{spec['source']}.{ext}{suffix}" for ext in ("bed", "bim", "fam")}
-
-
 def plink_source_files(wildcards):
-    """Inputs of the staging rule: the archive, or the source .bed/.bim/.fam and the phenotype
-    and covariate files (local paths, or http storage objects for URLs)."""
-    spec = DATASETS[wildcards.dataset]["plink"]
-    if spec["archive"]:
-        return {"archive": _input_file(spec["archive"])}
-    files = {
-        ext: _input_file(name) for ext, name in plink_source_names(wildcards).items()
-    }
-    if spec["phenotype"]["file"]:
-        files["pheno_file"] = _input_file(spec["phenotype"]["file"])
-    covariates = plink_covariates(wildcards.dataset)
-    if covariates:
-        files["covar_file"] = _input_file(covariates["file"])
-    return files
+    """Inputs of the staging rule (lmmcompare.staging.input_sources): the archive, or the
+    source .bed/.bim/.fam and the phenotype and covariate files (local paths, or http storage
+    objects for URLs)."""
+    sources = staging.input_sources(DATASETS[wildcards.dataset]["plink"])
+    return {name: _input_file(source) for name, source in sources.items()}
 
 
-def plink_staging_settings(wildcards):
-    """Archive, gzip flag, expected sha256 per file, phenotype and covariate specs."""
-    spec = DATASETS[wildcards.dataset]["plink"]
-    return {
-        "archive": bool(spec["archive"]),
-        "archive_name": spec["archive"],
-        "archive_sha256": spec["archive_sha256"],
-        "gzipped": spec["gzipped"],
-        "sha256": dict(spec["sha256"]),
-        "phenotype": dict(spec["phenotype"]),
-        "covariates": plink_covariates(wildcards.dataset),
-    }
+def staging_plan(wildcards):
+    """What the staging job does (lmmcompare.staging.plan of the dataset's plink entry)."""
+    return staging.plan(DATASETS[wildcards.dataset]["plink"])
 
 
 def phenotype_column(dataset):

@@ -55,8 +55,7 @@ rule stage_plink:
     conda:
         "../../envs/exactlmm.yaml"
     params:
-        sources=plink_source_names,
-        settings=plink_staging_settings,
+        plan=staging_plan,
     script:
         "../../scripts/stage_plink.py"
 
