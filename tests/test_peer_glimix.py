@@ -26,9 +26,8 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:Conversion of an array with ndim > 0 to a scalar:DeprecationWarning"
 )
 
-needs_glimix = pytest.mark.skipif(
-    not glimix.installed(), reason="glimix-core is not installed (pip install glimix-core==3.1.12)"
-)
+needs_glimix = pytest.mark.skipif(not registry.get("glimix").installed(),
+                                  reason=str(registry.get("glimix").unavailable()))
 
 
 def _simulate(c: int, n: int = 200, m_kin: int = 400, seed: int = 7):

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
@@ -74,6 +75,28 @@ NO_KINSHIP_GAP = "it is a mixed model; the no-kinship baseline is PLINK 2"
 
 
 @dataclass(frozen=True)
+class Needs:
+    """What a tool needs to run here: programs (names on PATH, or paths) and Python modules that
+    must import, and the one-line hint that installs them."""
+
+    programs: tuple[str, ...] = ()
+    modules: tuple[str, ...] = ()
+    install: str = ""
+
+    def missing(self) -> str | None:
+        """The first thing missing, in a few words, or ``None`` when all are here."""
+        for program in self.programs:
+            if shutil.which(program) is None:
+                return f"'{program}' not found on PATH"
+        for module in self.modules:
+            try:
+                importlib.import_module(module)
+            except ImportError as err:
+                return f"import {module} failed: {err}"
+        return None
+
+
+@dataclass(frozen=True)
 class Tool:
     """One LMM tool of the comparison.
 
@@ -102,6 +125,9 @@ class Tool:
     reference_modes:
         For a mode ours does not have, the mode of ours its runs are compared with (a
         cross-mode pair of the concordance table).
+    needs:
+        The programs and Python modules the tool needs here (a run without them is skipped as
+        not installed; the tests run the installed tools).
     """
 
     name: str
@@ -114,6 +140,7 @@ class Tool:
     summary: str
     mode_gaps: Mapping[str, str] = field(default_factory=dict)
     reference_modes: Mapping[str, str] = field(default_factory=dict)
+    needs: Needs = Needs()
 
     def __post_init__(self) -> None:
         unknown = (
@@ -142,6 +169,17 @@ class Tool:
     def kind(self) -> str:
         """``"exact"`` or ``"approximate"`` (how its agreement with ours is judged)."""
         return "exact" if self.exact else "approximate"
+
+    def unavailable(self) -> str | None:
+        """Why the tool cannot run here (one line, with the install hint), or ``None``."""
+        missing = self.needs.missing()
+        if missing is None:
+            return None
+        return f"{self.label} is not installed ({missing}); {self.needs.install}"
+
+    def installed(self) -> bool:
+        """Whether everything the tool needs is here."""
+        return self.unavailable() is None
 
     def load_runner(self) -> ModuleType:
         """The runner module (imported now)."""
@@ -311,6 +349,7 @@ _ENTRIES = (
         statistics=("p_wald",),
         exact=True,
         runner="lmmcompare.runners.pylmm",
+        needs=Needs(modules=("pylmm3.lmm",), install="pip install pylmm3"),
         to_standard=_pylmm_to_standard,
         summary="pylmm3 0.1.1 (PyPI), LMM class: REML null fit, Wald t test; refit = "
                 "LMM.fit(X=snp) per SNP",
@@ -326,6 +365,9 @@ _ENTRIES = (
         statistics=("p_wald",),
         exact=True,
         runner="lmmcompare.runners.fastlmm",
+        needs=Needs(modules=("fastlmm.association", "fastlmm.inference.lmm_cov",
+                             "pysnptools.kernelreader", "pysnptools.snpreader"),
+                    install="pip install fastlmm six"),
         to_standard=_fastlmm_to_standard,
         summary="fastlmm (PyPI) single_snp with our kinship as K0: REML null h2, Wald F test",
         mode_gaps={
@@ -341,6 +383,7 @@ _ENTRIES = (
         statistics=STATISTICS,
         exact=True,
         runner="lmmcompare.runners.gemma",
+        needs=Needs(programs=("gemma",), install="apt-get install gemma"),
         to_standard=_gemma_to_standard,
         summary="GEMMA 0.98.5 (Debian gemma) -lmm 4 with our kinship via -k: per-SNP REML "
                 "Wald, ML LRT, score",
@@ -358,6 +401,7 @@ _ENTRIES = (
         statistics=("p_wald",),
         exact=True,
         runner="lmmcompare.runners.emmax",
+        needs=Needs(programs=("emmax",), install="apt-get install emmax"),
         to_standard=_emmax_to_standard,
         summary="EMMAX beta-07Mar2010 (Debian emmax) with our kinship via -k: exact REML null "
                 "δ (grid + bisection, resolution 1e-4 in log δ) held for every SNP (P3D), "
@@ -375,6 +419,7 @@ _ENTRIES = (
         statistics=("p_wald",),
         exact=False,
         runner="lmmcompare.runners.bolt",
+        needs=Needs(programs=("bolt",), install="apt-get install bolt-lmm"),
         to_standard=_bolt_to_standard,
         summary="BOLT-LMM 2.4.0 (Debian bolt-lmm) --lmmInfOnly: leave-one-chromosome-out "
                 "infinitesimal model on its own GRM of the tested SNPs, one Monte-Carlo REML "
@@ -394,6 +439,8 @@ _ENTRIES = (
         statistics=("p_wald",),
         exact=True,
         runner="lmmcompare.runners.glimix",
+        needs=Needs(modules=("glimix_core.lmm", "numpy_sugar.linalg"),
+                    install="pip install glimix-core==3.1.12"),
         to_standard=_glimix_to_standard,
         summary="glimix-core 3.1.12 (PyPI) LMM(restricted=True): exact REML null fit on our "
                 "kinship, FastScanner at the null variance ratio; Wald F(1, n − c − 1) from "
@@ -411,6 +458,7 @@ _ENTRIES = (
         statistics=("p_wald",),
         exact=False,
         runner="lmmcompare.runners.plink2",
+        needs=Needs(programs=("plink2",), install="apt-get install plink2"),
         to_standard=_plink2_to_standard,
         summary="PLINK 2 2.00a3.5 (Debian plink2) --glm omit-ref: least squares on the "
                 "intercept, covariates and a1 dosage (complete cases per SNP), t test; no "

@@ -150,10 +150,11 @@ def execute(
 ) -> RunOutcome:
     """Run ``run.tool`` in ``run.mode`` on ``request``; return its outcome.
 
-    The outputs go to ``out`` (default ``run.prefix``).  A mode the tool does not have (its
-    registry entry) and a :class:`~lmmcompare.runners.SkipRun` raised by the runner (tool not
-    installed, dataset it cannot take) are written as a skipped run with the reason; any other
-    exception propagates (the run failed).
+    The outputs go to ``out`` (default ``run.prefix``).  A mode the tool does not have and a
+    tool that is not installed here (both from its registry entry: ``Tool.modes``,
+    ``Tool.needs``) and a :class:`~lmmcompare.runners.SkipRun` raised by the runner (a dataset
+    it cannot take) are written as a skipped run with the reason; any other exception
+    propagates (the run failed).
 
     Without ``time_limit`` the tool runs in this process.  With one (seconds), it runs in a
     forked child process in a session of its own, so that a tool's own programs are stopped
@@ -167,6 +168,8 @@ def execute(
     prefix.parent.mkdir(parents=True, exist_ok=True)
     if run.mode not in tool.modes:
         write_skipped(prefix, tool.name, run.mode, tool.why_not(run.mode))
+    elif (missing := tool.unavailable()) is not None:
+        write_skipped(prefix, tool.name, run.mode, missing)
     elif time_limit is None:
         _run_tool(tool, request, run.mode, prefix)
     else:

@@ -38,7 +38,7 @@ import numpy as np
 from exactlmm.io.results import TESTED
 from exactlmm.provenance import package_version
 from lmmcompare import params
-from lmmcompare.runners import RunRequest, ToolFailed, ToolNotInstalled
+from lmmcompare.runners import RunRequest, ToolFailed
 from lmmcompare.runners._common import (
     empty_stat_columns,
     iter_snp_blocks,
@@ -54,28 +54,6 @@ TOOL = "fastlmm"
 PACKAGE = "fastlmm"
 
 
-def _import_fastlmm():
-    try:
-        from fastlmm.association import single_snp
-        from fastlmm.inference.lmm_cov import LMM
-        from pysnptools.kernelreader import KernelData
-        from pysnptools.snpreader import Bed, SnpData
-    except ImportError as err:
-        raise ToolNotInstalled(
-            f"FaST-LMM is not installed (import failed: {err}); pip install fastlmm six"
-        ) from None
-    return single_snp, LMM, KernelData, Bed, SnpData
-
-
-def installed() -> bool:
-    """Whether the tool can run here (a run would otherwise be skipped as not installed)."""
-    try:
-        _import_fastlmm()
-    except ToolNotInstalled:
-        return False
-    return True
-
-
 def _null_nll(lmm_class, cache_file: Path, design: np.ndarray, y: np.ndarray) -> dict:
     """FaST-LMM's null nLL and σ² at its fitted h2, from the ``single_snp`` cache file."""
     with np.load(cache_file) as cache:
@@ -89,10 +67,13 @@ def _null_nll(lmm_class, cache_file: Path, design: np.ndarray, y: np.ndarray) ->
 
 
 def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
-    """Run ``single_snp`` (fixed mode only); write ``out.assoc.tsv`` and ``out.null.json``."""
-    if mode != "fixed":
-        raise ValueError(f"FaST-LMM runs in fixed mode only, not {mode!r} (lmmcompare.registry)")
-    single_snp, lmm_class, KernelData, Bed, SnpData = _import_fastlmm()
+    """Run ``single_snp`` (fixed mode, its registry entry); write ``out.assoc.tsv`` and
+    ``out.null.json``."""
+    from fastlmm.association import single_snp
+    from fastlmm.inference.lmm_cov import LMM as lmm_class
+    from pysnptools.kernelreader import KernelData
+    from pysnptools.snpreader import Bed, SnpData
+
     inputs = load(request)
     ids = inputs.sample_ids
     y = inputs.y

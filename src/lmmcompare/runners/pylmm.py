@@ -32,7 +32,7 @@ import numpy as np
 
 from exactlmm.provenance import package_version
 from lmmcompare import params
-from lmmcompare.runners import RunRequest, ToolNotInstalled
+from lmmcompare.runners import RunRequest
 from lmmcompare.runners._common import (
     empty_stat_columns,
     iter_snp_blocks,
@@ -46,25 +46,6 @@ from lmmcompare.runners._common import (
 
 TOOL = "pylmm"
 PACKAGE = "pylmm3"
-
-
-def _import_lmm():
-    try:
-        from pylmm3.lmm import LMM
-    except ImportError as err:
-        raise ToolNotInstalled(
-            f"PyLMM is not installed (import pylmm3.lmm failed: {err}); pip install pylmm3"
-        ) from None
-    return LMM
-
-
-def installed() -> bool:
-    """Whether the tool can run here (a run would otherwise be skipped as not installed)."""
-    try:
-        _import_lmm()
-    except ToolNotInstalled:
-        return False
-    return True
 
 
 def _delta_from_h(h: np.ndarray) -> np.ndarray:
@@ -82,7 +63,7 @@ def _delta_from_h(h: np.ndarray) -> np.ndarray:
 
 def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
     """Fit PyLMM's null model and test every listed SNP; write ``out.assoc.tsv``/``.null.json``."""
-    LMM = _import_lmm()
+    from pylmm3.lmm import LMM
     inputs = load(request)
     n, c = inputs.n_samples, inputs.n_covariates
 
