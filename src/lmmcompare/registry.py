@@ -97,6 +97,20 @@ class Needs:
 
 
 @dataclass(frozen=True)
+class Cost:
+    """What one run of a tool costs at most, for the scheduler (``lmmcompare.resources``, whose
+    docstring has the model): the N × N double matrices it holds at once, whether it streams the
+    genotypes in blocks or may hold all N × M as doubles, the factor on the time of rotating the
+    genotypes (2N²M flops), and extra seconds per SNP in some modes.  The default is a peer's
+    bound."""
+
+    n2_copies: int = 6
+    streams_genotypes: bool = False
+    rotation_margin: float = 20.0
+    seconds_per_snp: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Tool:
     """One LMM tool of the comparison.
 
@@ -128,6 +142,8 @@ class Tool:
     needs:
         The programs and Python modules the tool needs here (a run without them is skipped as
         not installed; the tests run the installed tools).
+    cost:
+        What a run costs at most (memory, time) for the scheduler.
     """
 
     name: str
@@ -141,6 +157,7 @@ class Tool:
     mode_gaps: Mapping[str, str] = field(default_factory=dict)
     reference_modes: Mapping[str, str] = field(default_factory=dict)
     needs: Needs = Needs()
+    cost: Cost = Cost()
 
     def __post_init__(self) -> None:
         unknown = (
@@ -341,6 +358,9 @@ _ENTRIES = (
         summary="ours: exact REML/ML, covariates projected out, eigh of the kinship; Wald, "
                 "LRT and score; refit = GEMMA -lmm 4 semantics; loco = --loco",
         mode_gaps={"none": NO_KINSHIP_GAP},
+        # At most three N × N matrices (the kinship overwritten by its eigenvectors, the rotated
+        # block, one work copy: docs/BENCHMARKS.md), genotypes in blocks, one GEMM per block.
+        cost=Cost(n2_copies=3, streams_genotypes=True, rotation_margin=2.0),
     ),
     Tool(
         name="pylmm",
@@ -357,6 +377,8 @@ _ENTRIES = (
             "loco": "pylmm3 takes one kinship for every SNP",
             "none": NO_KINSHIP_GAP,
         },
+        # Its per-SNP refit: measured 20–60 ms a SNP at N ≤ 1,400; a margin for larger N.
+        cost=Cost(seconds_per_snp={"refit": 0.2}),
     ),
     Tool(
         name="fastlmm",
@@ -512,6 +534,15 @@ def reference_mode(tool: str, mode: str) -> str | None:
     ``reference_modes``), or ``None``; a tool the registry does not know has none."""
     entry = TOOLS.get(tool)
     return None if entry is None else entry.reference_modes.get(mode)
+
+
+def kinds() -> str:
+    """``"exact: A, B; approximate: C"``: the tools' labels by kind (the concordance table's
+    caption)."""
+    by_kind: dict[str, list[str]] = {}
+    for tool in TOOLS.values():
+        by_kind.setdefault(tool.kind, []).append(tool.label)
+    return "; ".join(f"{kind}: {', '.join(labels)}" for kind, labels in by_kind.items())
 
 
 def statistics_of(name: str) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ below, with ``{dataset}``, ``{tool}``, ``{mode}`` wildcards)::
     results/assoc/{dataset}/{tool}.{mode}.assoc.tsv   per-SNP table (docs/DESIGN.md)
     results/assoc/{dataset}/{tool}.{mode}.null.json   null model, or the skipped-run record
     results/logs/assoc/{dataset}/{tool}.{mode}.log
-    results/benchmarks/assoc/{dataset}/{tool}.{mode}.tsv
+    results/job_metrics/assoc/{dataset}/{tool}.{mode}.tsv    Snakemake's benchmark: file
 
 A run's outcome is ``ok`` or ``skipped(reason)`` (:class:`lmmcompare.outcomes.RunOutcome`),
 written by :func:`execute` and read back by :func:`load`, which every consumer uses.
@@ -40,13 +40,13 @@ if TYPE_CHECKING:  # pandas is a workflow dependency; imported when a table is r
 
 ASSOC_PREFIX = "results/assoc/{dataset}/{tool}.{mode}"
 ASSOC_LOG = "results/logs/assoc/{dataset}/{tool}.{mode}.log"
-ASSOC_BENCHMARK = "results/benchmarks/assoc/{dataset}/{tool}.{mode}.tsv"
+ASSOC_JOB_METRICS = "results/job_metrics/assoc/{dataset}/{tool}.{mode}.tsv"
 # Our scans in chunks (scan_chunks > 1): the saved model of a dataset (MODEL_OF_MODE of
 # lmmcompare.runners.exactlmm: kinship or loco) and chunk I of N of a mode's scan.
 MODEL_PREFIX = "results/models/{dataset}/exactlmm.{model}"
-MODEL_BENCHMARK = "results/benchmarks/exactlmm_fit/{dataset}/{model}.tsv"
+MODEL_JOB_METRICS = "results/job_metrics/exactlmm_fit/{dataset}/{model}.tsv"
 CHUNK_PREFIX = "results/assoc/{dataset}/chunks/exactlmm.{mode}.{chunk}of{n_chunks}"
-CHUNK_BENCHMARK = "results/benchmarks/exactlmm_chunk/{dataset}/{mode}.{chunk}of{n_chunks}.tsv"
+CHUNK_JOB_METRICS = "results/job_metrics/exactlmm_chunk/{dataset}/{mode}.{chunk}of{n_chunks}.tsv"
 
 
 @dataclass(frozen=True, order=True)
@@ -71,9 +71,9 @@ class Run:
         return f"{self.prefix}.null.json"
 
     @property
-    def benchmark(self) -> str:
-        """Snakemake benchmark file of the run."""
-        return ASSOC_BENCHMARK.format(**asdict(self))
+    def job_metrics(self) -> str:
+        """The run's job metrics: the file of Snakemake's ``benchmark:`` directive."""
+        return ASSOC_JOB_METRICS.format(**asdict(self))
 
     @property
     def log(self) -> str:
@@ -91,13 +91,29 @@ class Run:
         return f"{self.dataset}: {self.tool} {self.mode}"
 
 
+def chunk_prefixes(dataset: str, mode: str, n_chunks: int) -> list[str]:
+    """The prefixes of chunks 1..N of our scan of ``dataset`` in ``mode`` (``scan_chunks``)."""
+    return [CHUNK_PREFIX.format(dataset=dataset, mode=mode, chunk=i, n_chunks=n_chunks)
+            for i in range(1, n_chunks + 1)]
+
+
+def chunked_scan_job_metrics(dataset: str, mode: str, n_chunks: int) -> list[str]:
+    """The job metrics files of a chunked scan's jobs: its model's fit and every chunk."""
+    from lmmcompare.runners.exactlmm import MODEL_OF_MODE
+
+    model = MODEL_JOB_METRICS.format(dataset=dataset, model=MODEL_OF_MODE[mode])
+    return [model, *(CHUNK_JOB_METRICS.format(dataset=dataset, mode=mode, chunk=i,
+                                            n_chunks=n_chunks) for i in range(1, n_chunks + 1))]
+
+
 # ----------------------------------------------------------------------- runs of a config
 
 
 def configured_modes(config: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
-    """Modes each registry tool runs in: the config's ``tools:`` entry, else every mode the
-    tool has.  A tool in the config that the registry does not know is an ``InputError``."""
-    given = config.get("tools") or {}
+    """Modes each registry tool runs in: the (validated) config's ``tools:`` entry, else every
+    mode the tool has.  A tool in the config that the registry does not know is an
+    ``InputError``."""
+    given = config["tools"]
     unknown = sorted(set(given) - set(registry.TOOLS))
     if unknown:
         raise InputError(
@@ -111,14 +127,16 @@ def configured_modes(config: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
 
 
 def configured_time_limits(config: Mapping[str, Any]) -> dict[str, float | None]:
-    """Seconds each registry tool's runs may take (the config's ``tools: {name: {time_limit}}``;
-    ``None``, the default, for no limit): a run past it is stopped and recorded as timed out."""
-    given = config.get("tools") or {}
-    return {name: (given.get(name) or {}).get("time_limit") for name in registry.TOOLS}
+    """Seconds each registry tool's runs may take (the validated config's ``tools: {name:
+    {time_limit}}``; ``None`` for no limit, also for a tool the config leaves out): a run past it
+    is stopped and recorded as timed out."""
+    given = config["tools"]
+    return {name: given[name]["time_limit"] if name in given else None
+            for name in registry.TOOLS}
 
 
 def _skipped_in_config(spec: Mapping[str, Any], tool: str, mode: str) -> bool:
-    entries = set(spec.get("skip") or ())
+    entries = set(spec["skip"])
     return tool in entries or f"{tool}:{mode}" in entries
 
 

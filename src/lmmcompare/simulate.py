@@ -107,6 +107,28 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
+def check_phenotype_model(*, h2: float, n_causal: int, causal_h2: float, **_: Any) -> None:
+    """The phenotype model's own rule, the one check of it (the simulators and the workflow's
+    config checks call it): 0 < h2 < 1 (γ = h2/(1 − h2) finite and positive),
+    0 <= causal_h2 < h2, and n_causal and causal_h2 both positive or both zero.  A one-line
+    ``InputError`` for the first that fails; other keyword arguments are ignored (a whole
+    parameter set can be passed)."""
+    _check(
+        0.0 < h2 < 1.0,
+        f"h2 must lie strictly between 0 and 1 (got {h2}): "
+        "γ = h2/(1 − h2) would be 0 or infinite",
+    )
+    _check(
+        0.0 <= causal_h2 < h2,
+        f"causal_h2 must satisfy 0 <= causal_h2 < h2 = {h2} (got {causal_h2})",
+    )
+    _check(
+        (n_causal > 0) == (causal_h2 > 0),
+        f"n_causal = {n_causal} and causal_h2 = {causal_h2} disagree: "
+        "give both as positive or both as zero",
+    )
+
+
 def _validate(
     *,
     n_samples: int,
@@ -157,21 +179,8 @@ def _validate(
         f"n_chromosomes must lie in 1..min(22, n_snps) = 1..{min(22, n_snps)} "
         f"(got {n_chromosomes}; codes above 22 mean sex chromosomes to PLINK tools)",
     )
-    _check(
-        0.0 < h2 < 1.0,
-        f"h2 must lie strictly between 0 and 1 (got {h2}): "
-        "γ = h2/(1 − h2) would be 0 or infinite",
-    )
-    _check(
-        0.0 <= causal_h2 < h2,
-        f"causal_h2 must satisfy 0 <= causal_h2 < h2 = {h2} (got {causal_h2})",
-    )
+    check_phenotype_model(h2=h2, n_causal=n_causal, causal_h2=causal_h2)
     _check(0 <= n_causal <= n_snps, f"n_causal must lie in 0..n_snps = {n_snps} (got {n_causal})")
-    _check(
-        (n_causal > 0) == (causal_h2 > 0),
-        f"n_causal = {n_causal} and causal_h2 = {causal_h2} disagree: "
-        "give both as positive or both as zero",
-    )
     _check(
         1 <= n_populations <= n_samples,
         f"n_populations must lie in 1..n_samples = {n_samples} (got {n_populations})",
@@ -539,7 +548,7 @@ def simulate_dataset(
 
 
 def simulator(source: str) -> Callable[..., dict]:
-    """The function that writes a dataset of a simulated source (``lmmcompare.study``'s
+    """The function that writes a dataset of a simulated source (``lmmcompare.workflow_config``'s
     ``SIMULATED_SOURCES``): :func:`simulate_dataset` for ``simulate`` (Balding–Nichols),
     :func:`lmmcompare.coalescent.simulate_coalescent_dataset` for ``msprime``.  Each takes
     ``(out_prefix, **parameters)`` and returns the truth record."""
@@ -589,10 +598,7 @@ def simulate_phenotype(
     arguments = {"bfile": str(bfile), "seed": seed, "h2": h2, "n_causal": n_causal,
                  "causal_h2": causal_h2, "n_covariates": n_covariates, "intercept": intercept,
                  "null_chromosomes": null_chromosomes}
-    _check(0.0 < h2 < 1.0, f"h2 must lie strictly between 0 and 1 (got {h2})")
-    _check(0.0 <= causal_h2 < h2, f"causal_h2 must satisfy 0 <= causal_h2 < h2 (got {causal_h2})")
-    _check((n_causal > 0) == (causal_h2 > 0),
-           "n_causal and causal_h2 must both be positive or both zero")
+    check_phenotype_model(h2=h2, n_causal=n_causal, causal_h2=causal_h2)
     ds = open_plink(bfile)
     n = ds.n_samples
     testable = np.zeros(ds.n_snps, dtype=bool)
