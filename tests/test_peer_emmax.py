@@ -311,4 +311,3 @@ def test_hs1940_agrees_with_ours(hs1940_request, tmp_path):
     diff_at = np.abs(neglog10(theirs["p_wald"][ok]) - neglog10(at["p_wald"][ok]))
     assert diff_at.max() < 1e-7
     assert np.max(np.abs(theirs["beta"][ok] - at["beta"][ok]) / at["se"][ok]) < 1e-7
-

@@ -155,8 +155,6 @@ def test_missing_glimix_is_skipped_with_the_install_hint(tmp_path, monkeypatch):
     assert "pip install glimix-core==3.1.12" in outcome.reason and "\n" not in outcome.reason
 
 
-
-
 @needs_glimix
 def test_runner_agrees_with_ours(make_plink, tmp_path):
     request = toy_request(make_plink, tmp_path)

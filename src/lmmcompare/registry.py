@@ -50,6 +50,7 @@ from types import MappingProxyType, ModuleType
 from typing import Any
 
 from exactlmm.errors import InputError
+from exactlmm.io.results import STATISTIC_COLUMNS
 from lmmcompare import params
 
 MODES = ("fixed", "refit", "loco", "none")
@@ -62,8 +63,9 @@ GENOTYPE_KINSHIP_MODES = ("loco",)
 """Modes whose kinship each tool builds from the genotypes (the standardized kinship of the run's
 SNPs), not the shared kinship file: their γ is on that kinship."""
 
-STATISTICS = ("p_wald", "p_lrt", "p_score")
-"""p-value columns of an association table."""
+STATISTICS = tuple(name for name in STATISTIC_COLUMNS if name.startswith("p_"))
+"""p-value columns of an association table (``p_wald``, ``p_lrt``, ``p_score``): those of the
+statistic columns (``exactlmm.io.results.STATISTIC_COLUMNS``, their one definition)."""
 
 REFERENCE = "exactlmm"
 """The tool every other one is plotted against (ours)."""

@@ -159,4 +159,3 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
         ),
     )
     write_results(out, {**snp_columns(inputs), **stats}, record)
-

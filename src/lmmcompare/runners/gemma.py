@@ -48,7 +48,7 @@ import numpy as np
 
 from exactlmm.io.results import TESTED
 from exactlmm.pipeline import AnalysisInputs
-from lmmcompare import params
+from lmmcompare import params, registry
 from lmmcompare.runners import RunRequest, ToolFailed
 from lmmcompare.runners._common import (
     load,
@@ -171,7 +171,7 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
 
     stats["beta"][rows] = table["beta"]
     stats["se"][rows] = table["se"]
-    for name in ("p_wald", "p_lrt", "p_score"):
+    for name in registry.STATISTICS:  # GEMMA's p-value columns are named as ours
         stats[name][rows] = table[name]
     stats["delta"][rows] = params.delta_from_gamma(
         params.gamma_from_gemma_lambda(table["l_remle"]), strict=False

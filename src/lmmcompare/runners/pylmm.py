@@ -130,4 +130,3 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
         parameters=run_parameters(request, mode, api="pylmm3.lmm.LMM", reml=True),
     )
     write_results(out, {**snp_columns(inputs), **stats}, record)
-
