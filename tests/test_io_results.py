@@ -134,22 +134,28 @@ def test_null_json_round_trip(tmp_path):
     assert path.read_text() == text
 
 
-def test_null_json_errors(tmp_path):
+def test_null_json_writer_rejects_infinity(tmp_path):
     path = tmp_path / "x.null.json"
     with pytest.raises(ValueError, match="infinity"):
         write_null_json(path, {**null_record(), "delta": np.inf})
     assert not path.exists()
-    path.write_text('{"tool": "gemma", "gamma": 1.0}')
-    with pytest.raises(InputError, match=r"x\.null\.json: missing keys loglik, likelihood"):
-        read_null_json(path)
-    path.write_text('{"tool": "gemma", "gamma": 1.0, "loglik": 0, "likelihood": "REMLX"}')
-    with pytest.raises(InputError, match=r"x\.null\.json: likelihood is 'REMLX'"):
-        read_null_json(path)
-    path.write_text('{"tool": "gemma", "gamma": -1, "loglik": 0, "likelihood": "ML"}')
-    with pytest.raises(InputError, match=r"x\.null\.json: gamma is -1"):
-        read_null_json(path)
-    path.write_text('{"tool": "gemma",\n "gamma": }')
-    with pytest.raises(InputError, match=r"x\.null\.json: not valid JSON \(line 2"):
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ('{"tool": "gemma", "gamma": 1.0}', r"x\.null\.json: missing keys loglik, likelihood"),
+        ('{"tool": "gemma", "gamma": 1.0, "loglik": 0, "likelihood": "REMLX"}',
+         r"x\.null\.json: likelihood is 'REMLX'"),
+        ('{"tool": "gemma", "gamma": -1, "loglik": 0, "likelihood": "ML"}',
+         r"x\.null\.json: gamma is -1"),
+        ('{"tool": "gemma",\n "gamma": }', r"x\.null\.json: not valid JSON \(line 2"),
+    ],
+)
+def test_null_json_reader_errors_name_the_file(tmp_path, text, pattern):
+    path = tmp_path / "x.null.json"
+    path.write_text(text)
+    with pytest.raises(InputError, match=pattern):
         read_null_json(path)
 
 

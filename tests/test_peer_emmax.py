@@ -26,7 +26,6 @@ from exactlmm.errors import InputError
 from exactlmm.io.results import read_assoc_tsv, read_null_json
 from lmmcompare import params, registry
 from lmmcompare.runners import RunRequest, ToolFailed, emmax
-from lmmcompare.runners.spot_check import gls_at_delta
 from lmmcompare.runs import Run, execute
 
 needs_emmax = pytest.mark.skipif(not registry.get("emmax").installed(),
@@ -81,37 +80,6 @@ def test_se_is_recovered_from_the_two_sided_t_test():
     assert np.allclose(recovered, se, rtol=1e-9)
     edge = params.se_from_t_test(np.array([0.0, 30.0, 1.0]), np.array([1.0, 0.0, np.nan]), df)
     assert np.all(np.isnan(edge))
-
-
-def _dense_wald(delta, y, X, K, G):
-    """GLS per SNP with V ∝ K + δI (dense inverse): β and two-sided t(n − c − 1) p."""
-    n, c = X.shape
-    Hi = np.linalg.inv(K + delta * np.eye(n))
-    beta, p = [], []
-    for j in range(G.shape[1]):
-        E = np.column_stack([X, G[:, j]])
-        A = np.linalg.inv(E.T @ Hi @ E)
-        b = A @ E.T @ Hi @ y
-        r = y - E @ b
-        se = np.sqrt(r @ Hi @ r / (n - c - 1) * A[-1, -1])
-        beta.append(b[-1])
-        p.append(2 * scipy.stats.t.sf(abs(b[-1] / se), n - c - 1))
-    return np.array(beta), np.array(p)
-
-
-def test_spot_check_gls_is_the_dense_wald_test():
-    rng = np.random.default_rng(3)
-    n = 90
-    Z = rng.standard_normal((n, 150))
-    K = Z @ Z.T / 150
-    X = np.column_stack([np.ones(n), rng.standard_normal((n, 2))])
-    G = rng.binomial(2, 0.3, size=(n, 4)).astype(np.float64)
-    y = X @ [1.0, 0.5, -0.2] + Z @ rng.standard_normal(150) / 12 + 0.6 * G[:, 0] \
-        + rng.standard_normal(n)
-    beta, p = gls_at_delta(K, X, y, G, 1.7)
-    dense_beta, dense_p = _dense_wald(1.7, y, X, K, G)
-    assert np.allclose(beta, dense_beta, rtol=1e-10)
-    assert np.allclose(np.log(p), np.log(dense_p), rtol=1e-10)
 
 
 def test_parsers_read_emmax_layouts(tmp_path):

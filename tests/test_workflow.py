@@ -43,13 +43,18 @@ def with_config(workdir: Path, config: Path | dict, *args: str) -> subprocess.Co
     return snakemake(workdir, *args, "--configfile", str(config), "--replace-workflow-config")
 
 
+def complete_run(tmp_path_factory: pytest.TempPathFactory, config: Path) -> Path:
+    """Working directory of one complete run of ``config`` (it must succeed)."""
+    workdir = tmp_path_factory.mktemp(config.stem)
+    done = with_config(workdir, config, "--cores", "2")
+    assert done.returncode == 0, done.stderr[-5000:]
+    return workdir
+
+
 @pytest.fixture(scope="module")
 def ci_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Working directory of one complete run of the CI configuration."""
-    workdir = tmp_path_factory.mktemp("ci-run")
-    done = with_config(workdir, CI_CONFIG, "--cores", "2")
-    assert done.returncode == 0, done.stderr[-5000:]
-    return workdir
+    return complete_run(tmp_path_factory, CI_CONFIG)
 
 
 def concordance_rows(workdir: Path, **selectors: str) -> pd.DataFrame:
@@ -254,10 +259,7 @@ def test_too_strict_tolerance_fails_with_one_line_per_violation(
 @pytest.fixture(scope="module")
 def study_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Working directory of one run of the study's CI configuration."""
-    workdir = tmp_path_factory.mktemp("study-run")
-    done = with_config(workdir, STUDY_CI_CONFIG, "--cores", "2")
-    assert done.returncode == 0, done.stderr[-5000:]
-    return workdir
+    return complete_run(tmp_path_factory, STUDY_CI_CONFIG)
 
 
 def test_study_tables_have_every_scenario_tool_and_replicate(study_run: Path) -> None:

@@ -50,13 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command of ``argv``; its exit status (2 for bad input, said in one line)."""
     args = build_parser().parse_args(argv)
+    status = 0
     try:
         args.runner(args)
     except InputError as err:
+        status = 2
         print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return status
 
 
 def run_simulate(args: argparse.Namespace) -> None:

@@ -23,7 +23,7 @@ from exactlmm.io.results import ERRCODE_DTYPE, STATISTIC_COLUMNS, TESTED, write_
 from exactlmm.pipeline import AnalysisInputs, load_inputs
 from exactlmm.provenance import provenance
 from exactlmm.scan import COLLINEAR_TOLERANCE
-from lmmcompare import registry
+from lmmcompare import params, registry
 from lmmcompare.runners import RunRequest
 
 GENOTYPE_BLOCK = 2048
@@ -142,15 +142,16 @@ def summarized_snps(inputs: AnalysisInputs) -> tuple[dict[str, np.ndarray],
 def write_results(out: str | os.PathLike[str], columns: dict[str, Any], record: dict) -> None:
     """Write ``OUT.assoc.tsv`` and ``OUT.null.json`` with ``exactlmm.io.results`` (NaN → NA).
 
-    One rule for every peer, as for ours: a SNP with an errcode has NA statistics, and a SNP
-    marked tested for which the tool gave no Wald p-value is ``TOOL_FAILED``.  The SNPs without
+    One rule for every peer, as for ours: a SNP marked tested for which the tool gave no Wald
+    p-value is ``TOOL_FAILED``, and a SNP with an errcode has NA statistics.  The SNPs without
     statistics are counted per reason on stderr (the job's log).
     """
     errcode = np.asarray(columns["errcode"]).astype(ERRCODE_DTYPE)
-    untested = errcode != TESTED
+    p_wald = np.asarray(columns["p_wald"], dtype=np.float64)
+    errcode[(errcode == TESTED) & np.isnan(p_wald)] = "TOOL_FAILED"
     for name in STATISTIC_COLUMNS:
-        columns[name] = np.where(untested, np.nan, np.asarray(columns[name], dtype=np.float64))
-    errcode[~untested & np.isnan(columns["p_wald"])] = "TOOL_FAILED"
+        columns[name] = np.where(errcode != TESTED, np.nan,
+                                 np.asarray(columns[name], dtype=np.float64))
     columns["errcode"] = errcode
     counts = count_errcodes(errcode)
     if counts:
@@ -159,47 +160,39 @@ def write_results(out: str | os.PathLike[str], columns: dict[str, Any], record: 
     write_result_pair(out, columns, record)
 
 
-def null_record(
-    tool: str,
-    version: str | None,
-    inputs: AnalysisInputs,
-    native: dict[str, Any],
-    loglik: float | None,
-    beta: Sequence[float] | None,
-    parameters: dict[str, Any],
-    mean_diag: float | None = None,
-) -> dict[str, Any]:
-    """The ``null.json`` record: standard fields via the tool's registry conversion plus
-    ``native`` (the tool's own numbers, by its own names).
+def write_run(
+    out: str | os.PathLike[str], tool: str, version: str | None, request: RunRequest,
+    mode: str, inputs: AnalysisInputs, stats: dict[str, np.ndarray], native: dict[str, Any], /,
+    *,
+    loglik: float | None, beta: Sequence[float] | None, mean_diag: float | None = None,
+    null_delta: bool = False, **settings: Any,
+) -> None:
+    """Write a run's ``OUT.null.json`` and ``OUT.assoc.tsv`` (:func:`write_results`).
 
-    ``mean_diag`` is t = tr(K)/n of the kinship the tool actually used, when that is not the
-    analysed samples' K as given (GEMMA re-centers K after subsetting); pve is on that K.
+    The record has the standard fields of the tool's registry conversion of its ``native``
+    numbers (by its own names) and those numbers; ``mean_diag`` is t = tr(K)/n of the kinship
+    the tool actually used when that is not the analysed samples' K as given (GEMMA re-centres
+    K after subsetting; pve is on that K); every tool that gives a log-likelihood gives the REML
+    one.  Its provenance holds the request as given, the mode and the tool's own ``settings``.
+    The table is the tested SNPs' :func:`snp_columns` and ``stats``; with ``null_delta`` its
+    ``delta`` is the null δ for every SNP it tested (a tool that holds the null variance ratio,
+    or one for all chromosomes).
     """
     t = inputs.kinship_mean_diag if mean_diag is None else float(mean_diag)
     std = registry.get(tool).to_standard(native, t)
-    return {
-        "tool": tool,
-        "version": version,
-        "mode": parameters.get("mode"),
-        # Every tool that gives a log-likelihood gives the REML one; none, no likelihood.
+    parameters = {**request.as_dict(), "mode": mode, **settings}
+    record = {
+        "tool": tool, "version": version, "mode": mode,
         "likelihood": None if loglik is None else "REML",
-        "gamma": std["gamma"],
-        "delta": std["delta"],
-        "h2": std["h2"],
-        "pve": std["pve"],
-        "kinship_mean_diag": t,
-        "sigma_g2": std["sigma_g2"],
-        "sigma_e2": std["sigma_e2"],
+        **{key: std[key] for key in ("gamma", "delta", "h2", "pve")},
+        "kinship_mean_diag": t, "sigma_g2": std["sigma_g2"], "sigma_e2": std["sigma_e2"],
         "loglik": None if loglik is None else float(loglik),
         "beta": None if beta is None else [float(b) for b in beta],
-        "covariates": inputs.covariate_names,
-        "n_samples": inputs.n_samples,
-        "n_covariates": inputs.n_covariates,
-        "native": native,
+        "covariates": inputs.covariate_names, "n_samples": inputs.n_samples,
+        "n_covariates": inputs.n_covariates, "native": native,
         "provenance": provenance(tool, version, parameters),
     }
-
-
-def run_parameters(request: RunRequest, mode: str, **extra: Any) -> dict[str, Any]:
-    """Provenance parameters: the request as given, the mode, the tool's own settings."""
-    return {**request.as_dict(), "mode": mode, **extra}
+    if null_delta:
+        delta = params.delta_from_gamma(record["gamma"], strict=False)
+        stats["delta"] = np.where(stats["errcode"] == TESTED, delta, np.nan)
+    write_results(out, {**snp_columns(inputs), **stats}, record)

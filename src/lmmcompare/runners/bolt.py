@@ -22,13 +22,7 @@ from scipy.stats import chi2
 from exactlmm.io.results import TESTED
 from exactlmm.pipeline import AnalysisInputs
 from lmmcompare.runners import RunRequest, SkipRun, ToolFailed
-from lmmcompare.runners._common import (
-    load,
-    null_record,
-    run_parameters,
-    summarized_snps,
-    write_results,
-)
+from lmmcompare.runners._common import load, summarized_snps, write_run
 from lmmcompare.runners.input_files import (
     fam_text,
     id_list,
@@ -216,15 +210,15 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
               "seed": SEED, "n_chromosomes": log["n_chroms"], "log_delta_from": "logDelta"}
     # Threads are left out of the command recorded: the bytes do not depend on them.
     command = ["bolt", *(a for a in arguments if not a.startswith("--numThreads"))]
-    record = null_record(TOOL, version_match.group(1) if version_match else None, inputs, native,
-                         None, None, run_parameters(request, mode, command=command), 1.0)
     stats["beta"][rows[good]] = table["BETA"][good]
     stats["se"][rows[good]] = table["SE"][good]
     stats["p_wald"][rows[good]] = p[good]
-    stats["delta"][rows[good]] = record["delta"]  # one δ for every chromosome (on K_std)
     # A sentinel row (χ² = −1e9) has no p: write_results makes it TOOL_FAILED.
     mark_not_reported(stats, rows, "BOLT-LMM")
-    write_results(out, {**columns, **stats}, record)
+    # One δ for every chromosome, on K_std (t = 1).
+    write_run(out, TOOL, version_match.group(1) if version_match else None, request, mode,
+              inputs, stats, native, loglik=None, beta=None, mean_diag=1.0, null_delta=True,
+              command=command)
 
 
 def _check_coding(table: dict[str, np.ndarray], columns: dict[str, np.ndarray],

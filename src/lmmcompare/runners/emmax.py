@@ -39,11 +39,9 @@ from lmmcompare.runners._common import (
     empty_stat_columns,
     iter_snp_blocks,
     load,
-    null_record,
     record_block,
-    run_parameters,
     snp_columns,
-    write_results,
+    write_run,
 )
 from lmmcompare.runners.input_files import sample_table
 from lmmcompare.runners.program import program_run
@@ -202,15 +200,9 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
         "df": df,
         "n_snps_tested": int(table["snp"].size),
     }
-    record = null_record(
-        TOOL, version, inputs, native,
-        # LL_REML_wo_Z is the exact REML (module docstring): no constant to remove.
-        loglik=params.finite_number(reml["reml"], "EMMAX REML"),
-        beta=None,
-        parameters=run_parameters(
-            request, mode, command=["emmax", *ARGUMENTS],
-            inputs="data.tped/tfam, pheno.txt, covar.txt (intercept first), kinship.txt: "
-                   "written by lmmcompare.runners.emmax",
-        ),
-    )
-    write_results(out, {**columns, **stats}, record)
+    # LL_REML_wo_Z is the exact REML (module docstring): no constant to remove.
+    write_run(out, TOOL, version, request, mode, inputs, stats, native,
+              loglik=params.finite_number(reml["reml"], "EMMAX REML"), beta=None,
+              command=["emmax", *ARGUMENTS],
+              inputs="data.tped/tfam, pheno.txt, covar.txt (intercept first), kinship.txt: "
+                     "written by lmmcompare.runners.emmax")

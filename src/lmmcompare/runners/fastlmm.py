@@ -43,11 +43,8 @@ from lmmcompare.runners._common import (
     empty_stat_columns,
     iter_snp_blocks,
     load,
-    null_record,
     record_block,
-    run_parameters,
-    snp_columns,
-    write_results,
+    write_run,
 )
 
 TOOL = "fastlmm"
@@ -140,22 +137,9 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
     # rel_diff_gamma tolerance; measured 1e-7 relative).
     t = inputs.kinship_mean_diag
     native = {"h2": null_h2, "assumed_K_scale": t, "nLL": null["nLL"], "sigma2": null["sigma2"]}
-    gamma = params.gamma_from_fastlmm_h2(null_h2, t)
-    stats["delta"] = np.where(testable, params.delta_from_gamma(gamma, strict=False), np.nan)
-    record = null_record(
-        TOOL,
-        package_version(PACKAGE),
-        inputs,
-        native,
-        loglik=params.reml_from_fastlmm_nll(null["nLL"]),
-        beta=None,  # FaST-LMM projects the covariates out and never estimates their effects
-        parameters=run_parameters(
-            request,
-            mode,
-            api="fastlmm.association.single_snp",
-            leave_out_one_chrom=False,
-            count_A1=True,
-            pysnptools=package_version("pysnptools"),
-        ),
-    )
-    write_results(out, {**snp_columns(inputs), **stats}, record)
+    write_run(out, TOOL, package_version(PACKAGE), request, mode, inputs, stats, native,
+              null_delta=True,
+              loglik=params.reml_from_fastlmm_nll(null["nLL"]),
+              beta=None,  # FaST-LMM projects the covariates out, never estimates their effects
+              api="fastlmm.association.single_snp", leave_out_one_chrom=False, count_A1=True,
+              pysnptools=package_version("pysnptools"))

@@ -50,13 +50,7 @@ from exactlmm.io.results import TESTED
 from exactlmm.pipeline import AnalysisInputs
 from lmmcompare import params, registry
 from lmmcompare.runners import RunRequest, ToolFailed
-from lmmcompare.runners._common import (
-    load,
-    null_record,
-    run_parameters,
-    summarized_snps,
-    write_results,
-)
+from lmmcompare.runners._common import load, summarized_snps, write_run
 from lmmcompare.runners.input_files import fam_text, id_list, link_genotypes
 from lmmcompare.runners.program import program_run
 from lmmcompare.runners.tool_output import (
@@ -201,14 +195,10 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
     # The kinship as given, not its resolved path: provenance must not depend on where the
     # checkout lives.
     command = ["gemma", *options, "-k", request.kinship, *arguments[len(options) + 2:]]
-    record = null_record(
-        TOOL, version_match.group(1) if version_match else None, inputs, native,
-        loglik=log["logl_remle"], beta=log["beta"],
-        parameters=run_parameters(request, mode, command=command),
-        # GEMMA re-centres K over the analysed samples: its PVE uses t of that K.
-        mean_diag=t_centered,
-    )
-    write_results(out, {**columns, **stats}, record)
+    # GEMMA re-centres K over the analysed samples: its PVE uses t of that K.
+    write_run(out, TOOL, version_match.group(1) if version_match else None, request, mode,
+              inputs, stats, native, loglik=log["logl_remle"], beta=log["beta"],
+              mean_diag=t_centered, command=command)
 
 
 def _check_coding(table: dict[str, np.ndarray], columns: dict[str, np.ndarray],

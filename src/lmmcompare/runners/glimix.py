@@ -59,19 +59,14 @@ import warnings
 import numpy as np
 import scipy.special
 
-from exactlmm.io.results import TESTED
 from exactlmm.provenance import package_version
-from lmmcompare import params
 from lmmcompare.runners import RunRequest, ToolFailed
 from lmmcompare.runners._common import (
     empty_stat_columns,
     iter_snp_blocks,
     load,
-    null_record,
     record_block,
-    run_parameters,
-    snp_columns,
-    write_results,
+    write_run,
 )
 
 TOOL = "glimix"
@@ -179,22 +174,9 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
         "scanner_null_scale": null_scale,
         "kinship_rank": int(QS[1].size),
     }
-    record = null_record(
-        TOOL,
-        package_version(PACKAGE),
-        inputs,
-        native,
-        # restricted=True: lml() is the exact REML (module docstring), no constant to remove.
-        loglik=native["lml"],
-        beta=np.ravel(lmm.beta),
-        parameters=run_parameters(
-            request,
-            mode,
-            api="glimix_core.lmm.LMM(restricted=True).get_fast_scanner().fast_scan",
-            numpy_sugar=package_version("numpy-sugar"),
-        ),
-    )
-    # fixed mode: the null δ = 1/γ for every tested SNP
-    delta = params.delta_from_gamma(record["gamma"], strict=False)
-    stats["delta"] = np.where(stats["errcode"] == TESTED, delta, np.nan)
-    write_results(out, {**snp_columns(inputs), **stats}, record)
+    # restricted=True: lml() is the exact REML (module docstring), no constant to remove;
+    # fixed mode: the null δ = 1/γ for every tested SNP.
+    write_run(out, TOOL, package_version(PACKAGE), request, mode, inputs, stats, native,
+              loglik=native["lml"], beta=np.ravel(lmm.beta), null_delta=True,
+              api="glimix_core.lmm.LMM(restricted=True).get_fast_scanner().fast_scan",
+              numpy_sugar=package_version("numpy-sugar"))

@@ -29,13 +29,7 @@ import numpy as np
 from exactlmm.io.results import ERRCODE_DTYPE, TESTED
 from exactlmm.pipeline import AnalysisInputs
 from lmmcompare.runners import RunRequest, SkipRun, ToolFailed
-from lmmcompare.runners._common import (
-    load,
-    null_record,
-    run_parameters,
-    summarized_snps,
-    write_results,
-)
+from lmmcompare.runners._common import load, summarized_snps, write_run
 from lmmcompare.runners.input_files import id_list, link_genotypes, sample_list, sample_table
 from lmmcompare.runners.program import program_run
 from lmmcompare.runners.tool_output import (
@@ -220,14 +214,10 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
         "phenotype_centered": centered,
         "covar_variance_standardize": bool(k),
     }
-    record = null_record(
-        TOOL, log["version"], inputs, native, loglik=None, beta=None,
-        # Everything but the binary's path and the thread count (which changes no number):
-        # the same config gives the same bytes.
-        parameters=run_parameters(request, mode, command=["plink2", *options, *settings]),
-        mean_diag=1.0,  # no kinship: γ = 0, so pve = 0 whatever t
-    )
-    write_results(out, {**columns, **stats}, record)
+    # The command: everything but the binary's path and the thread count (which changes no
+    # number), so the same config gives the same bytes; no kinship: γ = 0, pve = 0 whatever t.
+    write_run(out, TOOL, log["version"], request, mode, inputs, stats, native, loglik=None,
+              beta=None, mean_diag=1.0, command=["plink2", *options, *settings])
 
 
 def _check_coding(table: dict[str, np.ndarray], columns: dict[str, np.ndarray],

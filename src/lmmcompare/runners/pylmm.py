@@ -37,11 +37,8 @@ from lmmcompare.runners._common import (
     empty_stat_columns,
     iter_snp_blocks,
     load,
-    null_record,
     record_block,
-    run_parameters,
-    snp_columns,
-    write_results,
+    write_run,
 )
 
 TOOL = "pylmm"
@@ -120,13 +117,6 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
             f"(first: {failed[0]}); they are NA",
             file=sys.stderr,
         )
-    record = null_record(
-        TOOL,
-        package_version(PACKAGE),
-        inputs,
-        native,
-        loglik=params.reml_from_pylmm(native["loglik_reml_pylmm"], n, c),
-        beta=np.ravel(null_state["optBeta"]),
-        parameters=run_parameters(request, mode, api="pylmm3.lmm.LMM", reml=True),
-    )
-    write_results(out, {**snp_columns(inputs), **stats}, record)
+    write_run(out, TOOL, package_version(PACKAGE), request, mode, inputs, stats, native,
+              loglik=params.reml_from_pylmm(native["loglik_reml_pylmm"], n, c),
+              beta=np.ravel(null_state["optBeta"]), api="pylmm3.lmm.LMM", reml=True)
