@@ -14,7 +14,7 @@ from typing import Any
 
 from exactlmm.errors import InputError
 from exactlmm.qc import read_snp_list
-from lmmcompare.benchmarks import read_benchmarks
+from lmmcompare.job_metrics import read_job_metrics
 from lmmcompare.runs import RunResult, load_all
 
 
@@ -51,8 +51,8 @@ def ran(snakemake: Any) -> list[RunResult]:
     return [result for result in run_results(snakemake) if result.ok]
 
 
-def run_benchmarks(results: list[RunResult], snplists: dict[str, str]) -> Any:
-    """The Snakemake benchmark rows (lmmcompare.benchmarks.read_benchmarks) of the runs of
+def run_job_metrics(results: list[RunResult], snplists: dict[str, str]) -> Any:
+    """The Snakemake benchmark rows (lmmcompare.job_metrics.read_job_metrics) of the runs of
     ``results`` that ran or timed out, each with its N (analysed samples: null.json
     ``n_samples``, for a timed-out run that of another run of its dataset, as every tool gets
     the same samples), M (the SNPs of its dataset's QC list in ``snplists``, which every tool
@@ -64,8 +64,8 @@ def run_benchmarks(results: list[RunResult], snplists: dict[str, str]) -> Any:
             if result.ok or (result.outcome.timed_out and result.dataset in n_samples)]
     n_snps = {dataset: len(read_snp_list(snplists[dataset]))
               for dataset in {result.dataset for result in kept}}
-    return read_benchmarks([
-        (result.run.benchmark,
+    return read_job_metrics([
+        (result.run.job_metrics,
          {**result.run.as_dict(), "n_samples": n_samples[result.dataset],
           "n_snps": n_snps[result.dataset], "timed_out": result.outcome.timed_out,
           "time_limit": result.outcome.time_limit if result.outcome.timed_out else math.nan})

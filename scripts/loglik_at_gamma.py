@@ -11,12 +11,13 @@ headline null fit and the GRM BOLT-LMM's h² is converted on.
 import sys
 
 import pandas as pd
-from glue import ran, run_script, strip_suffix
+from glue import ran, run_script
 
-from exactlmm.inputs import InputOptions, load_inputs
 from exactlmm.pipeline import loglik_at_gamma
 from lmmcompare.compare import write_table
 from lmmcompare.registry import GENOTYPE_KINSHIP_MODES, NO_KINSHIP_MODE
+from lmmcompare.runners import RunRequest
+from lmmcompare.runners._common import load
 
 COLUMNS = ["dataset", "tool", "mode", "gamma", "ours_loglik_at_gamma"]
 
@@ -28,15 +29,8 @@ def main(snakemake):
         group = [row for row in rows if (row["mode"] in GENOTYPE_KINSHIP_MODES) == from_genotypes]
         if not group:
             continue
-        inputs = load_inputs(InputOptions(
-            strip_suffix(snakemake.input.bed, ".bed"),
-            snakemake.input.pheno,
-            snakemake.params.mpheno,
-            snakemake.input.get("covar"),
-            None if from_genotypes else snakemake.input.kinship,
-            snakemake.input.snplist,
-            center_kinship=snakemake.params.center_kinship and not from_genotypes,
-        ))
+        request = RunRequest(**snakemake.params.request)
+        inputs = load(request, with_kinship=not from_genotypes, center=request.center_kinship)
         values = loglik_at_gamma(inputs, [row["gamma"] for row in group], likelihood="REML")
         for row, value in zip(group, values, strict=True):
             row["ours_loglik_at_gamma"] = value

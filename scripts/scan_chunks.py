@@ -1,12 +1,12 @@
 """Our scan in chunks (scan_chunks > 1): the fit job saves the model, each chunk job scans
-its part of the SNPs with it, the gather job joins the chunks and sums their benchmarks.
+its part of the SNPs with it, the gather job joins the chunks and sums their job metrics.
 The argument lists are lmmcompare.runners.exactlmm's."""
 
 import sys
 
 from glue import run_script
 
-from lmmcompare.benchmarks import sum_benchmarks
+from lmmcompare.job_metrics import sum_job_metrics
 from lmmcompare.runners import RunRequest
 from lmmcompare.runners.exactlmm import (
     chunk_command_line,
@@ -14,6 +14,7 @@ from lmmcompare.runners.exactlmm import (
     gather_command_line,
     run_command,
 )
+from lmmcompare.runs import chunk_prefixes, chunked_scan_job_metrics
 
 
 def main(snakemake):
@@ -36,8 +37,10 @@ def main(snakemake):
         )
     elif rule == "exactlmm_gather":
         out = snakemake.output.assoc.removesuffix(".assoc.tsv")
-        run_command(gather_command_line(snakemake.params.chunks, out))
-        sum_benchmarks(snakemake.params.benchmarks, snakemake.output.benchmark)
+        n_chunks = snakemake.params.n_chunks
+        run_command(gather_command_line(chunk_prefixes(wc.dataset, wc.mode, n_chunks), out))
+        sum_job_metrics(chunked_scan_job_metrics(wc.dataset, wc.mode, n_chunks),
+                        snakemake.output.job_metrics)
     else:
         raise ValueError(f"scan_chunks.py has no rule {rule!r}")
     print(f"{rule} {dict(wc.items())}: done", file=sys.stderr)

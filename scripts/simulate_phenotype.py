@@ -11,7 +11,7 @@ from lmmcompare.simulate import simulate_phenotype
 def main(snakemake):
     prefix = strip_suffix(snakemake.output.bed, ".bed")
     bfile = strip_suffix(snakemake.input.bed, ".bed")
-    truth = simulate_phenotype(prefix, bfile=bfile, **snakemake.params.simulation)
+    truth = simulate_phenotype(prefix, bfile=bfile, **snakemake.params.simulation["parameters"])
     print(f"simulated a phenotype on {bfile} -> {prefix}: true gamma = {truth['gamma']:.6g}, "
           f"{truth['n_snps_in_kinship']} SNPs in the kinship", file=sys.stderr)
 

@@ -1,5 +1,5 @@
-"""What the peer tests share: a toy request, ours run on a request (optionally at a given h²)
-and −log10 p."""
+"""What the peer tests share: a toy request, ours run on a request (optionally at a given h²),
+a dense GLS Wald test and −log10 p."""
 
 from __future__ import annotations
 
@@ -59,3 +59,24 @@ def run_ours(request: RunRequest, out: Path, h2: float | None = None) -> None:
 
 def neglog10(p: np.ndarray) -> np.ndarray:
     return -np.log10(p)
+
+
+def dense_wald(H: np.ndarray, y: np.ndarray, X: np.ndarray, G: np.ndarray
+               ) -> dict[str, np.ndarray]:
+    """GLS Wald test per SNP with V ∝ H, by dense inverse: E = [X, g], b = (EᵀH⁻¹E)⁻¹EᵀH⁻¹y,
+    se with σ̂² = rᵀH⁻¹r/(n − c − 1), two-sided t(n − c − 1) p."""
+    import scipy.stats
+
+    n, c = X.shape
+    Hi = np.linalg.inv(H)
+    out: dict[str, list[float]] = {"beta": [], "se": [], "p_wald": []}
+    for j in range(G.shape[1]):
+        E = np.column_stack([X, G[:, j]])
+        A = np.linalg.inv(E.T @ Hi @ E)
+        b = A @ E.T @ Hi @ y
+        r = y - E @ b
+        se = np.sqrt(r @ Hi @ r / (n - c - 1) * A[-1, -1])
+        out["beta"].append(b[-1])
+        out["se"].append(se)
+        out["p_wald"].append(2 * scipy.stats.t.sf(abs(b[-1] / se), n - c - 1))
+    return {k: np.array(v) for k, v in out.items()}

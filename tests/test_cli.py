@@ -55,10 +55,6 @@ def test_version_and_help(capsys):
         text = capsys.readouterr().out
         assert "--bfile" in text and "--out" in text
     with pytest.raises(SystemExit):
-        main(["simulate", "--help"])
-    text = capsys.readouterr().out
-    assert "--n-samples" in text and "--out" in text
-    with pytest.raises(SystemExit):
         main(["kinship", "--help"])
     assert "{standardized,centered}" in capsys.readouterr().out
 

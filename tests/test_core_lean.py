@@ -1,8 +1,10 @@
 """The core is lean: exactlmm runs without pandas, matplotlib and snakemake (the ``workflow``
-extra), and a plain ``pip install`` of the repository (no extras) is enough for a scan."""
+extra), a plain ``pip install`` of the repository (no extras) is enough for a scan, and no
+module of exactlmm imports the harness (lmmcompare): runs, skips and the simulator are its."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -38,14 +40,17 @@ LEAN_SCRIPT = textwrap.dedent(
     modules = [info.name for info in pkgutil.walk_packages(exactlmm.__path__, "exactlmm.")]
     for name in modules:
         importlib.import_module(name)
+    harness = sorted(m for m in sys.modules if m.split(".")[0] == "lmmcompare")
 
     from exactlmm.cli import main
+    from lmmcompare.cli import main as harness_main  # the simulator: numpy and bed-reader
 
     d = sys.argv[1]
-    steps = [
+    simulated = harness_main(
         ["simulate", "--out", f"{d}/sim", "--n-samples", "60", "--n-snps", "90",
          "--n-chromosomes", "3", "--seed", "5", "--h2", "0.5", "--n-causal", "2",
-         "--causal-h2", "0.1", "--n-covariates", "1", "--missing-rate", "0.02"],
+         "--causal-h2", "0.1", "--n-covariates", "1", "--missing-rate", "0.02"])
+    steps = [
         ["qc", "--bfile", f"{d}/sim", "--pheno", f"{d}/sim.pheno", "--maf", "0.05",
          "--out", f"{d}/q"],
         ["kinship", "--bfile", f"{d}/sim", "--extract", f"{d}/q.snplist", "--kind",
@@ -59,9 +64,10 @@ LEAN_SCRIPT = textwrap.dedent(
         ["assoc", "--bfile", f"{d}/sim", "--pheno", f"{d}/sim.pheno", "--loco",
          "--out", f"{d}/loco", "--no-progress"],
     ]
-    codes = [main(argv) for argv in steps]
+    codes = [simulated] + [main(argv) for argv in steps]
     loaded = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
-    print(json.dumps({"codes": codes, "loaded": loaded, "modules": modules}))
+    print(json.dumps({"codes": codes, "loaded": loaded, "modules": modules,
+                      "harness": harness}))
     """
 )
 
@@ -69,13 +75,16 @@ LEAN_SCRIPT = textwrap.dedent(
 def test_core_runs_without_the_workflow_packages(tmp_path):
     script = tmp_path / "lean.py"
     script.write_text(SOURCE + LEAN_SCRIPT)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # This checkout's packages, whichever copy is installed, and nothing else on the path.
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+           "PYTHONPATH": str(ROOT / "src")}
     run = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True,
                          text=True, env=env, timeout=600)
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout.splitlines()[-1])
     assert report["codes"] == [0] * 6, run.stderr
     assert report["loaded"] == []
+    assert report["harness"] == [], "importing exactlmm loaded lmmcompare"
     assert {"exactlmm.cli", "exactlmm.pipeline", "exactlmm.dosage", "exactlmm.io.results"} <= \
         set(report["modules"])
     table = read_assoc_tsv(tmp_path / "res.assoc.tsv")
@@ -83,6 +92,32 @@ def test_core_runs_without_the_workflow_packages(tmp_path):
     assert np.all(table["errcode"] == ".") and np.all(np.isfinite(table["p_lrt"]))
     assert json.loads((tmp_path / "k.kinship.json").read_text())["kind"] == "centered"
     assert read_assoc_tsv(tmp_path / "loco.assoc.tsv")["snp"].size == 90
+
+
+def _imported_modules(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every absolute import in a Python file, lazy ones inside functions
+    too."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def test_no_core_module_imports_the_harness():
+    """The core knows nothing of the harness: no module of exactlmm imports lmmcompare, not
+    even lazily inside a function (which importing every module would not reveal)."""
+    core = ROOT / "src" / "exactlmm"
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line}: {module}"
+        for path in sorted(core.rglob("*.py"))
+        for line, module in _imported_modules(path)
+        if module.split(".")[0] == "lmmcompare"
+    ]
+    assert offenders == [], "exactlmm imports the harness: " + "; ".join(offenders)
 
 
 def _copy_working_tree(destination: Path) -> None:

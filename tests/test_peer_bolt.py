@@ -26,19 +26,19 @@ import numpy as np
 import pytest
 from scipy.stats import chi2
 
-from exactlmm.cli import main as exactlmm_main
-from exactlmm.inputs import InputOptions, load_inputs
 from exactlmm.io.plink import read_genotypes
 from exactlmm.io.results import read_assoc_tsv, read_null_json
 from exactlmm.kinship import standardize
 from lmmcompare import registry
+from lmmcompare.cli import main as simulate_main
 from lmmcompare.compare import lambda_gc, minus_log10, pearson
 from lmmcompare.runners import RunRequest, SkipRun, ToolFailed, bolt
+from lmmcompare.runners._common import load
+from lmmcompare.runners.program import CONSOLE, program_run
 from lmmcompare.runs import Run, execute
 
-needs_bolt = pytest.mark.skipif(
-    not bolt.installed(), reason="BOLT-LMM is not installed (apt-get install bolt-lmm)"
-)
+needs_bolt = pytest.mark.skipif(not registry.get("bolt").installed(),
+                                reason=str(registry.get("bolt").unavailable()))
 
 N, M, CHROMOSOMES = 300, 1500, 3
 
@@ -116,25 +116,35 @@ def test_parse_log_reads_the_variance_parameters():
     assert log["n_used"] == 366 and log["c_indep"] == 4 and log["n_chroms"] == 6
     assert log["log_delta"] == -0.072796 and log["sigma2_K"] == 0.539611
     assert log["calibration"] == 1.018 and log["mc_trials"] == 15
-    assert log["log_delta_from"] == "logDelta"
     # BOLT replaces the factor by the ratio of medians when its s.e. is high.
     medians = LOG + "         Using ratio of medians instead: 1.02056\n"
     assert bolt.parse_log(medians)["calibration"] == 1.02056
-    # A build without the Variance params line: log δ from h2g = Xfro2/(Xfro2 + M(N−C)δ).
-    fallback = bolt.parse_log(LOG.replace("Variance params", "Other"))
-    assert fallback["log_delta_from"] == "h2g" and fallback["sigma2_K"] is None
-    assert fallback["log_delta"] == pytest.approx(-0.072796, abs=0.005)  # h2g has 3 decimals
+    # Every build we know prints the Variance params line (-DVERBOSE); without it, no δ.
+    with pytest.raises(ToolFailed, match="Variance params"):
+        bolt.parse_log(LOG.replace("Variance params", "Other"))
     with pytest.raises(ToolFailed, match="Nused"):
         bolt.parse_log(LOG.replace("Nused = 366", "N = 366"))
 
 
-def test_refusals_are_skips_with_bolt_reason():
-    stderr = ("WARNING: x\nERROR: Heritability estimate is close to 0; LMM may not correct "
-              "confounding\n       Instead, use PC-corrected linear/logistic regression\n")
-    reason = bolt._refusal(stderr)
-    assert reason == ("BOLT-LMM: Heritability estimate is close to 0; LMM may not correct "
-                      "confounding")
-    assert bolt._refusal("ERROR: Wrong file size or reading error for bed file") is None
+def test_refusals_are_skips_with_bolt_reason(tmp_path, monkeypatch):
+    """BOLT declining a dataset (its SKIP_MESSAGES on stderr, non-zero exit) is a skipped run in
+    BOLT's words, through the runner skeleton; another error is a failure."""
+    fake = tmp_path / "bolt"
+    fake.write_text("#!/bin/sh\necho 'WARNING: x' >&2\necho 'ERROR: Heritability estimate is "
+                    "close to 0; LMM may not correct confounding' >&2\necho '       Instead, use "
+                    "PC-corrected linear/logistic regression' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    request = RunRequest("b", None, 1, None, "k", "s")
+    with pytest.raises(SkipRun) as caught, program_run(request, "bolt") as work:
+        work.run([], ["stats.tab"], refusals=bolt.SKIP_MESSAGES)
+    assert str(caught.value) == ("BOLT-LMM: Heritability estimate is close to 0; LMM may not "
+                                 "correct confounding")
+    fake.write_text("#!/bin/sh\necho 'ERROR: Wrong file size or reading error for bed file' >&2\n"
+                    "exit 1\n")
+    with pytest.raises(ToolFailed, match="bolt exited with status 1: ERROR: Wrong file size"), \
+            program_run(request, "bolt") as work:
+        work.run([], ["stats.tab"], refusals=bolt.SKIP_MESSAGES)
 
 
 def test_allele_and_frequency_mismatches_are_tool_failures():
@@ -170,7 +180,7 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> dict:
     mode and BOLT on it."""
     directory = tmp_path_factory.mktemp("bolt_sim")
     prefix = directory / "sim"
-    assert exactlmm_main([
+    assert simulate_main([
         "simulate", "--out", str(prefix), "--n-samples", str(N), "--n-snps", str(M),
         "--n-chromosomes", str(CHROMOSOMES), "--seed", "11", "--h2", "0.6",
         "--n-causal", "3", "--causal-h2", "0.15", "--sib-fraction", "0.3",
@@ -189,10 +199,10 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 @pytest.fixture(scope="module")
 def bolt_run(sim: dict) -> Path:
-    if not bolt.installed():
+    if not registry.get("bolt").installed():
         pytest.skip("BOLT-LMM is not installed (apt-get install bolt-lmm)")
     out = sim["directory"] / "bolt"
-    bolt.run(sim["request"], "loco", out, keep_raw=sim["directory"] / "bolt_raw")
+    bolt.run(replace(sim["request"], keep_raw=str(sim["directory"] / "bolt_raw")), "loco", out)
     return out
 
 
@@ -200,8 +210,7 @@ def bolt_run(sim: dict) -> Path:
 def test_bolt_computes_what_the_docstring_says(sim, bolt_run):
     """Dense numpy replica of BOLT's statistic and BETA from its printed δ, σ²_K, c."""
     request = sim["request"]
-    inputs = load_inputs(InputOptions(request.bfile, request.pheno, 1, request.covar, None,
-                                      request.extract))
+    inputs = load(request, with_kinship=False)
     null = read_null_json(f"{bolt_run}.null.json")
     native = null["native"]
     table = read_assoc_tsv(f"{bolt_run}.assoc.tsv")
@@ -274,7 +283,7 @@ def test_bolt_null_record_and_delta_column(sim, bolt_run):
     assert table["delta"][0] == pytest.approx(null["delta"], rel=1e-9)
     assert native["seed"] == bolt.SEED and native["n_chromosomes"] == CHROMOSOMES
     # The raw log says so too.
-    text = (sim["directory"] / "bolt_raw" / "bolt.log").read_text()
+    text = (sim["directory"] / "bolt_raw" / CONSOLE).read_text()
     assert f"logDelta = {native['log_delta']:f}" in text
     assert "--lmmInfOnly" in text and f"--seed={bolt.SEED}" in text
     assert not any("numThreads" in a for a in null["provenance"]["parameters"]["command"])

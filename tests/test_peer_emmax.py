@@ -11,7 +11,10 @@ algebra.  With each tool's own REML fit the runs agree to EMMAX's bisection reso
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +24,12 @@ from peer_helpers import CAUSAL, CAUSAL_BETA, neglog10, run_ours, toy_request
 
 from exactlmm.errors import InputError
 from exactlmm.io.results import read_assoc_tsv, read_null_json
-from lmmcompare import registry
+from lmmcompare import params, registry
 from lmmcompare.runners import RunRequest, ToolFailed, emmax
 from lmmcompare.runs import Run, execute
 
-needs_emmax = pytest.mark.skipif(
-    not emmax.installed(), reason="EMMAX is not installed (apt-get install emmax)"
-)
+needs_emmax = pytest.mark.skipif(not registry.get("emmax").installed(),
+                                 reason=str(registry.get("emmax").unavailable()))
 
 XACCU = 1e-4  # EMMAX's bisection tolerance on log δ (emmax.c)
 
@@ -74,41 +76,10 @@ def test_se_is_recovered_from_the_two_sided_t_test():
     beta = rng.normal(0, 1, 200)
     se = rng.uniform(0.05, 2.0, 200)
     p = 2 * scipy.stats.t.sf(np.abs(beta / se), df)
-    recovered = emmax.se_from_t_test(beta, p, df)
+    recovered = params.se_from_t_test(beta, p, df)
     assert np.allclose(recovered, se, rtol=1e-9)
-    edge = emmax.se_from_t_test(np.array([0.0, 30.0, 1.0]), np.array([1.0, 0.0, np.nan]), df)
+    edge = params.se_from_t_test(np.array([0.0, 30.0, 1.0]), np.array([1.0, 0.0, np.nan]), df)
     assert np.all(np.isnan(edge))
-
-
-def _dense_wald(delta, y, X, K, G):
-    """GLS per SNP with V ∝ K + δI (dense inverse): β and two-sided t(n − c − 1) p."""
-    n, c = X.shape
-    Hi = np.linalg.inv(K + delta * np.eye(n))
-    beta, p = [], []
-    for j in range(G.shape[1]):
-        E = np.column_stack([X, G[:, j]])
-        A = np.linalg.inv(E.T @ Hi @ E)
-        b = A @ E.T @ Hi @ y
-        r = y - E @ b
-        se = np.sqrt(r @ Hi @ r / (n - c - 1) * A[-1, -1])
-        beta.append(b[-1])
-        p.append(2 * scipy.stats.t.sf(abs(b[-1] / se), n - c - 1))
-    return np.array(beta), np.array(p)
-
-
-def test_spot_check_gls_is_the_dense_wald_test():
-    rng = np.random.default_rng(3)
-    n = 90
-    Z = rng.standard_normal((n, 150))
-    K = Z @ Z.T / 150
-    X = np.column_stack([np.ones(n), rng.standard_normal((n, 2))])
-    G = rng.binomial(2, 0.3, size=(n, 4)).astype(np.float64)
-    y = X @ [1.0, 0.5, -0.2] + Z @ rng.standard_normal(150) / 12 + 0.6 * G[:, 0] \
-        + rng.standard_normal(n)
-    beta, p = emmax.gls_at_delta(K, X, y, G, 1.7)
-    dense_beta, dense_p = _dense_wald(1.7, y, X, K, G)
-    assert np.allclose(beta, dense_beta, rtol=1e-10)
-    assert np.allclose(np.log(p), np.log(dense_p), rtol=1e-10)
 
 
 def test_parsers_read_emmax_layouts(tmp_path):
@@ -164,18 +135,20 @@ def test_missing_emmax_is_skipped_with_the_install_hint(tmp_path, monkeypatch):
     assert "apt-get install emmax" in outcome.reason and "\n" not in outcome.reason
 
 
-def _fake_binary(directory: Path, script: str) -> str:
-    path = directory / "fake-emmax"
+def _fake_emmax(directory: Path, script: str, monkeypatch) -> None:
+    """An ``emmax`` running ``script``, first on PATH."""
+    path = directory / "bin" / "emmax"
+    path.parent.mkdir()
     path.write_text("#!/bin/sh\n" + script)
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return str(path)
+    monkeypatch.setenv("PATH", f"{path.parent}:{os.environ['PATH']}")
 
 
-def test_a_failing_emmax_is_a_tool_failure(make_plink, tmp_path):
+def test_a_failing_emmax_is_a_tool_failure(make_plink, tmp_path, monkeypatch):
     request = toy_request(make_plink, tmp_path)
-    binary = _fake_binary(tmp_path, "echo 'ERROR: Only 0,1,2 are expected' >&2\nexit 134\n")
+    _fake_emmax(tmp_path, "echo 'ERROR: Only 0,1,2 are expected' >&2\nexit 134\n", monkeypatch)
     with pytest.raises(ToolFailed, match=r"status 134.*Only 0,1,2"):
-        emmax.run(request, "fixed", tmp_path / "e", emmax_binary=binary)
+        emmax.run(request, "fixed", tmp_path / "e")
     assert not list(tmp_path.glob("e.*"))
 
 
@@ -197,7 +170,7 @@ def _dense_reml(delta, y, X, K):
 @needs_emmax
 def test_runner_agrees_with_ours_and_its_null_numbers_mean_what_they_say(make_plink, tmp_path):
     request = toy_request(make_plink, tmp_path)
-    emmax.run(request, "fixed", tmp_path / "emmax", keep_raw=tmp_path / "raw")
+    emmax.run(replace(request, keep_raw=str(tmp_path / "raw")), "fixed", tmp_path / "emmax")
     run_ours(request, tmp_path / "ours")
     theirs, ours = (read_assoc_tsv(tmp_path / f"{t}.assoc.tsv") for t in ("emmax", "ours"))
     null, ours_null = (read_null_json(tmp_path / f"{t}.null.json") for t in ("emmax", "ours"))
@@ -260,13 +233,11 @@ def test_a_flipped_allele_coding_is_caught(make_plink, tmp_path, monkeypatch):
 
 
 @needs_emmax
-def test_a_snp_emmax_did_not_report_is_not_reported(make_plink, tmp_path, capsys):
+def test_a_snp_emmax_did_not_report_is_not_reported(make_plink, tmp_path, capsys, monkeypatch):
     request = toy_request(make_plink, tmp_path)
-    real = emmax.find_emmax()
-    binary = _fake_binary(
-        tmp_path, f'"{real}" "$@" || exit $?\nsed -i \'$d\' result.ps\n'
-    )
-    emmax.run(request, "fixed", tmp_path / "e", emmax_binary=binary)
+    real = shutil.which("emmax")
+    _fake_emmax(tmp_path, f'"{real}" "$@" || exit $?\nsed -i \'$d\' result.ps\n', monkeypatch)
+    emmax.run(request, "fixed", tmp_path / "e")
     table = read_assoc_tsv(tmp_path / "e.assoc.tsv")
     assert table["errcode"][-1] == "NOT_REPORTED" and np.isnan(table["p_wald"][-1])
     assert np.all(np.isfinite(table["p_wald"][table["errcode"] == "."]))
@@ -308,4 +279,3 @@ def test_hs1940_agrees_with_ours(hs1940_request, tmp_path):
     diff_at = np.abs(neglog10(theirs["p_wald"][ok]) - neglog10(at["p_wald"][ok]))
     assert diff_at.max() < 1e-7
     assert np.max(np.abs(theirs["beta"][ok] - at["beta"][ok]) / at["se"][ok]) < 1e-7
-

@@ -13,8 +13,7 @@ import sys
 
 import numpy as np
 import pytest
-import scipy.stats
-from peer_helpers import neglog10, run_ours, toy_request
+from peer_helpers import dense_wald, neglog10, run_ours, toy_request
 
 from exactlmm.io.results import read_assoc_tsv, read_null_json
 from lmmcompare import registry
@@ -26,9 +25,8 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:Conversion of an array with ndim > 0 to a scalar:DeprecationWarning"
 )
 
-needs_glimix = pytest.mark.skipif(
-    not glimix.installed(), reason="glimix-core is not installed (pip install glimix-core==3.1.12)"
-)
+needs_glimix = pytest.mark.skipif(not registry.get("glimix").installed(),
+                                  reason=str(registry.get("glimix").unavailable()))
 
 
 def _simulate(c: int, n: int = 200, m_kin: int = 400, seed: int = 7):
@@ -64,23 +62,6 @@ def _dense_reml(gamma, y, X, K):
     return loglik, s2
 
 
-def _dense_wald(gamma, y, X, K, G):
-    """GLS Wald per SNP at γ: β, se with σ̂² = r/(n − c − 1), two-sided t(n − c − 1) p."""
-    n, c = X.shape
-    Hi = np.linalg.inv(gamma * K + np.eye(n))
-    out = {"beta": [], "se": [], "p_wald": []}
-    for j in range(G.shape[1]):
-        E = np.column_stack([X, G[:, j]])
-        A = np.linalg.inv(E.T @ Hi @ E)
-        b = A @ E.T @ Hi @ y
-        r = y - E @ b
-        se = np.sqrt(r @ Hi @ r / (n - c - 1) * A[-1, -1])
-        out["beta"].append(b[-1])
-        out["se"].append(se)
-        out["p_wald"].append(2 * scipy.stats.t.sf(abs(b[-1] / se), n - c - 1))
-    return {k: np.array(v) for k, v in out.items()}
-
-
 @needs_glimix
 @pytest.mark.parametrize("c", [1, 3])
 def test_null_fit_is_exact_reml_on_the_standard_form(c):
@@ -113,7 +94,7 @@ def test_scan_converts_to_our_wald_test(c):
     scanner = lmm.get_fast_scanner()
     result = scanner.fast_scan(G, verbose=False)
     wald = glimix.wald_from_scan(result, scanner.null_scale, y.size, c)
-    dense = _dense_wald(lmm.v0 / lmm.v1, y, X, K, G)
+    dense = dense_wald(lmm.v0 / lmm.v1 * K + np.eye(y.size), y, X, G)
     for name in ("beta", "se"):
         assert np.allclose(wald[name], dense[name], rtol=1e-9, atol=0), name
     assert np.allclose(-np.log10(wald["p_wald"]), -np.log10(dense["p_wald"]), rtol=1e-8)
@@ -154,8 +135,6 @@ def test_missing_glimix_is_skipped_with_the_install_hint(tmp_path, monkeypatch):
     outcome = execute(Run("toy", "glimix", "fixed"), request, tmp_path / "g")
     assert not outcome.ok and "not installed" in outcome.reason
     assert "pip install glimix-core==3.1.12" in outcome.reason and "\n" not in outcome.reason
-
-
 
 
 @needs_glimix

@@ -11,16 +11,20 @@ well under a second; the tests skip when ``plink2`` is not installed.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from bed_reader import open_bed, to_bed
 from scipy import stats
 
 from exactlmm.io.results import read_assoc_tsv, read_null_json
+from lmmcompare import registry
 from lmmcompare.runners import RunRequest, ToolFailed, plink2
 from lmmcompare.runs import Run, execute
 
-pytestmark = pytest.mark.skipif(not plink2.installed(), reason="plink2 is not installed")
+pytestmark = pytest.mark.skipif(not registry.get("plink2").installed(),
+                                reason=str(registry.get("plink2").unavailable()))
 
 N, M = 150, 40
 NEGATIVE_POS = 5  # .bim position -9: PLINK 2 would drop it
@@ -102,7 +106,7 @@ def _check_against_ols(table: dict, G: np.ndarray, y: np.ndarray, X: np.ndarray)
 
 def test_beta_se_p_are_complete_case_ols_with_the_intercept_added(toy):
     out = toy["dir"] / "plink2"
-    plink2.run(toy["request"], "none", out, keep_raw=toy["dir"] / "raw")
+    plink2.run(replace(toy["request"], keep_raw=str(toy["dir"] / "raw")), "none", out)
     table = read_assoc_tsv(f"{out}.assoc.tsv")
     null = read_null_json(f"{out}.null.json")
     G, y, X = toy["G"], toy["y"], toy["X"]

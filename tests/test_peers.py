@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +107,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def _available(tool: str) -> bool:
-    return bool(registry.get(tool).load_runner().installed())
+    return registry.get(tool).installed()
 
 
 RUNS = {
@@ -132,8 +133,8 @@ def results(dataset: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
         if not _available(tool):
             continue
         out = out_dir / f"{tool}_{mode}"
-        extra = {"keep_raw": out_dir / "gemma_raw"} if tool == "gemma" else {}
-        run(request, mode, out, **extra)
+        raw = str(out_dir / "gemma_raw") if tool == "gemma" else None
+        run(replace(request, keep_raw=raw), mode, out)
         found[(tool, mode)] = (
             read_assoc_tsv(f"{out}.assoc.tsv"),
             read_null_json(f"{out}.null.json"),
@@ -435,7 +436,7 @@ def test_a_snp_in_the_covariate_span_is_collinear_for_every_tool(dataset, tmp_pa
 
 def test_reported_rows_match_ids_among_the_snps_given():
     """The one matcher of a tool's output rows to ours (every subprocess runner uses it)."""
-    from lmmcompare.runners._common import reported_rows
+    from lmmcompare.runners.tool_output import reported_rows
 
     ids = np.array(["rs5", "rs1", "rs9", "rs3"])
     given = np.array([0, 2, 3])

@@ -10,7 +10,7 @@ import pytest
 
 from exactlmm.errors import InputError
 from lmmcompare import plots
-from lmmcompare.benchmarks import read_benchmarks
+from lmmcompare.job_metrics import read_job_metrics
 
 
 def _pvalues(seed: int, n: int = 300) -> tuple[np.ndarray, np.ndarray]:
@@ -104,7 +104,7 @@ def test_plot_input_errors(tmp_path: Path) -> None:
 BENCH_HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 
 
-def test_read_benchmarks(tmp_path: Path) -> None:
+def test_read_job_metrics(tmp_path: Path) -> None:
     one = tmp_path / "one.tsv"
     one.write_text(BENCH_HEADER + "1.50\t0:00:01\t120.5\t300\t100\t110\t0.1\t0.2\t80\t1.2\n"
                    "1.70\t0:00:01\t-\t-\t-\t-\t-\t-\t-\t-\n")
@@ -115,7 +115,7 @@ def test_read_benchmarks(tmp_path: Path) -> None:
         {"tool": "exactlmm", "mode": "fixed", "dataset": "hs", "n_samples": 1410,
          "n_snps": 10768},
     ]
-    bench = read_benchmarks(zip([one, two], meta, strict=True))
+    bench = read_job_metrics(zip([one, two], meta, strict=True))
     assert list(bench.columns[:8]) == [
         "tool", "mode", "dataset", "n_samples", "n_snps", "repeat", "seconds", "h:m:s"]
     assert list(bench.tool) == ["gemma", "gemma", "exactlmm"]
@@ -125,16 +125,16 @@ def test_read_benchmarks(tmp_path: Path) -> None:
     assert bench.max_rss.iloc[1:].isna().all()
     plots.runtime_plot(bench, path=tmp_path / "runtime.png")  # NaN memory is drawn as "no data"
     assert (tmp_path / "runtime.svg").stat().st_size > 1000
-    empty = read_benchmarks([])
+    empty = read_job_metrics([])
     assert empty.empty and "seconds" in empty.columns
     bad = tmp_path / "bad.tsv"
     bad.write_text("time\tmax_rss\n1\t2\n")
     with pytest.raises(InputError, match=r"bad\.tsv: benchmark table has no 's'"):
-        read_benchmarks([(bad, meta[0])])
+        read_job_metrics([(bad, meta[0])])
     with pytest.raises(InputError, match="not found"):
-        read_benchmarks([(tmp_path / "missing.tsv", meta[0])])
+        read_job_metrics([(tmp_path / "missing.tsv", meta[0])])
     with pytest.raises(ValueError, match="lacks n_snps"):
-        read_benchmarks([(one, {k: v for k, v in meta[0].items() if k != "n_snps"})])
+        read_job_metrics([(one, {k: v for k, v in meta[0].items() if k != "n_snps"})])
 
 
 def test_every_mode_of_the_registry_has_a_style():
@@ -194,7 +194,7 @@ def test_timed_out_runs_are_drawn_at_their_limit(tmp_path: Path, monkeypatch) ->
 
 
 def test_runtime_table_has_one_row_per_run_sorted_by_size(tmp_path: Path) -> None:
-    from lmmcompare.benchmarks import RUNTIME_COLUMNS, runtime_table
+    from lmmcompare.job_metrics import RUNTIME_COLUMNS, runtime_table
 
     files = {}
     for name, rows in {"a": ["2.0", "4.0"], "b": ["600.5"], "c": ["1.0"]}.items():
@@ -209,7 +209,7 @@ def test_runtime_table_has_one_row_per_run_sorted_by_size(tmp_path: Path) -> Non
         {"tool": "gemma", "mode": "refit", "dataset": "small", "n_samples": 1000,
          "n_snps": 100, "timed_out": False, "time_limit": np.nan},
     ]
-    bench = read_benchmarks(zip(files.values(), meta, strict=True))
+    bench = read_job_metrics(zip(files.values(), meta, strict=True))
     table = runtime_table(bench)
     assert tuple(table.columns) == RUNTIME_COLUMNS
     assert list(table.dataset) == ["small", "big", "big"]
@@ -222,4 +222,4 @@ def test_runtime_table_has_one_row_per_run_sorted_by_size(tmp_path: Path) -> Non
     assert limited.time_limit.iloc[0] == 900.0 and np.isnan(limited.time_limit.iloc[1])
     assert limited.time_limit.iloc[2] == 600.0  # the stopped run's own record
     assert list(limited.timed_out) == [False, False, True]
-    assert runtime_table(read_benchmarks([])).empty
+    assert runtime_table(read_job_metrics([])).empty

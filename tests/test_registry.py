@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from exactlmm.errors import InputError
 from lmmcompare import registry
 from lmmcompare.runners import RunRequest
 from lmmcompare.runs import (
-    ASSOC_BENCHMARK,
+    ASSOC_JOB_METRICS,
     ASSOC_LOG,
     ASSOC_PREFIX,
     Run,
@@ -23,23 +24,25 @@ from lmmcompare.runs import (
     runs_skipped_in_config,
     scheduled_runs,
 )
+from lmmcompare.workflow_config import check_schema_follows_registry, validated
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
 
 
 def test_schema_follows_the_registry():
-    """The schema names no tool (a tool added to the registry needs no schema edit); its modes
-    are the registry's; the configs name only registry tools."""
+    """The schema names no tool (a tool added to the registry needs no schema edit); its modes,
+    pair modes and statistics are the registry's (checked whenever a config is validated, and
+    a drifted copy is an error); the configs name only registry tools."""
     tools = SCHEMA["properties"]["tools"]
     assert "properties" not in tools and tools["additionalProperties"] == {"$ref": "#/$defs/tool"}
-    assert tuple(SCHEMA["$defs"]["tool"]["properties"]["modes"]["items"]["enum"]) == (
-        registry.MODES
-    )
     tolerance = SCHEMA["$defs"]["tolerance"]["properties"]
     assert "enum" not in tolerance["tool_a"] and "enum" not in tolerance["tool_b"]
-    assert tuple(tolerance["mode"]["enum"]) == registry.pair_modes()
-    assert tuple(tolerance["statistic"]["enum"]) == registry.STATISTICS
+    check_schema_follows_registry(SCHEMA)
+    drifted = copy.deepcopy(SCHEMA)
+    drifted["$defs"]["tool"]["properties"]["modes"]["items"]["enum"].remove("none")
+    with pytest.raises(RuntimeError, match="the modes"):
+        check_schema_follows_registry(drifted)
     for config in (ROOT / "config.yaml", ROOT / "config/ci.yaml"):
         given = yaml.safe_load(config.read_text()).get("tools") or {}
         assert set(given) <= set(registry.TOOLS), config
@@ -76,10 +79,11 @@ def test_reference_is_ours_and_first():
 
 
 def test_runs_table_from_a_config():
-    config = {
-        "datasets": {"a": {"skip": ["pylmm:refit"]}, "b": {"skip": ["gemma"]}},
+    sim = {"simulate": {"n_samples": 50, "n_snps": 100}}
+    config = validated({
+        "datasets": {"a": {**sim, "skip": ["pylmm:refit"]}, "b": {**sim, "skip": ["gemma"]}},
         "tools": {"fastlmm": {"modes": []}, "gemma": {"modes": ["fixed", "refit"]}},
-    }
+    })
     modes = configured_modes(config)
     assert modes["exactlmm"] == registry.get("exactlmm").modes  # left out: all its modes
     assert modes["fastlmm"] == () and modes["gemma"] == ("fixed", "refit")
@@ -95,7 +99,7 @@ def test_runs_table_from_a_config():
         Run("a", "pylmm", "refit"), Run("b", "gemma", "fixed"), Run("b", "gemma", "refit")
     ]
     with pytest.raises(InputError, match="config error at tools: unknown tool 'bolt9'"):
-        configured_modes({"datasets": {}, "tools": {"bolt9": {"modes": []}}})
+        configured_modes(validated({"datasets": {}, "tools": {"bolt9": {"modes": []}}}))
 
 
 def test_one_layout_for_a_run():
@@ -104,7 +108,7 @@ def test_one_layout_for_a_run():
     assert run.null_json == "results/assoc/hs1940/gemma.refit.null.json"
     assert run.assoc_tsv == "results/assoc/hs1940/gemma.refit.assoc.tsv"
     assert run.log == ASSOC_LOG.format(**run.as_dict())
-    assert run.benchmark == ASSOC_BENCHMARK.format(**run.as_dict())
+    assert run.job_metrics == ASSOC_JOB_METRICS.format(**run.as_dict())
     assert Run.from_dict(run.as_dict()) == run
     assert str(run) == "hs1940: gemma refit"
 

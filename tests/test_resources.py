@@ -39,3 +39,34 @@ def test_runtime_grows_with_the_work_and_pylmm_refit_with_m() -> None:
     assert 3 * (small - 1) < third <= 3 * small  # three times, rounded up to whole minutes
     assert resources.kinship_runtime_minutes(20_000, 50_000) > (
         resources.kinship_runtime_minutes(2_000, 50_000))
+
+
+class _Wildcards(dict):
+    """What Snakemake passes a resource function: named wildcards with ``keys()``."""
+
+    __getattr__ = dict.__getitem__
+
+
+def test_the_rules_functions_ask_by_what_the_job_is(tmp_path: Path) -> None:
+    """One pair of functions serves every rule: a tool run costs its registry entry's (no tool
+    is named in resources.py), a chunk job one saved basis, the fit ours, the kinship job its
+    own."""
+    (tmp_path / "x.fam").write_text("f i 0 0 0 -9\n" * 3000)
+    (tmp_path / "x.snplist").write_text("rs\n" * 20_000)
+    files = _Wildcards(fam=tmp_path / "x.fam", snplist=tmp_path / "x.snplist")
+    n, m = 3000, 20_000
+    run = _Wildcards(dataset="d", tool="pylmm", mode="refit")
+    assert resources.mem_mb(run, files, 2) == resources.tool_memory_mb("pylmm", n, m, 2)
+    assert resources.runtime(run, files, 1) == resources.tool_runtime_minutes("pylmm", "refit",
+                                                                              n, m)
+    chunk = _Wildcards(dataset="d", mode="loco", chunk="2", n_chunks="4")
+    assert resources.mem_mb(chunk, files, 1) == resources.chunk_memory_mb(n, m)
+    assert resources.runtime(chunk, files, 1) == resources.tool_runtime_minutes(
+        "exactlmm", "loco", n, m // 4)
+    fit = _Wildcards(dataset="d", model="kinship")
+    assert resources.mem_mb(fit, files, 1) == resources.tool_memory_mb("exactlmm", n, m)
+    kinship = _Wildcards(dataset="d")
+    assert resources.mem_mb(kinship, files, 1) == resources.kinship_memory_mb(n)
+    assert resources.runtime(kinship, files, 3) == resources.kinship_runtime_minutes(n, m, 3)
+    source = Path(resources.__file__).read_text()
+    assert not any(f'"{name}"' in source for name in ("exactlmm", "pylmm", "refit"))

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from exactlmm.cli import main
-from lmmcompare.benchmarks import sum_benchmarks
+from lmmcompare.job_metrics import sum_job_metrics as sum_benchmarks
 from lmmcompare.runners import RunRequest
 from lmmcompare.runners import exactlmm as ours
 

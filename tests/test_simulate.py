@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from bed_reader import open_bed
 
-from exactlmm.cli import main
 from exactlmm.errors import InputError
+from lmmcompare.cli import main
 from lmmcompare.simulate import simulate_dataset, standardize
 
 BASE = dict(
@@ -212,7 +212,7 @@ def test_bad_arguments_raise_one_line(tmp_path: Path, change: dict, fragment: st
 
 
 def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """``exactlmm simulate`` writes what simulate_dataset writes; bad input is one line."""
+    """``lmmcompare simulate`` writes what simulate_dataset writes; bad input is one line."""
     args = ["simulate", "--out", str(tmp_path / "cli"), "--n-samples", "50", "--n-snps", "40",
             "--n-chromosomes", "2", "--seed", "3", "--h2", "0.3", "--n-causal", "2",
             "--causal-h2", "0.1", "--sib-fraction", "0.2", "--n-covariates", "1"]
@@ -230,12 +230,15 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(bad) == 2
     err = capsys.readouterr().err
     lines = err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("exactlmm: error: simulate: h2 must lie "
+    assert len(lines) == 1 and lines[0].startswith("lmmcompare: error: simulate: h2 must lie "
                                                    "strictly between 0 and 1"), err
     assert not list(tmp_path.glob("bad*"))
     with pytest.raises(SystemExit) as exit_info:  # argparse: a missing option, exit 2
         main(["simulate", "--out", str(tmp_path / "x")])
     assert exit_info.value.code == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.startswith("lmmcompare ")
 
 
 # ------------------------------------------------------------- semi-synthetic phenotypes

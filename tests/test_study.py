@@ -105,29 +105,6 @@ def test_heritability_bias_and_rmse():
     assert row.n_replicates == 3
 
 
-def test_replicate_seeds_depend_on_scenario_and_replicate_only():
-    seeds = {study.replicate_seed(7, s, r) for s in ("null", "h2_0.5") for r in range(50)}
-    assert len(seeds) == 100 and all(0 <= s < 2**63 for s in seeds)
-    assert study.replicate_seed(7, "null", 3) == study.replicate_seed(7, "null", 3)
-    assert study.replicate_seed(8, "null", 3) != study.replicate_seed(7, "null", 3)
-
-
-def test_scenarios_expand_to_seeded_replicate_datasets():
-    study_config = {"seed": 5, "scenarios": {
-        "null": {"replicates": 2, "simulate": {"n_samples": 50, "n_snps": 100, "seed": 99},
-                 "skip": ["pylmm:refit"]},
-        "h2_high": {"replicates": 1, "simulate": {"n_samples": 50, "n_snps": 100}},
-    }}
-    datasets = study.expand_scenarios(study_config)
-    assert list(datasets) == ["null-r000", "null-r001", "h2_high-r000"]
-    first = datasets["null-r000"]
-    assert first["simulate"]["seed"] == study.replicate_seed(5, "null", 0)  # not the 99 given
-    assert first["study"] == {"scenario": "null", "replicate": 0}
-    assert first["skip"] == ["pylmm:refit"] and first["kinship"] is None
-    assert datasets["null-r001"]["simulate"]["seed"] != first["simulate"]["seed"]
-    assert study.expand_scenarios({}) == {}
-
-
 def test_proximal_table_pairs_full_and_loco_runs():
     power = pd.DataFrame([
         {"scenario": "s", "tool": "exactlmm", "mode": mode, "statistic": "p_wald",

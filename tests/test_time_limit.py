@@ -11,10 +11,11 @@ from types import SimpleNamespace
 import pytest
 from peer_helpers import toy_request
 
-from exactlmm.io.results import read_outcome
 from lmmcompare import registry
+from lmmcompare.outcomes import read_outcome
 from lmmcompare.runners import ToolFailed
 from lmmcompare.runs import Run, configured_time_limits, execute
+from lmmcompare.workflow_config import validated
 
 
 def _gone(pid: int) -> bool:
@@ -89,7 +90,7 @@ def test_a_failing_run_fails_and_a_skip_is_a_skip(tmp_path, monkeypatch, make_pl
 
 
 def test_time_limits_from_the_config():
-    limits = configured_time_limits({"tools": {"gemma": {"modes": ["refit"], "time_limit": 60},
-                                               "pylmm": {"modes": []}}})
+    limits = configured_time_limits(validated({"tools": {
+        "gemma": {"modes": ["refit"], "time_limit": 60}, "pylmm": {"modes": []}}}))
     assert limits["gemma"] == 60 and limits["pylmm"] is None and limits["exactlmm"] is None
     assert set(limits) == set(registry.TOOLS)

@@ -21,7 +21,7 @@ The public API (``__all__``), from files to results:
 * dosages: :func:`impute_center` → :class:`ImputedBlock`, :func:`classify`,
   :func:`count_errcodes` (the ``errcode`` rule: ``TESTED`` = ``"."`` or one of ``ERRCODES``);
 * outputs: :func:`write_assoc_tsv`, :func:`read_assoc_tsv`, :func:`write_null_json`,
-  :func:`read_null_json`, :func:`read_outcome`;
+  :func:`read_null_json`;
 * :class:`InputError`: bad input, a one-line message naming the file.
 
 No SNP makes an analysis fail: every selected SNP gets a row, an untestable one (no call,
@@ -64,7 +64,6 @@ from exactlmm.io.results import (
     TESTED,
     read_assoc_tsv,
     read_null_json,
-    read_outcome,
     write_assoc_tsv,
     write_null_json,
 )
@@ -114,7 +113,6 @@ __all__ = [
     "read_assoc_tsv",
     "read_kinship",
     "read_null_json",
-    "read_outcome",
     "spectrum_from_genotypes",
     "spectrum_from_kinship",
     "write_assoc_tsv",

@@ -1,4 +1,4 @@
-"""Command line: ``exactlmm qc | kinship | fit | assoc | gather | simulate`` (PLINK/GEMMA-style
+"""Command line: ``exactlmm qc | kinship | fit | assoc | gather`` (PLINK/GEMMA-style
 flags).
 
 Each subcommand is an argparse subparser ending in ``set_defaults(runner=...)``; :func:`main`
@@ -300,29 +300,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output prefix")
     p.set_defaults(runner=run_gather)
 
-    p = sub.add_parser("simulate", help="simulate PLINK genotypes and an LMM phenotype",
-                       description="Simulate PLINK genotypes and an LMM phenotype with a known "
-                                   "truth (lmmcompare.simulate): writes PREFIX.bed/.bim/.fam, "
-                                   "PREFIX.pheno, PREFIX.covar (with --n-covariates) and "
-                                   "PREFIX.truth.json.")
-    p.add_argument("--out", required=True, type=_out_prefix, metavar="PREFIX",
-                   help="output prefix")
-    p.add_argument("--n-samples", type=int, required=True, metavar="N")
-    p.add_argument("--n-snps", type=int, required=True, metavar="M")
-    p.add_argument("--n-chromosomes", type=int, required=True, metavar="C")
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--h2", type=float, required=True, help="total heritability, in (0, 1)")
-    p.add_argument("--n-causal", type=int, required=True)
-    p.add_argument("--causal-h2", type=float, required=True,
-                   help="variance explained by the causal SNPs, in [0, h2)")
-    p.add_argument("--n-populations", type=int, default=1)
-    p.add_argument("--fst", type=float, default=0.0)
-    p.add_argument("--sib-fraction", type=float, default=0.0)
-    p.add_argument("--missing-rate", type=float, default=0.0)
-    p.add_argument("--maf-min", type=float, default=0.05)
-    p.add_argument("--n-covariates", type=int, default=0)
-    p.add_argument("--intercept", type=float, default=1.0)
-    p.set_defaults(runner=run_simulate)
     return parser
 
 
@@ -729,19 +706,6 @@ def run_gather(args: argparse.Namespace) -> None:
     record["gathered"] = provenance(PROG, __version__, _parameters(args))
     write_table_pairs([(args.out, table, record)])
     _log(f"{record['n_snps']} SNPs from {record['chunks']} chunks -> {args.out}.assoc.tsv")
-
-
-def run_simulate(args: argparse.Namespace) -> None:
-    try:
-        from lmmcompare.simulate import simulate_dataset
-    except ModuleNotFoundError as err:  # the distribution ships it; a trimmed install may not
-        if not (err.name or "").startswith("lmmcompare"):
-            raise
-        raise InputError(f"simulate needs the lmmcompare package ({err})") from None
-    arguments = {k: v for k, v in vars(args).items() if k not in ("runner", "out")}
-    truth = simulate_dataset(args.out, **arguments)
-    _log(f"simulated {args.n_samples} samples x {args.n_snps} SNPs, true γ = "
-         f"{truth['gamma']:.6g} -> {args.out}.bed/.bim/.fam/.pheno/.truth.json")
 
 
 if __name__ == "__main__":  # pragma: no cover

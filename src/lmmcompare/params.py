@@ -246,6 +246,23 @@ def reml_from_fastlmm_nll(nll: float) -> float:
     return -float(nll)
 
 
+def se_from_t_test(beta: Any, p: Any, df: int) -> np.ndarray:
+    """se = |β|/|t| of a tool that prints β and the p of a two-sided t test but no se (EMMAX).
+
+    p = I_{ν/(ν+t²)}(ν/2, ½) (the regularized incomplete beta function, Numerical Recipes
+    ``betai``), so x = I⁻¹_p(ν/2, ½) and t² = ν(1 − x)/x, ν = ``df``.  NA where p is 1 (t = 0:
+    se undefined from p) or 0 (underflow) or not finite.
+    """
+    from scipy.special import betaincinv
+
+    beta = np.asarray(beta, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    ok = np.isfinite(p) & (p > 0) & (p < 1) & np.isfinite(beta)
+    x = betaincinv(0.5 * df, 0.5, np.where(ok, p, 0.5))
+    t = np.sqrt(df * (1.0 - x) / x)
+    return np.where(ok, np.abs(beta) / np.where(ok, t, 1.0), np.nan)
+
+
 def standard_form(
     gamma: float,
     mean_diag: float,

@@ -24,8 +24,8 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from exactlmm.io.atomic import atomic_write
-from lmmcompare.benchmarks import BENCH_META
 from lmmcompare.compare import lambda_gc, minus_log10, pearson
+from lmmcompare.job_metrics import BENCH_META
 
 _RC = {
     "svg.hashsalt": "exactlmm",
@@ -359,7 +359,7 @@ def runtime_plot(bench: pd.DataFrame, *, path: str | Path) -> None:
     """Wall time against N and against M, and peak memory against N; log axes.
 
     ``bench`` has columns ``tool, mode, dataset, n_samples, n_snps, seconds, max_rss`` (MB), e.g.
-    from :func:`lmmcompare.benchmarks.read_benchmarks`.  One line per tool × mode (colour by
+    from :func:`lmmcompare.job_metrics.read_job_metrics`.  One line per tool × mode (colour by
     tool, dashed for refit) through the median over repeats.  The N panels use the SNP count
     with the most distinct N (the M panel likewise the sample count with the most distinct M),
     named in the panel title.  Rows with ``timed_out`` (and their ``time_limit``) are runs

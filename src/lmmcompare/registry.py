@@ -43,12 +43,14 @@ from __future__ import annotations
 
 import importlib
 import math
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
 from typing import Any
 
 from exactlmm.errors import InputError
+from exactlmm.io.results import STATISTIC_COLUMNS
 from lmmcompare import params
 
 MODES = ("fixed", "refit", "loco", "none")
@@ -61,8 +63,9 @@ GENOTYPE_KINSHIP_MODES = ("loco",)
 """Modes whose kinship each tool builds from the genotypes (the standardized kinship of the run's
 SNPs), not the shared kinship file: their γ is on that kinship."""
 
-STATISTICS = ("p_wald", "p_lrt", "p_score")
-"""p-value columns of an association table."""
+STATISTICS = tuple(name for name in STATISTIC_COLUMNS if name.startswith("p_"))
+"""p-value columns of an association table (``p_wald``, ``p_lrt``, ``p_score``): those of the
+statistic columns (``exactlmm.io.results.STATISTIC_COLUMNS``, their one definition)."""
 
 REFERENCE = "exactlmm"
 """The tool every other one is plotted against (ours)."""
@@ -71,6 +74,42 @@ Conversion = Callable[[Mapping[str, Any], float], dict[str, Any]]
 
 NO_KINSHIP_GAP = "it is a mixed model; the no-kinship baseline is PLINK 2"
 """Why an LMM has no ``none`` mode."""
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a tool needs to run here: programs (names on PATH, or paths) and Python modules that
+    must import, and the one-line hint that installs them."""
+
+    programs: tuple[str, ...] = ()
+    modules: tuple[str, ...] = ()
+    install: str = ""
+
+    def missing(self) -> str | None:
+        """The first thing missing, in a few words, or ``None`` when all are here."""
+        for program in self.programs:
+            if shutil.which(program) is None:
+                return f"'{program}' not found on PATH"
+        for module in self.modules:
+            try:
+                importlib.import_module(module)
+            except ImportError as err:
+                return f"import {module} failed: {err}"
+        return None
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one run of a tool costs at most, for the scheduler (``lmmcompare.resources``, whose
+    docstring has the model): the N × N double matrices it holds at once, whether it streams the
+    genotypes in blocks or may hold all N × M as doubles, the factor on the time of rotating the
+    genotypes (2N²M flops), and extra seconds per SNP in some modes.  The default is a peer's
+    bound."""
+
+    n2_copies: int = 6
+    streams_genotypes: bool = False
+    rotation_margin: float = 20.0
+    seconds_per_snp: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -102,6 +141,11 @@ class Tool:
     reference_modes:
         For a mode ours does not have, the mode of ours its runs are compared with (a
         cross-mode pair of the concordance table).
+    needs:
+        The programs and Python modules the tool needs here (a run without them is skipped as
+        not installed; the tests run the installed tools).
+    cost:
+        What a run costs at most (memory, time) for the scheduler.
     """
 
     name: str
@@ -114,6 +158,8 @@ class Tool:
     summary: str
     mode_gaps: Mapping[str, str] = field(default_factory=dict)
     reference_modes: Mapping[str, str] = field(default_factory=dict)
+    needs: Needs = Needs()
+    cost: Cost = Cost()
 
     def __post_init__(self) -> None:
         unknown = (
@@ -142,6 +188,17 @@ class Tool:
     def kind(self) -> str:
         """``"exact"`` or ``"approximate"`` (how its agreement with ours is judged)."""
         return "exact" if self.exact else "approximate"
+
+    def unavailable(self) -> str | None:
+        """Why the tool cannot run here (one line, with the install hint), or ``None``."""
+        missing = self.needs.missing()
+        if missing is None:
+            return None
+        return f"{self.label} is not installed ({missing}); {self.needs.install}"
+
+    def installed(self) -> bool:
+        """Whether everything the tool needs is here."""
+        return self.unavailable() is None
 
     def load_runner(self) -> ModuleType:
         """The runner module (imported now)."""
@@ -303,6 +360,9 @@ _ENTRIES = (
         summary="ours: exact REML/ML, covariates projected out, eigh of the kinship; Wald, "
                 "LRT and score; refit = GEMMA -lmm 4 semantics; loco = --loco",
         mode_gaps={"none": NO_KINSHIP_GAP},
+        # At most three N × N matrices (the kinship overwritten by its eigenvectors, the rotated
+        # block, one work copy: docs/BENCHMARKS.md), genotypes in blocks, one GEMM per block.
+        cost=Cost(n2_copies=3, streams_genotypes=True, rotation_margin=2.0),
     ),
     Tool(
         name="pylmm",
@@ -311,6 +371,7 @@ _ENTRIES = (
         statistics=("p_wald",),
         exact=True,
         runner="lmmcompare.runners.pylmm",
+        needs=Needs(modules=("pylmm3.lmm",), install="pip install pylmm3"),
         to_standard=_pylmm_to_standard,
         summary="pylmm3 0.1.1 (PyPI), LMM class: REML null fit, Wald t test; refit = "
                 "LMM.fit(X=snp) per SNP",
@@ -318,6 +379,8 @@ _ENTRIES = (
             "loco": "pylmm3 takes one kinship for every SNP",
             "none": NO_KINSHIP_GAP,
         },
+        # Its per-SNP refit: measured 20–60 ms a SNP at N ≤ 1,400; a margin for larger N.
+        cost=Cost(seconds_per_snp={"refit": 0.2}),
     ),
     Tool(
         name="fastlmm",
@@ -326,6 +389,9 @@ _ENTRIES = (
         statistics=("p_wald",),
         exact=True,
         runner="lmmcompare.runners.fastlmm",
+        needs=Needs(modules=("fastlmm.association", "fastlmm.inference.lmm_cov",
+                             "pysnptools.kernelreader", "pysnptools.snpreader"),
+                    install="pip install fastlmm six"),
         to_standard=_fastlmm_to_standard,
         summary="fastlmm (PyPI) single_snp with our kinship as K0: REML null h2, Wald F test",
         mode_gaps={
@@ -341,6 +407,7 @@ _ENTRIES = (
         statistics=STATISTICS,
         exact=True,
         runner="lmmcompare.runners.gemma",
+        needs=Needs(programs=("gemma",), install="apt-get install gemma"),
         to_standard=_gemma_to_standard,
         summary="GEMMA 0.98.5 (Debian gemma) -lmm 4 with our kinship via -k: per-SNP REML "
                 "Wald, ML LRT, score",
@@ -358,6 +425,7 @@ _ENTRIES = (
         statistics=("p_wald",),
         exact=True,
         runner="lmmcompare.runners.emmax",
+        needs=Needs(programs=("emmax",), install="apt-get install emmax"),
         to_standard=_emmax_to_standard,
         summary="EMMAX beta-07Mar2010 (Debian emmax) with our kinship via -k: exact REML null "
                 "δ (grid + bisection, resolution 1e-4 in log δ) held for every SNP (P3D), "
@@ -375,6 +443,7 @@ _ENTRIES = (
         statistics=("p_wald",),
         exact=False,
         runner="lmmcompare.runners.bolt",
+        needs=Needs(programs=("bolt",), install="apt-get install bolt-lmm"),
         to_standard=_bolt_to_standard,
         summary="BOLT-LMM 2.4.0 (Debian bolt-lmm) --lmmInfOnly: leave-one-chromosome-out "
                 "infinitesimal model on its own GRM of the tested SNPs, one Monte-Carlo REML "
@@ -394,6 +463,8 @@ _ENTRIES = (
         statistics=("p_wald",),
         exact=True,
         runner="lmmcompare.runners.glimix",
+        needs=Needs(modules=("glimix_core.lmm", "numpy_sugar.linalg"),
+                    install="pip install glimix-core==3.1.12"),
         to_standard=_glimix_to_standard,
         summary="glimix-core 3.1.12 (PyPI) LMM(restricted=True): exact REML null fit on our "
                 "kinship, FastScanner at the null variance ratio; Wald F(1, n − c − 1) from "
@@ -411,6 +482,7 @@ _ENTRIES = (
         statistics=("p_wald",),
         exact=False,
         runner="lmmcompare.runners.plink2",
+        needs=Needs(programs=("plink2",), install="apt-get install plink2"),
         to_standard=_plink2_to_standard,
         summary="PLINK 2 2.00a3.5 (Debian plink2) --glm omit-ref: least squares on the "
                 "intercept, covariates and a1 dosage (complete cases per SNP), t test; no "
@@ -464,6 +536,15 @@ def reference_mode(tool: str, mode: str) -> str | None:
     ``reference_modes``), or ``None``; a tool the registry does not know has none."""
     entry = TOOLS.get(tool)
     return None if entry is None else entry.reference_modes.get(mode)
+
+
+def kinds() -> str:
+    """``"exact: A, B; approximate: C"``: the tools' labels by kind (the concordance table's
+    caption)."""
+    by_kind: dict[str, list[str]] = {}
+    for tool in TOOLS.values():
+        by_kind.setdefault(tool.kind, []).append(tool.label)
+    return "; ".join(f"{kind}: {', '.join(labels)}" for kind, labels in by_kind.items())
 
 
 def statistics_of(name: str) -> tuple[str, ...]:

@@ -2,54 +2,48 @@
 
 A cluster scheduler places a job by the memory (``mem_mb``, MB) and time (``runtime``, minutes)
 it asks for: too little and the job is killed, too much and it waits in the queue.  The rules
-declare both as functions of N (samples in the ``.fam``) and M (SNPs in the QC list), evaluated
-when the job's inputs exist, and scaled by the attempt (a retried job asks for twice, three
-times as much).  The numbers are upper bounds, not predictions:
+declare both as :func:`mem_mb` and :func:`runtime`, functions of N (samples in the job's
+``.fam``) and M (SNPs in its QC list), evaluated when the job's inputs exist, and scaled by the
+attempt (a retried job asks for twice, three times as much).  The numbers are upper bounds, not
+predictions; what a tool's run costs is its registry entry's (``registry.Cost``), so no tool is
+named here:
 
-* **Memory.**  The N × N matrices a run holds — ours at most three (the kinship overwritten by
-  its eigenvectors, the rotated block and one work copy: docs/BENCHMARKS.md), one in a chunk
-  job of a saved model (:data:`OURS_CHUNK_N2_COPIES`), a peer up to
-  :data:`PEER_N2_COPIES` (kinship, eigenvectors and the copies a tool makes of them) — plus the
-  genotypes as doubles (a peer may hold all N × M; ours streams blocks of
-  :data:`BLOCK_SNPS`), plus :data:`BASE_MB` for the interpreter and libraries (every run
-  measured here used 100–900 MB at N ≤ 2,000), times :data:`MEMORY_MARGIN`.
+* **Memory.**  The N × N matrices a run holds (``Cost.n2_copies``; one in a chunk job of a
+  saved model, :data:`CHUNK_N2_COPIES`) plus the genotypes as doubles (all N × M, or blocks of
+  :data:`BLOCK_SNPS` for a tool that streams them), plus :data:`BASE_MB` for the interpreter
+  and libraries (every run measured here used 100–900 MB at N ≤ 2,000), times
+  :data:`MEMORY_MARGIN`.
 * **Time.**  The eigendecomposition (≈ 9N³ flops, times :data:`EIGH_MARGIN`) and the rotation
-  of the genotypes (2N²M flops, times :data:`TIME_MARGIN` for a peer — the slowest rotate SNP
-  by SNP, a GLS per SNP — or :data:`OURS_TIME_MARGIN`) at :data:`FLOPS` (a pessimistic
-  one-core rate), plus :data:`BASE_MINUTES`.  PyLMM's refit adds
-  :data:`PYLMM_REFIT_SECONDS_PER_SNP`.
+  of the genotypes (2N²M flops, times ``Cost.rotation_margin``: the slowest peers rotate SNP by
+  SNP, a GLS per SNP) at :data:`FLOPS` (a pessimistic one-core rate), plus
+  ``Cost.seconds_per_snp`` of the run's mode, plus :data:`BASE_MINUTES`.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
+
+from lmmcompare import registry
 
 BASE_MB = 1000
 """Memory of the interpreter, the libraries and small arrays (MB)."""
 MEMORY_MARGIN = 1.5
 """Factor on the estimated arrays."""
-OURS_N2_COPIES = 3
-"""N × N double matrices exactlmm holds at once."""
-OURS_CHUNK_N2_COPIES = 1
+CHUNK_N2_COPIES = 1
 """N × N double matrices one chunk job of ours holds: the saved eigenbasis it scans with (LOCO:
 one chromosome's at a time, never the genome-wide one; N = 4,000: 331 MB peak)."""
-PEER_N2_COPIES = 6
-"""N × N double matrices a peer may hold at once (kinship, eigenvectors and copies)."""
 BLOCK_SNPS = 4096
-"""SNPs exactlmm holds as doubles at a time."""
+"""SNPs a tool that streams its genotypes holds as doubles at a time."""
 FLOPS = 2e10
 """A pessimistic rate of one core's dense linear algebra (flop/s)."""
 EIGH_MARGIN = 2.0
 """Factor on the eigendecomposition's time."""
-TIME_MARGIN = 20.0
-"""Factor on the rotation's time of a peer: the slowest do it a SNP at a time."""
-OURS_TIME_MARGIN = 2.0
-"""Factor on the rotation's time of ours (one GEMM per block of SNPs)."""
+KINSHIP_MARGIN = 2.0
+"""Factor on the kinship's N²M flops (one dsyrk per block)."""
 BASE_MINUTES = 10
 """Start-up, reading the inputs and writing the outputs (minutes)."""
-PYLMM_REFIT_SECONDS_PER_SNP = 0.2
-"""PyLMM's per-SNP refit: measured 20–60 ms a SNP at N ≤ 1,400; a margin for larger N."""
 
 
 def count_lines(path: str | Path) -> int:
@@ -64,29 +58,28 @@ def _memory_mb(doubles: int, attempt: int) -> int:
     return math.ceil(attempt * (BASE_MB + MEMORY_MARGIN * 8 * doubles / 1e6))
 
 
+def _minutes(seconds: float, attempt: int) -> int:
+    return math.ceil(attempt * (BASE_MINUTES + seconds / 60.0))
+
+
 def tool_memory_mb(tool: str, n: int, m: int, attempt: int = 1) -> int:
-    """``mem_mb`` of one tool run on N samples and M SNPs (module docstring)."""
-    if tool == "exactlmm":
-        doubles = OURS_N2_COPIES * n * n + n * min(m, BLOCK_SNPS)
-    else:
-        doubles = PEER_N2_COPIES * n * n + n * m
-    return _memory_mb(doubles, attempt)
+    """``mem_mb`` of one run of ``tool`` on N samples and M SNPs (module docstring)."""
+    cost = registry.get(tool).cost
+    held = min(m, BLOCK_SNPS) if cost.streams_genotypes else m
+    return _memory_mb(cost.n2_copies * n * n + n * held, attempt)
 
 
 def chunk_memory_mb(n: int, m: int, attempt: int = 1) -> int:
     """``mem_mb`` of one chunk job of ours (``scan_chunks``), whose fit job made the
     eigendecomposition: one saved N × N basis and a block of SNPs."""
-    doubles = OURS_CHUNK_N2_COPIES * n * n + n * min(m, BLOCK_SNPS)
-    return _memory_mb(doubles, attempt)
+    return _memory_mb(CHUNK_N2_COPIES * n * n + n * min(m, BLOCK_SNPS), attempt)
 
 
 def tool_runtime_minutes(tool: str, mode: str, n: int, m: int, attempt: int = 1) -> int:
-    """``runtime`` (minutes) of one tool run on N samples and M SNPs (module docstring)."""
-    margin = OURS_TIME_MARGIN if tool == "exactlmm" else TIME_MARGIN
-    seconds = (EIGH_MARGIN * 9.0 * n**3 + margin * 2.0 * n * n * m) / FLOPS
-    if tool == "pylmm" and mode == "refit":
-        seconds += PYLMM_REFIT_SECONDS_PER_SNP * m
-    return math.ceil(attempt * (BASE_MINUTES + seconds / 60.0))
+    """``runtime`` (minutes) of one run of ``tool`` in ``mode`` on N samples and M SNPs."""
+    cost = registry.get(tool).cost
+    seconds = (EIGH_MARGIN * 9.0 * n**3 + cost.rotation_margin * 2.0 * n * n * m) / FLOPS
+    return _minutes(seconds + cost.seconds_per_snp.get(mode, 0.0) * m, attempt)
 
 
 def kinship_memory_mb(n: int, attempt: int = 1) -> int:
@@ -97,5 +90,40 @@ def kinship_memory_mb(n: int, attempt: int = 1) -> int:
 def kinship_runtime_minutes(n: int, m: int, attempt: int = 1) -> int:
     """``runtime`` (minutes) of the kinship job: N²M flops (one dsyrk per block) and N²
     numbers written as text (at 2·10⁶ a second)."""
-    seconds = OURS_TIME_MARGIN * (n * n * m) / FLOPS + n * n / 2e6
-    return math.ceil(attempt * (BASE_MINUTES + seconds / 60.0))
+    return _minutes(KINSHIP_MARGIN * (n * n * m) / FLOPS + n * n / 2e6, attempt)
+
+
+# ----------------------------------------------------------- what the rules call (Snakemake)
+
+
+def job_size(input: Any) -> tuple[int, int]:
+    """(N, M) of a job: samples in its ``.fam``, SNPs in its QC list."""
+    return count_lines(input.fam), count_lines(input.snplist)
+
+
+def mem_mb(wildcards: Any, input: Any, attempt: int) -> int:
+    """``mem_mb`` of a job, by what its wildcards say it is: a tool run (``tool``), a chunk of
+    our scan (``chunk``), our fit of a saved model (``model``: ours on N and M), or else the
+    kinship job."""
+    n, m = job_size(input)
+    if "tool" in wildcards.keys():
+        return tool_memory_mb(wildcards.tool, n, m, attempt)
+    if "chunk" in wildcards.keys():
+        return chunk_memory_mb(n, m, attempt)
+    if "model" in wildcards.keys():
+        return tool_memory_mb(registry.REFERENCE, n, m, attempt)
+    return kinship_memory_mb(n, attempt)
+
+
+def runtime(wildcards: Any, input: Any, attempt: int) -> int:
+    """``runtime`` (minutes) of a job, by its wildcards as :func:`mem_mb`: a chunk of our scan
+    in mode ``mode`` takes ours on its M/N_chunks SNPs, our fit ours in ``fixed`` mode."""
+    n, m = job_size(input)
+    if "tool" in wildcards.keys():
+        return tool_runtime_minutes(wildcards.tool, wildcards.mode, n, m, attempt)
+    if "chunk" in wildcards.keys():
+        share = -(-m // int(wildcards.n_chunks))
+        return tool_runtime_minutes(registry.REFERENCE, wildcards.mode, n, share, attempt)
+    if "model" in wildcards.keys():
+        return tool_runtime_minutes(registry.REFERENCE, "fixed", n, m, attempt)
+    return kinship_runtime_minutes(n, m, attempt)

@@ -10,10 +10,10 @@ below, with ``{dataset}``, ``{tool}``, ``{mode}`` wildcards)::
     results/assoc/{dataset}/{tool}.{mode}.assoc.tsv   per-SNP table (docs/DESIGN.md)
     results/assoc/{dataset}/{tool}.{mode}.null.json   null model, or the skipped-run record
     results/logs/assoc/{dataset}/{tool}.{mode}.log
-    results/benchmarks/assoc/{dataset}/{tool}.{mode}.tsv
+    results/job_metrics/assoc/{dataset}/{tool}.{mode}.tsv    Snakemake's benchmark: file
 
-A run's outcome is ``ok`` or ``skipped(reason)`` (:class:`exactlmm.io.results.RunOutcome`), written
-by :func:`execute` and read back by :func:`load`, which every consumer uses.
+A run's outcome is ``ok`` or ``skipped(reason)`` (:class:`lmmcompare.outcomes.RunOutcome`),
+written by :func:`execute` and read back by :func:`load`, which every consumer uses.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from exactlmm.errors import InputError
-from exactlmm.io.results import RunOutcome, read_outcome, write_skipped
 from lmmcompare import registry
+from lmmcompare.outcomes import RunOutcome, read_outcome, write_skipped
 from lmmcompare.runners import RunRequest, SkipRun, ToolFailed
 
 if TYPE_CHECKING:  # pandas is a workflow dependency; imported when a table is read
@@ -40,13 +40,13 @@ if TYPE_CHECKING:  # pandas is a workflow dependency; imported when a table is r
 
 ASSOC_PREFIX = "results/assoc/{dataset}/{tool}.{mode}"
 ASSOC_LOG = "results/logs/assoc/{dataset}/{tool}.{mode}.log"
-ASSOC_BENCHMARK = "results/benchmarks/assoc/{dataset}/{tool}.{mode}.tsv"
+ASSOC_JOB_METRICS = "results/job_metrics/assoc/{dataset}/{tool}.{mode}.tsv"
 # Our scans in chunks (scan_chunks > 1): the saved model of a dataset (MODEL_OF_MODE of
 # lmmcompare.runners.exactlmm: kinship or loco) and chunk I of N of a mode's scan.
 MODEL_PREFIX = "results/models/{dataset}/exactlmm.{model}"
-MODEL_BENCHMARK = "results/benchmarks/exactlmm_fit/{dataset}/{model}.tsv"
+MODEL_JOB_METRICS = "results/job_metrics/exactlmm_fit/{dataset}/{model}.tsv"
 CHUNK_PREFIX = "results/assoc/{dataset}/chunks/exactlmm.{mode}.{chunk}of{n_chunks}"
-CHUNK_BENCHMARK = "results/benchmarks/exactlmm_chunk/{dataset}/{mode}.{chunk}of{n_chunks}.tsv"
+CHUNK_JOB_METRICS = "results/job_metrics/exactlmm_chunk/{dataset}/{mode}.{chunk}of{n_chunks}.tsv"
 
 
 @dataclass(frozen=True, order=True)
@@ -71,9 +71,9 @@ class Run:
         return f"{self.prefix}.null.json"
 
     @property
-    def benchmark(self) -> str:
-        """Snakemake benchmark file of the run."""
-        return ASSOC_BENCHMARK.format(**asdict(self))
+    def job_metrics(self) -> str:
+        """The run's job metrics: the file of Snakemake's ``benchmark:`` directive."""
+        return ASSOC_JOB_METRICS.format(**asdict(self))
 
     @property
     def log(self) -> str:
@@ -91,13 +91,29 @@ class Run:
         return f"{self.dataset}: {self.tool} {self.mode}"
 
 
+def chunk_prefixes(dataset: str, mode: str, n_chunks: int) -> list[str]:
+    """The prefixes of chunks 1..N of our scan of ``dataset`` in ``mode`` (``scan_chunks``)."""
+    return [CHUNK_PREFIX.format(dataset=dataset, mode=mode, chunk=i, n_chunks=n_chunks)
+            for i in range(1, n_chunks + 1)]
+
+
+def chunked_scan_job_metrics(dataset: str, mode: str, n_chunks: int) -> list[str]:
+    """The job metrics files of a chunked scan's jobs: its model's fit and every chunk."""
+    from lmmcompare.runners.exactlmm import MODEL_OF_MODE
+
+    model = MODEL_JOB_METRICS.format(dataset=dataset, model=MODEL_OF_MODE[mode])
+    return [model, *(CHUNK_JOB_METRICS.format(dataset=dataset, mode=mode, chunk=i,
+                                            n_chunks=n_chunks) for i in range(1, n_chunks + 1))]
+
+
 # ----------------------------------------------------------------------- runs of a config
 
 
 def configured_modes(config: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
-    """Modes each registry tool runs in: the config's ``tools:`` entry, else every mode the
-    tool has.  A tool in the config that the registry does not know is an ``InputError``."""
-    given = config.get("tools") or {}
+    """Modes each registry tool runs in: the (validated) config's ``tools:`` entry, else every
+    mode the tool has.  A tool in the config that the registry does not know is an
+    ``InputError``."""
+    given = config["tools"]
     unknown = sorted(set(given) - set(registry.TOOLS))
     if unknown:
         raise InputError(
@@ -111,14 +127,16 @@ def configured_modes(config: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
 
 
 def configured_time_limits(config: Mapping[str, Any]) -> dict[str, float | None]:
-    """Seconds each registry tool's runs may take (the config's ``tools: {name: {time_limit}}``;
-    ``None``, the default, for no limit): a run past it is stopped and recorded as timed out."""
-    given = config.get("tools") or {}
-    return {name: (given.get(name) or {}).get("time_limit") for name in registry.TOOLS}
+    """Seconds each registry tool's runs may take (the validated config's ``tools: {name:
+    {time_limit}}``; ``None`` for no limit, also for a tool the config leaves out): a run past it
+    is stopped and recorded as timed out."""
+    given = config["tools"]
+    return {name: given[name]["time_limit"] if name in given else None
+            for name in registry.TOOLS}
 
 
 def _skipped_in_config(spec: Mapping[str, Any], tool: str, mode: str) -> bool:
-    entries = set(spec.get("skip") or ())
+    entries = set(spec["skip"])
     return tool in entries or f"{tool}:{mode}" in entries
 
 
@@ -150,10 +168,11 @@ def execute(
 ) -> RunOutcome:
     """Run ``run.tool`` in ``run.mode`` on ``request``; return its outcome.
 
-    The outputs go to ``out`` (default ``run.prefix``).  A mode the tool does not have (its
-    registry entry) and a :class:`~lmmcompare.runners.SkipRun` raised by the runner (tool not
-    installed, dataset it cannot take) are written as a skipped run with the reason; any other
-    exception propagates (the run failed).
+    The outputs go to ``out`` (default ``run.prefix``).  A mode the tool does not have and a
+    tool that is not installed here (both from its registry entry: ``Tool.modes``,
+    ``Tool.needs``) and a :class:`~lmmcompare.runners.SkipRun` raised by the runner (a dataset
+    it cannot take) are written as a skipped run with the reason; any other exception
+    propagates (the run failed).
 
     Without ``time_limit`` the tool runs in this process.  With one (seconds), it runs in a
     forked child process in a session of its own, so that a tool's own programs are stopped
@@ -167,6 +186,8 @@ def execute(
     prefix.parent.mkdir(parents=True, exist_ok=True)
     if run.mode not in tool.modes:
         write_skipped(prefix, tool.name, run.mode, tool.why_not(run.mode))
+    elif (missing := tool.unavailable()) is not None:
+        write_skipped(prefix, tool.name, run.mode, missing)
     elif time_limit is None:
         _run_tool(tool, request, run.mode, prefix)
     else:

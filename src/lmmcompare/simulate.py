@@ -107,56 +107,12 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def _validate(
-    *,
-    n_samples: int,
-    n_snps: int,
-    n_chromosomes: int,
-    seed: int,
-    h2: float,
-    n_causal: int,
-    causal_h2: float,
-    n_populations: int,
-    fst: float,
-    sib_fraction: float,
-    missing_rate: float,
-    maf_min: float,
-    n_covariates: int,
-    intercept: float,
-    null_chromosomes: int = 0,
-) -> None:
-    """Raise a one-line ``InputError`` for the first argument that is out of range."""
-    for name, value in (
-        ("n_samples", n_samples),
-        ("n_snps", n_snps),
-        ("n_chromosomes", n_chromosomes),
-        ("seed", seed),
-        ("n_causal", n_causal),
-        ("n_populations", n_populations),
-        ("n_covariates", n_covariates),
-    ):
-        _check(_is_int(value), f"{name} must be an integer (got {value!r})")
-    for name, value in (
-        ("h2", h2),
-        ("causal_h2", causal_h2),
-        ("fst", fst),
-        ("sib_fraction", sib_fraction),
-        ("missing_rate", missing_rate),
-        ("maf_min", maf_min),
-        ("intercept", intercept),
-    ):
-        _check(
-            isinstance(value, (int, float, np.floating)) and np.isfinite(value),
-            f"{name} must be a finite number (got {value!r})",
-        )
-    _check(n_samples >= 2, f"n_samples must be at least 2 (got {n_samples})")
-    _check(n_snps >= 1, f"n_snps must be at least 1 (got {n_snps})")
-    _check(seed >= 0, f"seed must be a non-negative integer (got {seed})")
-    _check(
-        1 <= n_chromosomes <= min(22, n_snps),
-        f"n_chromosomes must lie in 1..min(22, n_snps) = 1..{min(22, n_snps)} "
-        f"(got {n_chromosomes}; codes above 22 mean sex chromosomes to PLINK tools)",
-    )
+def check_phenotype_model(*, h2: float, n_causal: int, causal_h2: float, **_: Any) -> None:
+    """The phenotype model's own rule, the one check of it (the simulators and the workflow's
+    config checks call it): 0 < h2 < 1 (γ = h2/(1 − h2) finite and positive),
+    0 <= causal_h2 < h2, and n_causal and causal_h2 both positive or both zero.  A one-line
+    ``InputError`` for the first that fails; other keyword arguments are ignored (a whole
+    parameter set can be passed)."""
     _check(
         0.0 < h2 < 1.0,
         f"h2 must lie strictly between 0 and 1 (got {h2}): "
@@ -166,12 +122,41 @@ def _validate(
         0.0 <= causal_h2 < h2,
         f"causal_h2 must satisfy 0 <= causal_h2 < h2 = {h2} (got {causal_h2})",
     )
-    _check(0 <= n_causal <= n_snps, f"n_causal must lie in 0..n_snps = {n_snps} (got {n_causal})")
     _check(
         (n_causal > 0) == (causal_h2 > 0),
         f"n_causal = {n_causal} and causal_h2 = {causal_h2} disagree: "
         "give both as positive or both as zero",
     )
+
+
+def _validate(arguments: dict[str, Any]) -> None:
+    """Raise a one-line ``InputError`` for the first of :func:`simulate_dataset`'s
+    ``arguments`` that is out of range."""
+    for name in ("n_samples", "n_snps", "n_chromosomes", "seed", "n_causal", "n_populations",
+                 "n_covariates"):
+        value = arguments[name]
+        _check(_is_int(value), f"{name} must be an integer (got {value!r})")
+    for name in ("h2", "causal_h2", "fst", "sib_fraction", "missing_rate", "maf_min",
+                 "intercept"):
+        value = arguments[name]
+        _check(
+            isinstance(value, (int, float, np.floating)) and np.isfinite(value),
+            f"{name} must be a finite number (got {value!r})",
+        )
+    (n_samples, n_snps, n_chromosomes, seed, n_causal, n_populations, fst, sib_fraction,
+     missing_rate, maf_min, n_covariates, null_chromosomes) = (arguments[name] for name in (
+        "n_samples", "n_snps", "n_chromosomes", "seed", "n_causal", "n_populations", "fst",
+        "sib_fraction", "missing_rate", "maf_min", "n_covariates", "null_chromosomes"))
+    _check(n_samples >= 2, f"n_samples must be at least 2 (got {n_samples})")
+    _check(n_snps >= 1, f"n_snps must be at least 1 (got {n_snps})")
+    _check(seed >= 0, f"seed must be a non-negative integer (got {seed})")
+    _check(
+        1 <= n_chromosomes <= min(22, n_snps),
+        f"n_chromosomes must lie in 1..min(22, n_snps) = 1..{min(22, n_snps)} "
+        f"(got {n_chromosomes}; codes above 22 mean sex chromosomes to PLINK tools)",
+    )
+    check_phenotype_model(**arguments)
+    _check(0 <= n_causal <= n_snps, f"n_causal must lie in 0..n_snps = {n_snps} (got {n_causal})")
     _check(
         1 <= n_populations <= n_samples,
         f"n_populations must lie in 1..n_samples = {n_samples} (got {n_populations})",
@@ -338,6 +323,21 @@ def _sample_table(fid: list[str], iid: list[str], columns: dict[str, np.ndarray]
     return "\n".join(lines) + "\n"
 
 
+def _write_phenotype_files(out_prefix: str | Path, fid: list[str], iid: list[str],
+                           phenotype: np.ndarray, covariates: np.ndarray, truth: dict) -> None:
+    """``{out}.pheno``, ``{out}.covar`` (only with covariates: a stale one from an earlier run
+    with covariates would contradict the truth record, so it is removed) and
+    ``{out}.truth.json``, each atomically."""
+    write_text_atomic(f"{out_prefix}.pheno", _sample_table(fid, iid, {"pheno": phenotype}))
+    if covariates.shape[1] > 0:
+        columns = {f"cov{k + 1}": covariates[:, k] for k in range(covariates.shape[1])}
+        write_text_atomic(f"{out_prefix}.covar", _sample_table(fid, iid, columns))
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{out_prefix}.covar")
+    write_text_atomic(f"{out_prefix}.truth.json", json.dumps(truth, indent=1) + "\n")
+
+
 def simulate_dataset(
     out_prefix: str | Path,
     *,
@@ -413,7 +413,7 @@ def simulate_dataset(
         "intercept": intercept,
         "null_chromosomes": null_chromosomes,
     }
-    _validate(**arguments)
+    _validate(arguments)
     out_prefix = Path(out_prefix)
     (rng_genotypes, rng_missing, rng_causal, rng_polygenic, rng_noise, rng_covariates) = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)
@@ -526,20 +526,12 @@ def simulate_dataset(
     }
 
     write_plink_atomic(out_prefix, genotypes, properties)
-    write_text_atomic(f"{out_prefix}.pheno", _sample_table(fid, iid, {"pheno": phenotype}))
-    if n_covariates > 0:
-        columns = {f"cov{k + 1}": covariates[:, k] for k in range(n_covariates)}
-        write_text_atomic(f"{out_prefix}.covar", _sample_table(fid, iid, columns))
-    else:
-        # A stale .covar from an earlier run with covariates would contradict the truth record.
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(f"{out_prefix}.covar")
-    write_text_atomic(f"{out_prefix}.truth.json", json.dumps(truth, indent=1) + "\n")
+    _write_phenotype_files(out_prefix, fid, iid, phenotype, covariates, truth)
     return truth
 
 
 def simulator(source: str) -> Callable[..., dict]:
-    """The function that writes a dataset of a simulated source (``lmmcompare.study``'s
+    """The function that writes a dataset of a simulated source (``lmmcompare.workflow_config``'s
     ``SIMULATED_SOURCES``): :func:`simulate_dataset` for ``simulate`` (Balding–Nichols),
     :func:`lmmcompare.coalescent.simulate_coalescent_dataset` for ``msprime``.  Each takes
     ``(out_prefix, **parameters)`` and returns the truth record."""
@@ -589,10 +581,7 @@ def simulate_phenotype(
     arguments = {"bfile": str(bfile), "seed": seed, "h2": h2, "n_causal": n_causal,
                  "causal_h2": causal_h2, "n_covariates": n_covariates, "intercept": intercept,
                  "null_chromosomes": null_chromosomes}
-    _check(0.0 < h2 < 1.0, f"h2 must lie strictly between 0 and 1 (got {h2})")
-    _check(0.0 <= causal_h2 < h2, f"causal_h2 must satisfy 0 <= causal_h2 < h2 (got {causal_h2})")
-    _check((n_causal > 0) == (causal_h2 > 0),
-           "n_causal and causal_h2 must both be positive or both zero")
+    check_phenotype_model(h2=h2, n_causal=n_causal, causal_h2=causal_h2)
     ds = open_plink(bfile)
     n = ds.n_samples
     testable = np.zeros(ds.n_snps, dtype=bool)
@@ -644,14 +633,6 @@ def simulate_phenotype(
             continue  # the phenotype is drawn on genotypes already in place
         with open(source, "rb") as src, atomic_write(f"{out_prefix}{suffix}", "wb") as dst:
             shutil.copyfileobj(src, dst)
-    fid, iid = ds.fid.tolist(), ds.iid.tolist()
-    write_text_atomic(f"{out_prefix}.pheno", _sample_table(fid, iid, {"pheno": phenotype}))
-    if n_covariates > 0:
-        columns = {f"cov{k + 1}": covariates[:, k] for k in range(n_covariates)}
-        write_text_atomic(f"{out_prefix}.covar", _sample_table(fid, iid, columns))
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(f"{out_prefix}.covar")
     genetic = polygenic + causal_part
     truth: dict[str, Any] = {
         "gamma": h2 / (1.0 - h2),
@@ -675,5 +656,6 @@ def simulate_phenotype(
         "provenance": provenance("lmmcompare.simulate.simulate_phenotype", __version__,
                                  arguments),
     }
-    write_text_atomic(f"{out_prefix}.truth.json", json.dumps(truth, indent=1) + "\n")
+    _write_phenotype_files(out_prefix, ds.fid.tolist(), ds.iid.tolist(), phenotype, covariates,
+                           truth)
     return truth

@@ -32,7 +32,6 @@ Definitions
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -205,7 +204,7 @@ def heritability_table(rows: pd.DataFrame) -> pd.DataFrame:
 def runtime_table(benchmarks: pd.DataFrame, scenarios: Mapping[str, str]) -> pd.DataFrame:
     """Wall time and peak memory of every tool run per scenario × tool × mode, over replicates.
 
-    ``benchmarks`` is :func:`lmmcompare.benchmarks.read_benchmarks`' table of the study's tool
+    ``benchmarks`` is :func:`lmmcompare.job_metrics.read_job_metrics`' table of the study's tool
     runs (one row per run and repeat; skipped runs left out by the caller), ``scenarios`` maps
     each replicate dataset to its scenario.  Columns: ``scenario tool mode``, ``seconds_mean``,
     ``seconds_sd`` (ddof 1, NaN for one replicate), ``seconds_max``, ``max_rss_mb_mean``,
@@ -233,18 +232,6 @@ def runtime_table(benchmarks: pd.DataFrame, scenarios: Mapping[str, str]) -> pd.
     return pd.DataFrame(out, columns=columns)
 
 
-def replicate_seed(base_seed: int, scenario: str, replicate: int) -> int:
-    """The seed of one replicate, from the study's seed, the scenario name and the replicate
-    number only (so adding a scenario or replicates changes no other replicate's draws):
-    the first 8 bytes of sha256("{base_seed}/{scenario}/{replicate}"), as an integer < 2⁶³.
-
-    >>> replicate_seed(1, "null", 0) == replicate_seed(1, "null", 0) != replicate_seed(1, "null", 1)
-    True
-    """
-    digest = hashlib.sha256(f"{base_seed}/{scenario}/{replicate}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") >> 1
-
-
 def proximal_table(power: pd.DataFrame, full: str = "fixed", loco: str = "loco") -> pd.DataFrame:
     """Proximal contamination (Listgarten et al. 2012; Yang et al. 2014, MLMi against MLMe):
     for every tool with runs in both ``full`` (the causal SNP's chromosome in the kinship) and
@@ -258,40 +245,3 @@ def proximal_table(power: pd.DataFrame, full: str = "fixed", loco: str = "loco")
     merged["mean_chisq_diff"] = merged["mean_chisq_causal_loco"] - merged["mean_chisq_causal_full"]
     merged["power_diff"] = merged["power_loco"] - merged["power_full"]
     return merged
-
-
-SIMULATED_SOURCES = ("simulate", "msprime")
-"""Sources that simulate genotypes and phenotype (config keys; lmmcompare.simulate.simulator):
-Balding–Nichols SNPs, or coalescent chromosomes with recombination."""
-
-SOURCES = (*SIMULATED_SOURCES, "semi_synthetic")
-"""How a scenario's data are made (config keys): simulated genotypes, or a phenotype simulated
-on a configured dataset's real genotypes."""
-
-
-def scenario_source(spec: dict) -> str:
-    """``simulate`` or ``semi_synthetic``: the one source a scenario (or a dataset) names."""
-    given = [source for source in SOURCES if source in spec]
-    if len(given) != 1:
-        raise ValueError(f"give exactly one of {', '.join(SOURCES)}, found {given or 'neither'}")
-    return given[0]
-
-
-def expand_scenarios(study: dict) -> dict[str, dict]:
-    """The datasets of a study config: for every scenario and replicate r (0-based), a dataset
-    ``{scenario}-r{r:03d}`` simulated (``simulate``, ``msprime``: genotypes and phenotype;
-    ``semi_synthetic``: a phenotype on real genotypes) with the scenario's parameters and the
-    seed :func:`replicate_seed` (``study.seed``, scenario, r); each spec also holds
-    ``"study": {"scenario", "replicate"}``."""
-    datasets = {}
-    for scenario, spec in (study.get("scenarios") or {}).items():
-        for replicate in range(int(spec["replicates"])):
-            seed = replicate_seed(int(study.get("seed", 1)), scenario, replicate)
-            source = scenario_source(spec)
-            datasets[f"{scenario}-r{replicate:03d}"] = {
-                source: {**spec[source], "seed": seed},
-                "kinship": spec.get("kinship"),
-                "skip": list(spec.get("skip") or []),
-                "study": {"scenario": scenario, "replicate": replicate},
-            }
-    return datasets

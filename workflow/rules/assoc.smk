@@ -15,13 +15,13 @@ rule assoc:
     log:
         ASSOC_LOG,
     benchmark:
-        ASSOC_BENCHMARK
+        ASSOC_JOB_METRICS
     conda:
         tool_env
     threads: TOOL_THREADS
     resources:
-        mem_mb=assoc_mem_mb,
-        runtime=assoc_runtime,
+        mem_mb=mem_mb,
+        runtime=runtime,
     params:
         request=run_request,
         time_limit=run_time_limit,
@@ -32,9 +32,9 @@ rule assoc:
 # Our scans in chunks (scan_chunks: N > 1): per dataset one fit job per saved model (fixed and
 # refit share the kinship file's; loco has its own), N chunk jobs per scan, and a gather job
 # that writes the scan's usual outputs, the single run's byte for byte (the table), and its
-# benchmark: the fit's and the chunks' seconds summed (lmmcompare.benchmarks.sum_benchmarks).
+# benchmark: the fit's and the chunks' seconds summed (lmmcompare.job_metrics.sum_job_metrics).
 # A time limit (tools: {exactlmm: {time_limit}}) does not apply to chunked scans.
-if chunk_count() > 1:
+if N_CHUNKS > 1:
 
     ruleorder: exactlmm_gather > assoc
 
@@ -46,13 +46,13 @@ if chunk_count() > 1:
         log:
             "results/logs/exactlmm_fit/{dataset}/{model}.log",
         benchmark:
-            MODEL_BENCHMARK
+            MODEL_JOB_METRICS
         conda:
             "../../envs/exactlmm.yaml"
         threads: TOOL_THREADS
         resources:
-            mem_mb=model_mem_mb,
-            runtime=model_runtime,
+            mem_mb=mem_mb,
+            runtime=runtime,
         params:
             request=run_request,
             prefix=MODEL_PREFIX,
@@ -67,13 +67,13 @@ if chunk_count() > 1:
         log:
             "results/logs/exactlmm_chunk/{dataset}/{mode}.{chunk}of{n_chunks}.log",
         benchmark:
-            CHUNK_BENCHMARK
+            CHUNK_JOB_METRICS
         conda:
             "../../envs/exactlmm.yaml"
         threads: TOOL_THREADS
         resources:
-            mem_mb=chunk_mem_mb,
-            runtime=chunk_runtime,
+            mem_mb=mem_mb,
+            runtime=runtime,
         params:
             prefix=CHUNK_PREFIX,
         script:
@@ -81,18 +81,17 @@ if chunk_count() > 1:
 
     rule exactlmm_gather:
         input:
-            unpack(gather_inputs),
+            unpack(chunk_outputs),
         output:
-            assoc=ASSOC_PREFIX.replace("{tool}", "exactlmm") + ".assoc.tsv",
-            null=ASSOC_PREFIX.replace("{tool}", "exactlmm") + ".null.json",
-            benchmark=ASSOC_BENCHMARK.replace("{tool}", "exactlmm"),
+            assoc=ASSOC_PREFIX.replace("{tool}", registry.REFERENCE) + ".assoc.tsv",
+            null=ASSOC_PREFIX.replace("{tool}", registry.REFERENCE) + ".null.json",
+            job_metrics=ASSOC_JOB_METRICS.replace("{tool}", registry.REFERENCE),
         log:
-            ASSOC_LOG.replace("{tool}", "exactlmm"),
+            ASSOC_LOG.replace("{tool}", registry.REFERENCE),
         localrule: True
         conda:
             "../../envs/exactlmm.yaml"
         params:
-            chunks=chunk_prefixes,
-            benchmarks=gather_benchmarks,
+            n_chunks=N_CHUNKS,
         script:
             "../../scripts/scan_chunks.py"

@@ -5,19 +5,18 @@
 rule loglik_at_gamma:
     input:
         unpack(analysis_inputs),
-        nulls=dataset_null_models,
+        unpack(run_files),
     output:
         table="results/compare/{dataset}.loglik.tsv",
     log:
         "results/logs/loglik_at_gamma/{dataset}.log",
     benchmark:
-        "results/benchmarks/loglik_at_gamma/{dataset}.tsv"
+        "results/job_metrics/loglik_at_gamma/{dataset}.tsv"
     conda:
         "../../envs/exactlmm.yaml"
     params:
-        mpheno=phenotype_column_of_run,
-        center_kinship=config["center_kinship"],
-        runs=dataset_runs,
+        request=run_request,
+        runs=selected_run_records,
     script:
         "../../scripts/loglik_at_gamma.py"
 
@@ -25,19 +24,18 @@ rule loglik_at_gamma:
 rule concordance:
     input:
         unpack(truth_file),
-        assoc=dataset_assoc_tables,
-        nulls=dataset_null_models,
-        loglik="results/compare/{dataset}.loglik.tsv",
+        unpack(run_files),
+        loglik=rules.loglik_at_gamma.output.table,
     output:
         concordance="results/compare/{dataset}.concordance.tsv",
     log:
         "results/logs/concordance/{dataset}.log",
     benchmark:
-        "results/benchmarks/concordance/{dataset}.tsv"
+        "results/job_metrics/concordance/{dataset}.tsv"
     conda:
         "../../envs/exactlmm.yaml"
     params:
-        runs=dataset_runs,
+        runs=selected_run_records,
         alpha=config["alpha"],
     script:
         "../../scripts/concordance.py"
@@ -45,19 +43,18 @@ rule concordance:
 
 rule truth_distance:
     input:
-        truth="results/data/{dataset}/genotypes.truth.json",
-        assoc=dataset_assoc_tables,
-        nulls=dataset_null_models,
+        unpack(truth_file),
+        unpack(run_files),
     output:
         table="results/compare/{dataset}.truth.tsv",
     log:
         "results/logs/truth_distance/{dataset}.log",
     benchmark:
-        "results/benchmarks/truth_distance/{dataset}.tsv"
+        "results/job_metrics/truth_distance/{dataset}.tsv"
     conda:
         "../../envs/exactlmm.yaml"
     params:
-        runs=dataset_runs,
+        runs=selected_run_records,
         alpha=config["alpha"],
     script:
         "../../scripts/truth_distance.py"
@@ -65,7 +62,7 @@ rule truth_distance:
 
 rule combine_concordance:
     input:
-        all_concordance_tables(),
+        expand(rules.concordance.output.concordance, dataset=DATASET_NAMES),
     output:
         report(
             "results/compare/all.concordance.tsv",
@@ -76,18 +73,18 @@ rule combine_concordance:
     log:
         "results/logs/combine/concordance.log",
     benchmark:
-        "results/benchmarks/combine/concordance.tsv"
+        "results/job_metrics/combine/concordance.tsv"
     conda:
         "../../envs/exactlmm.yaml"
     params:
-        tool_kinds=tool_kinds(),
+        tool_kinds=registry.kinds(),
     script:
         "../../scripts/combine_tables.py"
 
 
 use rule combine_concordance as combine_truth with:
     input:
-        all_truth_tables(),
+        expand(rules.truth_distance.output.table, dataset=SIMULATED_DATASETS),
     output:
         report(
             "results/compare/all.truth.tsv",
@@ -98,7 +95,7 @@ use rule combine_concordance as combine_truth with:
     log:
         "results/logs/combine/truth.log",
     benchmark:
-        "results/benchmarks/combine/truth.tsv"
+        "results/job_metrics/combine/truth.tsv"
 
 
 rule skipped_runs:
@@ -114,7 +111,7 @@ rule skipped_runs:
     log:
         "results/logs/skipped_runs/skipped_runs.log",
     benchmark:
-        "results/benchmarks/skipped_runs/skipped_runs.tsv"
+        "results/job_metrics/skipped_runs/skipped_runs.tsv"
     conda:
         "../../envs/exactlmm.yaml"
     params:
@@ -126,7 +123,7 @@ rule skipped_runs:
 
 rule check_tolerances:
     input:
-        concordance="results/compare/all.concordance.tsv",
+        concordance=rules.combine_concordance.output[0],
     output:
         report(
             "results/compare/check.txt",
@@ -137,7 +134,7 @@ rule check_tolerances:
     log:
         "results/logs/check_tolerances/check.log",
     benchmark:
-        "results/benchmarks/check_tolerances/check.tsv"
+        "results/job_metrics/check_tolerances/check.tsv"
     conda:
         "../../envs/exactlmm.yaml"
     params:

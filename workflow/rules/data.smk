@@ -7,101 +7,122 @@
 
 rule simulate:
     output:
-        bed="results/data/{dataset}/genotypes.bed",
-        bim="results/data/{dataset}/genotypes.bim",
-        fam="results/data/{dataset}/genotypes.fam",
-        pheno="results/data/{dataset}/genotypes.pheno",
-        truth="results/data/{dataset}/genotypes.truth.json",
+        multiext(
+            data_prefix("{dataset}"),
+            bed=".bed",
+            bim=".bim",
+            fam=".fam",
+            pheno=".pheno",
+            truth=".truth.json",
+        ),
     log:
         "results/logs/simulate/{dataset}.log",
     benchmark:
-        "results/benchmarks/simulate/{dataset}.tsv"
+        "results/job_metrics/simulate/{dataset}.tsv"
     wildcard_constraints:
-        dataset=simulated_without_covariates_pattern(),
+        dataset=datasets_made_by(
+            workflow_config.SIMULATED_SOURCES, with_covariates=False
+        ),
     conda:
         "../../envs/exactlmm.yaml"
     params:
-        simulation=simulation_parameters,
+        simulation=simulation,
     script:
         "../../scripts/simulate.py"
 
 
 use rule simulate as simulate_with_covariates with:
     output:
-        bed="results/data/{dataset}/genotypes.bed",
-        bim="results/data/{dataset}/genotypes.bim",
-        fam="results/data/{dataset}/genotypes.fam",
-        pheno="results/data/{dataset}/genotypes.pheno",
-        covar="results/data/{dataset}/genotypes.covar",
-        truth="results/data/{dataset}/genotypes.truth.json",
+        multiext(
+            data_prefix("{dataset}"),
+            bed=".bed",
+            bim=".bim",
+            fam=".fam",
+            pheno=".pheno",
+            covar=".covar",
+            truth=".truth.json",
+        ),
     wildcard_constraints:
-        dataset=simulated_with_covariates_pattern(),
+        dataset=datasets_made_by(
+            workflow_config.SIMULATED_SOURCES, with_covariates=True
+        ),
 
 
 rule stage_plink:
     input:
         unpack(plink_source_files),
     output:
-        bed="results/data/{dataset}/genotypes.bed",
-        bim="results/data/{dataset}/genotypes.bim",
-        fam="results/data/{dataset}/genotypes.fam",
-        pheno="results/data/{dataset}/genotypes.pheno",
+        multiext(
+            data_prefix("{dataset}"),
+            bed=".bed",
+            bim=".bim",
+            fam=".fam",
+            pheno=".pheno",
+        ),
     log:
         "results/logs/stage_plink/{dataset}.log",
     benchmark:
-        "results/benchmarks/stage_plink/{dataset}.tsv"
+        "results/job_metrics/stage_plink/{dataset}.tsv"
     wildcard_constraints:
-        dataset=plink_without_covariates_pattern(),
+        dataset=datasets_made_by(["plink"], with_covariates=False),
     conda:
         "../../envs/exactlmm.yaml"
     params:
-        sources=plink_source_names,
-        settings=plink_staging_settings,
+        plan=staging_plan,
     script:
         "../../scripts/stage_plink.py"
 
 
 use rule stage_plink as stage_plink_with_covariates with:
     output:
-        bed="results/data/{dataset}/genotypes.bed",
-        bim="results/data/{dataset}/genotypes.bim",
-        fam="results/data/{dataset}/genotypes.fam",
-        pheno="results/data/{dataset}/genotypes.pheno",
-        covar="results/data/{dataset}/genotypes.covar",
+        multiext(
+            data_prefix("{dataset}"),
+            bed=".bed",
+            bim=".bim",
+            fam=".fam",
+            pheno=".pheno",
+            covar=".covar",
+        ),
     wildcard_constraints:
-        dataset=plink_with_covariates_pattern(),
+        dataset=datasets_made_by(["plink"], with_covariates=True),
 
 
 rule simulate_phenotype:
     input:
         unpack(semi_synthetic_genotypes),
     output:
-        bed="results/data/{dataset}/genotypes.bed",
-        bim="results/data/{dataset}/genotypes.bim",
-        fam="results/data/{dataset}/genotypes.fam",
-        pheno="results/data/{dataset}/genotypes.pheno",
-        truth="results/data/{dataset}/genotypes.truth.json",
+        multiext(
+            data_prefix("{dataset}"),
+            bed=".bed",
+            bim=".bim",
+            fam=".fam",
+            pheno=".pheno",
+            truth=".truth.json",
+        ),
     log:
         "results/logs/simulate_phenotype/{dataset}.log",
     benchmark:
-        "results/benchmarks/simulate_phenotype/{dataset}.tsv"
+        "results/job_metrics/simulate_phenotype/{dataset}.tsv"
     wildcard_constraints:
-        dataset=semi_synthetic_without_covariates_pattern(),
+        dataset=datasets_made_by(["semi_synthetic"], with_covariates=False),
     conda:
         "../../envs/exactlmm.yaml"
     params:
-        simulation=semi_synthetic_parameters,
+        simulation=simulation,
     script:
         "../../scripts/simulate_phenotype.py"
 
 
 use rule simulate_phenotype as simulate_phenotype_with_covariates with:
     output:
-        bed="results/data/{dataset}/genotypes.bed",
-        bim="results/data/{dataset}/genotypes.bim",
-        fam="results/data/{dataset}/genotypes.fam",
-        pheno="results/data/{dataset}/genotypes.pheno",
-        covar="results/data/{dataset}/genotypes.covar",
-        truth="results/data/{dataset}/genotypes.truth.json",
+        multiext(
+            data_prefix("{dataset}"),
+            bed=".bed",
+            bim=".bim",
+            fam=".fam",
+            pheno=".pheno",
+            covar=".covar",
+            truth=".truth.json",
+        ),
     wildcard_constraints:
-        dataset=semi_synthetic_with_covariates_pattern(),
+        dataset=datasets_made_by(["semi_synthetic"], with_covariates=True),

@@ -5,11 +5,11 @@ rule qc:
     input:
         unpack(genotype_inputs),
     output:
-        snplist="results/qc/{dataset}.snplist",
+        snplist=snplist("{dataset}"),
     log:
         "results/logs/qc/{dataset}.log",
     benchmark:
-        "results/benchmarks/qc/{dataset}.tsv"
+        "results/job_metrics/qc/{dataset}.tsv"
     conda:
         "../../envs/exactlmm.yaml"
     params:
@@ -26,20 +26,20 @@ rule qc:
 rule kinship:
     input:
         unpack(plink_fileset),
-        snplist="results/qc/{dataset}.snplist",
+        snplist=rules.qc.output.snplist,
     output:
         kinship="results/kinship/{dataset}.kinship.txt",
         record="results/kinship/{dataset}.kinship.json",
     log:
         "results/logs/kinship/{dataset}.log",
     benchmark:
-        "results/benchmarks/kinship/{dataset}.tsv"
+        "results/job_metrics/kinship/{dataset}.tsv"
     conda:
         "../../envs/exactlmm.yaml"
     threads: TOOL_THREADS
     resources:
-        mem_mb=kinship_mem_mb,
-        runtime=kinship_runtime,
+        mem_mb=mem_mb,
+        runtime=runtime,
     params:
         bfile=data_prefix("{dataset}"),
         kind=kinship_kind,

@@ -4,8 +4,7 @@
 
 rule scatter_log10p:
     input:
-        assoc=mode_assoc_tables,
-        nulls=mode_null_models,
+        unpack(run_files),
     output:
         report(
             directory("results/plots/{dataset}/scatter.{mode}"),
@@ -18,19 +17,18 @@ rule scatter_log10p:
     log:
         "results/logs/scatter_log10p/{dataset}.{mode}.log",
     benchmark:
-        "results/benchmarks/scatter_log10p/{dataset}.{mode}.tsv"
+        "results/job_metrics/scatter_log10p/{dataset}.{mode}.tsv"
     conda:
         "../../envs/plots.yaml"
     params:
-        runs=mode_runs,
+        runs=selected_run_records,
     script:
         "../../scripts/plot_scatter.py"
 
 
 rule qq_plot:
     input:
-        assoc=qq_assoc_tables,
-        nulls=qq_null_models,
+        unpack(run_files),
     output:
         png=report(
             "results/plots/{dataset}/qq.{mode}.png",
@@ -43,11 +41,11 @@ rule qq_plot:
     log:
         "results/logs/qq_plot/{dataset}.{mode}.log",
     benchmark:
-        "results/benchmarks/qq_plot/{dataset}.{mode}.tsv"
+        "results/job_metrics/qq_plot/{dataset}.{mode}.tsv"
     conda:
         "../../envs/plots.yaml"
     params:
-        runs=qq_run_records,
+        runs=selected_run_records,
     script:
         "../../scripts/plot_qq.py"
 
@@ -66,7 +64,7 @@ rule gamma_agreement:
     log:
         "results/logs/gamma_agreement/gamma_agreement.log",
     benchmark:
-        "results/benchmarks/gamma_agreement/gamma_agreement.tsv"
+        "results/job_metrics/gamma_agreement/gamma_agreement.tsv"
     conda:
         "../../envs/plots.yaml"
     params:
@@ -77,7 +75,7 @@ rule gamma_agreement:
 
 rule gamma_vs_truth:
     input:
-        truth="results/compare/all.truth.tsv",
+        truth=rules.combine_truth.output[0],
     output:
         png=report(
             "results/plots/gamma_vs_truth.png",
@@ -89,7 +87,7 @@ rule gamma_vs_truth:
     log:
         "results/logs/gamma_vs_truth/gamma_vs_truth.log",
     benchmark:
-        "results/benchmarks/gamma_vs_truth/gamma_vs_truth.tsv"
+        "results/job_metrics/gamma_vs_truth/gamma_vs_truth.tsv"
     conda:
         "../../envs/plots.yaml"
     script:
@@ -98,9 +96,9 @@ rule gamma_vs_truth:
 
 rule runtime_plot:
     input:
-        benchmarks=[run.benchmark for run in MAIN_RUNS],
+        job_metrics=[run.job_metrics for run in MAIN_RUNS],
         nulls=null_models(MAIN_RUNS),
-        snplists=list(all_snplists().values()),
+        snplists=[snplist(dataset) for dataset in DATASET_NAMES],
     output:
         png=report(
             "results/plots/runtime.png",
@@ -125,12 +123,12 @@ rule runtime_plot:
     log:
         "results/logs/runtime_plot/runtime.log",
     benchmark:
-        "results/benchmarks/runtime_plot/runtime.tsv"
+        "results/job_metrics/runtime_plot/runtime.tsv"
     conda:
         "../../envs/plots.yaml"
     params:
         runs=run_records(MAIN_RUNS),
-        snplists=all_snplists(),
+        snplists={dataset: snplist(dataset) for dataset in DATASET_NAMES},
         time_limits=configured_time_limits(config),
     script:
         "../../scripts/plot_runtime.py"

@@ -5,17 +5,18 @@
 
 rule study_replicate:
     input:
-        unpack(study_replicate_inputs),
+        unpack(truth_file),
+        unpack(run_files),
     output:
         table="results/study/replicates/{dataset}.tsv",
     log:
         "results/logs/study_replicate/{dataset}.log",
     benchmark:
-        "results/benchmarks/study_replicate/{dataset}.tsv"
+        "results/job_metrics/study_replicate/{dataset}.tsv"
     conda:
         "../../envs/exactlmm.yaml"
     params:
-        runs=dataset_runs,
+        runs=selected_run_records,
         labels=study_replicate_labels,
     script:
         "../../scripts/study_replicate.py"
@@ -23,7 +24,7 @@ rule study_replicate:
 
 rule study_tables:
     input:
-        study_replicate_tables(),
+        expand(rules.study_replicate.output.table, dataset=STUDY_DATASETS),
     output:
         calibration=report(
             "results/study/calibration.tsv",
@@ -52,7 +53,7 @@ rule study_tables:
     log:
         "results/logs/study_tables/study_tables.log",
     benchmark:
-        "results/benchmarks/study_tables/study_tables.tsv"
+        "results/job_metrics/study_tables/study_tables.tsv"
     conda:
         "../../envs/exactlmm.yaml"
     script:
@@ -61,9 +62,9 @@ rule study_tables:
 
 rule study_runtime:
     input:
-        benchmarks=[run.benchmark for run in study_runs()],
-        nulls=null_models(study_runs()),
-        snplists=list(study_snplists().values()),
+        job_metrics=[run.job_metrics for run in STUDY_RUNS],
+        nulls=null_models(STUDY_RUNS),
+        snplists=[snplist(dataset) for dataset in STUDY_DATASETS],
     output:
         runtime=report(
             "results/study/runtime.tsv",
@@ -74,22 +75,22 @@ rule study_runtime:
     log:
         "results/logs/study_runtime/study_runtime.log",
     benchmark:
-        "results/benchmarks/study_runtime/study_runtime.tsv"
+        "results/job_metrics/study_runtime/study_runtime.tsv"
     conda:
         "../../envs/exactlmm.yaml"
     params:
-        runs=run_records(study_runs()),
-        snplists=study_snplists(),
-        scenarios=study_scenarios(),
+        runs=run_records(STUDY_RUNS),
+        snplists={dataset: snplist(dataset) for dataset in STUDY_DATASETS},
+        scenarios={name: DATASETS[name]["study"]["scenario"] for name in STUDY_DATASETS},
     script:
         "../../scripts/study_runtime.py"
 
 
 rule study_plots:
     input:
-        replicates=study_replicate_tables(),
-        calibration="results/study/calibration.tsv",
-        power="results/study/power.tsv",
+        replicates=expand(rules.study_replicate.output.table, dataset=STUDY_DATASETS),
+        calibration=rules.study_tables.output.calibration,
+        power=rules.study_tables.output.power,
     output:
         calibration=report(
             "results/plots/study/calibration.png",
@@ -125,10 +126,10 @@ rule study_plots:
     log:
         "results/logs/study_plots/study_plots.log",
     benchmark:
-        "results/benchmarks/study_plots/study_plots.tsv"
+        "results/job_metrics/study_plots/study_plots.tsv"
     conda:
         "../../envs/plots.yaml"
     params:
-        per_causal_h2=study_per_causal_h2(),
+        per_causal_h2=workflow_config.per_causal_h2(config["study"]),
     script:
         "../../scripts/plot_study.py"

@@ -7,13 +7,6 @@ as integers, ``inf`` as ``inf``.  The last column, ``errcode``, is ``.`` for a S
 tested and otherwise one of :data:`ERRCODES` saying why its statistics are NA (PLINK 2's
 ``ERRCODE`` column).
 
-A run's outcome is one of two typed records (:class:`RunOutcome`): ``ok`` — the null model in
-``PREFIX.null.json`` (``"status": "ok"``) and the table in ``PREFIX.assoc.tsv`` — or
-``skipped(reason)`` — ``PREFIX.null.json`` holds ``{"status": "skipped", "tool", "mode",
-"reason"}`` and ``PREFIX.assoc.tsv`` only the header, so that a workflow's file graph stays the
-same whether or not a tool could run.  :func:`write_skipped` writes the second kind,
-:func:`read_outcome` reads either back; every consumer goes through it.
-
 ``PREFIX.null.json``: the null model, ``json.dumps(indent=2)`` in the key order given.  numpy
 scalars and arrays become Python numbers and lists; Python floats are written by ``json``
 with ``repr`` (exact round trip).  A NaN becomes ``null`` (the JSON spelling of "not given",
@@ -29,7 +22,6 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +67,6 @@ NULL_REQUIRED_KEYS = ("tool", "gamma", "loglik", "likelihood")
 LIKELIHOODS = ("REML", "ML", None)
 """What ``likelihood`` can be: ``None`` for a tool that fits no likelihood (``loglik`` is then
 ``None`` too: BOLT-LMM's Monte-Carlo REML prints none, PLINK 2's regression has no kinship)."""
-STATUSES = ("ok", "skipped")
 TABLE_SHA256 = "assoc_sha256"
 """The ``null.json`` key holding the SHA-256 of the ``.assoc.tsv`` written with it."""
 
@@ -361,84 +352,6 @@ def check_pair(prefix: str | os.PathLike[str], record: Mapping[str, Any] | None 
                          "or left by another run", path=table_path)
 
 
-@dataclass(frozen=True)
-class RunOutcome:
-    """What one tool run left behind: ``ok`` with its null model, or ``skipped`` with a reason.
-
-    Attributes
-    ----------
-    status: ``"ok"`` or ``"skipped"``.
-    tool: the tool's name (as the run recorded it).
-    mode: the run's mode (``None`` when an ``ok`` record does not say).
-    reason: why the run was skipped (``None`` when ok).
-    null: the ``null.json`` record of an ok run (``None`` when skipped).
-    time_limit: seconds after which the run was stopped, for a skipped run that ran out of time
-        (``None`` otherwise).
-    """
-
-    status: str
-    tool: str
-    mode: str | None = None
-    reason: str | None = None
-    null: dict[str, Any] | None = None
-    time_limit: float | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    @property
-    def timed_out(self) -> bool:
-        """A run stopped at its time limit (drawn as "timed out" in timing plots)."""
-        return self.time_limit is not None
-
-
-def write_skipped(
-    prefix: str | os.PathLike[str], tool: str, mode: str, reason: str,
-    time_limit: float | None = None,
-) -> None:
-    """Write the two files of a skipped run atomically: a header-only ``PREFIX.assoc.tsv`` and
-    ``PREFIX.null.json`` = ``{"status": "skipped", "tool", "mode", "reason"}``, plus
-    ``"time_limit"`` (seconds) for a run stopped at its time limit."""
-    reason = " ".join(str(reason).split())
-    if not reason:
-        raise ValueError("a skipped run needs a reason")
-    record: dict[str, Any] = {"status": "skipped", "tool": tool, "mode": mode, "reason": reason}
-    if time_limit is not None:
-        record["time_limit"] = float(time_limit)
-    table = HEADER_LINE.encode()
-    with FileGroup() as group:
-        stage_result_pair(group, prefix, table,
-                          json.dumps(sealed_record(table, record), indent=2) + "\n")
-        group.commit()
-
-
-def read_outcome(prefix: str | os.PathLike[str]) -> RunOutcome:
-    """The outcome of the run whose files are ``PREFIX.null.json`` / ``PREFIX.assoc.tsv``.
-
-    The table is not read, only checked against the SHA-256 its record holds
-    (:func:`check_pair`).  Errors are those of :func:`read_null_json` and :func:`check_pair`,
-    plus a skipped record without a reason.
-    """
-    path = _prefix_path(prefix, ".null.json")
-    record = _load_json_object(path)
-    check_pair(prefix, record)
-    status = record.get("status", "ok")
-    if status not in STATUSES:
-        raise InputError(f"status is {status!r}, expected 'ok' or 'skipped'", path=path)
-    if status == "skipped":
-        reason = record.get("reason")
-        if not isinstance(reason, str) or not reason.strip():
-            raise InputError("a skipped run's record needs a 'reason'", path=path)
-        time_limit = record.get("time_limit")
-        if time_limit is not None and not (
-            isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0
-        ):
-            raise InputError(f"time_limit is {time_limit!r}, expected seconds > 0", path=path)
-        return RunOutcome("skipped", str(record.get("tool")), record.get("mode"), reason,
-                          time_limit=None if time_limit is None else float(time_limit))
-    _check_null_record(record, path)
-    return RunOutcome("ok", str(record["tool"]), record.get("mode"), None, record)
 
 
 def read_null_json(path: str | os.PathLike[str]) -> dict[str, Any]:

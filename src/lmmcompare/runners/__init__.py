@@ -1,22 +1,22 @@
 """Runners: each puts one LMM tool on our inputs and writes our two result files.
 
 A runner is a module ``lmmcompare.runners.<tool>`` named by the tool's registry entry
-(:mod:`lmmcompare.registry`) with two functions::
+(:mod:`lmmcompare.registry`) with one function::
 
     run(request: RunRequest, mode: str, out: Path) -> None
-    installed() -> bool
 
 ``run`` analyses exactly the samples our tool analyses (the ``.fam`` samples with a phenotype and
 every covariate, in ``.fam`` order; ``exactlmm.pipeline.load_inputs``), tests exactly the SNPs of
 ``request.extract``, uses the kinship file as given (in ``loco`` mode the tool builds its own from
 the genotypes, in ``none`` mode it uses none; neither loads the file), and writes
 ``OUT.assoc.tsv`` and ``OUT.null.json`` (docs/DESIGN.md).  It is called in-process by
-:func:`lmmcompare.runs.execute`, which first checks the mode against the registry.
+:func:`lmmcompare.runs.execute`, which first checks the mode and that the tool is installed,
+both against the registry entry (``Tool.modes``, ``Tool.needs``): a runner checks neither.  A
+runner of an external program runs it through :mod:`lmmcompare.runners.program`.
 
-A run that cannot happen here raises a :class:`SkipRun` (the tool is not installed, or cannot
-take this dataset) whose one-line message is the reason recorded in the skipped-run record; a
-tool that ran and failed raises :class:`ToolFailed`; bad input raises ``InputError``.
-``installed`` says whether the tool is available here (the tests run what is installed).
+A run that cannot happen here raises a :class:`SkipRun` (the tool cannot take this dataset)
+whose one-line message is the reason recorded in the skipped-run record; a tool that ran and
+failed raises :class:`ToolFailed`; bad input raises ``InputError``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ class RunRequest:
         does, the others never).
     threads: threads the tool may use (Snakemake's for the job; the BLAS libraries of an
         in-process run are limited by the job's environment).
+    keep_raw: a directory for the program's own output files and console, or ``None``
+        (:mod:`lmmcompare.runners.program`).
     """
 
     bfile: str
@@ -52,12 +54,14 @@ class RunRequest:
     extract: str
     center_kinship: bool = False
     threads: int = 1
+    keep_raw: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready parameters for provenance: everything but ``threads``, so that the same
-        config gives the same bytes whatever ``--cores`` Snakemake was given."""
+        """JSON-ready parameters for provenance: everything but ``threads`` and ``keep_raw``,
+        so that the same config gives the same bytes whatever ``--cores`` Snakemake was given
+        and wherever raw outputs are kept."""
         record = asdict(self)
-        del record["threads"]
+        del record["threads"], record["keep_raw"]
         return record
 
 

@@ -1,46 +1,46 @@
-"""What the peer runners share: loading the request, SNP summaries, the two output files.
+"""What the runners share: loading the request, SNP summaries, the null record and the two
+output files.
 
-Inputs come from the one loader of the project, :func:`exactlmm.pipeline.load_inputs`, so every
-tool analyses the same samples (``.fam`` order, phenotype and covariates present), the same SNPs
-(the request's ``extract`` list, read by ``exactlmm.qc``) and the kinship cut to those samples.
+Inputs come from the one loader of the project, :func:`exactlmm.pipeline.load_inputs`, called
+here only (:func:`load`), so every tool analyses the same samples (``.fam`` order, phenotype
+and covariates present), the same SNPs (the request's ``extract`` list, read by
+``exactlmm.qc``) and the kinship cut to those samples.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Iterable, Iterator, Sequence
+import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from exactlmm.dosage import impute_center
+from exactlmm.dosage import count_errcodes, describe_counts, impute_center
 from exactlmm.inputs import AnalysisInputs, InputOptions, load_inputs
 from exactlmm.io.plink import iter_genotype_blocks
-from exactlmm.io.results import (
-    ERRCODE_DTYPE,
-    ROW_COLUMNS,
-    STATISTIC_COLUMNS,
-    TESTED,
-    write_result_pair,
-)
+from exactlmm.io.results import ERRCODE_DTYPE, STATISTIC_COLUMNS, TESTED, write_result_pair
 from exactlmm.provenance import provenance
 from exactlmm.scan import COLLINEAR_TOLERANCE
-from lmmcompare import registry
-from lmmcompare.runners import RunRequest, ToolFailed, ToolNotInstalled
+from lmmcompare import params, registry
+from lmmcompare.runners import RunRequest
 
 GENOTYPE_BLOCK = 2048
 """SNPs per block when streaming genotypes for the per-SNP summaries."""
 
 
-def load(request: RunRequest, *, with_kinship: bool = True) -> AnalysisInputs:
-    """Read and match every input of ``request``: the kinship cut to the analysed samples, not
-    centered (each peer gets K as given), or no kinship at all with ``with_kinship=False``
-    (modes ``loco`` and ``none``: the tool builds its own, or uses none)."""
+def load(request: RunRequest, *, with_kinship: bool = True, center: bool = False
+         ) -> AnalysisInputs:
+    """Read and match every input of ``request`` (the harness's one call of
+    ``exactlmm.inputs.load_inputs``): the kinship cut to the analysed samples, as given (each
+    peer gets K as given) or double-centered over them with ``center``; no kinship at all with
+    ``with_kinship=False`` (modes ``loco`` and ``none``: the tool builds its own, or uses
+    none)."""
     return load_inputs(InputOptions(
         request.bfile, request.pheno, request.mpheno, request.covar,
         request.kinship if with_kinship else None, request.extract,
+        center_kinship=center and with_kinship,
     ))
 
 
@@ -123,110 +123,76 @@ def empty_stat_columns(m: int) -> dict[str, np.ndarray]:
     """``n``, ``af``, the statistics and ``errcode`` for ``m`` SNPs: ``n`` 0, numbers NaN (NA),
     ``errcode`` '.' (tested)."""
     out: dict[str, np.ndarray] = {"n": np.zeros(m, dtype=np.int64)}
-    for name in ROW_COLUMNS[1:-1]:
+    for name in ("af", *STATISTIC_COLUMNS):
         out[name] = np.full(m, np.nan)
     out["errcode"] = np.full(m, TESTED, dtype=ERRCODE_DTYPE)
     return out
 
 
+def summarized_snps(inputs: AnalysisInputs) -> tuple[dict[str, np.ndarray],
+                                                     dict[str, np.ndarray]]:
+    """The SNP columns and the statistics columns of the tested SNPs, ``n``, ``af`` and
+    ``errcode`` filled from one pass over the genotypes (the statistics NA)."""
+    stats = empty_stat_columns(inputs.snp_index.size)
+    for block in iter_snp_blocks(inputs):
+        record_block(stats, block)
+    return snp_columns(inputs), stats
+
+
 def write_results(out: str | os.PathLike[str], columns: dict[str, Any], record: dict) -> None:
     """Write ``OUT.assoc.tsv`` and ``OUT.null.json`` with ``exactlmm.io.results`` (NaN → NA).
 
-    One rule for every peer, as for ours: a SNP with an errcode has NA statistics, and a SNP
-    marked tested for which the tool gave no Wald p-value is ``TOOL_FAILED``.
+    One rule for every peer, as for ours: a SNP marked tested for which the tool gave no Wald
+    p-value is ``TOOL_FAILED``, and a SNP with an errcode has NA statistics.  The SNPs without
+    statistics are counted per reason on stderr (the job's log).
     """
     errcode = np.asarray(columns["errcode"]).astype(ERRCODE_DTYPE)
-    untested = errcode != TESTED
+    p_wald = np.asarray(columns["p_wald"], dtype=np.float64)
+    errcode[(errcode == TESTED) & np.isnan(p_wald)] = "TOOL_FAILED"
     for name in STATISTIC_COLUMNS:
-        columns[name] = np.where(untested, np.nan, np.asarray(columns[name], dtype=np.float64))
-    errcode[~untested & np.isnan(columns["p_wald"])] = "TOOL_FAILED"
+        columns[name] = np.where(errcode != TESTED, np.nan,
+                                 np.asarray(columns[name], dtype=np.float64))
     columns["errcode"] = errcode
+    counts = count_errcodes(errcode)
+    if counts:
+        print(f"{record['tool']}: {sum(counts.values())} of {errcode.size} SNPs without "
+              f"statistics: {describe_counts(counts)}", file=sys.stderr)
     write_result_pair(out, columns, record)
 
 
-def null_record(
-    tool: str,
-    version: str | None,
-    inputs: AnalysisInputs,
-    native: dict[str, Any],
-    loglik: float | None,
-    beta: Sequence[float] | None,
-    parameters: dict[str, Any],
-    mean_diag: float | None = None,
-) -> dict[str, Any]:
-    """The ``null.json`` record: standard fields via the tool's registry conversion plus
-    ``native`` (the tool's own numbers, by its own names).
+def write_run(
+    out: str | os.PathLike[str], tool: str, version: str | None, request: RunRequest,
+    mode: str, inputs: AnalysisInputs, stats: dict[str, np.ndarray], native: dict[str, Any], /,
+    *,
+    loglik: float | None, beta: Sequence[float] | None, mean_diag: float | None = None,
+    null_delta: bool = False, **settings: Any,
+) -> None:
+    """Write a run's ``OUT.null.json`` and ``OUT.assoc.tsv`` (:func:`write_results`).
 
-    ``mean_diag`` is t = tr(K)/n of the kinship the tool actually used, when that is not the
-    analysed samples' K as given (GEMMA re-centers K after subsetting); pve is on that K.
+    The record has the standard fields of the tool's registry conversion of its ``native``
+    numbers (by its own names) and those numbers; ``mean_diag`` is t = tr(K)/n of the kinship
+    the tool actually used when that is not the analysed samples' K as given (GEMMA re-centres
+    K after subsetting; pve is on that K); every tool that gives a log-likelihood gives the REML
+    one.  Its provenance holds the request as given, the mode and the tool's own ``settings``.
+    The table is the tested SNPs' :func:`snp_columns` and ``stats``; with ``null_delta`` its
+    ``delta`` is the null δ for every SNP it tested (a tool that holds the null variance ratio,
+    or one for all chromosomes).
     """
     t = inputs.kinship_mean_diag if mean_diag is None else float(mean_diag)
     std = registry.get(tool).to_standard(native, t)
-    return {
-        "tool": tool,
-        "version": version,
-        "mode": parameters.get("mode"),
-        # Every tool that gives a log-likelihood gives the REML one; none, no likelihood.
+    parameters = {**request.as_dict(), "mode": mode, **settings}
+    record = {
+        "tool": tool, "version": version, "mode": mode,
         "likelihood": None if loglik is None else "REML",
-        "gamma": std["gamma"],
-        "delta": std["delta"],
-        "h2": std["h2"],
-        "pve": std["pve"],
-        "kinship_mean_diag": t,
-        "sigma_g2": std["sigma_g2"],
-        "sigma_e2": std["sigma_e2"],
+        **{key: std[key] for key in ("gamma", "delta", "h2", "pve")},
+        "kinship_mean_diag": t, "sigma_g2": std["sigma_g2"], "sigma_e2": std["sigma_e2"],
         "loglik": None if loglik is None else float(loglik),
         "beta": None if beta is None else [float(b) for b in beta],
-        "covariates": inputs.covariate_names,
-        "n_samples": inputs.n_samples,
-        "n_covariates": inputs.n_covariates,
-        "native": native,
+        "covariates": inputs.covariate_names, "n_samples": inputs.n_samples,
+        "n_covariates": inputs.n_covariates, "native": native,
         "provenance": provenance(tool, version, parameters),
     }
-
-
-def run_parameters(request: RunRequest, mode: str, **extra: Any) -> dict[str, Any]:
-    """Provenance parameters: the request as given, the mode, the tool's own settings."""
-    return {**request.as_dict(), "mode": mode, **extra}
-
-
-# ----------------------------------------------------------------------- external programs
-
-
-def find_program(program: str, label: str, install: str, binary: str | None = None) -> str:
-    """Path of the executable ``binary`` (default ``program``) on PATH; a
-    :class:`ToolNotInstalled` naming ``label`` and the ``install`` hint otherwise."""
-    path = shutil.which(binary or program)
-    if path is None:
-        raise ToolNotInstalled(
-            f"{label} is not installed ('{binary or program}' not found on PATH); {install}"
-        )
-    return path
-
-
-def output_tail(text: str, lines: int = 8, progress_marks: Iterable[str] = ()) -> str:
-    """The last ``lines`` non-empty lines of a program's output, lines holding one of
-    ``progress_marks`` (progress bars) left out, joined with ' | ': a one-line reason."""
-    marks = tuple(progress_marks)
-    kept = [line.strip() for line in text.splitlines()
-            if line.strip() and not any(mark in line for mark in marks)]
-    return " | ".join(kept[-lines:])
-
-
-def reported_rows(
-    snp_ids: np.ndarray, given: np.ndarray, reported: np.ndarray, label: str
-) -> np.ndarray:
-    """Positions into our SNP columns (IDs ``snp_ids``) of the SNPs a tool reported, in its
-    order.  ``given`` are the positions of the SNPs handed to it; a reported ID that is not one
-    of them, or one reported twice, is a :class:`ToolFailed` (vectorised: sort and search)."""
-    given = np.asarray(given, dtype=np.int64)
-    reported = np.asarray(reported).astype(str)
-    ids = np.asarray(snp_ids).astype(str)[given]
-    order = np.argsort(ids, kind="stable")
-    pos = np.minimum(np.searchsorted(ids[order], reported), max(ids.size - 1, 0))
-    if reported.size and (ids.size == 0 or not np.array_equal(ids[order][pos], reported)):
-        raise ToolFailed(f"{label} reported SNPs that are not in the list it was given")
-    rows = given[order][pos]
-    if np.unique(rows).size != rows.size:
-        raise ToolFailed(f"{label} reported a SNP twice")
-    return rows
+    if null_delta:
+        delta = params.delta_from_gamma(record["gamma"], strict=False)
+        stats["delta"] = np.where(stats["errcode"] == TESTED, delta, np.nan)
+    write_results(out, {**snp_columns(inputs), **stats}, record)

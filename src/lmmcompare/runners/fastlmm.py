@@ -38,42 +38,17 @@ import numpy as np
 from exactlmm.io.results import TESTED
 from exactlmm.provenance import package_version
 from lmmcompare import params
-from lmmcompare.runners import RunRequest, ToolFailed, ToolNotInstalled
+from lmmcompare.runners import RunRequest, ToolFailed
 from lmmcompare.runners._common import (
     empty_stat_columns,
     iter_snp_blocks,
     load,
-    null_record,
     record_block,
-    run_parameters,
-    snp_columns,
-    write_results,
+    write_run,
 )
 
 TOOL = "fastlmm"
 PACKAGE = "fastlmm"
-
-
-def _import_fastlmm():
-    try:
-        from fastlmm.association import single_snp
-        from fastlmm.inference.lmm_cov import LMM
-        from pysnptools.kernelreader import KernelData
-        from pysnptools.snpreader import Bed, SnpData
-    except ImportError as err:
-        raise ToolNotInstalled(
-            f"FaST-LMM is not installed (import failed: {err}); pip install fastlmm six"
-        ) from None
-    return single_snp, LMM, KernelData, Bed, SnpData
-
-
-def installed() -> bool:
-    """Whether the tool can run here (a run would otherwise be skipped as not installed)."""
-    try:
-        _import_fastlmm()
-    except ToolNotInstalled:
-        return False
-    return True
 
 
 def _null_nll(lmm_class, cache_file: Path, design: np.ndarray, y: np.ndarray) -> dict:
@@ -89,10 +64,13 @@ def _null_nll(lmm_class, cache_file: Path, design: np.ndarray, y: np.ndarray) ->
 
 
 def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
-    """Run ``single_snp`` (fixed mode only); write ``out.assoc.tsv`` and ``out.null.json``."""
-    if mode != "fixed":
-        raise ValueError(f"FaST-LMM runs in fixed mode only, not {mode!r} (lmmcompare.registry)")
-    single_snp, lmm_class, KernelData, Bed, SnpData = _import_fastlmm()
+    """Run ``single_snp`` (fixed mode, its registry entry); write ``out.assoc.tsv`` and
+    ``out.null.json``."""
+    from fastlmm.association import single_snp
+    from fastlmm.inference.lmm_cov import LMM as lmm_class
+    from pysnptools.kernelreader import KernelData
+    from pysnptools.snpreader import Bed, SnpData
+
     inputs = load(request)
     ids = inputs.sample_ids
     y = inputs.y
@@ -159,23 +137,9 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
     # rel_diff_gamma tolerance; measured 1e-7 relative).
     t = inputs.kinship_mean_diag
     native = {"h2": null_h2, "assumed_K_scale": t, "nLL": null["nLL"], "sigma2": null["sigma2"]}
-    gamma = params.gamma_from_fastlmm_h2(null_h2, t)
-    stats["delta"] = np.where(testable, params.delta_from_gamma(gamma, strict=False), np.nan)
-    record = null_record(
-        TOOL,
-        package_version(PACKAGE),
-        inputs,
-        native,
-        loglik=params.reml_from_fastlmm_nll(null["nLL"]),
-        beta=None,  # FaST-LMM projects the covariates out and never estimates their effects
-        parameters=run_parameters(
-            request,
-            mode,
-            api="fastlmm.association.single_snp",
-            leave_out_one_chrom=False,
-            count_A1=True,
-            pysnptools=package_version("pysnptools"),
-        ),
-    )
-    write_results(out, {**snp_columns(inputs), **stats}, record)
-
+    write_run(out, TOOL, package_version(PACKAGE), request, mode, inputs, stats, native,
+              null_delta=True,
+              loglik=params.reml_from_fastlmm_nll(null["nLL"]),
+              beta=None,  # FaST-LMM projects the covariates out, never estimates their effects
+              api="fastlmm.association.single_snp", leave_out_one_chrom=False, count_A1=True,
+              pysnptools=package_version("pysnptools"))

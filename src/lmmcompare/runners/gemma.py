@@ -41,32 +41,24 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from exactlmm.dosage import count_errcodes, describe_counts
 from exactlmm.io.results import TESTED
 from exactlmm.pipeline import AnalysisInputs
-from lmmcompare import params
-from lmmcompare.runners import RunRequest, ToolFailed, ToolNotInstalled
-from lmmcompare.runners._common import (
-    empty_stat_columns,
-    find_program,
-    iter_snp_blocks,
-    load,
-    null_record,
-    output_tail,
-    record_block,
+from lmmcompare import params, registry
+from lmmcompare.runners import RunRequest, ToolFailed
+from lmmcompare.runners._common import load, summarized_snps, write_run
+from lmmcompare.runners.input_files import fam_text, id_list, link_genotypes
+from lmmcompare.runners.program import program_run
+from lmmcompare.runners.tool_output import (
+    check_agrees,
+    log_values,
+    mark_not_reported,
+    read_table,
     reported_rows,
-    run_parameters,
-    snp_columns,
-    write_results,
 )
 
 TOOL = "gemma"
@@ -75,6 +67,9 @@ QC_OFF = ("-miss", "1", "-maf", "0", "-r2", "1", "-hwe", "0")
 
 AF_DECIMALS = 3
 """GEMMA prints ``af`` with 3 decimals."""
+
+OUTPUTS = ("output/result.assoc.txt", "output/result.log.txt")
+"""GEMMA's association table and log (``-o result``)."""
 
 ASSOC_FIELDS = (
     "chr", "rs", "ps", "n_miss", "allele1", "allele0", "af", "beta", "se",
@@ -98,24 +93,14 @@ LOG_PATTERNS = {
 }
 
 
-def find_gemma(binary: str | None = None) -> str:
-    """Path of the ``gemma`` executable (``binary`` or ``gemma`` on PATH)."""
-    return find_program("gemma", "GEMMA", "apt-get install gemma", binary)
-
-
 def parse_log(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Null-model numbers from GEMMA's ``output/PREFIX.log.txt`` (``-lmm``, one phenotype).
-
-    Returns counts as int, the log-likelihoods, pve, se_pve, vg, ve as float and ``beta``,
-    ``se_beta`` as lists (covariate order of the ``-c`` file).
-    """
-    text = Path(path).read_text()
+    """Null-model numbers from GEMMA's ``output/PREFIX.log.txt`` (``-lmm``, one phenotype):
+    counts as int, the log-likelihoods, pve, se_pve, vg, ve as float and ``beta``, ``se_beta``
+    as lists (covariate order of the ``-c`` file)."""
+    patterns = {key: rf"^## {pattern}$" for key, pattern in LOG_PATTERNS.items()}
+    found = log_values(Path(path).read_text(), patterns, str(path))
     out: dict[str, Any] = {}
-    for key, pattern in LOG_PATTERNS.items():
-        match = re.search(r"^## " + pattern + r"$", text, flags=re.MULTILINE)
-        if match is None:
-            raise ToolFailed(f"{path}: no line matching '## {pattern}'")
-        value = match.group(1).strip()
+    for key, (value,) in found.items():
         if key.startswith("n_"):
             out[key] = int(value)
         elif key in ("beta", "se_beta"):
@@ -125,33 +110,10 @@ def parse_log(path: str | os.PathLike[str]) -> dict[str, Any]:
     return out
 
 
-def installed() -> bool:
-    """Whether the tool can run here (a run would otherwise be skipped as not installed)."""
-    try:
-        find_gemma()
-    except ToolNotInstalled:
-        return False
-    return True
-
-
 def parse_assoc(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """GEMMA's ``-lmm 4`` association table: one array per column (strings for text)."""
-    lines = Path(path).read_text().splitlines()
-    header = lines[0].split("\t") if lines else []
-    if tuple(header) != ASSOC_FIELDS:
-        raise ToolFailed(f"{path}: header {header} is not the -lmm 4 header {ASSOC_FIELDS}")
-    rows = [line.split("\t") for line in lines[1:] if line]
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in header]
-    out: dict[str, np.ndarray] = {}
-    for name, values in zip(header, columns, strict=True):
-        if name in ("chr", "rs", "allele1", "allele0"):
-            out[name] = np.array(values, dtype=str)
-        elif name in ("ps", "n_miss"):
-            out[name] = np.array(values, dtype=np.int64)
-        else:
-            out[name] = np.array([float(v) if v not in ("nan", "-nan") else np.nan
-                                  for v in values], dtype=np.float64)
-    return out
+    return read_table(path, ASSOC_FIELDS, text=("chr", "rs", "allele1", "allele0"),
+                      integers=("ps", "n_miss"))
 
 
 def write_input_set(inputs: AnalysisInputs, directory: Path, snp_ids: np.ndarray) -> list[str]:
@@ -161,85 +123,36 @@ def write_input_set(inputs: AnalysisInputs, directory: Path, snp_ids: np.ndarray
     replaced by our phenotype (``repr``, exact) or ``NA``; ``snps.txt`` lists ``snp_ids``;
     ``covar.txt`` (only with covariates) holds ``1 c1 … ck`` or ``NA`` rows in ``.fam`` order.
     """
-    ds = inputs.dataset
-    for ext in ("bed", "bim"):
-        (directory / f"data.{ext}").symlink_to(Path(getattr(ds, f"{ext}_path")).resolve())
-    analysed = np.zeros(ds.n_samples, dtype=bool)
-    analysed[inputs.samples.fam_index] = True
-    phenotype = np.full(ds.n_samples, "NA", dtype=object)
-    phenotype[inputs.samples.fam_index] = [repr(float(v)) for v in inputs.y]
-    fam_lines = []
-    original = ds.fam_path.read_text().splitlines()
-    fam_rows = [line.split() for line in original if line.split()]
-    for fields, value in zip(fam_rows, phenotype, strict=True):
-        fam_lines.append(" ".join([*fields[:5], value]))
-    (directory / "data.fam").write_text("\n".join(fam_lines) + "\n")
-    (directory / "snps.txt").write_text("\n".join(snp_ids.tolist()) + "\n")
+    link_genotypes(inputs, directory)
+    (directory / "data.fam").write_text(fam_text(inputs, phenotype=True))
+    (directory / "snps.txt").write_text(id_list(snp_ids))
     options = ["-bfile", "data", "-snps", "snps.txt"]
     covariates = inputs.samples.covariates
     if covariates.shape[1]:
-        lines = []
-        rows = {int(i): r for r, i in enumerate(inputs.samples.fam_index)}
-        for i in range(ds.n_samples):
-            if i in rows:
-                values = covariates[rows[i]]
-                lines.append(" ".join(["1", *(repr(float(v)) for v in values)]))
-            else:
-                lines.append(" ".join(["NA"] * (1 + covariates.shape[1])))
+        lines = [" ".join(["NA"] * (1 + covariates.shape[1]))] * inputs.dataset.n_samples
+        for row, i in enumerate(inputs.samples.fam_index):
+            lines[int(i)] = " ".join(["1", *(repr(float(v)) for v in covariates[row])])
         (directory / "covar.txt").write_text("\n".join(lines) + "\n")
         options += ["-c", "covar.txt"]
     return options
 
 
-
-
-def run(
-    request: RunRequest,
-    mode: str,
-    out: str | os.PathLike[str],
-    *,
-    gemma_binary: str | None = None,
-    keep_raw: str | os.PathLike[str] | None = None,
-) -> None:
-    """Run ``gemma -lmm 4`` (refit mode only); write ``out.assoc.tsv`` and ``out.null.json``.
-
-    ``gemma_binary`` names the executable (default ``gemma`` on PATH).  With ``keep_raw``,
-    GEMMA's own ``result.assoc.txt``, ``result.log.txt`` and its console output
-    (``result.stdout.txt``) are copied into that directory.
-    """
-    if mode != "refit":
-        raise ValueError(f"GEMMA runs in refit mode only, not {mode!r} (lmmcompare.registry)")
-    binary = find_gemma(gemma_binary)
+def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
+    """Run ``gemma -lmm 4`` (refit mode, its registry entry); write ``out.assoc.tsv`` and
+    ``out.null.json``."""
     inputs = load(request)
-    kinship_path = str(Path(request.kinship).resolve())
-
-    columns = snp_columns(inputs)
-    stats = empty_stat_columns(inputs.snp_index.size)
-    for block in iter_snp_blocks(inputs):
-        record_block(stats, block)
-    with tempfile.TemporaryDirectory(prefix="gemma-") as tmp:
-        directory = Path(tmp)
+    columns, stats = summarized_snps(inputs)
+    given = np.flatnonzero(stats["errcode"] == TESTED)
+    with program_run(request, TOOL) as work:
         # Only SNPs ours can test reach GEMMA: it crashes (GSL "function value is not finite"
         # in its λ search) on a SNP in the covariate span.
-        options = write_input_set(inputs, directory, columns["snp"][stats["errcode"] == TESTED])
-        command = [binary, *options, "-k", kinship_path, *QC_OFF, "-lmm", "4", "-o", "result"]
-        proc = subprocess.run(command, cwd=directory, capture_output=True, text=True)
-        output = proc.stdout + proc.stderr
-        assoc_path = directory / "output" / "result.assoc.txt"
-        log_path = directory / "output" / "result.log.txt"
-        if proc.returncode != 0 or not assoc_path.is_file() or not log_path.is_file():
-            tail = output_tail(output, progress_marks=("====",))
-            raise ToolFailed(f"gemma exited with status {proc.returncode}: {tail}")
-        table = parse_assoc(assoc_path)
-        log = parse_log(log_path)
-        if keep_raw is not None:
-            raw = Path(keep_raw)
-            raw.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(assoc_path, raw / assoc_path.name)
-            shutil.copyfile(log_path, raw / log_path.name)
-            (raw / "result.stdout.txt").write_text(output)
-    version_match = re.search(r"GEMMA (\S+)", output)
-    version = version_match.group(1) if version_match else None
+        options = write_input_set(inputs, work.directory, columns["snp"][given])
+        arguments = [*options, "-k", str(Path(request.kinship).resolve()), *QC_OFF,
+                     "-lmm", "4", "-o", "result"]
+        console = work.run(arguments, OUTPUTS, progress_marks=("====",))
+        table = parse_assoc(work.path(OUTPUTS[0]))
+        log = parse_log(work.path(OUTPUTS[1]))
+    version_match = re.search(r"GEMMA (\S+)", console.text)
 
     n, c = inputs.n_samples, inputs.n_covariates
     if log["n_analysed"] != n or log["n_covariates"] != c:
@@ -247,13 +160,12 @@ def run(
             f"GEMMA analysed {log['n_analysed']} samples with {log['n_covariates']} covariates; "
             f"expected {n} and {c}"
         )
-    given = np.flatnonzero(stats["errcode"] == TESTED)
     rows = reported_rows(columns["snp"], given, table["rs"], "GEMMA")
     _check_coding(table, columns, stats, rows, n)
 
     stats["beta"][rows] = table["beta"]
     stats["se"][rows] = table["se"]
-    for name in ("p_wald", "p_lrt", "p_score"):
+    for name in registry.STATISTICS:  # GEMMA's p-value columns are named as ours
         stats[name][rows] = table[name]
     stats["delta"][rows] = params.delta_from_gamma(
         params.gamma_from_gemma_lambda(table["l_remle"]), strict=False
@@ -263,16 +175,7 @@ def run(
     )
     # GEMMA drops constant SNPs silently (errcode MONOMORPHIC/NO_CALLS by our rule); a testable
     # SNP it did not report is NOT_REPORTED.
-    reported = np.zeros(inputs.snp_index.size, dtype=bool)
-    reported[rows] = True
-    stats["errcode"][~reported & (stats["errcode"] == TESTED)] = "NOT_REPORTED"
-    n_skipped = int((~reported).sum())
-    if n_skipped:
-        print(
-            f"gemma: {n_skipped} listed SNPs were not tested by GEMMA ("
-            f"{describe_counts(count_errcodes(stats['errcode']))}); their rows are NA",
-            file=sys.stderr,
-        )
+    mark_not_reported(stats, rows, "GEMMA")
 
     K = inputs.kinship
     t_centered = float(np.trace(K) - K.sum() / n) / n
@@ -289,41 +192,22 @@ def run(
         "K_centered_mean_diag": t_centered,
         "n_snps_tested": int(log["n_snps"]),
     }
-    record = null_record(
-        TOOL,
-        version,
-        inputs,
-        native,
-        loglik=log["logl_remle"],
-        beta=log["beta"],
-        parameters=run_parameters(
-            request,
-            mode,
-            # The kinship as given, not its resolved path: provenance must not depend on
-            # where the checkout lives.
-            command=["gemma", *(request.kinship if c == kinship_path else c for c in command[1:])],
-        ),
-        # GEMMA re-centres K over the analysed samples: its PVE uses t of that K.
-        mean_diag=t_centered,
-    )
-    write_results(out, {**columns, **stats}, record)
+    # The kinship as given, not its resolved path: provenance must not depend on where the
+    # checkout lives.
+    command = ["gemma", *options, "-k", request.kinship, *arguments[len(options) + 2:]]
+    # GEMMA re-centres K over the analysed samples: its PVE uses t of that K.
+    write_run(out, TOOL, version_match.group(1) if version_match else None, request, mode,
+              inputs, stats, native, loglik=log["logl_remle"], beta=log["beta"],
+              mean_diag=t_centered, command=command)
 
 
-def _check_coding(
-    table: dict[str, np.ndarray],
-    columns: dict[str, np.ndarray],
-    stats: dict[str, np.ndarray],
-    rows: np.ndarray,
-    n: int,
-) -> None:
+def _check_coding(table: dict[str, np.ndarray], columns: dict[str, np.ndarray],
+                  stats: dict[str, np.ndarray], rows: np.ndarray, n: int) -> None:
     """GEMMA's alleles, called counts and a1 frequencies must be ours (else β's sign is off)."""
-    if not (
-        np.array_equal(table["allele1"], columns["a1"][rows])
-        and np.array_equal(table["allele0"], columns["a2"][rows])
-    ):
-        raise ToolFailed("GEMMA's allele1/allele0 differ from .bim columns 5/6")
-    if not np.array_equal(n - table["n_miss"], stats["n"][rows]):
-        raise ToolFailed("GEMMA's missing-genotype counts differ from ours")
-    if np.any(np.abs(table["af"] - stats["af"][rows]) > 0.5 * 10.0**-AF_DECIMALS + 1e-9):
-        raise ToolFailed("GEMMA's allele frequencies differ from ours: allele coding mismatch")
-
+    for theirs, ours in (("allele1", "a1"), ("allele0", "a2")):
+        check_agrees("GEMMA", theirs, table[theirs], columns[ours][rows],
+                     f"our {ours}: allele coding")
+    check_agrees("GEMMA", "called counts (n - n_miss)", n - table["n_miss"], stats["n"][rows],
+                 "ours: other samples")
+    check_agrees("GEMMA", "af", table["af"], stats["af"][rows], "our a1 frequencies: allele "
+                 "coding", atol=0.5 * 10.0**-AF_DECIMALS + 1e-9)

@@ -59,19 +59,14 @@ import warnings
 import numpy as np
 import scipy.special
 
-from exactlmm.io.results import TESTED
 from exactlmm.provenance import package_version
-from lmmcompare import params
-from lmmcompare.runners import RunRequest, ToolFailed, ToolNotInstalled
+from lmmcompare.runners import RunRequest, ToolFailed
 from lmmcompare.runners._common import (
     empty_stat_columns,
     iter_snp_blocks,
     load,
-    null_record,
     record_block,
-    run_parameters,
-    snp_columns,
-    write_results,
+    write_run,
 )
 
 TOOL = "glimix"
@@ -81,26 +76,6 @@ WALD_CHECK_RTOL = 1e-6
 """Relative tolerance of the per-SNP check of β̂²/se² against (n − c − 1)(s₀/s_j − 1)."""
 WALD_CHECK_ATOL = 1e-6
 """Absolute tolerance of that check (t² near 0 loses relative digits in s₀/s_j − 1)."""
-
-
-def _import_glimix():
-    try:
-        from glimix_core.lmm import LMM
-        from numpy_sugar.linalg import economic_qs
-    except ImportError as err:
-        raise ToolNotInstalled(
-            f"glimix-core is not installed (import failed: {err}); pip install glimix-core==3.1.12"
-        ) from None
-    return LMM, economic_qs
-
-
-def installed() -> bool:
-    """Whether the tool can run here (a run would otherwise be skipped as not installed)."""
-    try:
-        _import_glimix()
-    except ToolNotInstalled:
-        return False
-    return True
 
 
 def wald_from_scan(
@@ -143,10 +118,10 @@ def wald_from_scan(
 
 def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
     """Fit glimix-core's REML null model and scan every testable SNP at its variance ratio (fixed
-    mode only); write ``out.assoc.tsv`` and ``out.null.json``."""
-    if mode != "fixed":
-        raise ValueError(f"glimix-core runs in fixed mode only, not {mode!r} (lmmcompare.registry)")
-    LMM, economic_qs = _import_glimix()
+    mode, its registry entry); write ``out.assoc.tsv`` and ``out.null.json``."""
+    from glimix_core.lmm import LMM
+    from numpy_sugar.linalg import economic_qs
+
     inputs = load(request)
     n, c = inputs.n_samples, inputs.n_covariates
     X = inputs.covariates
@@ -199,22 +174,9 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
         "scanner_null_scale": null_scale,
         "kinship_rank": int(QS[1].size),
     }
-    record = null_record(
-        TOOL,
-        package_version(PACKAGE),
-        inputs,
-        native,
-        # restricted=True: lml() is the exact REML (module docstring), no constant to remove.
-        loglik=native["lml"],
-        beta=np.ravel(lmm.beta),
-        parameters=run_parameters(
-            request,
-            mode,
-            api="glimix_core.lmm.LMM(restricted=True).get_fast_scanner().fast_scan",
-            numpy_sugar=package_version("numpy-sugar"),
-        ),
-    )
-    # fixed mode: the null δ = 1/γ for every tested SNP
-    delta = params.delta_from_gamma(record["gamma"], strict=False)
-    stats["delta"] = np.where(stats["errcode"] == TESTED, delta, np.nan)
-    write_results(out, {**snp_columns(inputs), **stats}, record)
+    # restricted=True: lml() is the exact REML (module docstring), no constant to remove;
+    # fixed mode: the null δ = 1/γ for every tested SNP.
+    write_run(out, TOOL, package_version(PACKAGE), request, mode, inputs, stats, native,
+              loglik=native["lml"], beta=np.ravel(lmm.beta), null_delta=True,
+              api="glimix_core.lmm.LMM(restricted=True).get_fast_scanner().fast_scan",
+              numpy_sugar=package_version("numpy-sugar"))

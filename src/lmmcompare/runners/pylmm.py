@@ -32,39 +32,17 @@ import numpy as np
 
 from exactlmm.provenance import package_version
 from lmmcompare import params
-from lmmcompare.runners import RunRequest, ToolNotInstalled
+from lmmcompare.runners import RunRequest
 from lmmcompare.runners._common import (
     empty_stat_columns,
     iter_snp_blocks,
     load,
-    null_record,
     record_block,
-    run_parameters,
-    snp_columns,
-    write_results,
+    write_run,
 )
 
 TOOL = "pylmm"
 PACKAGE = "pylmm3"
-
-
-def _import_lmm():
-    try:
-        from pylmm3.lmm import LMM
-    except ImportError as err:
-        raise ToolNotInstalled(
-            f"PyLMM is not installed (import pylmm3.lmm failed: {err}); pip install pylmm3"
-        ) from None
-    return LMM
-
-
-def installed() -> bool:
-    """Whether the tool can run here (a run would otherwise be skipped as not installed)."""
-    try:
-        _import_lmm()
-    except ToolNotInstalled:
-        return False
-    return True
 
 
 def _delta_from_h(h: np.ndarray) -> np.ndarray:
@@ -82,7 +60,7 @@ def _delta_from_h(h: np.ndarray) -> np.ndarray:
 
 def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
     """Fit PyLMM's null model and test every listed SNP; write ``out.assoc.tsv``/``.null.json``."""
-    LMM = _import_lmm()
+    from pylmm3.lmm import LMM
     inputs = load(request)
     n, c = inputs.n_samples, inputs.n_covariates
 
@@ -139,14 +117,6 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
             f"(first: {failed[0]}); they are NA",
             file=sys.stderr,
         )
-    record = null_record(
-        TOOL,
-        package_version(PACKAGE),
-        inputs,
-        native,
-        loglik=params.reml_from_pylmm(native["loglik_reml_pylmm"], n, c),
-        beta=np.ravel(null_state["optBeta"]),
-        parameters=run_parameters(request, mode, api="pylmm3.lmm.LMM", reml=True),
-    )
-    write_results(out, {**snp_columns(inputs), **stats}, record)
-
+    write_run(out, TOOL, package_version(PACKAGE), request, mode, inputs, stats, native,
+              loglik=params.reml_from_pylmm(native["loglik_reml_pylmm"], n, c),
+              beta=np.ravel(null_state["optBeta"]), api="pylmm3.lmm.LMM", reml=True)

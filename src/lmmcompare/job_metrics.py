@@ -1,7 +1,10 @@
-"""Snakemake benchmark files: read them, one row per repeat, beside the run they measured.
+"""Job metrics: the files Snakemake's ``benchmark:`` directive writes for every job
+(``results/job_metrics/{step}/...``), read one row per repeat beside the run they measured.
 
 A timing plot reads only these files (never wall clocks taken elsewhere), so what the report
-shows is what Snakemake measured for each job: ``s`` (wall seconds) and ``max_rss`` (MB).
+shows is what Snakemake measured for each job: ``s`` (wall seconds) and ``max_rss`` (MB).  (Not
+to be confused with the developers' speed and memory scripts of the top-level ``benchmarks/``
+folder.)
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ BENCH_META = ("tool", "mode", "dataset", "n_samples", "n_snps")
 """What each benchmark file is paired with: the run and the size of its data."""
 
 
-def read_benchmarks(entries: Iterable[tuple[str | Path, Mapping[str, Any]]]) -> pd.DataFrame:
+def read_job_metrics(entries: Iterable[tuple[str | Path, Mapping[str, Any]]]) -> pd.DataFrame:
     """Read Snakemake benchmark TSVs, each paired with the ``meta`` dict describing its run.
 
     A benchmark file has a header (``s  h:m:s  max_rss  max_vms  max_uss  max_pss  io_in  io_out
@@ -34,7 +37,7 @@ def read_benchmarks(entries: Iterable[tuple[str | Path, Mapping[str, Any]]]) -> 
     for file, info in entries:
         missing = [key for key in BENCH_META if key not in info]
         if missing:
-            raise ValueError(f"read_benchmarks: meta for {file} lacks {', '.join(missing)}")
+            raise ValueError(f"read_job_metrics: meta for {file} lacks {', '.join(missing)}")
         try:
             table = pd.read_csv(file, sep="\t", na_values=["-", "NA"], keep_default_na=False)
         except FileNotFoundError:
@@ -69,7 +72,7 @@ RUNTIME_COLUMNS = ("dataset", "n_samples", "n_snps", "tool", "mode", "seconds", 
 
 def runtime_table(bench: pd.DataFrame,
                   time_limits: Mapping[str, float | None] | None = None) -> pd.DataFrame:
-    """One row per run of :func:`read_benchmarks`' table (repeats averaged): its dataset, N and
+    """One row per run of :func:`read_job_metrics`' table (repeats averaged): its dataset, N and
     M, tool and mode, wall ``seconds`` and peak ``max_rss_mb``, whether it was stopped at its
     ``time_limit`` (seconds; then ``seconds`` is how long it ran before it was stopped, not what
     it would have needed).  Sorted by N, M, dataset, tool and mode: the scaling table of a
@@ -98,11 +101,11 @@ def runtime_table(bench: pd.DataFrame,
     return rows[list(RUNTIME_COLUMNS)].reset_index(drop=True)
 
 
-#: Columns a sum of jobs (:func:`sum_benchmarks`) adds up; the others take the maximum.
+#: Columns a sum of jobs (:func:`sum_job_metrics`) adds up; the others take the maximum.
 SUMMED = ("s", "cpu_time", "io_in", "io_out")
 
 
-def sum_benchmarks(files: Iterable[str | Path], out: str | Path) -> None:
+def sum_job_metrics(files: Iterable[str | Path], out: str | Path) -> None:
     """One benchmark row for a computation run as several jobs (our scan in chunks: the fit
     and every chunk): wall seconds ``s``, ``cpu_time`` and I/O summed — what the jobs cost,
     as if run one after the other — memory columns the largest of the jobs (the peak any one
@@ -114,7 +117,7 @@ def sum_benchmarks(files: Iterable[str | Path], out: str | Path) -> None:
             raise InputError("not a Snakemake benchmark table with rows", path=file)
         tables.append(table.iloc[[0]])
     if not tables:
-        raise ValueError("sum_benchmarks: no benchmark file")
+        raise ValueError("sum_job_metrics: no job metrics file")
     jobs = pd.concat(tables, ignore_index=True)
     row = {}
     for column in jobs.columns:

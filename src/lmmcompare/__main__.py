@@ -1,0 +1,7 @@
+"""``python -m lmmcompare``: the ``lmmcompare`` command (:mod:`lmmcompare.cli`)."""
+
+import sys
+
+from lmmcompare.cli import main
+
+sys.exit(main())

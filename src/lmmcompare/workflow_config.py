@@ -1,0 +1,246 @@
+"""The workflow's config: validated against its schema, checked, expanded into datasets.
+
+``workflow/schemas/config.schema.yaml`` is the one home of every key, its description and its
+default: :func:`validated` fills the defaults into the config from there (never re-typed here)
+and checks it against the schema; :func:`check_semantics` then checks what JSON schema cannot
+phrase (one source per dataset, the phenotype model's rule — the simulators' own check,
+``lmmcompare.simulate.check_phenotype_model`` — registry tools and modes in skip lists and
+tolerances, a semi-synthetic scenario naming a PLINK dataset).  Every failure is a
+:class:`ConfigError`: one line naming the key.  :func:`datasets` is every dataset the workflow
+builds: the configured ones, then the study's replicates (:func:`expand_scenarios`).
+
+``workflow/rules/common.smk`` calls these once, when the workflow starts; the tests call them
+without Snakemake.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Iterator, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from exactlmm.errors import InputError
+from lmmcompare import registry
+from lmmcompare.simulate import check_phenotype_model
+
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+"""The config schema of the workflow (in the repository checkout)."""
+
+SIMULATED_SOURCES = ("simulate", "msprime")
+"""Sources that simulate genotypes and phenotype (config keys; ``lmmcompare.simulate.
+simulator``): Balding–Nichols SNPs, or coalescent chromosomes with recombination."""
+
+SOURCES = (*SIMULATED_SOURCES, "semi_synthetic")
+"""How a scenario's data are made (config keys): simulated genotypes, or a phenotype simulated
+on a configured dataset's real genotypes."""
+
+DATASET_SOURCES = (*SOURCES, "plink")
+"""Where a dataset's genotypes and phenotype come from (one key of its entry)."""
+
+
+class ConfigError(InputError):
+    """A config the workflow cannot run: one line, ``config error at <key>: <problem>``."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"config error at {where}: {problem}")
+
+
+@functools.cache
+def schema(path: Path = SCHEMA) -> dict[str, Any]:
+    """The config schema (YAML), read once."""
+    return yaml.safe_load(Path(path).read_text())
+
+
+def _with_defaults(validator_class: type) -> type:
+    """``validator_class`` that also sets every ``default`` of the schema it walks (the
+    jsonschema FAQ recipe, as Snakemake's ``validate`` does it)."""
+    from jsonschema import validators
+
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema_part) -> Iterator[Any]:
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, subschema["default"])
+        yield from check_properties(validator, properties, instance, schema_part)
+
+    return validators.extend(validator_class, {"properties": set_defaults})
+
+
+def validated(config: dict[str, Any], schema_path: Path = SCHEMA) -> dict[str, Any]:
+    """``config`` with the schema's defaults filled in (in place) and checked against the
+    schema, then :func:`check_semantics`; a :class:`ConfigError` for the first problem, with
+    what the key expects (its schema description)."""
+    from jsonschema import Draft202012Validator
+
+    check_schema_follows_registry(schema(schema_path))
+    validator = _with_defaults(Draft202012Validator)(schema(schema_path))
+    error = next(iter(validator.iter_errors(config)), None)  # the first, as Snakemake's
+    if error is not None:
+        parts = [str(part) for part in error.absolute_path]
+        where = str(PurePosixPath(*parts)) if parts else "(top level)"
+        expected = " ".join(str(error.schema.get("description", "")).split())
+        raise ConfigError(where, f"{error.message}." + (f" Expected: {expected}" if expected
+                                                        else ""))
+    check_semantics(config)
+    return config
+
+
+def check_schema_follows_registry(config_schema: Mapping[str, Any]) -> None:
+    """The schema's lists of modes, pair modes and statistics are the registry's (which is their
+    one home: the schema repeats them so that a config is checked before the workflow starts);
+    a ``RuntimeError`` names the one that drifted.  The schema names no tool."""
+    found = {
+        "modes": config_schema["$defs"]["tool"]["properties"]["modes"]["items"]["enum"],
+        "pair modes": config_schema["$defs"]["tolerance"]["properties"]["mode"]["enum"],
+        "statistics": config_schema["$defs"]["tolerance"]["properties"]["statistic"]["enum"],
+    }
+    wanted = {"modes": registry.MODES, "pair modes": registry.pair_modes(),
+              "statistics": registry.STATISTICS}
+    for what, values in found.items():
+        if tuple(values) != tuple(wanted[what]):
+            raise RuntimeError(f"{SCHEMA.name}: the {what} {values} are not the registry's "
+                               f"{list(wanted[what])}")
+
+
+def source_of(spec: Mapping[str, Any], sources: tuple[str, ...] = DATASET_SOURCES) -> str:
+    """The one key of ``sources`` a dataset's (or a scenario's) entry has; a ``ValueError``
+    saying what was found otherwise."""
+    given = [source for source in sources if source in spec]
+    if len(given) != 1:
+        raise ValueError(f"give exactly one of {' or '.join(map(repr, sources))}, found "
+                         f"{given or 'neither'}")
+    return given[0]
+
+
+def _check_phenotype_model(where: str, parameters: Mapping[str, Any]) -> None:
+    try:
+        check_phenotype_model(**parameters)
+    except InputError as error:
+        raise ConfigError(where, str(error).removeprefix("simulate: ")) from None
+
+
+def check_semantics(config: Mapping[str, Any]) -> None:
+    """What the schema cannot say, on a :func:`validated` config (module docstring)."""
+    for name, spec in config["datasets"].items():
+        try:
+            source = source_of(spec, (*SIMULATED_SOURCES, "plink"))
+        except ValueError as error:
+            raise ConfigError(f"datasets/{name}", f"{error} (simulate, msprime: simulated "
+                              "data; plink: real PLINK data)") from None
+        if source in SIMULATED_SOURCES:
+            _check_phenotype_model(f"datasets/{name}/{source}", spec[source])
+        elif spec["plink"]["phenotype"]["file"] is None and \
+                spec["plink"]["phenotype"]["fam_column"] is None:
+            raise ConfigError(f"datasets/{name}/plink/phenotype", "give a phenotype file or a "
+                              "fam_column (6 = the standard .fam phenotype)")
+        for index, entry in enumerate(spec["skip"]):
+            tool, _, mode = entry.partition(":")
+            if tool not in registry.TOOLS or (mode and mode not in registry.MODES):
+                raise ConfigError(f"datasets/{name}/skip/{index}", f"{entry!r} is not a tool "
+                                  f"({', '.join(registry.TOOLS)}) or tool:mode "
+                                  f"({', '.join(registry.MODES)})")
+    for index, tolerance in enumerate(config["tolerances"]):
+        for key in ("tool_a", "tool_b"):
+            if tolerance[key] not in registry.TOOLS:
+                raise ConfigError(f"tolerances/{index}/{key}", f"{tolerance[key]!r} is not a "
+                                  f"tool of the registry ({', '.join(registry.TOOLS)})")
+        dataset = tolerance.get("dataset")  # a selector: absent matches every dataset
+        if dataset is not None and dataset not in config["datasets"]:
+            raise ConfigError(f"tolerances/{index}", f"dataset '{dataset}' is not one of the "
+                              f"datasets ({', '.join(config['datasets'])})")
+    for name, spec in config["study"]["scenarios"].items():
+        try:
+            source = source_of(spec, SOURCES)
+        except ValueError as error:
+            raise ConfigError(f"study/scenarios/{name}", str(error)) from None
+        _check_phenotype_model(f"study/scenarios/{name}/{source}", spec[source])
+        if source == "semi_synthetic":
+            genotypes = spec[source]["genotypes"]
+            if "plink" not in config["datasets"].get(genotypes, {}):
+                raise ConfigError(f"study/scenarios/{name}/semi_synthetic/genotypes",
+                                  f"{genotypes!r} is not a dataset with plink genotypes")
+
+
+def replicate_seed(base_seed: int, scenario: str, replicate: int) -> int:
+    """The seed of one replicate, from the study's seed, the scenario name and the replicate
+    number only (so adding a scenario or replicates changes no other replicate's draws):
+    the first 8 bytes of sha256("{base_seed}/{scenario}/{replicate}"), as an integer < 2⁶³.
+
+    >>> replicate_seed(1, "null", 0) == replicate_seed(1, "null", 0) != replicate_seed(1, "null", 1)
+    True
+    """
+    digest = hashlib.sha256(f"{base_seed}/{scenario}/{replicate}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def expand_scenarios(study: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The datasets of a (validated) study config: for every scenario and replicate r
+    (0-based), a dataset ``{scenario}-r{r:03d}`` made by the scenario's source with its
+    parameters and the seed :func:`replicate_seed` (``study.seed``, scenario, r); each entry
+    also holds ``"study": {"scenario", "replicate"}``."""
+    datasets = {}
+    for scenario, spec in study["scenarios"].items():
+        source = source_of(spec, SOURCES)
+        for replicate in range(int(spec["replicates"])):
+            seed = replicate_seed(int(study["seed"]), scenario, replicate)
+            datasets[f"{scenario}-r{replicate:03d}"] = {
+                source: {**spec[source], "seed": seed},
+                "kinship": spec["kinship"],
+                "skip": list(spec["skip"]),
+                "study": {"scenario": scenario, "replicate": replicate},
+            }
+    return datasets
+
+
+def datasets(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every dataset the workflow builds, by name: the configured ones, then the study's
+    replicates; a name taken twice, or no dataset at all, is a :class:`ConfigError`."""
+    replicates = expand_scenarios(config["study"])
+    clash = sorted(set(replicates) & set(config["datasets"]))
+    if clash:
+        raise ConfigError(f"datasets/{clash[0]}", "the name is taken by a study replicate")
+    if not config["datasets"] and not replicates:
+        raise InputError("config error: give at least one dataset or one study scenario")
+    return {**config["datasets"], **replicates}
+
+
+def has_covariates(spec: Mapping[str, Any]) -> bool:
+    """Whether a dataset has covariates besides the intercept (simulated, or configured)."""
+    source = source_of(spec)
+    if source == "plink":
+        return spec["plink"]["covariates"] is not None
+    return spec[source]["n_covariates"] > 0
+
+
+def phenotype_column(spec: Mapping[str, Any]) -> int:
+    """1-based phenotype column (PLINK ``--mpheno``) of a dataset's staged or simulated
+    ``.pheno`` file: a PLINK dataset's (``lmmcompare.staging.phenotype_column``), else 1."""
+    from lmmcompare.staging import phenotype_column as staged_column
+
+    return staged_column(spec["plink"]) if "plink" in spec else 1
+
+
+def simulation(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """``{source, parameters}``: how a simulated dataset is made — its source (``simulate``,
+    ``msprime``, ``semi_synthetic``) and the keyword arguments of that source's function
+    (``lmmcompare.simulate.simulator`` or ``simulate_phenotype``; a semi-synthetic dataset's
+    genotypes are its input file, not a parameter)."""
+    source = source_of(spec, SOURCES)
+    return {"source": source,
+            "parameters": {k: v for k, v in spec[source].items() if k != "genotypes"}}
+
+
+def per_causal_h2(study: Mapping[str, Any]) -> dict[str, float]:
+    """{scenario: causal_h2 / n_causal} of the scenarios with causal SNPs (the power plot's x)."""
+    out = {}
+    for name, spec in study["scenarios"].items():
+        parameters = spec[source_of(spec, SOURCES)]
+        if parameters["n_causal"] > 0:
+            out[name] = parameters["causal_h2"] / parameters["n_causal"]
+    return out
