@@ -180,7 +180,7 @@ def test_check_tolerances() -> None:
     # Missing selectors match every row: both statistics are checked.
     assert len(check_tolerances(table, [{"abs_diff_loglik": 0.1, "n_one_sided": 10}])) == 2
     assert "unknown metric" in check_tolerances(table, [{"max_abs_diff_p": 1.0}])[0]
-    assert "not a number" in check_tolerances(table, [{"rel_diff_gamma": "small"}])[0]
+    assert "not a finite number" in check_tolerances(table, [{"rel_diff_gamma": "small"}])[0]
     nan_table = table.assign(pearson_r=math.nan)
     assert "is NaN" in check_tolerances(nan_table, [{"min_pearson_r": 0.5}])[0]
     truth = truth_table(_two_tools(), {"gamma": 2.0, "h2": 2 / 3}, dataset="t", alpha=0.01)

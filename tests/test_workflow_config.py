@@ -75,10 +75,17 @@ def test_defaults_come_from_the_schema():
          "config error at tolerances/0: dataset 'b' is not one of the datasets (a)"),
         ({"datasets": {"a": {"plink": {"source": "x", "phenotype": {"fam_column": None}}}}},
          "config error at datasets/a/plink/phenotype: give a phenotype file or a fam_column"),
+        ({"datasets": {"a": SIM}, "tolerances": [{"tool_a": "exactlmm", "tool_b": "gemma",
+                                                 "max_abs_dif_log10p": 1e-4}]},
+         "config error at tolerances/0/max_abs_dif_log10p: not a metric of the concordance "
+         "table"),
+        ({"datasets": {"a": SIM}, "tolerances": [{"tool_a": "exactlmm", "tool_b": "gemma",
+                                                 "min_pearson_r": float("nan")}]},
+         "config error at tolerances/0/min_pearson_r: nan is not a finite number"),
     ],
     ids=["no-source", "h2-out-of-range", "unknown-tool-in-skip", "causal-h2-above-h2",
          "n-causal-without-causal-h2", "semi-synthetic-without-plink", "unknown-tolerance-tool",
-         "unknown-tolerance-dataset", "no-phenotype"],
+         "unknown-tolerance-dataset", "no-phenotype", "misspelt-bound", "nan-bound"],
 )
 def test_a_bad_config_is_one_line_naming_the_key(config: dict, message: str):
     assert _error(copy.deepcopy(config)).startswith(message)

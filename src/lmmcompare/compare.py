@@ -50,6 +50,22 @@ CONCORDANCE_COLUMNS = (
 _OURS_COLUMNS = ("ours_loglik_at_gamma_a", "ours_loglik_at_gamma_b", "abs_diff_ours_loglik")
 #: Columns of a tolerance entry that select rows; every other key is a metric bound.
 SELECTORS = ("dataset", "mode", "tool", "tool_a", "tool_b", "statistic")
+#: The concordance table's numbers a tolerance may bound: ``metric`` (an upper bound) or
+#: ``min_metric`` (a lower one).
+BOUNDABLE = tuple(
+    name for name in (*CONCORDANCE_COLUMNS, *_OURS_COLUMNS)
+    if name not in ("dataset", "mode", "tool_a", "tool_b", "comparison", "statistic",
+                    "likelihood_a", "likelihood_b"))
+
+
+def bound_metric(key: str) -> tuple[str, str] | None:
+    """``(metric, "max" | "min")`` of a tolerance's bound key, or ``None`` when it names no
+    boundable metric (:data:`BOUNDABLE`)."""
+    if key in BOUNDABLE:
+        return key, "max"
+    if key.startswith("min_") and key[4:] in BOUNDABLE:
+        return key[4:], "min"
+    return None
 
 
 class Result(Protocol):
@@ -409,8 +425,10 @@ def check_tolerances(table: pd.DataFrame, tolerances: list[dict]) -> list[str]:
             if key in SELECTORS:
                 continue
             metric = _bound(table, key)
-            if isinstance(bound, bool) or not isinstance(bound, (int, float)):
-                messages.append(f"tolerance {described}: bound {key} = {bound!r} is not a number")
+            if (isinstance(bound, bool) or not isinstance(bound, (int, float))
+                    or not math.isfinite(bound)):
+                messages.append(f"tolerance {described}: bound {key} = {bound!r} is not a "
+                                "finite number")
                 continue
             if metric is None:
                 messages.append(f"tolerance {described}: unknown metric {key!r}")

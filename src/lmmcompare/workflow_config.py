@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -154,6 +155,18 @@ def check_semantics(config: Mapping[str, Any]) -> None:
         if dataset is not None and dataset not in config["datasets"]:
             raise ConfigError(f"tolerances/{index}", f"dataset '{dataset}' is not one of the "
                               f"datasets ({', '.join(config['datasets'])})")
+        from lmmcompare import compare  # pandas and SciPy: only for a config with tolerances
+
+        for key, bound in tolerance.items():
+            if key in compare.SELECTORS:
+                continue
+            if compare.bound_metric(key) is None:
+                raise ConfigError(f"tolerances/{index}/{key}", "not a metric of the concordance "
+                                  f"table; a bound is one of {', '.join(compare.BOUNDABLE)}, or "
+                                  "min_ and one of them for a lower bound")
+            if not math.isfinite(bound):
+                raise ConfigError(f"tolerances/{index}/{key}", f"{bound} is not a finite number "
+                                  "(a NaN bound could never fail)")
     for name, spec in config["study"]["scenarios"].items():
         try:
             source = source_of(spec, SOURCES)
