@@ -2,8 +2,11 @@
 
 A line-for-line port of SciPy's ``optimize.minimize_scalar(method="bounded")``
 (``_minimize_scalar_bounded``, Brent 1973 / Forsythe, Malcolm & Moler's ``fmin``), so the null
-fit needs no ``scipy.optimize`` import (a tenth of a second at start-up) and finds the same
-points: the same steps in the same floating-point order.
+fit needs no ``scipy.optimize`` import and finds the same points: the same steps in the same
+floating-point order.  That import costs 0.18–0.21 s of CPU after ``scipy.special`` (the three
+fastest of five fresh processes, 2-core machine, 2026-12-06), against 0.45–0.55 s for a whole
+``exactlmm assoc`` of 300 samples × 2,000 SNPs: about a third of a small scan, which the study's
+many small replicates pay once each.
 """
 
 from __future__ import annotations

@@ -59,7 +59,6 @@ from .pipeline import (
 )
 from .provenance import provenance
 from .saved import LoadedModel, association_from_model, gather_chunks, save_model
-from .scan import prefetch_special
 
 PROG = "exactlmm"
 
@@ -314,8 +313,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.runner is run_assoc:
-        prefetch_special()
     with exit_on_signals(), warnings.catch_warnings():
         warnings.simplefilter("default")  # each warning once per place, not once per SNP
         warnings.showwarning = _show_warning
