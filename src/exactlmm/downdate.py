@@ -110,7 +110,7 @@ from .likelihood import LOG_2PI, Likelihood, RotatedPhenotype, profile_loglik
 from .null import (
     DEFAULT_GRID,
     DEFAULT_LOG_DELTA_BOUNDS,
-    NullFitSummary,
+    FittedNull,
     boundary_of,
     maximise_profile,
     warn_boundary,
@@ -513,30 +513,16 @@ class Point:
 
 
 @dataclass(frozen=True)
-class DowndateNull(NullFitSummary):
+class DowndateNull(FittedNull):
     """A null fit of K₋c by the downdate: the numbers a :class:`exactlmm.null.NullModel`
     reports, the genome-wide rotated phenotype, the downdate, the point of the optimum (what
     :class:`DowndateScanner` needs) and the work the search did (``evaluations``: likelihood
     evaluations, ``newton``: those with derivatives)."""
 
-    phenotype: RotatedPhenotype
     downdate: ChromosomeDowndate = field(repr=False)
     point: Point = field(repr=False)
     evaluations: int = 0
     newton: int = 0
-
-    @property
-    def spectrum(self) -> Spectrum:
-        """The genome-wide spectrum (the basis the scan rotates with)."""
-        return self.phenotype.spectrum
-
-    @property
-    def n_samples(self) -> int:
-        return self.spectrum.n_samples
-
-    @property
-    def n_covariates(self) -> int:
-        return self.spectrum.n_covariates
 
 
 def fit_downdate(

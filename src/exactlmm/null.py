@@ -112,13 +112,16 @@ class NullFitSummary:
 
 
 @dataclass(frozen=True)
-class NullModel(NullFitSummary):
-    """A fitted null model.  ``phenotype`` keeps the rotated data the scan reuses."""
+class FittedNull(NullFitSummary):
+    """A null fit with the phenotype rotated by the spectrum a scan uses: the base of
+    :class:`NullModel` and of a LOCO downdate's fit (:class:`exactlmm.downdate.DowndateNull`),
+    siblings, so that neither is taken for the other."""
 
     phenotype: RotatedPhenotype
 
     @property
     def spectrum(self) -> Spectrum:
+        """The spectrum the phenotype was rotated with (the scan's basis)."""
         return self.phenotype.spectrum
 
     @property
@@ -128,6 +131,11 @@ class NullModel(NullFitSummary):
     @property
     def n_covariates(self) -> int:
         return self.spectrum.n_covariates
+
+
+@dataclass(frozen=True)
+class NullModel(FittedNull):
+    """A fitted null model: the spectrum's own fit, whose rotated data the scan reuses."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import numpy as np
 
 from exactlmm.errors import InputError
 from exactlmm.io.atomic import atomic_write, write_text_atomic
-from exactlmm.io.text import split_lines
+from exactlmm.io.text import check_unique_samples, split_lines
 from exactlmm.symmetric import fill_lower
 
 SUFFIX = ".grm.bin"
@@ -54,14 +54,7 @@ def read_grm_ids(path: str | os.PathLike[str]) -> np.ndarray:
         raise InputError(f"line {bad}: expected FID IID", path=id_path)
     if not rows:
         raise InputError("the GRM sample file is empty", path=id_path)
-    seen: dict[tuple[str, str], int] = {}
-    for lineno, fields in rows:
-        key = (fields[0], fields[1])
-        if key in seen:
-            raise InputError(f"line {lineno}: sample FID={key[0]} IID={key[1]} appears again "
-                             f"(first on line {seen[key]}); sample IDs must be unique",
-                             path=id_path)
-        seen[key] = lineno
+    check_unique_samples(rows, id_path)
     return np.array([fields[:2] for _, fields in rows], dtype=str)
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from exactlmm.errors import InputError
 from exactlmm.io.bed import BED_MAGIC, CODE_DOSAGE, BedCodes
-from exactlmm.io.text import UTF8_BOM, split_lines
+from exactlmm.io.text import UTF8_BOM, check_unique_samples, split_lines
 
 FAM_MIN_FIELDS = 6
 BIM_FIELDS = 6
@@ -151,16 +151,7 @@ def _read_fam(path: Path) -> tuple[np.ndarray, np.ndarray]:
     rows = read_fam_fields(path)
     fid = np.array([fields[0] for _, fields in rows], dtype=str)
     iid = np.array([fields[1] for _, fields in rows], dtype=str)
-    seen: dict[tuple[str, str], int] = {}
-    for (lineno, fields) in rows:
-        key = (fields[0], fields[1])
-        if key in seen:
-            raise InputError(
-                f"line {lineno}: sample FID={key[0]} IID={key[1]} appears again "
-                f"(first on line {seen[key]}); sample IDs must be unique",
-                path=path,
-            )
-        seen[key] = lineno
+    check_unique_samples(rows, path)
     return fid, iid
 
 

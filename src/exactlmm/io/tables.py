@@ -26,7 +26,7 @@ import numpy as np
 
 from exactlmm.errors import InputError
 from exactlmm.io.plink import PlinkDataset, read_fam_fields
-from exactlmm.io.text import split_lines
+from exactlmm.io.text import check_unique_samples, split_lines
 from exactlmm.scan import COLLINEAR_TOLERANCE
 
 MISSING_TOKENS = frozenset({"NA", "na", "Na", "nan", "NaN", "NAN", "."})
@@ -99,21 +99,13 @@ def _read_rows(path: Path, kind: str) -> tuple[list[str], list[tuple[int, list[s
             raise InputError(f"the {kind} file has a header but no samples", path=path)
     else:
         names = [f"{kind}{j}" for j in range(1, width - 1)]
-    seen: dict[tuple[str, str], int] = {}
     for lineno, fields in rows:
         if len(fields) != width:
             raise InputError(
                 f"line {lineno}: {len(fields)} fields, but line {first_line} has {width}",
                 path=path,
             )
-        key = (fields[0], fields[1])
-        if key in seen:
-            raise InputError(
-                f"line {lineno}: sample FID={key[0]} IID={key[1]} appears again "
-                f"(first on line {seen[key]})",
-                path=path,
-            )
-        seen[key] = lineno
+    check_unique_samples(rows[1:] if has_header else rows, path)
     return list(names), rows, has_header
 
 

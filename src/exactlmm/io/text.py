@@ -40,6 +40,20 @@ def read_text(path: str | os.PathLike[str], kind: str = "file") -> str:
     return text
 
 
+def check_unique_samples(rows: list[tuple[int, list[str]]], path: str | os.PathLike[str]
+                         ) -> None:
+    """Each sample once: the (FID, IID) pair of the first two fields of every row
+    ``(line number, fields)``; else an ``InputError`` naming both lines."""
+    seen: dict[tuple[str, str], int] = {}
+    for lineno, fields in rows:
+        key = (fields[0], fields[1])
+        if key in seen:
+            raise InputError(f"line {lineno}: sample FID={key[0]} IID={key[1]} appears again "
+                             f"(first on line {seen[key]}); sample IDs must be unique",
+                             path=path)
+        seen[key] = lineno
+
+
 def split_lines(path: str | os.PathLike[str], kind: str = "file"
                 ) -> list[tuple[int, list[str]]]:
     """The whitespace-separated fields of every non-blank line of ``path``
