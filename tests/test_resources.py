@@ -25,6 +25,18 @@ def test_memory_covers_the_arrays_and_grows_with_n_and_attempt() -> None:
     chunk = resources.chunk_memory_mb(n, m)
     assert 8 * n * n / 1e6 <= chunk < ours  # one saved N x N basis, not the fit's three
     assert resources.chunk_memory_mb(n, m, attempt=2) == 2 * chunk
+    # a LOCO model's chunk: the downdates' rows of its largest chromosome, and a second basis
+    # when some chromosome has its own spectrum beside the genome-wide one
+    parts = [{"method": None}, {"method": "downdate", "n_removed": 2500},
+             {"method": "downdate", "n_removed": 4000}]
+    header = {"analysis": {"loco": True}, "parts": parts}
+    rows = resources.chunk_memory_mb(n, m, header=header)
+    assert abs(rows - chunk - 1.5 * 8 * 4 * 4000 * n / 1e6) <= 1  # MB are rounded up
+    mixed = {**header, "parts": [*parts, {"method": "eigendecomposition"}]}
+    assert abs(resources.chunk_memory_mb(n, m, header=mixed) - rows
+               - 1.5 * 8 * n * n / 1e6) <= 1
+    assert resources.chunk_memory_mb(n, m, header={"analysis": {"loco": False},
+                                                   "parts": parts[:1]}) == chunk
 
 
 def test_runtime_grows_with_the_work_and_pylmm_refit_with_m() -> None:
@@ -53,7 +65,9 @@ def test_the_rules_functions_ask_by_what_the_job_is(tmp_path: Path) -> None:
     own."""
     (tmp_path / "x.fam").write_text("f i 0 0 0 -9\n" * 3000)
     (tmp_path / "x.snplist").write_text("rs\n" * 20_000)
-    files = _Wildcards(fam=tmp_path / "x.fam", snplist=tmp_path / "x.snplist")
+    (tmp_path / "m.model.json").write_text('{"analysis": {"loco": false}, "parts": []}')
+    files = _Wildcards(fam=tmp_path / "x.fam", snplist=tmp_path / "x.snplist",
+                       model=tmp_path / "m.model.json")
     n, m = 3000, 20_000
     run = _Wildcards(dataset="d", tool="pylmm", mode="refit")
     assert resources.mem_mb(run, files, 2) == resources.tool_memory_mb("pylmm", n, m, 2)

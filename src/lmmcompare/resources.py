@@ -21,6 +21,7 @@ named here:
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,11 @@ MEMORY_MARGIN = 1.5
 """Factor on the estimated arrays."""
 CHUNK_N2_COPIES = 1
 """N × N double matrices one chunk job of ours holds: the saved eigenbasis it scans with (LOCO:
-one chromosome's at a time, never the genome-wide one; N = 4,000: 331 MB peak)."""
+the genome-wide one for the chromosomes that are its downdates, one chromosome's own at a time
+for the others — both at once when a chunk has both kinds; N = 4,000: 331 MB peak)."""
+DOWNDATE_ROW_COPIES = 4
+"""r × N double arrays a LOCO downdate of a chromosome with r kinship SNPs holds (its rotated
+rows, their rotation blocks, the capacitance's work array; ``exactlmm.downdate``)."""
 BLOCK_SNPS = 4096
 """SNPs a tool that streams its genotypes holds as doubles at a time."""
 FLOPS = 2e10
@@ -69,10 +74,21 @@ def tool_memory_mb(tool: str, n: int, m: int, attempt: int = 1) -> int:
     return _memory_mb(cost.n2_copies * n * n + n * held, attempt)
 
 
-def chunk_memory_mb(n: int, m: int, attempt: int = 1) -> int:
+def chunk_memory_mb(n: int, m: int, attempt: int = 1, header: dict | None = None) -> int:
     """``mem_mb`` of one chunk job of ours (``scan_chunks``), whose fit job made the
-    eigendecomposition: one saved N × N basis and a block of SNPs."""
-    return _memory_mb(CHUNK_N2_COPIES * n * n + n * min(m, BLOCK_SNPS), attempt)
+    eigendecomposition: one saved N × N basis and a block of SNPs; for a LOCO model
+    (``header``, its ``.model.json``) with downdate chromosomes, their largest one's rows
+    (:data:`DOWNDATE_ROW_COPIES` × r × N), and a second basis when some chromosomes have their
+    own."""
+    bases, rows = CHUNK_N2_COPIES, 0
+    chromosomes = header["parts"][1:] if header and header["analysis"]["loco"] else []
+    removed = [part.get("n_removed", 0) for part in chromosomes if part["method"] == "downdate"]
+    if removed:
+        rows = max(removed)
+        if any(part["method"] == "eigendecomposition" for part in chromosomes):
+            bases += 1
+    return _memory_mb(bases * n * n + DOWNDATE_ROW_COPIES * rows * n + n * min(m, BLOCK_SNPS),
+                      attempt)
 
 
 def tool_runtime_minutes(tool: str, mode: str, n: int, m: int, attempt: int = 1) -> int:
@@ -109,7 +125,7 @@ def mem_mb(wildcards: Any, input: Any, attempt: int) -> int:
     if "tool" in wildcards.keys():
         return tool_memory_mb(wildcards.tool, n, m, attempt)
     if "chunk" in wildcards.keys():
-        return chunk_memory_mb(n, m, attempt)
+        return chunk_memory_mb(n, m, attempt, json.loads(Path(input.model).read_text()))
     if "model" in wildcards.keys():
         return tool_memory_mb(registry.REFERENCE, n, m, attempt)
     return kinship_memory_mb(n, attempt)
