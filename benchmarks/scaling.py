@@ -22,12 +22,19 @@ Low-rank LOCO (``loco:NxM:k``, ``--loco --kinship-snps``): the same k chosen SNP
 chromosome c the thin SVD of the N × k₋c genotypes of those off c — one SVD per chromosome and
 no N × N matrix, where the full-rank LOCO decomposes one N × N K₋c per chromosome.
 
-Each case writes a seeded dataset (:mod:`datasets`, one covariate, ten chromosomes) unless it
-exists and runs ``exactlmm assoc`` (fixed mode) once, as a process, under GNU ``time`` (peak
-RSS).  Run::
+Full-rank LOCO, both ways (``downdate:NxM[:C]`` and ``perchrom:NxM[:C]``, C chromosomes,
+default 10): each chromosome's K₋c as a downdate of the genome-wide eigenbasis
+(``--loco --loco-method downdate``, :mod:`exactlmm.downdate`: one eigendecomposition in all, an
+r_c × r_c capacitance per chromosome), or by its own eigendecomposition
+(``--loco-method eigendecomposition``: C + 1 of them).  Put ``full:NxM`` of the same shape
+beside them: the LOCO/fixed ratio is the issue's measure, taken in one run.
+
+Each case writes a seeded dataset (:mod:`datasets`, one covariate, ten chromosomes unless the
+case says) unless it exists and runs ``exactlmm assoc`` once, as a process, under GNU ``time``
+(peak RSS).  Run::
 
     python benchmarks/scaling.py [--cases full:2000x10000,...,low:100000x10000:5000,
-        loco:8000x20000:4000]
+        loco:8000x20000:4000,full:8000x20000,downdate:8000x20000,perchrom:8000x20000]
         [--workdir DIR] [--out table.md]
 
 The default cases take about 1.5 hours on 2 cores (the full-rank N = 20,000 case alone 20–40
@@ -52,16 +59,22 @@ DEFAULT_CASES = ("full:2000x10000,full:5000x10000,full:10000x10000,full:20000x20
 
 
 #: Case kinds and how their rows are labelled.
-KINDS = {"full": "full rank", "low": "low rank", "loco": "low rank, LOCO"}
+KINDS = {"full": "full rank", "low": "low rank", "loco": "low rank, LOCO",
+         "downdate": "full rank, LOCO by downdate", "perchrom": "full rank, LOCO per chromosome"}
+#: The full-rank LOCO kinds: their option, and their third field is C (chromosomes), not k.
+LOCO_METHOD = {"downdate": "downdate", "perchrom": "eigendecomposition"}
 
 
 def parse_case(text: str) -> tuple[str, int, int, int | None]:
-    """``full:NxM``, ``low:NxM:k`` or ``loco:NxM:k`` → (kind, N, M, k)."""
+    """``full:NxM``, ``low:NxM:k``, ``loco:NxM:k``, ``downdate:NxM[:C]`` or
+    ``perchrom:NxM[:C]`` → (kind, N, M, k or C)."""
     kind, shape, *rest = text.split(":")
     n, m = (int(v) for v in shape.split("x"))
-    if kind not in KINDS or (kind != "full") != bool(rest):
-        raise ValueError(f"{text!r}: expected full:NxM, low:NxM:k or loco:NxM:k")
-    if kind == "full" and m < n:
+    needs_k = kind in ("low", "loco")
+    if kind not in KINDS or (needs_k and not rest) or (kind == "full" and rest):
+        raise ValueError(f"{text!r}: expected full:NxM, low:NxM:k, loco:NxM:k, "
+                         "downdate:NxM[:C] or perchrom:NxM[:C]")
+    if kind in ("full", *LOCO_METHOD) and m < n:
         raise ValueError(f"{text!r}: full rank needs M >= N (with fewer SNPs than samples "
                          "exactlmm takes the low-rank path)")
     return kind, n, m, int(rest[0]) if rest else None
@@ -80,30 +93,35 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(str(err))
     for kind, n, m, k in cases:
-        prefix = workdir / f"{n}x{m}" / "sim"
+        chromosomes = k if kind in LOCO_METHOD and k is not None else 10
+        prefix = workdir / (f"{n}x{m}" + (f"c{chromosomes}" if chromosomes != 10 else "")) / "sim"
         if not Path(f"{prefix}.covar").exists():
-            write_dataset(prefix, n, m, seed=n + m)
+            write_dataset(prefix, n, m, seed=n + m, n_chromosomes=chromosomes)
         argv = ["exactlmm", "assoc", "--bfile", str(prefix), "--pheno", f"{prefix}.pheno",
                 "--covar", f"{prefix}.covar", "--no-progress", "--out", str(workdir / "out")]
-        if k is not None:
+        if kind in LOCO_METHOD:
+            argv += ["--loco", "--loco-method", LOCO_METHOD[kind]]
+            k = None
+        elif k is not None:
             chosen = workdir / f"{n}x{m}" / f"kinship{k}.snps"
             bim = Path(f"{prefix}.bim").read_text().split("\n")
             ids = [line.split()[1] for line in bim if line][:: max(m // k, 1)][:k]
             chosen.write_text("\n".join(ids) + "\n")
             argv += ["--kinship-snps", str(chosen), *(["--loco"] if kind == "loco" else [])]
         wall, peak = run(argv)
-        row = {"kind": kind, "N": n, "M": m, "k": k, "seconds": wall, "peak_gb": peak,
+        row = {"kind": kind, "N": n, "M": m, "C": chromosomes, "k": k, "seconds": wall,
+               "peak_gb": peak,
                "peak_over_n2": peak * 1024**3 / (8 * n * n),
                "peak_over_nk": None if k is None else peak * 1024**3 / (8 * n * k)}
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     lines = [f"Machine: {machine()}; load average {os.getloadavg()[0]:.2f} at the end.", "",
-             "| kinship | N | M | k | seconds | peak RSS GB | peak / N² doubles "
-             "| peak / (N k) doubles |", "|---|---|---|---|---|---|---|---|"]
+             "| kinship | N | M | C | k | seconds | peak RSS GB | peak / N² doubles "
+             "| peak / (N k) doubles |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         nk = "" if r["peak_over_nk"] is None else f"{r['peak_over_nk']:.2f}"
         lines.append(f"| {KINDS[r['kind']]} | {r['N']} | "
-                     f"{r['M']} | {r['k'] or ''} | {r['seconds']:.1f} | {r['peak_gb']:.2f} | "
+                     f"{r['M']} | {r['C']} | {r['k'] or ''} | {r['seconds']:.1f} | {r['peak_gb']:.2f} | "
                      f"{r['peak_over_n2']:.2f} | {nk} |")
     text = "\n".join(lines)
     print(text)
