@@ -121,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         nk = "" if r["peak_over_nk"] is None else f"{r['peak_over_nk']:.2f}"
         lines.append(f"| {KINDS[r['kind']]} | {r['N']} | "
-                     f"{r['M']} | {r['C']} | {r['k'] or ''} | {r['seconds']:.1f} | {r['peak_gb']:.2f} | "
-                     f"{r['peak_over_n2']:.2f} | {nk} |")
+                     f"{r['M']} | {r['C']} | {r['k'] or ''} | {r['seconds']:.1f} | "
+                     f"{r['peak_gb']:.2f} | {r['peak_over_n2']:.2f} | {nk} |")
     text = "\n".join(lines)
     print(text)
     if args.out:
