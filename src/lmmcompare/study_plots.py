@@ -1,7 +1,7 @@
 """Figures of the simulation study (the report's "Study" category), from its tables.
 
-* :func:`calibration_plot` — observed type-I error against the nominal α with its Clopper–Pearson
-  interval, per scenario, log axes (calibrated runs lie on y = x);
+* :func:`calibration_plot` — observed type-I error against the nominal α with its
+  replicate-level interval, per scenario, log axes (calibrated runs lie on y = x);
 * :func:`power_plot` — power against the variance explained per causal SNP, per α;
 * :func:`heritability_plot` — the replicates' ĥ² per tool and mode, one box each, beside the
   true h², per scenario;
@@ -57,7 +57,7 @@ def calibration_plot(calibration: pd.DataFrame, *, path: str | Path) -> None:
                 low = y - run["ci_low"].to_numpy(dtype=np.float64)
                 high = run["ci_high"].to_numpy(dtype=np.float64) - y
                 floor = alphas.min() / 20  # a zero count is drawn at the floor of the axis
-                ax.errorbar(x, np.maximum(y, floor), yerr=[np.minimum(low, y), high],
+                ax.errorbar(x, np.maximum(y, floor), yerr=np.vstack([np.minimum(low, y), high]),
                             marker=MODE_MARKERS.get(mode, "^"), ms=4, lw=0, elinewidth=1,
                             color=colours[tool], label=f"{tool} {mode}")
             _log_axes(ax)
@@ -67,7 +67,8 @@ def calibration_plot(calibration: pd.DataFrame, *, path: str | Path) -> None:
             ax.set_ylabel("observed type-I error")
         if runs and fig.axes:
             fig.axes[0].legend(loc="upper left")
-        fig.suptitle("Calibration at null SNPs (Wald test; Clopper–Pearson 95 % intervals)")
+        fig.suptitle("Calibration at null SNPs (Wald test; replicate-level 95 % intervals, "
+                     "Korn–Graubard)")
     _save(fig, path)
 
 
@@ -89,8 +90,10 @@ def power_plot(
                 run = rows[(rows["tool"] == tool) & (rows["mode"] == mode)].sort_values("effect")
                 if run.empty:
                     continue
-                ax.errorbar(run["effect"], run["power"],
-                            yerr=[run["power"] - run["ci_low"], run["ci_high"] - run["power"]],
+                power = run["power"].to_numpy(dtype=np.float64)
+                ax.errorbar(run["effect"].to_numpy(dtype=np.float64), power,
+                            yerr=np.vstack([power - run["ci_low"].to_numpy(dtype=np.float64),
+                                            run["ci_high"].to_numpy(dtype=np.float64) - power]),
                             marker=MODE_MARKERS.get(mode, "^"), ms=4, capsize=2,
                             color=colours[tool], label=f"{tool} {mode}")
             _log_axes(ax, "x")
@@ -100,7 +103,8 @@ def power_plot(
             ax.set_ylabel("power (causal SNPs)")
         if runs and fig.axes:
             fig.axes[0].legend(loc="upper left")
-        fig.suptitle("Power at the causal SNPs (Wald test; Clopper–Pearson 95 % intervals)")
+        fig.suptitle("Power at the causal SNPs (Wald test; replicate-level 95 % intervals, "
+                     "Korn–Graubard)")
     _save(fig, path)
 
 
