@@ -288,7 +288,7 @@ def all_outputs():
     outputs = [*rules.skipped_runs.output]
     if STUDY_DATASETS:
         outputs += [*rules.study_tables.output, *rules.study_runtime.output]
-        outputs += rules.study_plots.output
+        outputs += [*rules.study_plots.output, *rules.study_deflation.output]
     if DATASET_NAMES:
         outputs += [*rules.check_tolerances.output, *rules.combine_concordance.output]
         outputs += [*rules.gamma_agreement.output, *rules.runtime_plot.output]
