@@ -340,9 +340,10 @@ def _glimix_to_standard(native: Mapping[str, Any], t: float) -> dict[str, Any]:
 
 
 def _plink2_to_standard(native: Mapping[str, Any], t: float) -> dict[str, Any]:
-    """PLINK 2 ``--glm`` (linear, or logistic for a case/control phenotype): no kinship term, i.e. the LMM with γ fixed at 0 (not
-    estimated); PLINK 2 prints no variance or likelihood, so σg², σe² are ``None``.  Native
-    names: none used (``native`` holds PLINK 2's sample, covariate and ERRCODE counts)."""
+    """PLINK 2 ``--glm`` (linear, or logistic for a case/control phenotype): no kinship term,
+    i.e. the LMM with γ fixed at 0 (not estimated); PLINK 2 prints no variance or likelihood,
+    so σg², σe² are ``None``.  Native names: none used (``native`` holds PLINK 2's sample,
+    covariate and ERRCODE counts)."""
     return params.standard_form(0.0, t)
 
 
