@@ -150,6 +150,8 @@ def test_deflation_table_per_scenario():
     assert a.lambda_nominal == pytest.approx(1 - 0.5 * 399 / 4000)
     assert a.m_effective == pytest.approx(191 / 0.04)
     assert list(table.reset_index().columns) == list(deflation.COLUMNS)
+    inflated = deflation.deflation_table(rows.assign(lambda_gc=1.02))
+    assert inflated["m_effective"].isna().all()  # no deflation: no effective M
     assert deflation.deflation_table(rows.iloc[:0]).empty
 
 

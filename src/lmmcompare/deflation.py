@@ -169,7 +169,7 @@ def deflation_table(rows: pd.DataFrame, tool: str = registry.REFERENCE,
     replicates of 1 − df/M (each replicate's df at its own γ̂), ``lambda_theory`` (the
     Marchenko–Pastur law at the true h², :func:`theory_lambda`), ``lambda_nominal`` =
     1 − h²(N − 1)/M and ``m_effective`` = df/(1 − λGC fixed) (the M that would explain the
-    measured deflation; M itself for unlinked SNPs, less with LD).
+    measured deflation; M itself for unlinked SNPs, less with LD; NaN without deflation).
     """
     rows = rows[(rows["tool"] == tool) & (rows["statistic"] == statistic)
                 & (rows["n_null"] > 0)]
@@ -194,7 +194,8 @@ def deflation_table(rows: pd.DataFrame, tool: str = registry.REFERENCE,
                                                                     full["n_snps"])))
         record["lambda_theory"] = float(theory_lambda(n, m, h2))
         record["lambda_nominal"] = float(nominal_lambda(n, m, h2))
-        record["m_effective"] = df / (1.0 - record["lambda_fixed"])
+        deflated = record["lambda_fixed"] < 1.0
+        record["m_effective"] = df / (1.0 - record["lambda_fixed"]) if deflated else math.nan
         record["n_replicates"] = int(full["replicate"].nunique())
         out.append(record)
     return pd.DataFrame(out, columns=list(COLUMNS))
