@@ -24,6 +24,8 @@ include: "workflow/rules/assoc.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/study.smk"
+include: "workflow/rules/deflation.smk"
+include: "workflow/rules/profile.smk"
 
 
 rule all:

@@ -132,12 +132,33 @@ def test_beta_se_p_are_complete_case_ols_with_the_intercept_added(toy):
     assert null["n_samples"] == y.size and null["covariates"] == ["intercept", "year", "binary",
                                                                   "z"]
     assert null["native"]["n_covariates"] == 3 and not null["native"]["phenotype_centered"]
+    assert null["native"]["model"] == "linear"
     command = null["provenance"]["parameters"]["command"]
     assert "--covar-variance-standardize" in command and "omit-ref" in command
     assert "--threads" not in command and not any(str(toy["dir"]) in c for c in command)
 
 
-def test_without_covariates_and_with_a_phenotype_plink_would_call_case_control(toy, tmp_path):
+def _logistic(G: np.ndarray, y: np.ndarray, j: int) -> tuple[float, float, float]:
+    """β (log odds ratio), se and Wald p of SNP j in a logistic regression on [1, dosage] over
+    the samples with a call, by Newton–Raphson (an independent maximum-likelihood fit)."""
+    called = ~np.isnan(G[:, j])
+    A = np.column_stack([np.ones(int(called.sum())), G[called, j]])
+    coef = np.zeros(2)
+    for _ in range(50):
+        mu = 1.0 / (1.0 + np.exp(-A @ coef))
+        info = A.T @ (A * (mu * (1 - mu))[:, None])
+        step = np.linalg.solve(info, A.T @ (y[called] - mu))
+        coef += step
+        if np.max(np.abs(step)) < 1e-12:
+            break
+    mu = 1.0 / (1.0 + np.exp(-A @ coef))
+    se = float(np.sqrt(np.linalg.inv(A.T @ (A * (mu * (1 - mu))[:, None]))[1, 1]))
+    return float(coef[1]), se, float(2 * stats.norm.sf(abs(coef[1]) / se))
+
+
+def test_a_case_control_phenotype_gets_logistic_regression_with_firth_fallback(toy, tmp_path):
+    """A phenotype of two values (0/1 here; PLINK 2 would call it case/control) is analysed as
+    PLINK 2 analyses one: logistic regression, Firth's where it does not converge."""
     analysed = np.ones(N, dtype=bool)
     analysed[[4, 30, 77]] = False  # no covariate file: sample 9 is analysed
     pheno = tmp_path / "binary.txt"
@@ -147,17 +168,35 @@ def test_without_covariates_and_with_a_phenotype_plink_would_call_case_control(t
     values = rng.integers(0, 2, size=N).astype(float)
     full[analysed] = [repr(float(v)) for v in values[analysed]]
     pheno.write_text("".join(f"fam{i} ind{i} {full[i]}\n" for i in range(N)))
-    request = RunRequest(**{**toy["request"].as_dict(), "pheno": str(pheno), "covar": None})
+    request = RunRequest(**{**toy["request"].as_dict(), "pheno": str(pheno), "covar": None,
+                            "keep_raw": str(tmp_path / "raw")})
     out = tmp_path / "binary"
     plink2.run(request, "none", out)
     table = read_assoc_tsv(f"{out}.assoc.tsv")
     null = read_null_json(f"{out}.null.json")
-    assert null["native"]["phenotype_centered"] and null["native"]["n_covariates"] == 0
-    assert "allow-no-covars" in null["provenance"]["parameters"]["command"]
-    # Linear regression on the raw 0/1 phenotype (not logistic): centring changes nothing.
-    # (With 2 predictors the SNP called in 4 samples is tested too.)
-    X = np.ones((int(analysed.sum()), 1))
-    assert _check_against_ols(table, G_all[analysed], values[analysed], X) == M - 1
+    native = null["native"]
+    assert native["model"] == "logistic, Firth fallback" and not native["phenotype_centered"]
+    assert native["n_cases"] + native["n_controls"] == analysed.sum()
+    assert native["n_cases"] == values[analysed].sum()
+    command = null["provenance"]["parameters"]["command"]
+    assert "firth-fallback" in command and "allow-no-covars" in command
+    G, y = G_all[analysed], values[analysed]
+    checked = 0
+    for j in np.flatnonzero(table["errcode"] == "."):
+        called = ~np.isnan(G[:, j])
+        if called.sum() < 20:  # the sparse SNP: separation, Firth's fit
+            continue
+        beta, se, p = _logistic(G, y, j)
+        assert table["n"][j] == called.sum()
+        # PLINK 2 fits in single precision and prints 6 digits
+        assert table["beta"][j] == pytest.approx(beta, rel=1e-3, abs=1e-4)
+        assert table["se"][j] == pytest.approx(se, rel=1e-3)
+        assert table["p_wald"][j] == pytest.approx(p, rel=2e-3, abs=1e-6)
+        checked += 1
+    assert checked == M - 2
+    raw = (tmp_path / "raw" / plink2.LOGISTIC_FILE).read_text().splitlines()
+    firth = {line.split("\t")[2] for line in raw[1:] if line.split("\t")[7] == "Y"}
+    assert raw[0].split("\t")[7] == "FIRTH?" and firth == {f"rs{SPARSE}"}
 
 
 def test_a_flipped_allele_is_a_failure(toy, monkeypatch):

@@ -17,6 +17,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from lmmcompare import registry, study
+from lmmcompare.liability import liability_to_observed
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
@@ -182,8 +185,10 @@ def test_check_passes_and_skips_are_listed(ci_run: Path) -> None:
 
 def test_every_figure_has_png_and_svg(ci_run: Path) -> None:
     pngs = sorted((ci_run / "results/plots").rglob("*.png"))
-    # 16 QQ (4 datasets x 4 modes) + 34 scatters + 4 summaries
-    assert len(pngs) == 54
+    # 16 QQ (4 datasets x 4 modes) + 34 scatters + 4 summaries + 2 REML profiles (real data)
+    assert len(pngs) == 56
+    assert {png.parent.name for png in pngs if png.name == "reml_profile.png"} == {
+        "hs1940", "eur_subset"}
     for png in pngs:
         assert png.stat().st_size > 0 and png.with_suffix(".svg").is_file(), png
 
@@ -275,19 +280,43 @@ def test_study_tables_have_every_scenario_tool_and_replicate(study_run: Path) ->
     # The null SNPs are those of the chromosome without effects: 3 replicates x ~300 SNPs.
     null = calibration[calibration["scenario"] == "null_structured"]
     assert (null["n_snps"] > 0.9 * 3 * 300).all() and (null["n_snps"] <= 3 * 300).all()
+    assert (calibration["ci"] == "korn-graubard").all()
     power = pd.read_csv(study_run / "results/study/power.tsv", sep="\t")
-    assert set(power["scenario"]) == {"causal", "msprime_structured", "semi_hs1940"}
+    with_causal = {"causal", "msprime_structured", "semi_hs1940", "binary"}
+    assert set(power["scenario"]) == with_causal
     assert (power[power["scenario"] == "causal"]["n_causal"] == 9).all()
     assert (power[power["scenario"] == "msprime_structured"]["n_causal"] == 6).all()
-    assert (power[power["scenario"] == "semi_hs1940"]["n_causal"] == 4).all()
+    assert (power[power["scenario"].isin(["semi_hs1940", "binary"])]["n_causal"] == 4).all()
     heritability = pd.read_csv(study_run / "results/study/heritability.tsv", sep="\t")
     assert "plink2" not in set(heritability["tool"])  # no γ without a kinship
-    truth = dict(zip(heritability["scenario"], heritability["h2_true"], strict=False))
+    observed = heritability[heritability["scale"] == "observed"]
+    truth = dict(zip(observed["scenario"], observed["h2_true"], strict=False))
     assert truth == {"null_structured": 0.5, "causal": 0.5, "msprime_structured": 0.5,
-                     "semi_hs1940": 0.4}
+                     "semi_hs1940": 0.4, "deflation_m2n": 0.5, "deflation_m20n": 0.5,
+                     "binary": pytest.approx(float(liability_to_observed(0.5, 0.05, 0.2)))}
+    on_liability = heritability[heritability["scale"] == "liability"]
+    assert set(on_liability["scenario"]) == {"binary"} and (on_liability["h2_true"] == 0.5).all()
+    ours = observed[observed["tool"] == "exactlmm"]
+    assert (ours["n_with_se"] == ours["n_replicates"]).all()  # ours reports se(ĥ²)
     proximal = pd.read_csv(study_run / "results/study/proximal.tsv", sep="\t")
     assert set(proximal["tool"]) == {"exactlmm"}
-    assert set(proximal["scenario"]) == {"causal", "msprime_structured", "semi_hs1940"}
+    assert set(proximal["scenario"]) == with_causal
+    # Low-frequency null SNPs of the binary scenario, by MAF bin; PLINK 2 ran logistic.
+    by_maf = pd.read_csv(study_run / "results/study/calibration_maf.tsv", sep="\t")
+    binary = by_maf[by_maf["scenario"] == "binary"]
+    assert set(binary["maf_bin"]) == {"0-0.01", "0.01-0.02", "0.02-0.05", "0.05-0.5"}
+    assert (binary["case_fraction"] == 0.2).all() and (binary["prevalence"] == 0.05).all()
+    plink = json.loads((study_run / "results/assoc/binary-r000/plink2.none.null.json")
+                       .read_text())
+    assert plink["native"]["model"] == "logistic, Firth fallback"
+    assert plink["native"]["n_cases"] == 80
+    # The N/M law: every scenario with its expectation; the two M/N points ordered.
+    deflation = pd.read_csv(study_run / "results/study/deflation.tsv", sep="\t")
+    assert set(deflation["scenario"]) == set(scenarios)
+    assert deflation["lambda_expected"].between(0.5, 1.0).all()
+    law = deflation.set_index("scenario")
+    assert law.loc["deflation_m2n", "lambda_expected"] < law.loc["deflation_m20n",
+                                                                   "lambda_expected"]
     # Runtime of every run of every scenario, from the job metrics (Snakemake's benchmark files).
     runtime = pd.read_csv(study_run / "results/study/runtime.tsv", sep="\t")
     assert len(runtime) == len(calibration[["scenario", "tool", "mode"]].drop_duplicates())
@@ -307,7 +336,7 @@ def test_study_tables_have_every_scenario_tool_and_replicate(study_run: Path) ->
     # genotypes the semi-synthetic scenario uses), not for the study's replicates.
     concordance = pd.read_csv(study_run / "results/compare/all.concordance.tsv", sep="\t")
     assert set(concordance["dataset"]) == {"hs1940"}
-    for name in ("calibration", "power", "heritability", "lambda_gc"):
+    for name in ("calibration", "power", "heritability", "lambda_gc", "deflation"):
         png = study_run / f"results/plots/study/{name}.png"
         assert png.stat().st_size > 1000 and png.with_suffix(".svg").is_file(), name
 
@@ -327,6 +356,35 @@ def test_study_sanity_exact_lmm_calibrated_regression_inflated(study_run: Path) 
     assert 0.85 < loco.lambda_gc_mean < 1.15
     plink = rows.loc[("plink2", "none")]
     assert plink.lambda_gc_mean > loco.lambda_gc_mean + 0.15
+
+
+NULL_ONLY_STUDY = {
+    "datasets": {},
+    "study": {"seed": 3, "scenarios": {
+        name: {"replicates": 2, "simulate": {"n_samples": 100, "n_snps": 300, "n_chromosomes": 3,
+                                             "h2": 0.5, "null_chromosomes": 1, **extra}}
+        for name, extra in (("null_plain", {}), ("null_structure", {"n_populations": 2,
+                                                                   "fst": 0.05}))}},
+    "tools": {**{name: {"modes": []} for name in registry.peers() if name != "plink2"},
+              "exactlmm": {"modes": ["fixed", "loco"]}},
+}
+"""Every scenario without causal SNPs (once this crashed at the end: KeyError 'mode')."""
+
+
+def test_a_null_only_study_writes_every_table_with_its_header(tmp_path: Path) -> None:
+    done = with_config(tmp_path, NULL_ONLY_STUDY, "--cores", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    tables = tmp_path / "results/study"
+    for name, columns in (("power", study.POWER_COLUMNS), ("proximal", study.PROXIMAL_COLUMNS)):
+        table = pd.read_csv(tables / f"{name}.tsv", sep="\t")
+        assert table.empty and list(table.columns) == list(columns), name
+    calibration = pd.read_csv(tables / "calibration.tsv", sep="\t")
+    assert set(calibration["scenario"]) == {"null_plain", "null_structure"}
+    assert set(zip(calibration["tool"], calibration["mode"], strict=True)) == {
+        ("exactlmm", "fixed"), ("exactlmm", "loco"), ("plink2", "none")}
+    assert len(pd.read_csv(tables / "deflation.tsv", sep="\t")) == 2
+    assert not pd.read_csv(tables / "heritability.tsv", sep="\t").empty
+    assert (tmp_path / "results/plots/study/power.png").stat().st_size > 1000
 
 
 def test_study_is_byte_reproducible(study_run: Path, tmp_path: Path) -> None:

@@ -23,6 +23,8 @@ from lmmcompare.workflow_config import (
 )
 
 SIM = {"simulate": {"n_samples": 50, "n_snps": 100}}
+NULL_SCENARIO = {"simulate": {"n_samples": 50, "n_snps": 100, "n_chromosomes": 2,
+                              "null_chromosomes": 1}}
 
 
 def _error(config: dict) -> str:
@@ -35,7 +37,8 @@ def _error(config: dict) -> str:
 
 def test_defaults_come_from_the_schema():
     config = validated({"datasets": {"a": copy.deepcopy(SIM), "hs": {"plink": {"source": "x"}}},
-                        "study": {"scenarios": {"s": {"semi_synthetic": {"genotypes": "hs"}}}},
+                        "study": {"scenarios": {"s": {"semi_synthetic": {"genotypes": "hs",
+                                                                       "null_chromosomes": 1}}}},
                         "tools": {"gemma": {"modes": ["refit"]}}})
     phenotype_model = yaml.safe_load(SCHEMA.read_text())["$defs"]["phenotype_model"]
     h2_default = phenotype_model["properties"]["h2"]["default"]
@@ -65,7 +68,7 @@ def test_defaults_come_from_the_schema():
             "n_samples": 50, "n_snps": 100, "n_causal": 3}}}}},
          "config error at study/scenarios/s/msprime: n_causal = 3 and causal_h2 = 0.0 disagree"),
         ({"datasets": {"a": SIM}, "study": {"scenarios": {"s": {"semi_synthetic": {
-            "genotypes": "a"}}}}},
+            "genotypes": "a", "n_causal": 1, "causal_h2": 0.1}}}}},
          "config error at study/scenarios/s/semi_synthetic/genotypes: 'a' is not a dataset with "
          "plink genotypes"),
         ({"datasets": {"a": SIM}, "tolerances": [{"tool_a": "exactlmm", "tool_b": "gemma9"}]},
@@ -82,10 +85,16 @@ def test_defaults_come_from_the_schema():
         ({"datasets": {"a": SIM}, "tolerances": [{"tool_a": "exactlmm", "tool_b": "gemma",
                                                  "min_pearson_r": float("nan")}]},
          "config error at tolerances/0/min_pearson_r: nan is not a finite number"),
+        ({"datasets": {}, "study": {"scenarios": {"null": {"simulate": {
+            "n_samples": 50, "n_snps": 100, "n_chromosomes": 2}}}}},
+         "config error at study/scenarios/null/simulate: n_causal is 0 and no chromosome is "
+         "left without effects (null_chromosomes: 0): the scenario has neither causal SNPs "
+         "(power) nor truly null SNPs (calibration); give null_chromosomes >= 1"),
     ],
     ids=["no-source", "h2-out-of-range", "unknown-tool-in-skip", "causal-h2-above-h2",
          "n-causal-without-causal-h2", "semi-synthetic-without-plink", "unknown-tolerance-tool",
-         "unknown-tolerance-dataset", "no-phenotype", "misspelt-bound", "nan-bound"],
+         "unknown-tolerance-dataset", "no-phenotype", "misspelt-bound", "nan-bound",
+         "null-scenario-without-null-snps"],
 )
 def test_a_bad_config_is_one_line_naming_the_key(config: dict, message: str):
     assert _error(copy.deepcopy(config)).startswith(message)
@@ -110,9 +119,9 @@ def test_replicate_seeds_depend_on_scenario_and_replicate_only():
 
 def test_scenarios_expand_to_seeded_replicate_datasets():
     config = validated({"datasets": {}, "study": {"seed": 5, "scenarios": {
-        "null": {"replicates": 2, "simulate": {"n_samples": 50, "n_snps": 100, "seed": 99},
+        "null": {"replicates": 2, "simulate": {**NULL_SCENARIO["simulate"], "seed": 99},
                  "skip": ["pylmm:refit"]},
-        "h2_high": {"replicates": 1, "simulate": {"n_samples": 50, "n_snps": 100}},
+        "h2_high": {"replicates": 1, **copy.deepcopy(NULL_SCENARIO)},
     }}})
     replicates = expand_scenarios(config["study"])
     assert list(replicates) == ["null-r000", "null-r001", "h2_high-r000"]
@@ -127,7 +136,8 @@ def test_scenarios_expand_to_seeded_replicate_datasets():
 
 def test_every_dataset_once_and_at_least_one():
     config = validated({"datasets": {"s-r000": copy.deepcopy(SIM)},
-                        "study": {"scenarios": {"s": {"replicates": 1, **SIM}}}})
+                        "study": {"scenarios": {"s": {"replicates": 1,
+                                                      **copy.deepcopy(NULL_SCENARIO)}}}})
     with pytest.raises(ConfigError, match="datasets/s-r000: the name is taken by a study"):
         datasets(config)
     with pytest.raises(InputError, match="give at least one dataset or one study scenario"):

@@ -55,6 +55,12 @@ class NullFitSummary:
     """Standard error of log δ from the observed information of the profile likelihood
     (:func:`exactlmm.likelihood.profile_curvature`); ``None`` when not estimated (a fixed γ, a
     fit on a bound, or a curvature that is not negative)."""
+    df_genetic: float | None = field(default=None, kw_only=True)
+    """Effective degrees of freedom of the polygenic effect at the fitted γ: the trace of the
+    BLUP hat matrix, Σᵢ γsᵢ/(1 + γsᵢ) = γ·tr(PK) over the eigenvalues sᵢ of Q₂ᵀKQ₂ (≈ (n − c)·h²
+    when every sᵢ ≈ 1).  A null SNP that is one of the M SNPs of K has E[χ²] ≈ 1 − df/M at that
+    γ (the deflation of a full-kinship test: ``lmmcompare.deflation``); ``None`` when unknown
+    (a record written before it was)."""
 
     @property
     def delta(self) -> float:
@@ -100,6 +106,7 @@ class NullFitSummary:
             "h2": self.h2,
             "pve": self.pve,
             **self.standard_errors(),
+            "df_genetic": self.df_genetic,
             "kinship_mean_diag": self.kinship_mean_diag,
             "sigma_g2": self.sigma_g2,
             "sigma_e2": self.sigma_e2,
@@ -246,7 +253,15 @@ def fit_null(
         phenotype=phenotype,
         log_delta_bounds=(float(log_delta_bounds[0]), float(log_delta_bounds[1])),
         se_log_delta=se_log_delta,
+        df_genetic=genetic_degrees_of_freedom(spectrum.eigenvalues, gamma),
     )
+
+
+def genetic_degrees_of_freedom(eigenvalues: np.ndarray, gamma: float) -> float:
+    """Σᵢ γsᵢ/(1 + γsᵢ): the trace of the BLUP hat matrix γK·P of the polygenic effect, over the
+    eigenvalues sᵢ of Q₂ᵀKQ₂ (the zero eigenvalues of a low-rank K add nothing)."""
+    gs = gamma * np.asarray(eigenvalues, dtype=float)
+    return float(np.sum(gs / (1.0 + gs)))
 
 
 def boundary_of(edge: str | None) -> str | None:

@@ -256,6 +256,7 @@ def _null_fields(record: dict[str, Any]) -> dict[str, Any]:
         kinship_mean_diag=record["kinship_mean_diag"], boundary=record["boundary"],
         log_delta_bounds=tuple(record["log_delta_bounds"]),
         se_log_delta=record.get("se_log_delta"),
+        df_genetic=record.get("df_genetic"),
     )
 
 

@@ -340,9 +340,10 @@ def _glimix_to_standard(native: Mapping[str, Any], t: float) -> dict[str, Any]:
 
 
 def _plink2_to_standard(native: Mapping[str, Any], t: float) -> dict[str, Any]:
-    """PLINK 2 ``--glm`` (linear): no kinship term, i.e. the LMM with γ fixed at 0 (not
-    estimated); PLINK 2 prints no variance or likelihood, so σg², σe² are ``None``.  Native
-    names: none used (``native`` holds PLINK 2's sample, covariate and ERRCODE counts)."""
+    """PLINK 2 ``--glm`` (linear, or logistic for a case/control phenotype): no kinship term,
+    i.e. the LMM with γ fixed at 0 (not estimated); PLINK 2 prints no variance or likelihood,
+    so σg², σe² are ``None``.  Native names: none used (``native`` holds PLINK 2's sample,
+    covariate and ERRCODE counts)."""
     return params.standard_form(0.0, t)
 
 
@@ -485,8 +486,10 @@ _ENTRIES = (
         needs=Needs(programs=("plink2",), install="apt-get install plink2"),
         to_standard=_plink2_to_standard,
         summary="PLINK 2 2.00a3.5 (Debian plink2) --glm omit-ref: least squares on the "
-                "intercept, covariates and a1 dosage (complete cases per SNP), t test; no "
-                "kinship: the baseline compared with our fixed mode on λGC and effect direction",
+                "intercept, covariates and a1 dosage (complete cases per SNP), t test; a "
+                "case/control phenotype (two values) gets logistic regression with Firth "
+                "fallback (firth-fallback), Wald z; no kinship: the baseline compared with our "
+                "fixed mode on λGC and effect direction",
         mode_gaps={
             "fixed": "linear regression has no kinship, no variance ratio",
             "refit": "linear regression has no kinship, no variance ratio",

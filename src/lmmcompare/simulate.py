@@ -77,6 +77,7 @@ from exactlmm import __version__, kinship
 from exactlmm.errors import InputError
 from exactlmm.io.atomic import atomic_write, write_text_atomic
 from exactlmm.provenance import provenance
+from lmmcompare import liability
 
 #: SNPs generated and standardised at a time (bounds the float64 working memory to n × 2048).
 #: Part of the definition of the random streams: changing it changes the output.
@@ -171,6 +172,34 @@ def _validate(arguments: dict[str, Any]) -> None:
         f"null_chromosomes must lie in 0..n_chromosomes − 1 = {n_chromosomes - 1} "
         f"(got {null_chromosomes!r})",
     )
+    _validate_binary(arguments)
+
+
+def _validate_binary(arguments: dict[str, Any]) -> None:
+    """The case-control and low-frequency options of :func:`simulate_dataset`."""
+    prevalence, case_fraction, null_maf_min = (arguments[name] for name in (
+        "prevalence", "case_fraction", "null_maf_min"))
+    for name in ("prevalence", "case_fraction", "null_maf_min"):
+        value = arguments[name]
+        _check(value is None or (isinstance(value, (int, float, np.floating))
+                                 and np.isfinite(value)),
+               f"{name} must be a finite number or null (got {value!r})")
+    if prevalence is not None:
+        _check(0.0 < prevalence < 1.0, f"prevalence must lie strictly between 0 and 1 (got "
+               f"{prevalence})")
+        _check(arguments["sib_fraction"] == 0.0, "a case-control sample is drawn from a "
+               "population of unrelated individuals: give sib_fraction 0 with prevalence")
+        _check(arguments["n_covariates"] == 0, "the liability has no covariates: give "
+               "n_covariates 0 with prevalence")
+    if case_fraction is not None:
+        _check(prevalence is not None, "case_fraction needs a prevalence (a binary trait)")
+        liability.case_count(arguments["n_samples"], case_fraction)
+    if null_maf_min is not None:
+        _check(0.0 < null_maf_min <= arguments["maf_min"],
+               f"null_maf_min must satisfy 0 < null_maf_min <= maf_min = {arguments['maf_min']} "
+               f"(got {null_maf_min})")
+        _check(arguments["null_chromosomes"] > 0, "null_maf_min sets the MAF of the SNPs on "
+               "the null chromosomes: give null_chromosomes >= 1")
 
 
 def sample_layout(n_samples: int, n_populations: int, sib_fraction: float) -> _Layout:
@@ -193,11 +222,17 @@ def sample_layout(n_samples: int, n_populations: int, sib_fraction: float) -> _L
 
 
 def _draw_genotypes(
-    rng: np.random.Generator, layout: _Layout, n_cols: int, maf_min: float, fst: float
+    rng: np.random.Generator, layout: _Layout, n_cols: int, maf_min: float, fst: float,
+    rare: tuple[np.ndarray, float] | None = None,
 ) -> np.ndarray:
-    """Genotypes (copies of a1, int8, n × n_cols) for ``n_cols`` new SNPs; see module notes."""
+    """Genotypes (copies of a1, int8, n × n_cols) for ``n_cols`` new SNPs; see module notes.
+    ``rare = (mask, low)``: the masked columns draw their ancestral MAF log-uniform on
+    [low, 0.5] instead (an extra draw, after the others)."""
     n = layout.population.size
     p = rng.uniform(maf_min, 0.5, n_cols)
+    if rare is not None and rare[0].any():
+        mask, low = rare
+        p[mask] = np.exp(rng.uniform(np.log(low), np.log(0.5), int(mask.sum())))
     p = np.where(rng.random(n_cols) < 0.5, 1.0 - p, p)
     genotypes = np.empty((n, n_cols), dtype=np.int8)
     for unrelated, pairs in layout.groups:
@@ -243,15 +278,18 @@ def _polymorphic_block(
     maf_min: float,
     fst: float,
     missing_rate: float,
+    rare: tuple[np.ndarray, float] | None = None,
 ) -> np.ndarray:
-    """A block of ``n_cols`` SNPs with monomorphic ones redrawn until none is left."""
-    block = _draw_genotypes(rng_genotypes, layout, n_cols, maf_min, fst)
+    """A block of ``n_cols`` SNPs with monomorphic ones redrawn until none is left (``rare``:
+    :func:`_draw_genotypes`)."""
+    block = _draw_genotypes(rng_genotypes, layout, n_cols, maf_min, fst, rare)
     _apply_missing(rng_missing, block, missing_rate)
     for _ in range(_MAX_REDRAW_ROUNDS):
         bad = np.flatnonzero(_monomorphic(block))
         if bad.size == 0:
             return block
-        fresh = _draw_genotypes(rng_genotypes, layout, bad.size, maf_min, fst)
+        fresh = _draw_genotypes(rng_genotypes, layout, bad.size, maf_min, fst,
+                                None if rare is None else (rare[0][bad], rare[1]))
         _apply_missing(rng_missing, fresh, missing_rate)
         block[:, bad] = fresh
     raise InputError(
@@ -356,6 +394,9 @@ def simulate_dataset(
     n_covariates: int = 0,
     intercept: float = 1.0,
     null_chromosomes: int = 0,
+    prevalence: float | None = None,
+    case_fraction: float | None = None,
+    null_maf_min: float | None = None,
 ) -> dict:
     """Simulate genotypes and a phenotype (see the module docstring), write them, return truth.
 
@@ -390,6 +431,20 @@ def simulate_dataset(
         leave-one-chromosome-out test.  The polygenic effects of the other M′ SNPs have variance
         σ_p²/M′, so the genetic variance and the truth γ are unchanged.  With 0 (the default)
         every draw is that of earlier versions.
+    prevalence, case_fraction:
+        A binary trait (:mod:`lmmcompare.liability`): the phenotype model above is the
+        liability (h2 on the liability scale; no covariates, no sibs), a share ``prevalence``
+        of a population pool are cases, and the sample is ``round(n_samples·case_fraction)``
+        of its cases and the rest of its controls (ascertainment; ``case_fraction`` null = the
+        prevalence, a population sample), written 0 (control) / 1 (case).  The pool is
+        :func:`lmmcompare.liability.pool_size` individuals drawn as above (populations kept);
+        the sample keeps the pool's order.  Its SNPs can be monomorphic in the sample (rare
+        ones; QC drops them).  The truth ``gamma`` is on the observed 0/1 scale of the sample
+        (Lee et al. 2011: ``h2_observed``), ``h2_liability`` the simulated h2.
+    null_maf_min:
+        Low-frequency null SNPs: the ancestral MAF of every SNP on the null chromosomes is
+        log-uniform on [null_maf_min, 0.5] (e.g. 0.005: half of them below 0.05) instead of
+        uniform on [maf_min, 0.5].  None (the default) leaves every draw as before.
 
     Returns
     -------
@@ -412,14 +467,23 @@ def simulate_dataset(
         "n_covariates": n_covariates,
         "intercept": intercept,
         "null_chromosomes": null_chromosomes,
+        "prevalence": prevalence,
+        "case_fraction": case_fraction,
+        "null_maf_min": null_maf_min,
     }
     _validate(arguments)
     out_prefix = Path(out_prefix)
-    (rng_genotypes, rng_missing, rng_causal, rng_polygenic, rng_noise, rng_covariates) = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)
-    )
+    (rng_genotypes, rng_missing, rng_causal, rng_polygenic, rng_noise, rng_covariates,
+     rng_ascertain) = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7))
 
-    layout = sample_layout(n_samples, n_populations, sib_fraction)
+    binary = prevalence is not None
+    if binary:
+        case_fraction = prevalence if case_fraction is None else case_fraction
+        n_cases = liability.case_count(n_samples, case_fraction)
+        n_pool = liability.pool_size(n_cases, n_samples - n_cases, prevalence)
+    else:
+        n_pool = n_samples
+    layout = sample_layout(n_pool, n_populations, sib_fraction)
     polygenic_var = h2 - causal_h2
     noise_var = 1.0 - h2
 
@@ -435,16 +499,18 @@ def simulate_dataset(
     u = rng_polygenic.normal(0.0, np.sqrt(polygenic_var / effect_snps.size), n_snps)
     u[chromosome > n_chromosomes - null_chromosomes] = 0.0
 
-    genotypes = np.empty((n_samples, n_snps), dtype=np.int8)
-    polygenic = np.zeros(n_samples)
-    causal_part = np.zeros(n_samples)
+    genotypes = np.empty((n_pool, n_snps), dtype=np.int8)
+    polygenic = np.zeros(n_pool)
+    causal_part = np.zeros(n_pool)
     causal_mean = np.empty(n_causal)
     causal_sd = np.empty(n_causal)
     kinship_trace = 0.0
+    null_snps = chromosome > n_chromosomes - null_chromosomes
     for start in range(0, n_snps, _BLOCK_SNPS):
         stop = min(start + _BLOCK_SNPS, n_snps)
+        rare = None if null_maf_min is None else (null_snps[start:stop], null_maf_min)
         block = _polymorphic_block(
-            rng_genotypes, rng_missing, layout, stop - start, maf_min, fst, missing_rate
+            rng_genotypes, rng_missing, layout, stop - start, maf_min, fst, missing_rate, rare
         )
         genotypes[:, start:stop] = block
         z, mean, sd = standardize(block)
@@ -455,12 +521,37 @@ def simulate_dataset(
         causal_part += z[:, local] @ effects_std[inside]
         causal_mean[inside] = mean[local]
         causal_sd[inside] = sd[local]
-    noise = rng_noise.normal(0.0, np.sqrt(noise_var), n_samples)
-    covariates = rng_covariates.standard_normal((n_samples, n_covariates))
+    noise = rng_noise.normal(0.0, np.sqrt(noise_var), n_pool)
+    covariates = rng_covariates.standard_normal((n_pool, n_covariates))
     covariate_effects = rng_covariates.normal(0.0, _COVARIATE_EFFECT_SD, n_covariates)
     phenotype = intercept + covariates @ covariate_effects + polygenic + causal_part + noise
+    genetic = polygenic + causal_part
+    random_part = genetic + noise
+    realised = {"var_polygenic": float(np.var(polygenic)),
+                "var_causal": float(np.var(causal_part)), "var_noise": float(np.var(noise)),
+                "h2": float(np.var(genetic) / np.var(random_part))}
+    population = layout.population
+    family = layout.family
+    trait: dict[str, Any] = {"trait": "quantitative"}
+    if binary:  # the liability is the random part (variance 1); the sample is ascertained
+        chosen, phenotype = liability.ascertain(random_part, prevalence, n_cases,
+                                                n_samples - n_cases, rng_ascertain)
+        genotypes = genotypes[chosen]
+        covariates = covariates[chosen]
+        population, family = population[chosen], np.arange(n_samples)
+        kinship_trace = sum(float(np.sum(standardize(genotypes[:, start:start + _BLOCK_SNPS])[0]
+                                         ** 2)) for start in range(0, n_snps, _BLOCK_SNPS))
+        h2_observed = float(liability.liability_to_observed(h2, prevalence, n_cases / n_samples))
+        trait = {"trait": "binary", "prevalence": prevalence,
+                 "case_fraction": n_cases / n_samples, "n_cases": n_cases,
+                 "n_controls": n_samples - n_cases, "pool_size": n_pool,
+                 "liability_threshold": liability.threshold(prevalence), "h2_liability": h2,
+                 "h2_observed": h2_observed,
+                 "note": "phenotype 0 = control, 1 = case; gamma and h2 are on the observed 0/1 "
+                         "scale of the sample (Lee et al. 2011), h2_liability the simulated h2; "
+                         "realised and causal_af are of the population pool"}
 
-    fid = [f"fam{f}" for f in layout.family]
+    fid = [f"fam{f}" for f in family]
     iid = [f"ind{i}" for i in range(n_samples)]
     snp_ids = [f"snp{j}" for j in range(n_snps)]
     properties = {
@@ -478,12 +569,12 @@ def simulate_dataset(
         "allele_2": ["G"] * n_snps,
     }
 
-    genetic = polygenic + causal_part
-    random_part = genetic + noise
     pairs = [pair for _, group_pairs in layout.groups for pair in group_pairs.tolist()]
+    h2_fitted = trait.get("h2_observed", h2)
     truth: dict[str, Any] = {
-        "gamma": h2 / (1.0 - h2),
-        "gamma_estimand": "total",
+        **trait,
+        "gamma": h2_fitted / (1.0 - h2_fitted),
+        "gamma_estimand": "observed" if binary else "total",
         "gamma_total": h2 / (1.0 - h2),
         "gamma_polygenic": polygenic_var / (1.0 - h2),
         "gamma_note": (
@@ -510,16 +601,11 @@ def simulate_dataset(
         "causal_effects_per_allele": (effects_std / causal_sd).tolist(),
         "causal_af": (causal_mean / 2.0).tolist(),
         "counted_allele": "a1 (PLINK .bim column 5, 'A'); effects are per copy of a1",
-        "realised": {
-            "var_polygenic": float(np.var(polygenic)),
-            "var_causal": float(np.var(causal_part)),
-            "var_noise": float(np.var(noise)),
-            "h2": float(np.var(genetic) / np.var(random_part)),
-        },
+        "realised": realised,
         "n_sib_pairs": len(pairs),
         "sib_pairs": [[iid[a], iid[b]] for a, b in pairs],
-        "population_sizes": np.bincount(layout.population, minlength=n_populations).tolist(),
-        "population": layout.population.tolist(),
+        "population_sizes": np.bincount(population, minlength=n_populations).tolist(),
+        "population": population.tolist(),
         "seed": seed,
         "parameters": arguments,
         "provenance": provenance("lmmcompare.simulate", __version__, arguments),

@@ -1,11 +1,13 @@
 """Figures of the simulation study (the report's "Study" category), from its tables.
 
-* :func:`calibration_plot` — observed type-I error against the nominal α with its Clopper–Pearson
-  interval, per scenario, log axes (calibrated runs lie on y = x);
+* :func:`calibration_plot` — observed type-I error against the nominal α with its
+  replicate-level interval, per scenario, log axes (calibrated runs lie on y = x);
 * :func:`power_plot` — power against the variance explained per causal SNP, per α;
 * :func:`heritability_plot` — the replicates' ĥ² per tool and mode, one box each, beside the
   true h², per scenario;
-* :func:`lambda_gc_plot` — the replicates' λGC per tool and mode, one box each, per scenario.
+* :func:`lambda_gc_plot` — the replicates' λGC per tool and mode, one box each, per scenario;
+* :func:`deflation_plot` — λGC at null SNPs against N/M, full kinship and LOCO, with the N/M
+  law (:mod:`lmmcompare.deflation`).
 
 Every figure draws the Wald test (``p_wald``, the one every tool gives) and is written as PNG and
 SVG with the byte-reproducible settings of :mod:`lmmcompare.plots`.
@@ -57,7 +59,7 @@ def calibration_plot(calibration: pd.DataFrame, *, path: str | Path) -> None:
                 low = y - run["ci_low"].to_numpy(dtype=np.float64)
                 high = run["ci_high"].to_numpy(dtype=np.float64) - y
                 floor = alphas.min() / 20  # a zero count is drawn at the floor of the axis
-                ax.errorbar(x, np.maximum(y, floor), yerr=[np.minimum(low, y), high],
+                ax.errorbar(x, np.maximum(y, floor), yerr=np.vstack([np.minimum(low, y), high]),
                             marker=MODE_MARKERS.get(mode, "^"), ms=4, lw=0, elinewidth=1,
                             color=colours[tool], label=f"{tool} {mode}")
             _log_axes(ax)
@@ -67,7 +69,8 @@ def calibration_plot(calibration: pd.DataFrame, *, path: str | Path) -> None:
             ax.set_ylabel("observed type-I error")
         if runs and fig.axes:
             fig.axes[0].legend(loc="upper left")
-        fig.suptitle("Calibration at null SNPs (Wald test; Clopper–Pearson 95 % intervals)")
+        fig.suptitle("Calibration at null SNPs (Wald test; replicate-level 95 % intervals, "
+                     "Korn–Graubard)")
     _save(fig, path)
 
 
@@ -89,8 +92,10 @@ def power_plot(
                 run = rows[(rows["tool"] == tool) & (rows["mode"] == mode)].sort_values("effect")
                 if run.empty:
                     continue
-                ax.errorbar(run["effect"], run["power"],
-                            yerr=[run["power"] - run["ci_low"], run["ci_high"] - run["power"]],
+                power = run["power"].to_numpy(dtype=np.float64)
+                ax.errorbar(run["effect"].to_numpy(dtype=np.float64), power,
+                            yerr=np.vstack([power - run["ci_low"].to_numpy(dtype=np.float64),
+                                            run["ci_high"].to_numpy(dtype=np.float64) - power]),
                             marker=MODE_MARKERS.get(mode, "^"), ms=4, capsize=2,
                             color=colours[tool], label=f"{tool} {mode}")
             _log_axes(ax, "x")
@@ -100,7 +105,8 @@ def power_plot(
             ax.set_ylabel("power (causal SNPs)")
         if runs and fig.axes:
             fig.axes[0].legend(loc="upper left")
-        fig.suptitle("Power at the causal SNPs (Wald test; Clopper–Pearson 95 % intervals)")
+        fig.suptitle("Power at the causal SNPs (Wald test; replicate-level 95 % intervals, "
+                     "Korn–Graubard)")
     _save(fig, path)
 
 
@@ -151,3 +157,44 @@ def lambda_gc_plot(replicates: pd.DataFrame, *, path: str | Path) -> None:
     """The replicates' λGC at null SNPs per tool and mode (boxes), per scenario."""
     _boxes(replicates, "lambda_gc", title="λGC at null SNPs across replicates (Wald test)",
            ylabel="λGC", truth_column=None, path=path)
+
+
+def deflation_plot(table: pd.DataFrame, *, path: str | Path) -> None:
+    """λGC of ours at the truly null SNPs against N/M (log axis): the full-kinship (fixed) and
+    LOCO means over replicates with their t intervals, each scenario's expectation 1 − df/M
+    (open circles), and the Marchenko–Pastur law (:func:`lmmcompare.deflation.theory_lambda`)
+    as a curve for every N and h² shared by two or more scenarios (``table``: the deflation
+    table)."""
+    from lmmcompare.deflation import theory_lambda
+
+    fig = _figure(1, width=6.0)
+    ax = fig.axes[0]
+    with mpl.rc_context(_RC):
+        x = (table["n_samples"] / table["n_snps"]).to_numpy(dtype=np.float64)
+        for mode, colour, marker in (("fixed", "tab:blue", "o"), ("loco", "tab:orange", "s")):
+            y = table[f"lambda_{mode}"].to_numpy(dtype=np.float64)
+            err = np.vstack([y - table[f"lambda_{mode}_ci_low"].to_numpy(dtype=np.float64),
+                             table[f"lambda_{mode}_ci_high"].to_numpy(dtype=np.float64) - y])
+            ax.errorbar(x, y, yerr=np.nan_to_num(err), marker=marker, ms=5, lw=0,
+                        elinewidth=1, capsize=2, color=colour,
+                        label=f"λGC, {'full kinship' if mode == 'fixed' else 'LOCO'}")
+        ax.plot(x, table["lambda_expected"].to_numpy(dtype=np.float64), "o", mfc="none",
+                mec="0.2", ms=8, label="expected 1 − df/M (per scenario)")
+        groups = table.groupby([table["n_samples"].round(), table["h2"].round(6)], sort=True)
+        for (n, h2), group in groups:
+            if len(group) < 2:
+                continue
+            ratio = group["n_samples"] / group["n_snps"]
+            grid = np.geomspace(ratio.min() / 1.3, min(ratio.max() * 1.3, 1.0), 200)
+            ax.plot(grid, theory_lambda(n, n / grid, h2), color="0.3", lw=1, ls="--",
+                    label=f"law, N = {n:g}, h² = {h2:g}")
+        for scenario, xi, yi in zip(table["scenario"], x, table["lambda_fixed"], strict=True):
+            ax.annotate(str(scenario), (xi, yi), textcoords="offset points", xytext=(4, -10),
+                        fontsize=6, color="0.35")
+        ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
+        ax.set_xscale("log")
+        ax.set_xlabel("N / M (samples per SNP in the kinship)")
+        ax.set_ylabel("λGC at truly null SNPs (Wald test)")
+        ax.legend(loc="lower left", fontsize=7)
+        fig.suptitle("Deflation of the full-kinship test: the N/M law")
+    _save(fig, path)

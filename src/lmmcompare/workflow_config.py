@@ -5,7 +5,8 @@ default: :func:`validated` fills the defaults into the config from there (never 
 and checks it against the schema; :func:`check_semantics` then checks what JSON schema cannot
 phrase (one source per dataset, the phenotype model's rule — the simulators' own check,
 ``lmmcompare.simulate.check_phenotype_model`` — registry tools and modes in skip lists and
-tolerances, a semi-synthetic scenario naming a PLINK dataset).  Every failure is a
+tolerances, a semi-synthetic scenario naming a PLINK dataset, a null scenario with chromosomes
+free of effects: the study's only null SNPs, ``lmmcompare.study``).  Every failure is a
 :class:`ConfigError`: one line naming the key.  :func:`datasets` is every dataset the workflow
 builds: the configured ones, then the study's replicates (:func:`expand_scenarios`).
 
@@ -173,6 +174,11 @@ def check_semantics(config: Mapping[str, Any]) -> None:
         except ValueError as error:
             raise ConfigError(f"study/scenarios/{name}", str(error)) from None
         _check_phenotype_model(f"study/scenarios/{name}/{source}", spec[source])
+        if spec[source]["n_causal"] == 0 and spec[source]["null_chromosomes"] == 0:
+            raise ConfigError(f"study/scenarios/{name}/{source}", "n_causal is 0 and no "
+                              "chromosome is left without effects (null_chromosomes: 0): the "
+                              "scenario has neither causal SNPs (power) nor truly null SNPs "
+                              "(calibration); give null_chromosomes >= 1")
         if source == "semi_synthetic":
             genotypes = spec[source]["genotypes"]
             if "plink" not in config["datasets"].get(genotypes, {}):

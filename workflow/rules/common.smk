@@ -49,6 +49,7 @@ except InputError as error:
 #: and the study's replicates (the study's tables).
 DATASET_NAMES = list(config["datasets"])
 SIMULATED_DATASETS = [name for name in DATASET_NAMES if "plink" not in DATASETS[name]]
+REAL_DATASETS = [name for name in DATASET_NAMES if "plink" in DATASETS[name]]
 STUDY_DATASETS = [name for name in DATASETS if "study" in DATASETS[name]]
 #: Runs of the configured datasets (the across-dataset figures) and of the study's replicates.
 MAIN_RUNS = [run for run in RUNS if run.dataset in config["datasets"]]
@@ -288,11 +289,12 @@ def all_outputs():
     outputs = [*rules.skipped_runs.output]
     if STUDY_DATASETS:
         outputs += [*rules.study_tables.output, *rules.study_runtime.output]
-        outputs += rules.study_plots.output
+        outputs += [*rules.study_plots.output, *rules.study_deflation.output]
     if DATASET_NAMES:
         outputs += [*rules.check_tolerances.output, *rules.combine_concordance.output]
         outputs += [*rules.gamma_agreement.output, *rules.runtime_plot.output]
         outputs += per_mode_plots()
+        outputs += expand(rules.reml_profile.output.figure, dataset=REAL_DATASETS)
     if SIMULATED_DATASETS:
         outputs += [*rules.combine_truth.output, *rules.gamma_vs_truth.output]
     return outputs

@@ -32,6 +32,12 @@ rule study_tables:
             category="Study",
             labels={"table": "calibration"},
         ),
+        calibration_maf=report(
+            "results/study/calibration_maf.tsv",
+            caption="../report/study_calibration_maf.rst",
+            category="Study",
+            labels={"table": "calibration by MAF"},
+        ),
         power=report(
             "results/study/power.tsv",
             caption="../report/study_power.rst",

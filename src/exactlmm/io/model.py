@@ -139,6 +139,7 @@ def null_record(null: Any) -> dict[str, Any]:
     for name in ("log_delta", "loglik", "sigma_e2", "kinship_mean_diag"):
         record[name] = float(record[name])
     record["se_log_delta"] = null.se_log_delta
+    record["df_genetic"] = null.df_genetic
     return record
 
 

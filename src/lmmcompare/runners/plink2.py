@@ -2,18 +2,24 @@
 
 PLINK 2 fits no kinship: per SNP, ordinary least squares of y on [1, covariates, a1 dosage],
 the baseline that shows what the mixed model buys (registry mode ``none``; γ = 0 by
-construction, ``registry._plink2_to_standard``).  What it does with the input set written here,
+construction, ``registry._plink2_to_standard``).  A case-control phenotype (exactly two
+values: the larger is the case) gets PLINK 2's own model for one, logistic regression with
+Firth's penalised likelihood where the logistic fit fails to converge (``--glm
+firth-fallback``; β = log odds ratio, Wald z; written 1 = control, 2 = case, the
+``.glm.logistic.hybrid`` table read with the ``plink2`` preset of :mod:`lmmcompare.formats`):
+the baseline of the study's binary scenarios.  What it does with the input set written here,
 and the lines of plink-ng ``v2.00a3.5`` that say so, is in ``docs/PEERS-VERIFIED.md``
 (PLINK 2).  In short: a ``.fam`` of our own (sample ``s<i>``: no ID can be misparsed),
 ``--keep`` our samples, our phenotype (centred when all its values lie in {0, 1, 2}, which
-PLINK 2 would read as case/control: :func:`phenotype_values`) and our covariates without the
-intercept, variance-standardized (β, se, p unchanged); its collinearity filters opened, so it
-tests what ours tests; ``--extract`` the SNPs ours can test, a negative ``.bim`` position (which
-it drops) written as 0; ``omit-ref``, so A1 = ALT = our ``a1`` (checked, with positions,
-``OBS_CT`` and ``A1_FREQ``).  Missing calls: complete cases per SNP where ours mean-imputes.
-``ERRCODE`` ``CONST_*`` become ``MONOMORPHIC``, ``VIF_INFINITE`` ``COLLINEAR``, others
-``TOOL_FAILED``.  X, Y, XY and MT (sex covariate, haploid calls) would be treated unlike ours: a
-run with such SNPs is skipped.  The kinship is read with the other inputs but not used.
+PLINK 2 would read as case/control, unless it is one: :func:`phenotype_values`) and our
+covariates without the intercept, variance-standardized (β, se, p unchanged); its
+collinearity filters opened, so it tests what ours tests; ``--extract`` the SNPs ours can
+test, a negative ``.bim`` position (which it drops) written as 0; ``omit-ref``, so A1 = ALT =
+our ``a1`` (checked, with positions, ``OBS_CT`` and ``A1_FREQ``).  Missing calls: complete
+cases per SNP where ours mean-imputes.  ``ERRCODE`` ``CONST_*`` become ``MONOMORPHIC``,
+``VIF_INFINITE`` ``COLLINEAR``, others ``TOOL_FAILED``.  X, Y, XY and MT (sex covariate,
+haploid calls) would be treated unlike ours: a run with such SNPs is skipped.  The kinship is
+read with the other inputs but not used.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import numpy as np
 
 from exactlmm.io.results import ERRCODE_DTYPE, TESTED
 from exactlmm.pipeline import AnalysisInputs
+from lmmcompare import formats
 from lmmcompare.runners import RunRequest, SkipRun, ToolFailed
 from lmmcompare.runners._common import load, summarized_snps, write_run
 from lmmcompare.runners.input_files import id_list, link_genotypes, sample_list, sample_table
@@ -46,6 +53,12 @@ OUT = "result"
 GLM_FILE = f"{OUT}.{PHENOTYPE}.glm.linear"
 MEMORY_MIB = "1024"
 """``--memory``: PLINK 2 otherwise reserves half the machine's RAM (its minimum is 640)."""
+
+LOGISTIC_FILE = f"{OUT}.{PHENOTYPE}.glm.logistic.hybrid"
+"""The table of a case-control phenotype (``--glm firth-fallback``)."""
+
+LOGISTIC_COLS = "chrom,pos,ref,alt,a1freq,firth,test,nobs,beta,se,tz,p,err"
+"""Its columns (``FIRTH?`` says where Firth regression was used; ``beta``: log odds ratio)."""
 
 GLM_COLS = "chrom,pos,ref,alt,a1freq,nobs,beta,se,tz,p,err"
 GLM_FIELDS = (
@@ -70,9 +83,12 @@ SIGNIFICANT_DIGITS = 6
 LOG_COUNTS = {
     "n_keep": r"--keep: (\d+) samples? remaining",
     "n_after_filters": r"(\d+) samples? \([^)]*\) remaining after main filters",
-    "n_phenotype": r"(\d+) quantitative phenotype values? remaining after main filters",
 }
 """Sample counts read from PLINK 2's log (whitespace-normalized: PLINK wraps its lines)."""
+
+PHENOTYPE_COUNTS = (r"(\d+) quantitative phenotype values? remaining after main filters",
+                    r"(\d+) cases? and (\d+) controls? remaining after main filters")
+"""The analysed phenotype values in the log: quantitative, or cases and controls."""
 
 
 def parse_glm(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
@@ -87,6 +103,14 @@ def parse_log(path: str | os.PathLike[str]) -> dict[str, Any]:
     text = " ".join(Path(path).read_text().split())
     out: dict[str, Any] = {key: int(value) for key, (value,)
                            in log_values(text, LOG_COUNTS, str(path)).items()}
+    quantitative, case_control = (re.search(pattern, text) for pattern in PHENOTYPE_COUNTS)
+    if case_control is not None:
+        out["n_cases"], out["n_controls"] = (int(v) for v in case_control.groups())
+        out["n_phenotype"] = out["n_cases"] + out["n_controls"]
+    elif quantitative is not None:
+        out["n_phenotype"] = int(quantitative.group(1))
+    else:
+        raise ToolFailed(f"{path}: no line counting the phenotype values after its filters")
     covariates = re.search(r"(\d+) covariates? loaded from", text)
     out["n_covariates"] = int(covariates.group(1)) if covariates else 0
     version = re.search(r"PLINK v(\S+)", text)
@@ -100,6 +124,17 @@ def bim_positions(pos: np.ndarray) -> np.ndarray:
     return np.maximum(np.asarray(pos, dtype=np.int64), 0)
 
 
+def is_case_control(y: np.ndarray) -> bool:
+    """Whether the phenotype is case/control: exactly two distinct values."""
+    return np.unique(y).size == 2
+
+
+def case_control_values(y: np.ndarray) -> np.ndarray:
+    """PLINK's case/control coding of a two-valued phenotype: 1 = control (the smaller value),
+    2 = case."""
+    return np.where(y == y.max(), 2.0, 1.0)
+
+
 def phenotype_values(y: np.ndarray) -> tuple[np.ndarray, bool]:
     """The phenotype PLINK 2 is given, and whether it was centred (module docstring): y, or
     y − ȳ when every value is 0, 1 or 2 (PLINK 2 would read it as case/control)."""
@@ -109,10 +144,10 @@ def phenotype_values(y: np.ndarray) -> tuple[np.ndarray, bool]:
 
 
 def write_input_set(
-    inputs: AnalysisInputs, directory: Path, snp_ids: np.ndarray
+    inputs: AnalysisInputs, directory: Path, snp_ids: np.ndarray, case_control: bool = False
 ) -> tuple[list[str], bool]:
     """Write PLINK 2's inputs into ``directory``; return the options naming them and whether
-    the phenotype was centred.
+    the phenotype was centred (``case_control``: written 1/2 for ``--glm firth-fallback``).
 
     ``data.bed`` is a symbolic link to ours; ``data.bim`` is ours with negative positions set
     to 0 (:func:`bim_positions`); ``data.fam`` names the ``.fam``
@@ -131,7 +166,10 @@ def write_input_set(
     (directory / "data.fam").write_text("".join(f"{s} {s} 0 0 0 -9\n" for s in ids))
     kept = ids[inputs.samples.fam_index].tolist()
     (directory / "keep.txt").write_text(sample_list(kept, kept))
-    y, centered = phenotype_values(inputs.y)
+    if case_control:
+        y, centered = case_control_values(inputs.y), False
+    else:
+        y, centered = phenotype_values(inputs.y)
     (directory / "pheno.txt").write_text(sample_table(kept, kept, y, ("#FID", "IID", PHENOTYPE)))
     (directory / "snps.txt").write_text(id_list(snp_ids))
     options = [
@@ -148,7 +186,8 @@ def write_input_set(
             "--covar", "covar.txt", "--covar-name", names[0] if k == 1 else f"c1-c{k}",
             "--covar-variance-standardize",
         ]  # fmt: skip
-    glm = ["--glm", "hide-covar", "omit-ref", "no-x-sex", f"cols={GLM_COLS}"]
+    glm = ["--glm", "hide-covar", "omit-ref", "no-x-sex"]
+    glm += ["firth-fallback", f"cols={LOGISTIC_COLS}"] if case_control else [f"cols={GLM_COLS}"]
     if not k:
         glm.append("allow-no-covars")
     options += [*glm, "--max-corr", "1", "--vif", "1e300"]
@@ -176,13 +215,16 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
     tested = np.flatnonzero(stats["errcode"] == TESTED)
     _check_chromosomes(columns["chrom"][tested])
 
+    case_control = is_case_control(inputs.y)
+    result = LOGISTIC_FILE if case_control else GLM_FILE
     with program_run(request, TOOL) as work:
-        options, centered = write_input_set(inputs, work.directory, columns["snp"][tested])
+        options, centered = write_input_set(inputs, work.directory, columns["snp"][tested],
+                                            case_control=case_control)
         settings = ["--memory", MEMORY_MIB, "--out", OUT]
         threads = ["--threads", str(max(1, int(request.threads)))]
-        work.run([*options, *settings, *threads], [GLM_FILE, f"{OUT}.log"],
+        work.run([*options, *settings, *threads], [result, f"{OUT}.log"],
                  progress_marks=("%",))
-        table = parse_glm(work.path(GLM_FILE))
+        table, errcode = (parse_logistic if case_control else _parse_linear)(work.path(result))
         log = parse_log(work.path(f"{OUT}.log"))
 
     n, k = inputs.n_samples, inputs.samples.covariates.shape[1]
@@ -196,21 +238,21 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
     rows = reported_rows(columns["snp"], tested, table["ID"], "PLINK 2")
     _check_coding(table, columns, stats, rows)
 
-    plink_errcode = table["ERRCODE"]
-    ok = plink_errcode == TESTED
+    ok = errcode == TESTED
     stats["beta"][rows] = np.where(ok, table["BETA"], np.nan)
     stats["se"][rows] = np.where(ok, table["SE"], np.nan)
     stats["p_wald"][rows] = np.where(ok, table["P"], np.nan)
-    mapped = np.array([ERRCODE_MAP.get(code, "TOOL_FAILED") for code in plink_errcode[~ok]],
-                      dtype=ERRCODE_DTYPE)
-    stats["errcode"][rows[~ok]] = mapped
+    stats["errcode"][rows[~ok]] = errcode[~ok]
     mark_not_reported(stats, rows, "PLINK 2")
 
     native = {
         "n_samples": log["n_after_filters"],
         "n_covariates": log["n_covariates"],
         "n_snps_reported": int(rows.size),
-        "errcodes": dict(sorted(Counter(plink_errcode.tolist()).items())),
+        "errcodes": dict(sorted(Counter(table["ERRCODE"].tolist()).items())),
+        "model": "logistic, Firth fallback" if case_control else "linear",
+        **({"n_cases": log["n_cases"], "n_controls": log["n_controls"]} if case_control
+           else {}),
         "phenotype_centered": centered,
         "covar_variance_standardize": bool(k),
     }
@@ -220,11 +262,33 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
               beta=None, mean_diag=1.0, command=["plink2", *options, *settings])
 
 
+def _parse_linear(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """:func:`parse_glm`'s table and our errcode of each row (:data:`ERRCODE_MAP`)."""
+    table = parse_glm(path)
+    errcode = np.array([code if code == TESTED else ERRCODE_MAP.get(code, "TOOL_FAILED")
+                        for code in table["ERRCODE"].tolist()], dtype=ERRCODE_DTYPE)
+    return table, errcode
+
+
+def parse_logistic(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The ``.glm.logistic.hybrid`` table (read by :func:`lmmcompare.formats.read_table` with
+    the ``plink2`` preset: β = log odds ratio, errcodes mapped to ours) in :func:`parse_glm`'s
+    column names (``REF``: the allele A1 is not; ``ERRCODE``: ours), and our errcode of each
+    row."""
+    result = formats.read_table(path, "plink2")
+    table = {"ID": result.snp, "A1": result.effect_allele, "REF": result.other_allele,
+             "POS": result.pos, "OBS_CT": result.n, "A1_FREQ": result.af, "BETA": result.beta,
+             "SE": result.se, "P": result.pvalues["p_wald"], "ERRCODE": result.errcode}
+    return table, result.errcode
+
+
 def _check_coding(table: dict[str, np.ndarray], columns: dict[str, np.ndarray],
                   stats: dict[str, np.ndarray], rows: np.ndarray) -> None:
     """PLINK 2's alleles, positions, called counts and A1 frequencies must be ours (else β's
     sign, or the samples, are off)."""
     for theirs, ours in (("A1", "a1"), ("ALT", "a1"), ("REF", "a2")):
+        if theirs not in table:  # the logistic table's reader keeps A1 and the other allele
+            continue
         check_agrees("PLINK 2", theirs, table[theirs], columns[ours][rows],
                      f"our {ours}: allele coding")
     check_agrees("PLINK 2", "POS", table["POS"], bim_positions(columns["pos"][rows]),
