@@ -24,6 +24,7 @@ include: "workflow/rules/assoc.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/study.smk"
+include: "workflow/rules/panel.smk"
 
 
 rule all:

@@ -2,7 +2,8 @@
 
 One row per run that was not skipped and statistic it gives: scenario, replicate, tool, mode,
 statistic, the counts behind type-I error and power, λGC over the null SNPs, and the run's γ
-and h² beside the truth's (NaN γ for a run without a kinship).  The truth γ is the simulator's
+and h² beside the truth's (NaN γ for a run without a kinship, or whose table reports none: a
+config-defined tool, imported results).  The truth γ is the simulator's
 ``gamma`` (the variance ratio on the standardized kinship of the simulated SNPs, the kinship
 every tool is given or builds), h² = γ/(1 + γ).
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from glue import ran, run_script
+from glue import ran, run_script, statistics_given, tool_panel
 
 from lmmcompare import registry
 from lmmcompare.compare import write_table
@@ -26,14 +27,15 @@ def main(snakemake):
     gamma_true = float(truth["gamma"])
     labels = snakemake.params.labels
     rows = []
+    tools = tool_panel(snakemake)
     for result in ran(snakemake):
         assoc = result.assoc
         is_null = null_snp_mask(assoc["chrom"], assoc["snp"], causal,
                                 truth.get("null_chromosomes", []))
         is_causal = assoc["snp"].isin(causal).to_numpy()
-        estimated = result.mode != registry.NO_KINSHIP_MODE
+        estimated = result.mode != registry.NO_KINSHIP_MODE and result.null["gamma"] is not None
         gamma = float(result.null["gamma"]) if estimated else math.nan
-        for statistic in registry.statistics_of(result.tool):
+        for statistic in statistics_given(tools, result):
             p = assoc[statistic].to_numpy(dtype=np.float64)
             rows.append({
                 "scenario": labels["scenario"], "replicate": labels["replicate"],

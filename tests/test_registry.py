@@ -31,11 +31,14 @@ SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text
 
 
 def test_schema_follows_the_registry():
-    """The schema names no tool (a tool added to the registry needs no schema edit); its modes,
+    """The schema names no tool (a tool added to the registry needs no schema edit): an entry
+    without a command is a registry tool's, one with a command a config tool's; its modes,
     pair modes and statistics are the registry's (checked whenever a config is validated, and
-    a drifted copy is an error); the configs name only registry tools."""
+    a drifted copy is an error); the configs name registry tools or define their own."""
     tools = SCHEMA["properties"]["tools"]
-    assert "properties" not in tools and tools["additionalProperties"] == {"$ref": "#/$defs/tool"}
+    assert "properties" not in tools and tools["additionalProperties"] == {
+        "if": {"required": ["command"]}, "then": {"$ref": "#/$defs/config_tool"},
+        "else": {"$ref": "#/$defs/tool"}}
     tolerance = SCHEMA["$defs"]["tolerance"]["properties"]
     assert "enum" not in tolerance["tool_a"] and "enum" not in tolerance["tool_b"]
     check_schema_follows_registry(SCHEMA)
@@ -45,7 +48,8 @@ def test_schema_follows_the_registry():
         check_schema_follows_registry(drifted)
     for config in (ROOT / "config.yaml", ROOT / "config/ci.yaml"):
         given = yaml.safe_load(config.read_text()).get("tools") or {}
-        assert set(given) <= set(registry.TOOLS), config
+        assert {name for name, spec in given.items() if "command" not in spec} <= set(
+            registry.TOOLS), config
 
 
 @pytest.mark.parametrize("name", list(registry.TOOLS))
@@ -98,8 +102,10 @@ def test_runs_table_from_a_config():
     assert runs_skipped_in_config(config) == [
         Run("a", "pylmm", "refit"), Run("b", "gemma", "fixed"), Run("b", "gemma", "refit")
     ]
+    with pytest.raises(InputError, match="config error at tools/bolt9: not a tool of the registry"):
+        validated({"datasets": {}, "tools": {"bolt9": {"modes": []}}})
     with pytest.raises(InputError, match="config error at tools: unknown tool 'bolt9'"):
-        configured_modes(validated({"datasets": {}, "tools": {"bolt9": {"modes": []}}}))
+        configured_modes({"datasets": {}, "tools": {"bolt9": {"modes": []}}})
 
 
 def test_one_layout_for_a_run():

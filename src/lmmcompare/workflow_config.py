@@ -25,7 +25,8 @@ from typing import Any
 import yaml
 
 from exactlmm.errors import InputError
-from lmmcompare import registry
+from lmmcompare import panel, registry
+from lmmcompare.config_tools import check_schema_follows_placeholders
 from lmmcompare.simulate import check_phenotype_model
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -80,6 +81,7 @@ def validated(config: dict[str, Any], schema_path: Path = SCHEMA) -> dict[str, A
     from jsonschema import Draft202012Validator
 
     check_schema_follows_registry(schema(schema_path))
+    check_schema_follows_placeholders(schema(schema_path))
     validator = _with_defaults(Draft202012Validator)(schema(schema_path))
     error = next(iter(validator.iter_errors(config)), None)  # the first, as Snakemake's
     if error is not None:
@@ -96,13 +98,18 @@ def check_schema_follows_registry(config_schema: Mapping[str, Any]) -> None:
     """The schema's lists of modes, pair modes and statistics are the registry's (which is their
     one home: the schema repeats them so that a config is checked before the workflow starts);
     a ``RuntimeError`` names the one that drifted.  The schema names no tool."""
+    defs = config_schema["$defs"]
     found = {
-        "modes": config_schema["$defs"]["tool"]["properties"]["modes"]["items"]["enum"],
-        "pair modes": config_schema["$defs"]["tolerance"]["properties"]["mode"]["enum"],
-        "statistics": config_schema["$defs"]["tolerance"]["properties"]["statistic"]["enum"],
+        "modes": defs["tool"]["properties"]["modes"]["items"]["enum"],
+        "config tool modes": defs["config_tool"]["properties"]["modes"]["items"]["enum"],
+        "imported modes": defs["imported_result"]["properties"]["mode"]["enum"],
+        "study import modes": defs["study_import"]["properties"]["mode"]["enum"],
+        "pair modes": defs["tolerance"]["properties"]["mode"]["enum"],
+        "statistics": defs["tolerance"]["properties"]["statistic"]["enum"],
     }
-    wanted = {"modes": registry.MODES, "pair modes": registry.pair_modes(),
-              "statistics": registry.STATISTICS}
+    wanted = {"modes": registry.MODES, "config tool modes": registry.MODES,
+              "imported modes": registry.MODES, "study import modes": registry.MODES,
+              "pair modes": registry.pair_modes(), "statistics": registry.STATISTICS}
     for what, values in found.items():
         if tuple(values) != tuple(wanted[what]):
             raise RuntimeError(f"{SCHEMA.name}: the {what} {values} are not the registry's "
@@ -128,6 +135,16 @@ def _check_phenotype_model(where: str, parameters: Mapping[str, Any]) -> None:
 
 def check_semantics(config: Mapping[str, Any]) -> None:
     """What the schema cannot say, on a :func:`validated` config (module docstring)."""
+    for name, spec in config["tools"].items():
+        if "command" not in spec and name not in registry.TOOLS:
+            raise ConfigError(f"tools/{name}", f"not a tool of the registry "
+                              f"({', '.join(registry.TOOLS)}); a tool of your own needs a "
+                              "command, an output and a format")
+    for name, spec in config["study"].get("imported", {}).items():
+        from lmmcompare.imported import check_pattern
+
+        check_pattern(spec["results"], f"study/imported/{name}/results")
+    tools = panel.of(config)  # the config's and the imported tools checked, names unique
     for name, spec in config["datasets"].items():
         try:
             source = source_of(spec, (*SIMULATED_SOURCES, "plink"))
@@ -142,15 +159,15 @@ def check_semantics(config: Mapping[str, Any]) -> None:
                               "fam_column (6 = the standard .fam phenotype)")
         for index, entry in enumerate(spec["skip"]):
             tool, _, mode = entry.partition(":")
-            if tool not in registry.TOOLS or (mode and mode not in registry.MODES):
+            if tool not in tools or (mode and mode not in registry.MODES):
                 raise ConfigError(f"datasets/{name}/skip/{index}", f"{entry!r} is not a tool "
-                                  f"({', '.join(registry.TOOLS)}) or tool:mode "
+                                  f"({', '.join(tools)}) or tool:mode "
                                   f"({', '.join(registry.MODES)})")
     for index, tolerance in enumerate(config["tolerances"]):
         for key in ("tool_a", "tool_b"):
-            if tolerance[key] not in registry.TOOLS:
+            if tolerance[key] not in tools:
                 raise ConfigError(f"tolerances/{index}/{key}", f"{tolerance[key]!r} is not a "
-                                  f"tool of the registry ({', '.join(registry.TOOLS)})")
+                                  f"tool of the panel ({', '.join(tools)})")
         dataset = tolerance.get("dataset")  # a selector: absent matches every dataset
         if dataset is not None and dataset not in config["datasets"]:
             raise ConfigError(f"tolerances/{index}", f"dataset '{dataset}' is not one of the "
@@ -192,6 +209,12 @@ def replicate_seed(base_seed: int, scenario: str, replicate: int) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
+def replicate_label(replicate: int) -> str:
+    """``r000``, ``r001``, …: how a replicate is named (its dataset ``{scenario}-r000``, its
+    folder of the benchmark kit, the ``{replicate}`` of a ``study.imported`` pattern)."""
+    return f"r{replicate:03d}"
+
+
 def expand_scenarios(study: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The datasets of a (validated) study config: for every scenario and replicate r
     (0-based), a dataset ``{scenario}-r{r:03d}`` made by the scenario's source with its
@@ -202,7 +225,7 @@ def expand_scenarios(study: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         source = source_of(spec, SOURCES)
         for replicate in range(int(spec["replicates"])):
             seed = replicate_seed(int(study["seed"]), scenario, replicate)
-            datasets[f"{scenario}-r{replicate:03d}"] = {
+            datasets[f"{scenario}-{replicate_label(replicate)}"] = {
                 source: {**spec[source], "seed": seed},
                 "kinship": spec["kinship"],
                 "skip": list(spec["skip"]),
@@ -214,7 +237,15 @@ def expand_scenarios(study: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 def datasets(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Every dataset the workflow builds, by name: the configured ones, then the study's
     replicates; a name taken twice, or no dataset at all, is a :class:`ConfigError`."""
+    from lmmcompare.imported import study_results
+
     replicates = expand_scenarios(config["study"])
+    for dataset, spec in replicates.items():
+        labels = spec["study"]
+        results = study_results(config["study"].get("imported", {}), labels["scenario"],
+                                replicate_label(labels["replicate"]), dataset)
+        if results:
+            spec["results"] = results
     clash = sorted(set(replicates) & set(config["datasets"]))
     if clash:
         raise ConfigError(f"datasets/{clash[0]}", "the name is taken by a study replicate")
