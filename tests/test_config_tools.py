@@ -263,5 +263,5 @@ def test_a_table_of_other_snps_is_a_skipped_run(toy):
                  ps=toy["table"]["ps"] + 1)
     outcome = run_mine(toy, copy_config(toy, table))
     assert outcome.reason == ("mine: {workdir}/out.txt: none of the 59 rows matches one of 60 "
-                              "SNPs of the tested SNPs (by id, or by chromosome:position:alleles; "
+                              "SNPs of the dataset (by id, or by chromosome:position:alleles; "
                               "0 paired rows had other alleles)")

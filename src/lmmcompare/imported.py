@@ -268,7 +268,7 @@ def place(table: formats.ResultTable, ours: OurSnps, inputs: AnalysisInputs) -> 
     """``table`` on our SNPs (module docstring); an ``InputError`` when it matches none of
     them or contradicts our alleles."""
     matched = formats.match_table(table, inputs.dataset, snp_index=inputs.snp_index,
-                                  snp_sd=ours.sd, label="the tested SNPs")
+                                  snp_sd=ours.sd)
     check_orientation(matched, ours)
     stats = {name: values.copy() for name, values in ours.stats.items()}
     testable = stats["errcode"] == TESTED

@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from exactlmm.io.results import ERRCODE_DTYPE, TESTED
+from exactlmm.io.results import TESTED
 from exactlmm.pipeline import AnalysisInputs
+from lmmcompare import formats
 from lmmcompare.runners import RunRequest, SkipRun, ToolFailed
 from lmmcompare.runners._common import load, summarized_snps, write_run
 from lmmcompare.runners.input_files import id_list, link_genotypes, sample_list, sample_table
@@ -36,7 +37,7 @@ from lmmcompare.runners.tool_output import (
     check_agrees,
     log_values,
     mark_not_reported,
-    read_table,
+    read_output,
     reported_rows,
 )
 
@@ -48,18 +49,11 @@ MEMORY_MIB = "1024"
 """``--memory``: PLINK 2 otherwise reserves half the machine's RAM (its minimum is 640)."""
 
 GLM_COLS = "chrom,pos,ref,alt,a1freq,nobs,beta,se,tz,p,err"
-GLM_FIELDS = (
-    "#CHROM", "POS", "ID", "REF", "ALT", "A1", "A1_FREQ", "OBS_CT", "BETA", "SE", "T_STAT",
-    "P", "ERRCODE",
-)  # fmt: skip
-"""Header of ``result.y.glm.linear`` with ``cols=`` :data:`GLM_COLS` and ``hide-covar``."""
-
-ERRCODE_MAP = {
-    "CONST_ALLELE": "MONOMORPHIC",
-    "CONST_OMITTED_ALLELE": "MONOMORPHIC",
-    "VIF_INFINITE": "COLLINEAR",
-}
-"""PLINK 2 ``ERRCODE`` → ours; every other PLINK 2 code is ``TOOL_FAILED``."""
+"""``--glm cols=``: ``#CHROM POS ID REF ALT A1 A1_FREQ OBS_CT BETA SE T_STAT P ERRCODE`` (with
+``hide-covar``), read by the ``plink2`` format of ``lmmcompare.formats``, whose ERRCODE map
+(``CONST_*`` → ``MONOMORPHIC``, ``VIF_INFINITE`` → ``COLLINEAR``, any other → ``TOOL_FAILED``)
+is the one used here."""
+FORMAT = formats.PRESETS["plink2"]
 
 SPECIAL_CHROMOSOMES = frozenset({"X", "Y", "XY", "MT", "M", "23", "24", "25", "26"})
 """Chromosome codes PLINK 2's default (human) chromosome set does not treat as autosomes."""
@@ -73,13 +67,6 @@ LOG_COUNTS = {
     "n_phenotype": r"(\d+) quantitative phenotype values? remaining after main filters",
 }
 """Sample counts read from PLINK 2's log (whitespace-normalized: PLINK wraps its lines)."""
-
-
-def parse_glm(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """PLINK 2's ``.glm.linear`` table (header :data:`GLM_FIELDS`): one array per column,
-    numbers as float (``NA`` → NaN) or int (``POS``, ``OBS_CT``), text as str."""
-    return read_table(path, GLM_FIELDS, text=("#CHROM", "ID", "REF", "ALT", "A1", "ERRCODE"),
-                      integers=("POS", "OBS_CT"))
 
 
 def parse_log(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -182,7 +169,7 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
         threads = ["--threads", str(max(1, int(request.threads)))]
         work.run([*options, *settings, *threads], [GLM_FILE, f"{OUT}.log"],
                  progress_marks=("%",))
-        table = parse_glm(work.path(GLM_FILE))
+        table = read_output(work.path(GLM_FILE), FORMAT, "PLINK 2")
         log = parse_log(work.path(f"{OUT}.log"))
 
     n, k = inputs.n_samples, inputs.samples.covariates.shape[1]
@@ -193,24 +180,21 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
             f"{log['n_phenotype']} with a phenotype, and {log['n_covariates']} covariates; "
             f"expected {n} samples and {k} covariates"
         )
-    rows = reported_rows(columns["snp"], tested, table["ID"], "PLINK 2")
+    rows = reported_rows(columns["snp"], tested, table.snp, "PLINK 2")
     _check_coding(table, columns, stats, rows)
 
-    plink_errcode = table["ERRCODE"]
-    ok = plink_errcode == TESTED
-    stats["beta"][rows] = np.where(ok, table["BETA"], np.nan)
-    stats["se"][rows] = np.where(ok, table["SE"], np.nan)
-    stats["p_wald"][rows] = np.where(ok, table["P"], np.nan)
-    mapped = np.array([ERRCODE_MAP.get(code, "TOOL_FAILED") for code in plink_errcode[~ok]],
-                      dtype=ERRCODE_DTYPE)
-    stats["errcode"][rows[~ok]] = mapped
+    ok = table.errcode == TESTED  # PLINK 2's ERRCODE, mapped to ours by its format
+    stats["beta"][rows] = np.where(ok, table.beta, np.nan)
+    stats["se"][rows] = np.where(ok, table.se, np.nan)
+    stats["p_wald"][rows] = np.where(ok, table.pvalues["p_wald"], np.nan)
+    stats["errcode"][rows[~ok]] = table.errcode[~ok]
     mark_not_reported(stats, rows, "PLINK 2")
 
     native = {
         "n_samples": log["n_after_filters"],
         "n_covariates": log["n_covariates"],
         "n_snps_reported": int(rows.size),
-        "errcodes": dict(sorted(Counter(plink_errcode.tolist()).items())),
+        "errcodes": dict(sorted(Counter(table.tool_errcode.tolist()).items())),
         "phenotype_centered": centered,
         "covar_variance_standardize": bool(k),
     }
@@ -220,17 +204,18 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
               beta=None, mean_diag=1.0, command=["plink2", *options, *settings])
 
 
-def _check_coding(table: dict[str, np.ndarray], columns: dict[str, np.ndarray],
+def _check_coding(table: formats.ResultTable, columns: dict[str, np.ndarray],
                   stats: dict[str, np.ndarray], rows: np.ndarray) -> None:
     """PLINK 2's alleles, positions, called counts and A1 frequencies must be ours (else β's
-    sign, or the samples, are off)."""
-    for theirs, ours in (("A1", "a1"), ("ALT", "a1"), ("REF", "a2")):
-        check_agrees("PLINK 2", theirs, table[theirs], columns[ours][rows],
-                     f"our {ours}: allele coding")
-    check_agrees("PLINK 2", "POS", table["POS"], bim_positions(columns["pos"][rows]),
+    sign, or the samples, are off): A1 (the allele β counts) our a1, the other of REF and ALT
+    our a2 (the format's ``other_allele``; empty when A1 is neither)."""
+    for theirs, column, ours in (("A1", table.effect_allele, "a1"),
+                                 ("REF/ALT other than A1", table.other_allele, "a2")):
+        check_agrees("PLINK 2", theirs, column, columns[ours][rows], f"our {ours}: allele coding")
+    check_agrees("PLINK 2", "POS", table.pos, bim_positions(columns["pos"][rows]),
                  "the .bim's positions")
-    check_agrees("PLINK 2", "OBS_CT", table["OBS_CT"], stats["n"][rows],
+    check_agrees("PLINK 2", "OBS_CT", table.n, stats["n"][rows],
                  "our called counts: different samples")
-    check_agrees("PLINK 2", "A1_FREQ", table["A1_FREQ"], stats["af"][rows],
+    check_agrees("PLINK 2", "A1_FREQ", table.af, stats["af"][rows],
                  "our a1 frequencies: allele coding",
                  rtol=0.5 * 10.0 ** (1 - SIGNIFICANT_DIGITS), atol=1e-12)
