@@ -82,6 +82,7 @@ def validated(config: dict[str, Any], schema_path: Path = SCHEMA) -> dict[str, A
 
     check_schema_follows_registry(schema(schema_path))
     check_schema_follows_placeholders(schema(schema_path))
+    check_schema_follows_convert(schema(schema_path))
     validator = _with_defaults(Draft202012Validator)(schema(schema_path))
     error = next(iter(validator.iter_errors(config)), None)  # the first, as Snakemake's
     if error is not None:
@@ -114,6 +115,30 @@ def check_schema_follows_registry(config_schema: Mapping[str, Any]) -> None:
         if tuple(values) != tuple(wanted[what]):
             raise RuntimeError(f"{SCHEMA.name}: the {what} {values} are not the registry's "
                                f"{list(wanted[what])}")
+
+
+def check_schema_follows_convert(config_schema: Mapping[str, Any]) -> None:
+    """The schema's genotype formats and conversion settings are those of
+    :mod:`lmmcompare.convert` (``KINDS``; ``OPTIONS``: each setting's default and description,
+    whose home it is) and the staging's (:data:`lmmcompare.staging.GENOTYPE_FILES`: a sha256
+    key per source file); a ``RuntimeError`` names what drifted."""
+    from lmmcompare import convert, staging
+
+    fmt = config_schema["$defs"]["genotype_format"]["properties"]
+    if fmt["kind"]["enum"] != list(staging.GENOTYPE_FILES) or \
+            list(staging.GENOTYPE_FILES)[1:] != list(convert.KINDS):
+        raise RuntimeError(f"{SCHEMA.name}: the genotype formats {fmt['kind']['enum']} are not "
+                           f"plink1 and lmmcompare.convert.KINDS {list(convert.KINDS)}")
+    for name, (default, description) in convert.OPTIONS.items():
+        given = fmt.get(name, {})
+        if given.get("default") != default or \
+                " ".join(str(given.get("description")).split()) != " ".join(description.split()):
+            raise RuntimeError(f"{SCHEMA.name}: genotype_format/{name} is not "
+                               "lmmcompare.convert.OPTIONS' (its default and description)")
+    files = {name for names in staging.GENOTYPE_FILES.values() for name in names}
+    if set(config_schema["$defs"]["sha256"]["properties"]) != files:
+        raise RuntimeError(f"{SCHEMA.name}: the sha256 keys are not the source files "
+                           f"{sorted(files)}")
 
 
 def source_of(spec: Mapping[str, Any], sources: tuple[str, ...] = DATASET_SOURCES) -> str:
@@ -157,6 +182,8 @@ def check_semantics(config: Mapping[str, Any]) -> None:
                 spec["plink"]["phenotype"]["fam_column"] is None:
             raise ConfigError(f"datasets/{name}/plink/phenotype", "give a phenotype file or a "
                               "fam_column (6 = the standard .fam phenotype)")
+        if "plink" in spec:
+            _check_genotype_format(f"datasets/{name}/plink", spec["plink"])
         for index, entry in enumerate(spec["skip"]):
             tool, _, mode = entry.partition(":")
             if tool not in tools or (mode and mode not in registry.MODES):
@@ -195,6 +222,36 @@ def check_semantics(config: Mapping[str, Any]) -> None:
             if "plink" not in config["datasets"].get(genotypes, {}):
                 raise ConfigError(f"study/scenarios/{name}/semi_synthetic/genotypes",
                                   f"{genotypes!r} is not a dataset with plink genotypes")
+
+
+def _check_genotype_format(where: str, plink: Mapping[str, Any]) -> None:
+    """What a ``plink:`` entry's ``format`` allows besides the schema: ``gzipped`` only for a
+    PLINK 1 set, sha256 keys of its own files, conversion settings only for the kinds they
+    apply to (``lmmcompare.convert.check_options``, the converter's own check)."""
+    from lmmcompare import convert, staging
+
+    fmt, kind = plink["format"], plink["format"]["kind"]
+    if plink["gzipped"] and kind != "plink1":
+        raise ConfigError(f"{where}/gzipped", f"applies to PLINK 1 files only, not {kind} (a "
+                          "gzipped VCF is read as it is)")
+    given = {key for key, value in plink["sha256"].items() if value is not None}
+    other = sorted(given - set(staging.GENOTYPE_FILES[kind]))
+    if other:
+        raise ConfigError(f"{where}/sha256/{other[0]}", f"not a file of a {kind} dataset "
+                          f"({', '.join(staging.GENOTYPE_FILES[kind])})")
+    if fmt["sample"] is not None and kind != "bgen":
+        raise ConfigError(f"{where}/format/sample", f"applies to bgen only, not {kind}")
+    options = {key: fmt[key] for key in convert.OPTIONS}
+    if kind == "plink1":
+        changed = [key for key, (default, _) in convert.OPTIONS.items() if fmt[key] != default]
+        if changed:
+            raise ConfigError(f"{where}/format/{changed[0]}", "a conversion setting: applies "
+                              f"to {', '.join(convert.KINDS)}, not plink1")
+        return
+    try:
+        convert.check_options(kind, **options)
+    except ValueError as error:
+        raise ConfigError(f"{where}/format", str(error)) from None
 
 
 def replicate_seed(base_seed: int, scenario: str, replicate: int) -> int:
