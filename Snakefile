@@ -3,6 +3,7 @@
 # Run:     snakemake --cores 2            (default config.yaml)
 #          snakemake --cores 2 --configfile config/ci.yaml --replace-workflow-config
 #          snakemake --cores 2 --configfile config/study.yaml --replace-workflow-config
+#          snakemake kit --cores 2 --configfile config/study.yaml   (the benchmark kit)
 # Report:  snakemake --report report.html
 
 
@@ -25,6 +26,7 @@ include: "workflow/rules/compare.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/study.smk"
 include: "workflow/rules/panel.smk"
+include: "workflow/rules/kit.smk"
 
 
 rule all:

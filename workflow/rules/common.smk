@@ -12,6 +12,7 @@ results/logs/{step}/ and results/job_metrics/{step}/ (Snakemake's benchmark: fil
 
 import os
 import re
+from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 
@@ -281,6 +282,48 @@ def chunk_outputs(wildcards):
     return {
         "tables": [f"{p}.assoc.tsv" for p in prefixes],
         "nulls": [f"{p}.null.json" for p in prefixes],
+    }
+
+
+# ---------------------------------------------------------------- the benchmark kit
+
+
+def kit_dataset(wildcards):
+    """The study replicate dataset of a kit folder ({scenario}/{replicate})."""
+    return f"{wildcards.scenario}-{wildcards.replicate}"
+
+
+def kit_inputs(wildcards):
+    """A kit replicate's inputs: its dataset's genotypes, phenotype (covariates), QC list and
+    kinship (analysis_inputs of the replicate's dataset)."""
+    return analysis_inputs(SimpleNamespace(dataset=kit_dataset(wildcards)))
+
+
+def kit_request(wildcards, input):
+    """The dataset of a kit replicate as a run request (the prefix, the phenotype column)."""
+    return run_request(SimpleNamespace(dataset=kit_dataset(wildcards)), input)
+
+
+def kit_manifest_parts():
+    """The manifest part of every study replicate (each written with its kit folder)."""
+    return [
+        "results/kit_manifest/{scenario}/{replicate}.tsv".format(
+            scenario=DATASETS[name]["study"]["scenario"],
+            replicate=workflow_config.replicate_label(
+                DATASETS[name]["study"]["replicate"]
+            ),
+        )
+        for name in STUDY_DATASETS
+    ]
+
+
+def kit_scenario_covariates():
+    """{scenario: whether its replicates have covariates} (the kit's README)."""
+    return {
+        DATASETS[name]["study"]["scenario"]: workflow_config.has_covariates(
+            DATASETS[name]
+        )
+        for name in STUDY_DATASETS
     }
 
 
