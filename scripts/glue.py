@@ -58,6 +58,13 @@ def statistics_given(tools: panel.Panel, result: RunResult) -> tuple[str, ...]:
                  if np.isfinite(result.assoc[name].to_numpy(dtype=np.float64)).any())
 
 
+def tool_label(tools: panel.Panel, tool: str) -> str:
+    """A tool's name in a figure: marked with its origin when not the registry's ("regenie_v3
+    (imported)", "gemma_wald (config)")."""
+    origin = tools.origin(tool)
+    return tool if origin == "registry" else f"{tool} ({origin})"
+
+
 def run_results(snakemake: Any) -> list[RunResult]:
     """Every run of ``snakemake.params.runs``, loaded (ok or skipped), in the order given."""
     results = load_all(snakemake.params.runs)

@@ -6,7 +6,7 @@ labelled with its mode.  Skipped runs are named in the title.
 """
 
 import numpy as np
-from glue import run_results, run_script, statistics_given, tool_panel
+from glue import run_results, run_script, statistics_given, tool_label, tool_panel
 
 from lmmcompare.plots import qq_plot
 
@@ -20,7 +20,8 @@ def main(snakemake):
         if not result.ok:
             skipped.append(result.tool)
             continue
-        label = result.tool if result.mode == wc.mode else f"{result.tool} ({result.mode})"
+        name = tool_label(tools, result.tool)
+        label = name if result.mode == wc.mode else f"{name} ({result.mode})"
         for statistic in statistics_given(tools, result):
             p = result.assoc[statistic].to_numpy(dtype=np.float64)
             if np.isfinite(p).any():

@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
-from glue import run_results, run_script, statistics_given, tool_panel
+from glue import run_results, run_script, statistics_given, tool_label, tool_panel
 
 from lmmcompare import registry
 from lmmcompare.plots import scatter_log10p
@@ -43,7 +43,8 @@ def main(snakemake):
                 if not result.ok:
                     title += "\n" + textwrap.fill(f"{result.tool} skipped: {result.reason}", 90)
             p_ours, p_peer = matched_pvalues(ours, peer, statistic)
-            scatter_log10p(p_ours, p_peer, label_a=ours.tool, label_b=peer.tool, title=title,
+            scatter_log10p(p_ours, p_peer, label_a=ours.tool,
+                           label_b=tool_label(tools, peer.tool), title=title,
                            path=folder / f"{peer.tool}.{statistic}.png")
 
 
