@@ -48,9 +48,7 @@ rule kit_manifest:
         "../../scripts/kit_manifest.py"
 
 
+# The target: `snakemake kit` (results/kit/README.md, manifest.tsv and every replicate's folder).
 rule kit:
     input:
         rules.kit_manifest.output,
-    localrule: True
-    shell:
-        "echo 'the kit is in results/kit (README.md, manifest.tsv)'"
