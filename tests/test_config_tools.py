@@ -12,6 +12,7 @@ frequency mirrored: the table is right), or with only its allele labels swapped 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -265,3 +266,18 @@ def test_a_table_of_other_snps_is_a_skipped_run(toy):
     assert outcome.reason == ("mine: {workdir}/out.txt: none of the 59 rows matches one of 60 "
                               "SNPs of the dataset (by id, or by chromosome:position:alleles; "
                               "0 paired rows had other alleles)")
+
+
+def test_rows_it_leaves_out_are_not_reported_and_keep_raw_keeps_its_output(toy):
+    """Three of our tested SNPs missing from its table are NOT_REPORTED; with keep_raw the
+    output and the console are kept (the skeleton's)."""
+    table = {name: values[3:] for name, values in toy["table"].items()}
+    config = copy_config(toy, table)
+    raw = toy["dir"] / "raw"
+    request = dataclasses.replace(toy["request"], keep_raw=str(raw))
+    outcome = execute(Run("toy", "mine", "fixed"), request, toy["dir"] / "kept",
+                      tool=mine(config))
+    assert outcome.ok and outcome.null["match"]["ours_unmatched"] == 4  # 3 + the constant SNP
+    errcode = read_assoc_frame(toy["dir"] / "kept.assoc.tsv")["errcode"].to_numpy()
+    assert errcode[toy["rows"][:3]].tolist() == ["NOT_REPORTED"] * 3
+    assert sorted(p.name for p in raw.iterdir()) == ["console.txt", "out.txt"]

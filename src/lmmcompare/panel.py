@@ -112,9 +112,7 @@ class Panel(Mapping[str, Tool]):
     def pair_modes(self) -> tuple[str, ...]:
         """Every ``mode`` label a concordance row can have (:func:`registry.pair_modes` over
         this panel)."""
-        cross = [registry.cross_mode(reference, mode) for tool in self.values()
-                 for mode, reference in tool.reference_modes.items()]
-        return (*registry.MODES, *dict.fromkeys(cross))
+        return registry.pair_modes(self.values())
 
     def describe(self) -> list[dict[str, Any]]:
         """One record per tool (the report's panel table): name, label, origin, kind, modes,
