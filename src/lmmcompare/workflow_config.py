@@ -4,10 +4,14 @@
 default: :func:`validated` fills the defaults into the config from there (never re-typed here)
 and checks it against the schema; :func:`check_semantics` then checks what JSON schema cannot
 phrase (one source per dataset, the phenotype model's rule — the simulators' own check,
-``lmmcompare.simulate.check_phenotype_model`` — registry tools and modes in skip lists and
-tolerances, a semi-synthetic scenario naming a PLINK dataset).  Every failure is a
-:class:`ConfigError`: one line naming the key.  :func:`datasets` is every dataset the workflow
-builds: the configured ones, then the study's replicates (:func:`expand_scenarios`).
+``lmmcompare.simulate.check_phenotype_model`` — the tools of the config's panel
+(``lmmcompare.panel``: config-defined tools and imported results resolved, names unique) and
+modes in skip lists and tolerances, a genotype format's settings (the converter's own check),
+``study.imported`` patterns, a semi-synthetic scenario naming a PLINK dataset).  The schema's
+copies of the registry's modes, of the placeholders and of the converter's settings are checked
+against their homes.  Every failure is a :class:`ConfigError`: one line naming the key.
+:func:`datasets` is every dataset the workflow builds: the configured ones, then the study's
+replicates (:func:`expand_scenarios`), each with the results ``study.imported`` gives it.
 
 ``workflow/rules/common.smk`` calls these once, when the workflow starts; the tests call them
 without Snakemake.
