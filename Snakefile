@@ -3,6 +3,7 @@
 # Run:     snakemake --cores 2            (default config.yaml)
 #          snakemake --cores 2 --configfile config/ci.yaml --replace-workflow-config
 #          snakemake --cores 2 --configfile config/study.yaml --replace-workflow-config
+#          snakemake kit --cores 2 --configfile config/study.yaml   (the benchmark kit)
 # Report:  snakemake --report report.html
 
 
@@ -26,6 +27,8 @@ include: "workflow/rules/plots.smk"
 include: "workflow/rules/study.smk"
 include: "workflow/rules/deflation.smk"
 include: "workflow/rules/profile.smk"
+include: "workflow/rules/panel.smk"
+include: "workflow/rules/kit.smk"
 
 
 rule all:

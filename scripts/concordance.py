@@ -1,12 +1,12 @@
 """Concordance of the runs of one dataset (lmmcompare.compare): every pair of runs in the same
-mode, and the registry's cross-mode pairs (PLINK 2 against ours in fixed mode).
+mode, and the panel's cross-mode pairs (PLINK 2 against ours in fixed mode).
 
 Skipped runs are left out.  Our REML log-likelihood at each run's γ (from the loglik table)
 judges the fits on one convention.
 """
 
 import pandas as pd
-from glue import ran, run_script
+from glue import ran, run_script, tool_panel
 
 from lmmcompare.compare import concordance, write_table
 
@@ -24,6 +24,7 @@ def main(snakemake):
         dataset=snakemake.wildcards.dataset,
         alpha=snakemake.params.alpha,
         ours_loglik_at=at_gamma,
+        tools=tool_panel(snakemake),
     )
     write_table(table, snakemake.output.concordance)
 

@@ -12,8 +12,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from exactlmm.errors import InputError
 from exactlmm.qc import read_snp_list
+from lmmcompare import panel
 from lmmcompare.job_metrics import read_job_metrics
 from lmmcompare.runs import RunResult, load_all
 
@@ -35,6 +38,31 @@ def run_script(main: Callable[[Any], None], snakemake: Any) -> None:
             sys.exit(1)
         finally:
             sys.stderr = console
+
+
+def tool_panel(snakemake: Any) -> panel.Panel:
+    """The tools of the workflow's config (``lmmcompare.panel.of``; the config the script sees
+    is the validated one, with its defaults)."""
+    return panel.of(snakemake.config)
+
+
+def statistics_given(tools: panel.Panel, result: RunResult) -> tuple[str, ...]:
+    """The p-value columns of a run: its tool's (panel entry), and for a table made outside our
+    runners (a config-defined tool's, imported results) those with a value in it when it ran (a
+    format names every p-value column its tool can write, a run may fill fewer: GEMMA -lmm 1
+    gives p_wald only)."""
+    statistics = tools.statistics_of(result.tool)
+    if not result.ok or tools.origin(result.tool) == "registry":
+        return statistics
+    return tuple(name for name in statistics
+                 if np.isfinite(result.assoc[name].to_numpy(dtype=np.float64)).any())
+
+
+def tool_label(tools: panel.Panel, tool: str) -> str:
+    """A tool's name in a figure: marked with its origin when not the registry's ("regenie_v3
+    (imported)", "gemma_wald (config)")."""
+    origin = tools.origin(tool)
+    return tool if origin == "registry" else f"{tool} ({origin})"
 
 
 def run_results(snakemake: Any) -> list[RunResult]:

@@ -1,4 +1,5 @@
-"""Null-model gamma of every run against ours, per dataset and mode (lmmcompare.plots)."""
+"""Null-model gamma of every run against ours, per dataset and mode (lmmcompare.plots); runs
+that report no gamma (config-defined tools, imported results) have no point."""
 
 import pandas as pd
 from glue import ran, run_script
@@ -8,7 +9,7 @@ from lmmcompare.plots import gamma_agreement
 
 def main(snakemake):
     rows = [{**result.run.as_dict(), "gamma": float(result.null["gamma"])}
-            for result in ran(snakemake)]
+            for result in ran(snakemake) if result.null["gamma"] is not None]
     gamma_agreement(pd.DataFrame(rows, columns=["dataset", "tool", "mode", "gamma"]),
                     path=snakemake.output.png)
 

@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
-from glue import run_results, run_script
+from glue import run_results, run_script, statistics_given, tool_label, tool_panel
 
 from lmmcompare import registry
 from lmmcompare.plots import scatter_log10p
@@ -32,17 +32,19 @@ def main(snakemake):
     folder = Path(snakemake.output[0])
     folder.mkdir(parents=True, exist_ok=True)
     results = {result.tool: result for result in run_results(snakemake)}
+    tools = tool_panel(snakemake)
     ours = results[registry.REFERENCE]
     for peer in results.values():
         if peer.tool == registry.REFERENCE:
             continue
-        for statistic in registry.statistics_of(peer.tool):
+        for statistic in statistics_given(tools, peer):
             title = f"{wc.dataset}: {statistic}, {wc.mode} mode"
             for result in (ours, peer):
                 if not result.ok:
                     title += "\n" + textwrap.fill(f"{result.tool} skipped: {result.reason}", 90)
             p_ours, p_peer = matched_pvalues(ours, peer, statistic)
-            scatter_log10p(p_ours, p_peer, label_a=ours.tool, label_b=peer.tool, title=title,
+            scatter_log10p(p_ours, p_peer, label_a=ours.tool,
+                           label_b=tool_label(tools, peer.tool), title=title,
                            path=folder / f"{peer.tool}.{statistic}.png")
 
 

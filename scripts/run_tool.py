@@ -1,4 +1,5 @@
-"""Run one tool of the registry on the workflow's shared inputs (lmmcompare.runs.execute).
+"""Run one tool of the panel (the registry's, or one defined in the config) on the workflow's
+shared inputs (lmmcompare.runs.execute).
 
 In-process (in a child process when the tool has a time limit): a run the tool cannot do here,
 or that ran out of time, is recorded as skipped with its reason (the job succeeds); a tool that
@@ -7,7 +8,7 @@ fails fails the job, its output in the rule's log.
 
 import sys
 
-from glue import run_script
+from glue import run_script, tool_panel
 
 from lmmcompare.runners import RunRequest
 from lmmcompare.runs import Run, execute
@@ -17,7 +18,8 @@ def main(snakemake):
     wc = snakemake.wildcards
     run = Run(wc.dataset, wc.tool, wc.mode)
     request = RunRequest(**snakemake.params.request, threads=snakemake.threads)
-    outcome = execute(run, request, time_limit=snakemake.params.time_limit)
+    outcome = execute(run, request, time_limit=snakemake.params.time_limit,
+                      tool=tool_panel(snakemake).tool(run.tool))
     if outcome.ok:
         print(f"{run}: done", file=sys.stderr)
     else:

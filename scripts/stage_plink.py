@@ -1,5 +1,6 @@
-"""Stage a PLINK dataset (lmmcompare.staging.stage_plink): sha256 checks, archive members,
-gunzip, the phenotype and the numeric covariates of the analysed samples."""
+"""Stage a real dataset (lmmcompare.staging.stage_plink): sha256 checks, archive members,
+gunzip, PLINK 2 / VCF / BGEN converted to PLINK 1, the phenotype and the numeric covariates of
+the analysed samples."""
 
 from glue import run_script
 

@@ -21,6 +21,7 @@ import json
 import math
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -150,17 +151,20 @@ def test_refusals_are_skips_with_bolt_reason(tmp_path, monkeypatch):
 def test_allele_and_frequency_mismatches_are_tool_failures():
     columns = {"a1": np.array(["A", "C"]), "a2": np.array(["G", "T"])}
     stats = {"af": np.array([0.2, 0.7]), "n": np.array([100, 98])}
-    table = {"ALLELE1": np.array(["A", "C"]), "ALLELE0": np.array(["G", "T"]),
-             "A1FREQ": np.array([0.2, 0.7]), "F_MISS": np.array([0.0, 0.02])}
+    def table(**given):
+        """The fields of a stats table (formats.ResultTable) the check reads."""
+        fields = {"effect_allele": np.array(["A", "C"]), "other_allele": np.array(["G", "T"]),
+                  "af": np.array([0.2, 0.7]), "F_MISS": np.array([0.0, 0.02]), **given}
+        return SimpleNamespace(**fields, extra={"F_MISS": fields.pop("F_MISS")})
+
     rows = np.array([0, 1])
-    bolt._check_coding(table, columns, stats, rows, 100)
+    bolt._check_coding(table(), columns, stats, rows, 100)
     with pytest.raises(ToolFailed, match="ALLELE1"):
-        bolt._check_coding({**table, "ALLELE1": np.array(["G", "C"])}, columns, stats, rows, 100)
+        bolt._check_coding(table(effect_allele=np.array(["G", "C"])), columns, stats, rows, 100)
     with pytest.raises(ToolFailed, match="A1FREQ"):  # BOLT counting the other allele
-        bolt._check_coding({**table, "A1FREQ": 1 - table["A1FREQ"]}, columns, stats, rows, 100)
+        bolt._check_coding(table(af=np.array([0.8, 0.3])), columns, stats, rows, 100)
     with pytest.raises(ToolFailed, match="F_MISS"):
-        bolt._check_coding({**table, "F_MISS": np.array([0.01, 0.02])}, columns, stats, rows,
-                           100)
+        bolt._check_coding(table(F_MISS=np.array([0.01, 0.02])), columns, stats, rows, 100)
     with pytest.raises(ToolFailed, match="chi2"):
         bolt._check_printed_p(np.array([0.5, 1e-8]), np.array([5.0e-1, 2.0e-8]))
 

@@ -26,6 +26,7 @@ from exactlmm.errors import InputError
 from exactlmm.io.results import read_assoc_tsv, read_null_json
 from lmmcompare import params, registry
 from lmmcompare.runners import RunRequest, ToolFailed, emmax
+from lmmcompare.runners.tool_output import read_output
 from lmmcompare.runs import Run, execute
 
 needs_emmax = pytest.mark.skipif(not registry.get("emmax").installed(),
@@ -85,13 +86,13 @@ def test_se_is_recovered_from_the_two_sided_t_test():
 def test_parsers_read_emmax_layouts(tmp_path):
     ps = tmp_path / "r.ps"
     ps.write_text("rs1\t-0.078830213428195073\t0.2030311022866621\nrs2\t1e-3\t1\n")
-    table = emmax.parse_ps(ps)
-    assert table["snp"].tolist() == ["rs1", "rs2"]
-    assert table["beta"].tolist() == [-0.078830213428195073, 1e-3]
-    assert table["p"].tolist() == [0.2030311022866621, 1.0]
+    table = read_output(ps, emmax.FORMAT, "EMMAX")
+    assert table.snp.tolist() == ["rs1", "rs2"]
+    assert table.beta.tolist() == [-0.078830213428195073, 1e-3]  # every digit read
+    assert table.pvalues["p_wald"].tolist() == [0.2030311022866621, 1.0]
     ps.write_text("rs1\t0.1\t0.01\t0.2\n")
-    with pytest.raises(ToolFailed, match="expected 3 columns"):
-        emmax.parse_ps(ps)
+    with pytest.raises(ToolFailed, match=r"EMMAX: .*r\.ps: cannot parse the table"):
+        read_output(ps, emmax.FORMAT, "EMMAX")
     reml = tmp_path / "r.reml"
     reml.write_text("-1584.07\n-1999.13\n0.23\n1.47\n0.34\n0.61\n")
     assert emmax.parse_reml(reml) == dict(zip(emmax.REML_FIELDS,

@@ -21,6 +21,7 @@ from scipy import stats
 from exactlmm.io.results import read_assoc_tsv, read_null_json
 from lmmcompare import registry
 from lmmcompare.runners import RunRequest, ToolFailed, plink2
+from lmmcompare.runners.tool_output import read_output
 from lmmcompare.runs import Run, execute
 
 pytestmark = pytest.mark.skipif(not registry.get("plink2").installed(),
@@ -124,8 +125,8 @@ def test_beta_se_p_are_complete_case_ols_with_the_intercept_added(toy):
     assert null["native"]["errcodes"] == {".": M - 2, "SAMPLE_CT<=PREDICTOR_CT": 1}
     # a1 = .bim column 5 is the counted allele; af over called samples.
     assert np.allclose(table["af"], np.nanmean(G, axis=0) / 2, rtol=1e-9)
-    raw = plink2.parse_glm(toy["dir"] / "raw" / plink2.GLM_FILE)
-    assert np.array_equal(raw["A1"], table["a1"][np.isin(table["snp"], raw["ID"])])
+    raw = read_output(toy["dir"] / "raw" / plink2.GLM_FILE, plink2.FORMAT, "PLINK 2")
+    assert np.array_equal(raw.effect_allele, table["a1"][np.isin(table["snp"], raw.snp)])
     # The null record: γ = 0 by construction, no δ, no likelihood.
     assert null["gamma"] == 0.0 and null["delta"] is None and null["loglik"] is None
     assert np.all(np.isnan(table["delta"]))

@@ -23,6 +23,7 @@ from exactlmm.io.kinship_txt import read_kinship
 from exactlmm.io.results import ASSOC_COLUMNS, read_assoc_tsv, read_null_json
 from lmmcompare import registry
 from lmmcompare.runners import RunRequest, ToolFailed, fastlmm, gemma, pylmm
+from lmmcompare.runners.tool_output import read_output
 from lmmcompare.runs import Run, execute
 
 N, M = 200, 300
@@ -273,16 +274,16 @@ def test_refit_pylmm_and_gemma_agree(results):
 def test_gemma_parsing_recovers_what_gemma_wrote(results):
     assoc, null, _ = _get(results, "gemma", "refit")
     raw = results["raw"]
-    table = gemma.parse_assoc(raw / "result.assoc.txt")
+    table = read_output(raw / "result.assoc.txt", gemma.FORMAT, "GEMMA")
     log = gemma.parse_log(raw / "result.log.txt")
-    rows = [assoc["snp"].tolist().index(rs) for rs in table["rs"]]
+    rows = [assoc["snp"].tolist().index(rs) for rs in table.snp]
     assert len(rows) == len(assoc["snp"]) - 1  # GEMMA skips the constant SNP
-    for ours, theirs in (("beta", "beta"), ("se", "se"), ("p_wald", "p_wald"),
-                         ("p_lrt", "p_lrt"), ("p_score", "p_score")):
-        assert np.allclose(assoc[ours][rows], table[theirs], rtol=1e-9), ours
-    assert np.allclose(assoc["delta"][rows], 1 / table["l_remle"], rtol=1e-9)
-    assert np.allclose(assoc["delta_ml"][rows], 1 / table["l_mle"], rtol=1e-9)
-    assert np.array_equal(assoc["a1"][rows], table["allele1"])
+    for name, theirs in (("beta", table.beta), ("se", table.se),
+                         *((p, table.pvalues[p]) for p in ("p_wald", "p_lrt", "p_score"))):
+        assert np.allclose(assoc[name][rows], theirs, rtol=1e-9), name
+    assert np.allclose(assoc["delta"][rows], 1 / table.extra["l_remle"], rtol=1e-9)
+    assert np.allclose(assoc["delta_ml"][rows], 1 / table.extra["l_mle"], rtol=1e-9)
+    assert np.array_equal(assoc["a1"][rows], table.effect_allele)
     # The raw log, read independently of parse_log.
     text = (raw / "result.log.txt").read_text()
     assert f"## REMLE log-likelihood in the null model = {null['native']['logl_remle']:g}" in text

@@ -1,10 +1,14 @@
-"""Tests for lmmcompare.staging: a configured PLINK dataset staged from files or an archive,
-checked by sha256; each kind of bad input is one line naming the source as configured."""
+"""Tests for lmmcompare.staging: a configured dataset staged from files or an archive, checked
+by sha256, converted from PLINK 2, VCF or BGEN (written here by plink2 from a PLINK 1 set, which
+the staged set must equal call for call); each kind of bad input is one line naming the source
+as configured."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -20,7 +24,7 @@ def _plink_entry(**given) -> dict:
     """A ``plink:`` entry with the schema's defaults for what is not given."""
     entry = {"source": "data", "archive": None, "archive_sha256": None, "gzipped": False,
              "sha256": {}, "phenotype": {"file": None, "column": 1, "fam_column": 6},
-             "covariates": None}
+             "covariates": None, "format": {"kind": "plink1"}}
     return {**entry, **given}
 
 
@@ -149,3 +153,122 @@ def test_plain_files_with_a_covariate_file_given_as_a_string(tmp_path: Path) -> 
                                     "fam": "https://example.org/d/x.fam",
                                     "pheno_file": "p.txt", "covar_file": "c.txt"}
     assert plan(entry)["covariates"] == {"file": "c.txt", "columns": None, "categorical": []}
+
+
+# ------------------------------------------------------------------ PLINK 2, VCF, BGEN
+
+needs_plink2 = pytest.mark.skipif(shutil.which("plink2") is None,
+                                  reason="plink2 not installed (apt-get install plink2)")
+
+EXPORTS = {
+    # kind: (plink2 --export/--make-pgen arguments, the files written, the plink: entry)
+    "pgen": (["--make-pgen"], ("x.pgen", "x.pvar", "x.psam"), {"source": "x"}),
+    "vcf": (["--export", "vcf", "bgz", "id-paste=iid"], ("x.vcf.gz",),
+            {"source": "x.vcf.gz"}),
+    "bgen": (["--export", "bgen-1.2", "id-paste=iid"], ("x.bgen", "x.sample"),
+             {"source": "x.bgen", "format": {"kind": "bgen", "bgen_ref": "ref-last"}}),
+}
+
+
+def _export(prefix: Path, kind: str, folder: Path) -> dict:
+    """Write the set ``prefix`` as ``kind`` into ``folder``; return its plink: entry (a
+    phenotype file of FID = IID ids beside it, as single-id formats give)."""
+    arguments, written, entry = EXPORTS[kind]
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["plink2", "--bfile", str(prefix), *arguments, "--threads", "1",
+                    "--memory", "1024", "--out", "x"], cwd=folder, check=True,
+                   capture_output=True)
+    fam = [line.split() for line in Path(f"{prefix}.fam").read_text().splitlines()]
+    fid = (lambda row: row[0]) if kind == "pgen" else (lambda row: row[1])
+    (folder / "p.txt").write_text("".join(f"{fid(r)} {r[1]} {r[5]}\n" for r in fam))
+    sha256 = {ext.rsplit(".", 1)[-1] if kind != "vcf" else "vcf": _sha256(folder / name)
+              for ext, name in zip(written, written, strict=True)}
+    return _plink_entry(**{"format": {"kind": kind}, **entry}, sha256=sha256,
+                        phenotype={"file": "p.txt", "column": 1, "fam_column": None})
+
+
+def _stage_from(folder: Path, entry: dict, outputs: dict[str, Path]) -> None:
+    sources = {name: folder / source for name, source in input_sources(entry).items()}
+    stage_plink(plan(entry), sources, outputs)
+
+
+@needs_plink2
+@pytest.mark.parametrize("kind", sorted(EXPORTS))
+def test_other_formats_are_staged_as_the_plink1_set(tmp_path: Path, make_plink, kind,
+                                                    capsys) -> None:
+    prefix = make_plink(tmp_path, n=40, m=60, seed=8)
+    entry = _export(prefix, kind, tmp_path / kind)
+    assert set(input_sources(entry)) == {*EXPORTS_FILES[kind], "pheno_file"}
+    outputs = _outputs(tmp_path)
+    _stage_from(tmp_path / kind, entry, outputs)
+    assert outputs["bed"].read_bytes() == Path(f"{prefix}.bed").read_bytes()
+    bim = [line.split()[:2] + line.split()[3:] for line in
+           Path(f"{prefix}.bim").read_text().splitlines()]
+    assert [line.split()[:2] + line.split()[3:]
+            for line in outputs["bim"].read_text().splitlines()] == bim
+    iid = [line.split()[1] for line in Path(f"{prefix}.fam").read_text().splitlines()]
+    assert [line.split()[1] for line in outputs["fam"].read_text().splitlines()] == iid
+    log = capsys.readouterr().err
+    assert "converted " in log and "40 samples, 60 variants, 0 multi-allelic site(s) dropped" \
+        in log and str(tmp_path) not in log.split("converted ")[1].split(" (")[0]
+
+
+EXPORTS_FILES = {"pgen": ("pgen", "pvar", "psam"), "vcf": ("vcf",), "bgen": ("bgen", "sample")}
+
+
+@needs_plink2
+def test_a_wrong_sha256_of_a_pgen_file_names_it(tmp_path: Path, make_plink) -> None:
+    prefix = make_plink(tmp_path, n=20, m=10, seed=9)
+    entry = _export(prefix, "pgen", tmp_path / "p")
+    entry["sha256"]["psam"] = "0" * 64
+    with pytest.raises(InputError, match=r"^x\.psam: sha256 mismatch"):
+        _stage_from(tmp_path / "p", entry, _outputs(tmp_path))
+    assert not (tmp_path / "staged").exists()
+
+
+@needs_plink2
+def test_a_vcf_with_multiallelic_sites_and_repeated_ids(tmp_path: Path, make_plink,
+                                                        capsys) -> None:
+    prefix = make_plink(tmp_path, n=20, m=10, seed=10, chroms=1)
+    entry = _export(prefix, "vcf", tmp_path / "v")
+    entry["sha256"] = {}
+    with gzip.open(tmp_path / "v" / "x.vcf.gz", "rt") as handle:
+        lines = handle.read().splitlines()
+    record = lines[-1].split("\t")
+    multi = [record[0], str(int(record[1]) + 1), "multi", "A", "C,G", *record[5:]]
+    (tmp_path / "v" / "y.vcf").write_text("\n".join([*lines, "\t".join(multi)]) + "\n")
+    entry["source"] = "y.vcf"
+    _stage_from(tmp_path / "v", entry, _outputs(tmp_path))
+    assert "10 variants, 1 multi-allelic site(s) dropped" in capsys.readouterr().err
+    twice = [*lines, "\t".join([record[0], str(int(record[1]) + 1), record[2], *record[3:]])]
+    (tmp_path / "v" / "z.vcf").write_text("\n".join(twice) + "\n")
+    entry["source"] = "z.vcf"
+    with pytest.raises(InputError, match=rf"^z\.vcf: variant id '{record[2]}' appears more "
+                                         "than once"):
+        _stage_from(tmp_path / "v", entry, _outputs(tmp_path / "again"))
+
+
+def test_format_settings_are_checked_with_the_config() -> None:
+    from lmmcompare.workflow_config import ConfigError, validated
+
+    def dataset(**plink):
+        return {"datasets": {"d": {"plink": {"source": "x.vcf.gz", **plink}}}}
+
+    for plink, message in (
+        ({"format": {"kind": "vcf"}, "gzipped": True}, "d/plink/gzipped: applies to PLINK 1"),
+        ({"format": {"kind": "vcf"}, "sha256": {"bed": "0" * 64}},
+         "d/plink/sha256/bed: not a file of a vcf dataset (vcf)"),
+        ({"format": {"kind": "bgen", "vcf_dosage": "DS"}},
+         "d/plink/format: vcf_dosage is for VCF files"),
+        ({"format": {"hard_call_threshold": 0.2}},
+         "d/plink/format/hard_call_threshold: a conversion setting: applies to pgen, vcf, bgen"),
+        ({"format": {"kind": "vcf", "sample": "x.sample"}},
+         "d/plink/format/sample: applies to bgen only"),
+        ({"format": {"kind": "vcf", "hard_call_threshold": 0.5}},
+         "d/plink/format/hard_call_threshold: 0.5 is greater than or equal to the maximum"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            validated(dataset(**plink))
+        assert str(caught.value).startswith(f"config error at datasets/{message}"), \
+            str(caught.value)
+    validated(dataset(format={"kind": "vcf", "vcf_dosage": "GP", "dosage_certainty": 0.9}))

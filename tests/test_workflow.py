@@ -177,16 +177,21 @@ def test_check_passes_and_skips_are_listed(ci_run: Path) -> None:
     n_tolerances = len(yaml.safe_load(CI_CONFIG.read_text())["tolerances"])
     assert check[0].startswith(f"all {n_tolerances} tolerances hold")
     skipped = pd.read_csv(ci_run / "results/compare/skipped.tsv", sep="\t")
+    pheno2 = [["eur_pheno2", tool, mode] for tool, mode in (
+        ("exactlmm", "fixed"), ("exactlmm", "refit"), ("pylmm", "fixed"), ("pylmm", "refit"),
+        ("fastlmm", "fixed"), ("gemma", "refit"), ("emmax", "fixed"), ("bolt", "loco"),
+        ("glimix", "fixed"), ("plink2", "none"), ("gemma_wald", "refit"))]
     assert skipped[["dataset", "tool", "mode"]].values.tolist() == [
-        ["hs1940", "pylmm", "refit"], ["eur_subset", "pylmm", "refit"]]
+        ["hs1940", "pylmm", "refit"], ["eur_subset", "pylmm", "refit"], *pheno2]
     truth = pd.read_csv(ci_run / "results/compare/all.truth.tsv", sep="\t")
     assert set(truth["dataset"]) == {"tiny", "tiny_cov"}
 
 
 def test_every_figure_has_png_and_svg(ci_run: Path) -> None:
     pngs = sorted((ci_run / "results/plots").rglob("*.png"))
-    # 16 QQ (4 datasets x 4 modes) + 34 scatters + 4 summaries + 2 REML profiles (real data)
-    assert len(pngs) == 56
+    # 17 QQ (4 datasets x 4 modes, eur_pheno2 loco) + 39 scatters (with gemma_wald's p_wald on
+    # 4 datasets and bolt_example's) + 4 summaries + 2 REML profiles (real data)
+    assert len(pngs) == 62
     assert {png.parent.name for png in pngs if png.name == "reml_profile.png"} == {
         "hs1940", "eur_subset"}
     for png in pngs:
@@ -199,8 +204,9 @@ def test_report_builds(ci_run: Path) -> None:
     html = (ci_run / "report.html").read_text()
     for text in ("Concordance", "Warnings", "Runtime", "scatter.refit/gemma.p_lrt.png",
                  "runtime_by_dataset.png", "qq.none.png",
-                 "exact: exactlmm, PyLMM, FaST-LMM, GEMMA, EMMAX, glimix-core; approximate: "
-                 "BOLT-LMM, PLINK 2"):
+                 "exact: exactlmm, PyLMM, FaST-LMM, GEMMA, EMMAX, glimix-core, gemma_wald "
+                 "(config); approximate: BOLT-LMM, PLINK 2, bolt_example (imported)",
+                 "panel.tsv", "matching.tsv", "scatter.refit/gemma_wald.p_wald.png"):
         assert text in html, text
 
 
@@ -425,3 +431,28 @@ def test_a_tool_past_its_time_limit_is_listed_and_drawn_as_timed_out(tmp_path: P
     ours = json.loads((tmp_path / "results/assoc/small/exactlmm.refit.null.json").read_text())
     assert (runtime["n_samples"] == ours["n_samples"]).all()
     assert (runtime["seconds"] > 0).all() and (runtime["max_rss_mb"] > 0).all()
+
+
+def test_a_config_tool_and_an_imported_file_join_the_comparison(ci_run: Path) -> None:
+    """gemma_wald (GEMMA -lmm 1, defined in ci.yaml by its command) on every dataset in refit
+    mode; bolt-lmm-example's own BOLT-LMM run imported onto eur_pheno2: both in the concordance
+    table within their tolerances, both in the matching table, the imported file's sha256 in
+    its run's provenance."""
+    config_rows = concordance_rows(ci_run, mode="refit", tool_a="exactlmm", tool_b="gemma_wald")
+    assert sorted(config_rows["dataset"]) == ["eur_subset", "hs1940", "tiny", "tiny_cov"]
+    assert (config_rows["statistic"] == "p_wald").all()
+    assert (config_rows["comparison"] == "exact").all() and config_rows["gamma_b"].isna().all()
+    assert config_rows["max_abs_diff_log10p"].max() <= 0.01
+    imported = concordance_rows(ci_run, tool_b="bolt_example").iloc[0]
+    assert imported["dataset"] == "eur_pheno2" and imported["comparison"] == "approximate"
+    assert imported["n_compared"] == 5434 and imported["pearson_r"] > 0.95
+    matching = pd.read_csv(ci_run / "results/compare/matching.tsv", sep="\t")
+    rows = {(row.dataset, row.tool): row for row in matching.itertuples()}
+    bolt = rows[("eur_pheno2", "bolt_example")]
+    assert bolt.origin == "imported" and bolt.by_id == 5434 and bolt.flipped == 0
+    assert bolt.sha256 == "82e071874da3dcb86832101623d8e83bc8d0f82b2d049f48586f0ae1af251c8c"
+    assert rows[("hs1940", "gemma_wald")].origin == "config"
+    null = json.loads((ci_run / "results/assoc/eur_pheno2/bolt_example.loco.null.json")
+                      .read_text())
+    assert null["provenance"]["parameters"]["sha256"] == bolt.sha256
+    assert null["version"].startswith("BOLT-LMM v2.4")

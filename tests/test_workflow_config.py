@@ -72,7 +72,7 @@ def test_defaults_come_from_the_schema():
          "config error at study/scenarios/s/semi_synthetic/genotypes: 'a' is not a dataset with "
          "plink genotypes"),
         ({"datasets": {"a": SIM}, "tolerances": [{"tool_a": "exactlmm", "tool_b": "gemma9"}]},
-         "config error at tolerances/0/tool_b: 'gemma9' is not a tool of the registry"),
+         "config error at tolerances/0/tool_b: 'gemma9' is not a tool of the panel"),
         ({"datasets": {"a": SIM}, "tolerances": [{"tool_a": "exactlmm", "tool_b": "gemma",
                                                  "dataset": "b"}]},
          "config error at tolerances/0: dataset 'b' is not one of the datasets (a)"),

@@ -30,7 +30,7 @@ from scipy import special, stats
 
 from exactlmm.errors import InputError
 from exactlmm.io.atomic import write_text_atomic
-from lmmcompare import registry
+from lmmcompare import panel, registry
 from lmmcompare.registry import STATISTICS
 
 #: Median of the χ² distribution with one degree of freedom.
@@ -176,19 +176,16 @@ def _check_alpha(alpha: float) -> None:
         raise InputError(f"alpha must lie strictly between 0 and 1 (got {alpha})")
 
 
-def _is_exact(tool: str) -> bool:
-    """The registry's verdict (a tool it does not know, e.g. in a test, counts as exact)."""
-    entry = registry.TOOLS.get(tool)
-    return entry is None or entry.exact
-
-
-def comparison_pairs(results: list[Result]) -> list[tuple[Result, Result, str, str]]:
-    """The pairs a concordance table compares, as ``(a, b, mode label, comparison)``.
+def comparison_pairs(results: list[Result], tools: panel.Panel = panel.REGISTRY
+                     ) -> list[tuple[Result, Result, str, str]]:
+    """The pairs a concordance table compares, as ``(a, b, mode label, comparison)``; the tools
+    are those of the panel ``tools`` (default: the registry's; a tool it does not know counts
+    as exact).
 
     * Every unordered pair of results of the same mode, in the order of ``results``; the
-      comparison is ``"exact"`` when the registry marks both tools exact, else
+      comparison is ``"exact"`` when the panel marks both tools exact, else
       ``"approximate"``.
-    * Every cross-mode pair the registry declares (``Tool.reference_modes``): ours
+    * Every cross-mode pair the panel declares (``Tool.reference_modes``): ours
       (:data:`registry.REFERENCE`) in the reference mode as ``a``, the tool as ``b``, labelled
       ``registry.cross_mode(mode_a, mode_b)`` (e.g. ``"fixed/none"``), comparison
       ``"cross-mode"`` (meant for λGC and the direction of effects: two different models).
@@ -196,10 +193,10 @@ def comparison_pairs(results: list[Result]) -> list[tuple[Result, Result, str, s
     pairs = []
     for a, b in combinations(results, 2):
         if a.mode == b.mode:
-            kind = "exact" if _is_exact(a.tool) and _is_exact(b.tool) else "approximate"
+            kind = "exact" if tools.is_exact(a.tool) and tools.is_exact(b.tool) else "approximate"
             pairs.append((a, b, a.mode, kind))
     for b in results:
-        mode = registry.reference_mode(b.tool, b.mode)
+        mode = tools.reference_mode(b.tool, b.mode)
         for a in results:
             if mode is not None and a.tool == registry.REFERENCE and a.mode == mode:
                 pairs.append((a, b, registry.cross_mode(a.mode, b.mode), "cross-mode"))
@@ -212,13 +209,14 @@ def concordance(
     dataset: str,
     alpha: float,
     ours_loglik_at: dict[tuple[str, str], float] | None = None,
+    tools: panel.Panel = panel.REGISTRY,
 ) -> pd.DataFrame:
     """Tidy agreement table: one row per (pair of results, statistic).
 
-    The pairs are those of :func:`comparison_pairs` (same mode, plus the registry's cross-mode
-    pairs); a statistic is compared when both results give it for at least one SNP.
-    ``alpha`` is the significance threshold as given (e.g. 0.05 / n_snps).  Columns are
-    :data:`CONCORDANCE_COLUMNS`; λGC is computed over the SNPs the two results share.
+    The pairs are those of :func:`comparison_pairs` over the panel ``tools`` (same mode, plus
+    the panel's cross-mode pairs); a statistic is compared when both results give it for at
+    least one SNP.  ``alpha`` is the significance threshold as given (e.g. 0.05 / n_snps).
+    Columns are :data:`CONCORDANCE_COLUMNS`; λGC is computed over the SNPs the two results share.
     ``loglik`` values are each tool's own (see ``likelihood_a/_b``: REML or ML, possibly with
     different constants); when ``ours_loglik_at`` maps a run's ``(tool, mode)`` to our REML
     log-likelihood evaluated at that run's γ, the columns ``ours_loglik_at_gamma_a/_b`` and
@@ -229,7 +227,7 @@ def concordance(
     if ours_loglik_at is not None:
         columns += _OURS_COLUMNS
     rows = []
-    for a, b, mode, kind in comparison_pairs(results):
+    for a, b, mode, kind in comparison_pairs(results, tools):
         # Outer join: a SNP in one table only counts as one-sided (n_one_sided), not as absent.
         wanted = ["snp", "beta", "se", *STATISTICS]
         merged = a.assoc[wanted].merge(

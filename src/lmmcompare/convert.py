@@ -312,9 +312,11 @@ def _command(kind: str, source: Path, sample: Path | None, *, threads: int, memo
     return command
 
 
-def _check_options(kind: str, hard_call_threshold: float, dosage_certainty: float,
-                   vcf_dosage: str | None, bgen_ref: str, threads: int,
-                   memory_mb: int) -> None:
+def check_options(kind: str, hard_call_threshold: float, dosage_certainty: float,
+                  vcf_dosage: str | None, bgen_ref: str, threads: int = 1,
+                  memory_mb: int = 1024) -> None:
+    """A ``ValueError`` naming every setting out of range or given for a kind it does not
+    apply to (:data:`OPTIONS`; the workflow's config check calls it too)."""
     problems = []
     if kind not in KINDS:
         problems.append(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
@@ -400,7 +402,7 @@ def to_plink1(
     """
     source = Path(source)
     out_prefix = Path(out_prefix)
-    _check_options(kind, hard_call_threshold, dosage_certainty, vcf_dosage, bgen_ref, threads,
+    check_options(kind, hard_call_threshold, dosage_certainty, vcf_dosage, bgen_ref, threads,
                    memory_mb)
     executable = shutil.which(plink2)
     if executable is None:
@@ -447,5 +449,5 @@ def to_plink1(
     return conversion
 
 
-__all__ = ["KINDS", "OPTIONS", "Conversion", "check_bgen_samples", "read_bgen_samples",
-           "read_sample_file", "to_plink1"]
+__all__ = ["KINDS", "OPTIONS", "Conversion", "check_bgen_samples", "check_options",
+           "read_bgen_samples", "read_sample_file", "to_plink1"]

@@ -55,6 +55,7 @@ from __future__ import annotations
 import csv
 import gzip
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -245,6 +246,9 @@ PLINK2_ERRCODES = MappingProxyType({
 """PLINK 2 ``ERRCODE`` values with an errcode of ours; every other code is ``TOOL_FAILED``."""
 
 _NAN_SPELLINGS = ("NA", "nan", "-nan")
+_BOLT_BAD_SNP = "-1e+09"
+"""How BOLT-LMM prints its χ² of a SNP it could not test (``Bolt::BAD_SNP_STAT`` = −1e9,
+written with the stream's default 6 significant digits; its P is then 1.0E+00): missing."""
 
 _PRESET_LIST = (
     Preset(
@@ -338,10 +342,11 @@ _PRESET_LIST = (
         beta=("BETA",), se=("SE",),
         pvalues=(PValue(("CHISQ_BOLT_LMM_INF",), "p_wald", "chisq1"),
                  PValue(("P_BOLT_LMM_INF",), "p_wald")),
-        af=("A1FREQ",), extra=("F_MISS", "CHISQ_BOLT_LMM_INF"),
-        missing=_NAN_SPELLINGS, delimiter="tab",
+        af=("A1FREQ",), extra=("F_MISS", "CHISQ_BOLT_LMM_INF", "P_BOLT_LMM_INF"),
+        missing=(*_NAN_SPELLINGS, _BOLT_BAD_SNP), delimiter="tab",
         notes="BETA/SE are the infinitesimal model's; P is printed %.1E, so p is taken from "
-              "CHISQ_BOLT_LMM_INF (6 digits, with --verboseStats) when the file has it",
+              "CHISQ_BOLT_LMM_INF (6 digits, with --verboseStats) when the file has it; a "
+              "SNP BOLT could not test has χ² -1e+09 (read as missing)",
     ),
     Preset(
         name="bolt_mixture",
@@ -356,8 +361,8 @@ _PRESET_LIST = (
         beta=("BETA",), se=("SE",),
         pvalues=(PValue(("CHISQ_BOLT_LMM",), "p_wald", "chisq1"),
                  PValue(("P_BOLT_LMM",), "p_wald")),
-        af=("A1FREQ",), extra=("F_MISS", "CHISQ_BOLT_LMM"),
-        missing=_NAN_SPELLINGS, delimiter="tab",
+        af=("A1FREQ",), extra=("F_MISS", "CHISQ_BOLT_LMM", "P_BOLT_LMM"),
+        missing=(*_NAN_SPELLINGS, _BOLT_BAD_SNP), delimiter="tab",
         notes="needs --lmm (and LD scores); the infinitesimal p is the 'bolt' preset",
     ),
     Preset(
@@ -616,7 +621,8 @@ class ResultTable:
     (``pos`` int64).  ``pvalues`` maps our statistic columns to p (already converted from
     −log10 p and χ² columns).  ``extra`` holds the format's extra columns present in the file
     (by their header names, float64).  ``errcode`` holds our errcode per row (``.`` when the
-    tool gave none).  ``line`` is each row's line number in the file (1-based, header
+    tool gave none), ``tool_errcode`` the tool's own code as written (``None`` when the format
+    has no such column).  ``line`` is each row's line number in the file (1-based, header
     counted).
     """
 
@@ -635,6 +641,7 @@ class ResultTable:
     errcode: np.ndarray
     line: np.ndarray
     extra: Mapping[str, np.ndarray] = field(default_factory=dict)
+    tool_errcode: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
@@ -716,8 +723,9 @@ def _present_pvalues(fmt: Preset, present: set[str]) -> list[PValue]:
 
 
 def _csv(path: Path, fmt: Preset, **options: Any) -> pd.DataFrame:
-    """``pandas.read_csv`` of the (possibly gzipped) file with the format's delimiter; the
-    file's problems as one-line ``InputError``s."""
+    """``pandas.read_csv`` of the (possibly gzipped) file with the format's delimiter, numbers
+    read exactly (``round_trip``: pandas' default C conversion is off by an ulp for about a
+    third of 17-digit numbers); the file's problems as one-line ``InputError``s."""
     try:
         handle = _open_text(path)
     except FileNotFoundError:
@@ -725,16 +733,20 @@ def _csv(path: Path, fmt: Preset, **options: Any) -> pd.DataFrame:
     except OSError as err:
         raise InputError(f"cannot read the file ({err.strerror})", path=path) from None
     try:
-        with handle:
+        # index_col=False: a first line with one more field than the header is an error (the
+        # ParserWarning, made one), never an implicit index that shifts every column
+        with handle, warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
             return pd.read_csv(handle, sep=DELIMITERS[fmt.delimiter],
                                header=0 if fmt.header else None,
                                names=None if fmt.header else list(fmt.positional),
-                               keep_default_na=False, quoting=csv.QUOTE_NONE,
-                               skip_blank_lines=True, engine="c", **options)
+                               index_col=False, keep_default_na=False, quoting=csv.QUOTE_NONE,
+                               skip_blank_lines=True, engine="c", float_precision="round_trip",
+                               **options)
     except pd.errors.EmptyDataError:
         raise InputError("the file is empty", path=path) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, gzip.BadGzipFile,
-            OSError) as err:
+    except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError, EOFError,
+            gzip.BadGzipFile, OSError) as err:
         raise InputError(f"cannot parse the table ({' '.join(str(err).split())})",
                          path=path) from None
 
@@ -869,6 +881,7 @@ def read_table(path: str | os.PathLike[str], fmt: Preset | str) -> ResultTable:
         line=first_line + frame.index.to_numpy(dtype=np.int64),
         extra=MappingProxyType({key[6:]: numbers(key) for key in layout
                                 if key.startswith("extra:")}),
+        tool_errcode=text("errcode"),
     )
 
 

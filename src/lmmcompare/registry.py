@@ -2,7 +2,9 @@
 
 Every other part of the harness — the workflow's rules and wildcards (``workflow/rules/
 common.smk``), the config's defaults and checks, the runs table, the comparison tables and
-plots — reads the tools from :data:`TOOLS` and nothing else.  Adding a tool is one runner module
+plots — reads the tools from :data:`TOOLS` and nothing else, through the panel of its config
+(``lmmcompare.panel``: these tools, then those the config defines by a command and the
+imported results).  Adding a tool is one runner module
 (``lmmcompare/runners/<name>.py``), one :class:`Tool` entry below with its conversion, one conda
 environment file (``envs/<name>.yaml``) and, if it brings a new kind of figure or statistic, its
 caption; ``docs/DESIGN.md`` ("Adding a tool") has the recipe.
@@ -44,7 +46,7 @@ from __future__ import annotations
 import importlib
 import math
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
 from typing import Any
@@ -523,31 +525,17 @@ def cross_mode(mode_a: str, mode_b: str) -> str:
     return f"{mode_a}/{mode_b}"
 
 
-def pair_modes() -> tuple[str, ...]:
+def pair_modes(tools: Iterable[Tool] | None = None) -> tuple[str, ...]:
     """Every ``mode`` label a concordance row can have: the modes, then each cross-mode pair a
-    tool declares (ours in the reference mode against the tool's mode)."""
+    tool declares (ours in the reference mode against the tool's mode); ``tools`` default to
+    the registry's (a config's panel, ``lmmcompare.panel``, passes its own).  The questions
+    about the tools of one config (kinds, reference modes, origins) are the panel's."""
     cross = [
         cross_mode(reference, mode)
-        for tool in TOOLS.values()
+        for tool in (TOOLS.values() if tools is None else tools)
         for mode, reference in tool.reference_modes.items()
     ]
     return (*MODES, *dict.fromkeys(cross))
-
-
-def reference_mode(tool: str, mode: str) -> str | None:
-    """The mode of ours a run of ``tool`` in ``mode`` is compared with across modes (its
-    ``reference_modes``), or ``None``; a tool the registry does not know has none."""
-    entry = TOOLS.get(tool)
-    return None if entry is None else entry.reference_modes.get(mode)
-
-
-def kinds() -> str:
-    """``"exact: A, B; approximate: C"``: the tools' labels by kind (the concordance table's
-    caption)."""
-    by_kind: dict[str, list[str]] = {}
-    for tool in TOOLS.values():
-        by_kind.setdefault(tool.kind, []).append(tool.label)
-    return "; ".join(f"{kind}: {', '.join(labels)}" for kind, labels in by_kind.items())
 
 
 def statistics_of(name: str) -> tuple[str, ...]:

@@ -67,9 +67,16 @@ def _minutes(seconds: float, attempt: int) -> int:
     return math.ceil(attempt * (BASE_MINUTES + seconds / 60.0))
 
 
+def tool_cost(tool: str) -> registry.Cost:
+    """What a run of ``tool`` costs: its registry entry's ``cost``; a tool the registry does not
+    know (one defined in the config) costs a peer's default bound (``registry.Cost()``)."""
+    entry = registry.TOOLS.get(tool)
+    return registry.Cost() if entry is None else entry.cost
+
+
 def tool_memory_mb(tool: str, n: int, m: int, attempt: int = 1) -> int:
     """``mem_mb`` of one run of ``tool`` on N samples and M SNPs (module docstring)."""
-    cost = registry.get(tool).cost
+    cost = tool_cost(tool)
     held = min(m, BLOCK_SNPS) if cost.streams_genotypes else m
     return _memory_mb(cost.n2_copies * n * n + n * held, attempt)
 
@@ -93,7 +100,7 @@ def chunk_memory_mb(n: int, m: int, attempt: int = 1, header: dict | None = None
 
 def tool_runtime_minutes(tool: str, mode: str, n: int, m: int, attempt: int = 1) -> int:
     """``runtime`` (minutes) of one run of ``tool`` in ``mode`` on N samples and M SNPs."""
-    cost = registry.get(tool).cost
+    cost = tool_cost(tool)
     seconds = (EIGH_MARGIN * 9.0 * n**3 + cost.rotation_margin * 2.0 * n * n * m) / FLOPS
     return _minutes(seconds + cost.seconds_per_snp.get(mode, 0.0) * m, attempt)
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from exactlmm.errors import InputError
-from lmmcompare import registry
+from lmmcompare import panel, registry
 from lmmcompare.outcomes import RunOutcome, read_outcome, write_skipped
 from lmmcompare.runners import RunRequest, SkipRun, ToolFailed
 
@@ -110,29 +110,32 @@ def chunked_scan_job_metrics(dataset: str, mode: str, n_chunks: int) -> list[str
 
 
 def configured_modes(config: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
-    """Modes each registry tool runs in: the (validated) config's ``tools:`` entry, else every
-    mode the tool has.  A tool in the config that the registry does not know is an
-    ``InputError``."""
+    """Modes each tool run here runs in (the panel's registry and config tools,
+    ``lmmcompare.panel``): a registry tool's ``tools:`` entry, else every mode it has; a config
+    tool's modes.  A ``tools:`` entry that names no registry tool and defines none (no
+    ``command``) is an ``InputError``."""
     given = config["tools"]
-    unknown = sorted(set(given) - set(registry.TOOLS))
+    unknown = sorted(name for name, spec in given.items()
+                     if name not in registry.TOOLS and "command" not in spec)
     if unknown:
         raise InputError(
             f"config error at tools: unknown tool {unknown[0]!r}; the registry has "
-            f"{', '.join(registry.TOOLS)}"
+            f"{', '.join(registry.TOOLS)} (a tool of your own needs a command)"
         )
+    tools = panel.of(config)
     return {
-        name: tuple(given[name]["modes"]) if name in given else tool.modes
-        for name, tool in registry.TOOLS.items()
+        name: tuple(given[name]["modes"]) if name in given else tools[name].modes
+        for name in tools.runnable()
     }
 
 
 def configured_time_limits(config: Mapping[str, Any]) -> dict[str, float | None]:
-    """Seconds each registry tool's runs may take (the validated config's ``tools: {name:
+    """Seconds each tool's runs may take (the validated config's ``tools: {name:
     {time_limit}}``; ``None`` for no limit, also for a tool the config leaves out): a run past it
     is stopped and recorded as timed out."""
     given = config["tools"]
     return {name: given[name]["time_limit"] if name in given else None
-            for name in registry.TOOLS}
+            for name in panel.of(config).runnable()}
 
 
 def _skipped_in_config(spec: Mapping[str, Any], tool: str, mode: str) -> bool:
@@ -141,16 +144,20 @@ def _skipped_in_config(spec: Mapping[str, Any], tool: str, mode: str) -> bool:
 
 
 def _all_runs(config: Mapping[str, Any]) -> Iterable[tuple[Run, bool]]:
+    from lmmcompare.imported import imported_runs
+
     modes = configured_modes(config)
     for dataset, spec in config["datasets"].items():
         for tool, tool_modes in modes.items():
             for mode in tool_modes:
                 yield Run(dataset, tool, mode), _skipped_in_config(spec, tool, mode)
+    for run in imported_runs(config["datasets"]):
+        yield run, _skipped_in_config(config["datasets"][run.dataset], run.tool, run.mode)
 
 
 def scheduled_runs(config: Mapping[str, Any]) -> list[Run]:
-    """Every run the config asks for and does not skip, in config order of datasets and
-    registry order of tools."""
+    """Every run the config asks for and does not skip, in config order of datasets and panel
+    order of tools (the imported tables last)."""
     return [run for run, skipped in _all_runs(config) if not skipped]
 
 
@@ -164,11 +171,13 @@ def runs_skipped_in_config(config: Mapping[str, Any]) -> list[Run]:
 
 def execute(
     run: Run, request: RunRequest, out: str | os.PathLike[str] | None = None,
-    time_limit: float | None = None,
+    time_limit: float | None = None, tool: registry.Tool | None = None,
 ) -> RunOutcome:
     """Run ``run.tool`` in ``run.mode`` on ``request``; return its outcome.
 
-    The outputs go to ``out`` (default ``run.prefix``).  A mode the tool does not have and a
+    ``tool`` is the tool's entry (default: the registry's; a config-defined tool's comes from
+    the config's panel, ``lmmcompare.panel``).  The outputs go to ``out`` (default
+    ``run.prefix``).  A mode the tool does not have and a
     tool that is not installed here (both from its registry entry: ``Tool.modes``,
     ``Tool.needs``) and a :class:`~lmmcompare.runners.SkipRun` raised by the runner (a dataset
     it cannot take) are written as a skipped run with the reason; any other exception
@@ -181,7 +190,7 @@ def execute(
     its temporary files live in a directory removed afterwards.  A child that fails raises
     :class:`~lmmcompare.runners.ToolFailed` here (its traceback is on stderr, the job's log).
     """
-    tool = registry.get(run.tool)
+    tool = registry.get(run.tool) if tool is None else tool
     prefix = Path(run.prefix if out is None else out)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     if run.mode not in tool.modes:

@@ -1,16 +1,23 @@
-"""Staging a configured PLINK dataset: sha256 checks, archive members, gunzip, phenotype and
-covariates.
+"""Staging a configured real dataset: sha256 checks, archive members, gunzip, conversion of
+PLINK 2 / VCF / BGEN genotypes, phenotype and covariates.
 
 A dataset's ``plink:`` entry (``workflow/schemas/config.schema.yaml``) names its files: a path or
 http(s) URL prefix (``source``) of ``.bed/.bim/.fam`` (with ``.gz`` when ``gzipped``), or member
 names inside a tar ``archive``; a phenotype file or a ``.fam`` column; an optional covariate file.
+Its ``format`` says what the genotypes are (:data:`GENOTYPE_FILES`): a PLINK 1 set (``plink1``),
+a PLINK 2 set (``pgen``: ``source.pgen/.pvar/.psam``), a VCF (``vcf``: ``source`` is the
+``.vcf`` or ``.vcf.gz``) or a BGEN v1.2 file (``bgen``: ``source`` is the ``.bgen``, its
+``.sample`` beside it or named by ``format.sample``); the last three are converted to the PLINK 1
+set every tool reads by :func:`lmmcompare.convert.to_plink1` (Debian ``plink2``; hard calls,
+multi-allelic sites dropped and counted in the log, duplicate ids and samples that do not match
+one-line errors: that module's docstring) with the ``format`` entry's settings.
 :func:`plan` turns that entry into what the staging job needs (a JSON-able record the workflow
 passes as a parameter), :func:`input_sources` into the files it reads, and :func:`stage_plink`
 writes the staged set:
 
 * ``genotypes.{bed,bim,fam}``: each source checked against its configured sha256 (a file without
   one is not checked; the archive's own sha256 first), decompressed when gzipped, taken out of
-  the archive when there is one;
+  the archive when there is one, converted when it is not PLINK 1;
 * ``genotypes.pheno``: the configured phenotype file verbatim, or ``FID IID pheno`` from a
   ``.fam`` column (values verbatim: ``NA`` and −9 stay missing), read by the one ``.fam`` reader
   (``exactlmm.io.plink.read_fam_fields``);
@@ -42,11 +49,25 @@ from exactlmm.errors import InputError
 from exactlmm.io.atomic import atomic_write, write_text_atomic
 from exactlmm.io.plink import open_plink, read_fam_fields
 from exactlmm.io.tables import SampleTable, match_samples, read_covar, read_pheno
+from lmmcompare import convert
 
 CHUNK = 1 << 20
 """Bytes read at a time (hashing, copying)."""
 
-GENOTYPE_FILES = ("bed", "bim", "fam")
+PLINK1_FILES = ("bed", "bim", "fam")
+"""The staged set (and a PLINK 1 source's files)."""
+
+GENOTYPE_FILES = {
+    "plink1": PLINK1_FILES,
+    "pgen": ("pgen", "pvar", "psam"),
+    "vcf": ("vcf",),
+    "bgen": ("bgen", "sample"),
+}
+"""The source files of each genotype ``format.kind`` (the keys of ``sha256:``)."""
+
+CONVERT_THREADS = 1
+CONVERT_MEMORY_MB = 1024
+"""PLINK 2's threads and memory (MiB) when it converts a dataset."""
 
 
 def covariate_spec(given: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -69,9 +90,26 @@ def phenotype_column(plink: Mapping[str, Any]) -> int:
 
 
 def source_names(plink: Mapping[str, Any]) -> dict[str, str]:
-    """``{bed, bim, fam}`` as the config names them: paths or URLs, or archive members."""
-    suffix = ".gz" if plink["gzipped"] else ""
-    return {ext: f"{plink['source']}.{ext}{suffix}" for ext in GENOTYPE_FILES}
+    """The genotype files as the config names them (paths or URLs, or archive members), by
+    the names of :data:`GENOTYPE_FILES`: ``{bed, bim, fam}`` of a PLINK 1 set (with ``.gz`` when
+    ``gzipped``), ``{pgen, pvar, psam}`` of a PLINK 2 set, ``{vcf}``, ``{bgen, sample}`` (the
+    ``.sample`` is ``format.sample``, else the ``.bgen``'s name with ``.sample``)."""
+    kind, source = plink["format"]["kind"], plink["source"]
+    if kind == "plink1":
+        suffix = ".gz" if plink["gzipped"] else ""
+        return {ext: f"{source}.{ext}{suffix}" for ext in PLINK1_FILES}
+    if kind == "pgen":
+        return {ext: f"{source}.{ext}" for ext in GENOTYPE_FILES["pgen"]}
+    if kind == "vcf":
+        return {"vcf": source}
+    sample = plink["format"].get("sample") or f"{source.removesuffix('.bgen')}.sample"
+    return {"bgen": source, "sample": sample}
+
+
+def conversion_options(plink: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``format`` settings :func:`lmmcompare.convert.to_plink1` takes
+    (:data:`lmmcompare.convert.OPTIONS`)."""
+    return {key: value for key, value in plink["format"].items() if key in convert.OPTIONS}
 
 
 def input_sources(plink: Mapping[str, Any]) -> dict[str, str]:
@@ -91,6 +129,8 @@ def input_sources(plink: Mapping[str, Any]) -> dict[str, str]:
 def plan(plink: Mapping[str, Any]) -> dict[str, Any]:
     """Everything :func:`stage_plink` needs from a ``plink:`` entry (JSON-able)."""
     return {
+        "kind": plink["format"]["kind"],
+        "conversion": conversion_options(plink),
         "sources": source_names(plink),
         "archive": plink["archive"],
         "archive_sha256": plink["archive_sha256"],
@@ -205,16 +245,16 @@ def stage_plink(plan: Mapping[str, Any], inputs: Mapping[str, str | Path],
     before anything is written."""
     sources, phenotype, covariates = plan["sources"], plan["phenotype"], plan["covariates"]
     with contextlib.ExitStack() as stack:
+        directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="stage-"))
         if plan["archive"]:
             archive = plan["archive"]
             verify(inputs["archive"], plan["archive_sha256"], archive)
-            members = [sources[ext] for ext in GENOTYPE_FILES]
+            members = list(sources.values())
             members += [f for f in (phenotype["file"], covariates and covariates["file"]) if f]
-            directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="stage-"))
             files = unpack(inputs["archive"], list(dict.fromkeys(members)), directory, archive)
             named = {member: f"{archive}:{member}" for member in files}
         else:
-            files = {sources[ext]: Path(inputs[ext]) for ext in GENOTYPE_FILES}
+            files = {source: Path(inputs[name]) for name, source in sources.items()}
             if phenotype["file"]:
                 files[phenotype["file"]] = Path(inputs["pheno_file"])
             if covariates:
@@ -222,10 +262,14 @@ def stage_plink(plan: Mapping[str, Any], inputs: Mapping[str, str | Path],
             named = {member: member for member in files}
         table = (read_covariates(files[covariates["file"]], covariates,
                                  named[covariates["file"]]) if covariates else None)
-        for ext in GENOTYPE_FILES:
-            source = sources[ext]
-            verify(files[source], plan["sha256"].get(ext), named[source])
-            copy_file(files[source], outputs[ext], plan["gzipped"], named[source])
+        for name, source in sources.items():
+            verify(files[source], plan["sha256"].get(name), named[source])
+        if plan["kind"] == "plink1":
+            for ext in PLINK1_FILES:
+                copy_file(files[sources[ext]], outputs[ext], plan["gzipped"], named[sources[ext]])
+        else:
+            convert_genotypes(plan, {name: files[source] for name, source in sources.items()},
+                              Path(directory), outputs)
         if phenotype["file"]:
             text = files[phenotype["file"]].read_text()
         else:
@@ -236,3 +280,39 @@ def stage_plink(plan: Mapping[str, Any], inputs: Mapping[str, str | Path],
             write_text_atomic(outputs["covar"], covariate_text(
                 prefix, outputs["pheno"], plan["phenotype_column"], table,
                 named[covariates["file"]]))
+
+
+def convert_genotypes(plan: Mapping[str, Any], files: Mapping[str, Path], directory: Path,
+                      outputs: Mapping[str, str | Path]) -> None:
+    """PLINK 2 / VCF / BGEN ``files`` (by the names of :data:`GENOTYPE_FILES`) converted to the
+    staged ``.bed/.bim/.fam`` (:func:`lmmcompare.convert.to_plink1`, ``.bed`` written last).
+    PLINK 2 reads them under the names it expects, linked in ``directory``; its errors name the
+    sources as configured; what it did (the multi-allelic sites dropped) goes to the log."""
+    kind, sources = plan["kind"], plan["sources"]
+    if kind == "pgen":
+        suffixes = {ext: f".{ext}" for ext in GENOTYPE_FILES["pgen"]}
+    elif kind == "vcf":
+        suffixes = {"vcf": ".vcf.gz" if sources["vcf"].endswith(".gz") else ".vcf"}
+    else:
+        suffixes = {"bgen": ".bgen", "sample": ".sample"}
+    links = {name: directory / f"source{suffix}" for name, suffix in suffixes.items()}
+    shown = {str(link): sources[name] for name, link in links.items()}
+    for name, link in links.items():
+        link.symlink_to(Path(files[name]).resolve())
+    if kind == "pgen":  # PLINK 2 takes (and its errors name) the prefix
+        shown[str(directory / "source")] = sources["pgen"].removesuffix(".pgen")
+    prefix = Path(str(outputs["bed"]).removesuffix(".bed"))
+    try:
+        conversion = convert.to_plink1(
+            directory / "source" if kind == "pgen" else links[kind], kind, prefix,
+            sample=links.get("sample"), threads=CONVERT_THREADS, memory_mb=CONVERT_MEMORY_MB,
+            **plan["conversion"])
+    except InputError as error:
+        message = str(error)
+        for path in sorted(shown, key=len, reverse=True):
+            message = message.replace(path, shown[path])
+        raise InputError(message) from None
+    described = conversion.describe()
+    for path in sorted(shown, key=len, reverse=True):
+        described = described.replace(path, shown[path])
+    print(f"converted {described}", file=sys.stderr)

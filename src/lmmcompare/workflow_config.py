@@ -4,11 +4,16 @@
 default: :func:`validated` fills the defaults into the config from there (never re-typed here)
 and checks it against the schema; :func:`check_semantics` then checks what JSON schema cannot
 phrase (one source per dataset, the phenotype model's rule — the simulators' own check,
-``lmmcompare.simulate.check_phenotype_model`` — registry tools and modes in skip lists and
-tolerances, a semi-synthetic scenario naming a PLINK dataset, a null scenario with chromosomes
-free of effects: the study's only null SNPs, ``lmmcompare.study``).  Every failure is a
-:class:`ConfigError`: one line naming the key.  :func:`datasets` is every dataset the workflow
-builds: the configured ones, then the study's replicates (:func:`expand_scenarios`).
+``lmmcompare.simulate.check_phenotype_model`` — the tools of the config's panel
+(``lmmcompare.panel``: config-defined tools and imported results resolved, names unique) and
+modes in skip lists and tolerances, a genotype format's settings (the converter's own check),
+``study.imported`` patterns, a semi-synthetic scenario naming a PLINK dataset, a null scenario
+with chromosomes free of effects: the study's only null SNPs, ``lmmcompare.study``).  The
+schema's copies of the registry's modes, of the placeholders and of the converter's settings
+are checked against their homes.  Every failure is a :class:`ConfigError`: one line naming the
+key.  :func:`datasets` is every dataset the workflow builds: the configured ones, then the
+study's replicates (:func:`expand_scenarios`), each with the results ``study.imported`` gives
+it.
 
 ``workflow/rules/common.smk`` calls these once, when the workflow starts; the tests call them
 without Snakemake.
@@ -26,7 +31,8 @@ from typing import Any
 import yaml
 
 from exactlmm.errors import InputError
-from lmmcompare import registry
+from lmmcompare import panel, registry
+from lmmcompare.config_tools import check_schema_follows_placeholders
 from lmmcompare.simulate import check_phenotype_model
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -81,6 +87,8 @@ def validated(config: dict[str, Any], schema_path: Path = SCHEMA) -> dict[str, A
     from jsonschema import Draft202012Validator
 
     check_schema_follows_registry(schema(schema_path))
+    check_schema_follows_placeholders(schema(schema_path))
+    check_schema_follows_convert(schema(schema_path))
     validator = _with_defaults(Draft202012Validator)(schema(schema_path))
     error = next(iter(validator.iter_errors(config)), None)  # the first, as Snakemake's
     if error is not None:
@@ -97,17 +105,46 @@ def check_schema_follows_registry(config_schema: Mapping[str, Any]) -> None:
     """The schema's lists of modes, pair modes and statistics are the registry's (which is their
     one home: the schema repeats them so that a config is checked before the workflow starts);
     a ``RuntimeError`` names the one that drifted.  The schema names no tool."""
+    defs = config_schema["$defs"]
     found = {
-        "modes": config_schema["$defs"]["tool"]["properties"]["modes"]["items"]["enum"],
-        "pair modes": config_schema["$defs"]["tolerance"]["properties"]["mode"]["enum"],
-        "statistics": config_schema["$defs"]["tolerance"]["properties"]["statistic"]["enum"],
+        "modes": defs["tool"]["properties"]["modes"]["items"]["enum"],
+        "config tool modes": defs["config_tool"]["properties"]["modes"]["items"]["enum"],
+        "imported modes": defs["imported_result"]["properties"]["mode"]["enum"],
+        "study import modes": defs["study_import"]["properties"]["mode"]["enum"],
+        "pair modes": defs["tolerance"]["properties"]["mode"]["enum"],
+        "statistics": defs["tolerance"]["properties"]["statistic"]["enum"],
     }
-    wanted = {"modes": registry.MODES, "pair modes": registry.pair_modes(),
-              "statistics": registry.STATISTICS}
+    wanted = {"modes": registry.MODES, "config tool modes": registry.MODES,
+              "imported modes": registry.MODES, "study import modes": registry.MODES,
+              "pair modes": registry.pair_modes(), "statistics": registry.STATISTICS}
     for what, values in found.items():
         if tuple(values) != tuple(wanted[what]):
             raise RuntimeError(f"{SCHEMA.name}: the {what} {values} are not the registry's "
                                f"{list(wanted[what])}")
+
+
+def check_schema_follows_convert(config_schema: Mapping[str, Any]) -> None:
+    """The schema's genotype formats and conversion settings are those of
+    :mod:`lmmcompare.convert` (``KINDS``; ``OPTIONS``: each setting's default and description,
+    whose home it is) and the staging's (:data:`lmmcompare.staging.GENOTYPE_FILES`: a sha256
+    key per source file); a ``RuntimeError`` names what drifted."""
+    from lmmcompare import convert, staging
+
+    fmt = config_schema["$defs"]["genotype_format"]["properties"]
+    if fmt["kind"]["enum"] != list(staging.GENOTYPE_FILES) or \
+            list(staging.GENOTYPE_FILES)[1:] != list(convert.KINDS):
+        raise RuntimeError(f"{SCHEMA.name}: the genotype formats {fmt['kind']['enum']} are not "
+                           f"plink1 and lmmcompare.convert.KINDS {list(convert.KINDS)}")
+    for name, (default, description) in convert.OPTIONS.items():
+        given = fmt.get(name, {})
+        if given.get("default") != default or \
+                " ".join(str(given.get("description")).split()) != " ".join(description.split()):
+            raise RuntimeError(f"{SCHEMA.name}: genotype_format/{name} is not "
+                               "lmmcompare.convert.OPTIONS' (its default and description)")
+    files = {name for names in staging.GENOTYPE_FILES.values() for name in names}
+    if set(config_schema["$defs"]["sha256"]["properties"]) != files:
+        raise RuntimeError(f"{SCHEMA.name}: the sha256 keys are not the source files "
+                           f"{sorted(files)}")
 
 
 def source_of(spec: Mapping[str, Any], sources: tuple[str, ...] = DATASET_SOURCES) -> str:
@@ -129,6 +166,16 @@ def _check_phenotype_model(where: str, parameters: Mapping[str, Any]) -> None:
 
 def check_semantics(config: Mapping[str, Any]) -> None:
     """What the schema cannot say, on a :func:`validated` config (module docstring)."""
+    for name, spec in config["tools"].items():
+        if "command" not in spec and name not in registry.TOOLS:
+            raise ConfigError(f"tools/{name}", f"not a tool of the registry "
+                              f"({', '.join(registry.TOOLS)}); a tool of your own needs a "
+                              "command, an output and a format")
+    for name, spec in config["study"].get("imported", {}).items():
+        from lmmcompare.imported import check_pattern
+
+        check_pattern(spec["results"], f"study/imported/{name}/results")
+    tools = panel.of(config)  # the config's and the imported tools checked, names unique
     for name, spec in config["datasets"].items():
         try:
             source = source_of(spec, (*SIMULATED_SOURCES, "plink"))
@@ -141,17 +188,19 @@ def check_semantics(config: Mapping[str, Any]) -> None:
                 spec["plink"]["phenotype"]["fam_column"] is None:
             raise ConfigError(f"datasets/{name}/plink/phenotype", "give a phenotype file or a "
                               "fam_column (6 = the standard .fam phenotype)")
+        if "plink" in spec:
+            _check_genotype_format(f"datasets/{name}/plink", spec["plink"])
         for index, entry in enumerate(spec["skip"]):
             tool, _, mode = entry.partition(":")
-            if tool not in registry.TOOLS or (mode and mode not in registry.MODES):
+            if tool not in tools or (mode and mode not in registry.MODES):
                 raise ConfigError(f"datasets/{name}/skip/{index}", f"{entry!r} is not a tool "
-                                  f"({', '.join(registry.TOOLS)}) or tool:mode "
+                                  f"({', '.join(tools)}) or tool:mode "
                                   f"({', '.join(registry.MODES)})")
     for index, tolerance in enumerate(config["tolerances"]):
         for key in ("tool_a", "tool_b"):
-            if tolerance[key] not in registry.TOOLS:
+            if tolerance[key] not in tools:
                 raise ConfigError(f"tolerances/{index}/{key}", f"{tolerance[key]!r} is not a "
-                                  f"tool of the registry ({', '.join(registry.TOOLS)})")
+                                  f"tool of the panel ({', '.join(tools)})")
         dataset = tolerance.get("dataset")  # a selector: absent matches every dataset
         if dataset is not None and dataset not in config["datasets"]:
             raise ConfigError(f"tolerances/{index}", f"dataset '{dataset}' is not one of the "
@@ -186,6 +235,36 @@ def check_semantics(config: Mapping[str, Any]) -> None:
                                   f"{genotypes!r} is not a dataset with plink genotypes")
 
 
+def _check_genotype_format(where: str, plink: Mapping[str, Any]) -> None:
+    """What a ``plink:`` entry's ``format`` allows besides the schema: ``gzipped`` only for a
+    PLINK 1 set, sha256 keys of its own files, conversion settings only for the kinds they
+    apply to (``lmmcompare.convert.check_options``, the converter's own check)."""
+    from lmmcompare import convert, staging
+
+    fmt, kind = plink["format"], plink["format"]["kind"]
+    if plink["gzipped"] and kind != "plink1":
+        raise ConfigError(f"{where}/gzipped", f"applies to PLINK 1 files only, not {kind} (a "
+                          "gzipped VCF is read as it is)")
+    given = {key for key, value in plink["sha256"].items() if value is not None}
+    other = sorted(given - set(staging.GENOTYPE_FILES[kind]))
+    if other:
+        raise ConfigError(f"{where}/sha256/{other[0]}", f"not a file of a {kind} dataset "
+                          f"({', '.join(staging.GENOTYPE_FILES[kind])})")
+    if fmt["sample"] is not None and kind != "bgen":
+        raise ConfigError(f"{where}/format/sample", f"applies to bgen only, not {kind}")
+    options = {key: fmt[key] for key in convert.OPTIONS}
+    if kind == "plink1":
+        changed = [key for key, (default, _) in convert.OPTIONS.items() if fmt[key] != default]
+        if changed:
+            raise ConfigError(f"{where}/format/{changed[0]}", "a conversion setting: applies "
+                              f"to {', '.join(convert.KINDS)}, not plink1")
+        return
+    try:
+        convert.check_options(kind, **options)
+    except ValueError as error:
+        raise ConfigError(f"{where}/format", str(error)) from None
+
+
 def replicate_seed(base_seed: int, scenario: str, replicate: int) -> int:
     """The seed of one replicate, from the study's seed, the scenario name and the replicate
     number only (so adding a scenario or replicates changes no other replicate's draws):
@@ -198,6 +277,12 @@ def replicate_seed(base_seed: int, scenario: str, replicate: int) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
+def replicate_label(replicate: int) -> str:
+    """``r000``, ``r001``, …: how a replicate is named (its dataset ``{scenario}-r000``, its
+    folder of the benchmark kit, the ``{replicate}`` of a ``study.imported`` pattern)."""
+    return f"r{replicate:03d}"
+
+
 def expand_scenarios(study: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The datasets of a (validated) study config: for every scenario and replicate r
     (0-based), a dataset ``{scenario}-r{r:03d}`` made by the scenario's source with its
@@ -208,7 +293,7 @@ def expand_scenarios(study: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         source = source_of(spec, SOURCES)
         for replicate in range(int(spec["replicates"])):
             seed = replicate_seed(int(study["seed"]), scenario, replicate)
-            datasets[f"{scenario}-r{replicate:03d}"] = {
+            datasets[f"{scenario}-{replicate_label(replicate)}"] = {
                 source: {**spec[source], "seed": seed},
                 "kinship": spec["kinship"],
                 "skip": list(spec["skip"]),
@@ -220,7 +305,15 @@ def expand_scenarios(study: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 def datasets(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Every dataset the workflow builds, by name: the configured ones, then the study's
     replicates; a name taken twice, or no dataset at all, is a :class:`ConfigError`."""
+    from lmmcompare.imported import study_results
+
     replicates = expand_scenarios(config["study"])
+    for dataset, spec in replicates.items():
+        labels = spec["study"]
+        results = study_results(config["study"].get("imported", {}), labels["scenario"],
+                                replicate_label(labels["replicate"]), dataset)
+        if results:
+            spec["results"] = results
     clash = sorted(set(replicates) & set(config["datasets"]))
     if clash:
         raise ConfigError(f"datasets/{clash[0]}", "the name is taken by a study replicate")

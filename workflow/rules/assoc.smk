@@ -1,5 +1,6 @@
-# Association scans: every tool of the registry (lmmcompare.registry), ours and the peers, on
-# the same QC'd SNPs, phenotype, covariates and kinship, through one rule.  Each run writes
+# Association scans: every tool run here (lmmcompare.panel: the registry's, ours and the peers,
+# and those defined in the config), on the same QC'd SNPs, phenotype, covariates and kinship,
+# through one rule.  Each run writes
 # {prefix}.assoc.tsv and {prefix}.null.json (docs/DESIGN.md).  A run that cannot happen - the
 # tool is not installed, lacks the mode, or cannot take the dataset - is not a failure: its
 # null.json records "skipped" with the reason, its table is header-only, and every downstream
@@ -16,6 +17,8 @@ rule assoc:
         ASSOC_LOG,
     benchmark:
         ASSOC_JOB_METRICS
+    wildcard_constraints:
+        tool=names_pattern(PANEL.runnable()),
     conda:
         tool_env
     threads: TOOL_THREADS

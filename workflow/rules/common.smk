@@ -1,20 +1,23 @@
-"""What the rules need: the validated config, the one table of runs (RUNS), wildcard
-constraints, and input functions named for what they return.  Checks and arithmetic live in the
-package, tested there: the config (lmmcompare.workflow_config, with the defaults of
-workflow/schemas/config.schema.yaml), tools (lmmcompare.registry), runs and their files
-(lmmcompare.runs), staging (lmmcompare.staging), jobs' resources (lmmcompare.resources).
+"""What the rules need: the validated config, the one list of tools (PANEL), the one table of
+runs (RUNS), wildcard constraints, and input functions named for what they return.  Checks and
+arithmetic live in the package, tested there: the config (lmmcompare.workflow_config, with the
+defaults of workflow/schemas/config.schema.yaml), tools (lmmcompare.panel: the registry's, the
+config's, the imported ones), runs and their files (lmmcompare.runs), staging
+(lmmcompare.staging), jobs' resources (lmmcompare.resources).
 
 Layout: results/data/{dataset}/genotypes.*, results/qc/{dataset}.snplist, results/kinship/,
 results/assoc/{dataset}/{tool}.{mode}.*, results/{compare,plots,study}/ (tables, figures),
 results/logs/{step}/ and results/job_metrics/{step}/ (Snakemake's benchmark: files).
 """
 
+import os
 import re
+from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 
 from exactlmm.errors import InputError
-from lmmcompare import registry, staging, workflow_config
+from lmmcompare import panel, registry, staging, workflow_config
 from lmmcompare.resources import mem_mb, runtime
 from lmmcompare.runners.exactlmm import MODEL_OF_MODE
 from lmmcompare.runs import (
@@ -37,6 +40,8 @@ TOOL_THREADS = 2
 
 try:
     workflow_config.validated(config)
+    #: Every tool of this config: the registry's, the config-defined, the imported ones.
+    PANEL = panel.of(config)
     #: Every dataset the workflow builds (the configured ones, then the study's replicates),
     #: every tool run of this config, and the runs a dataset's skip list removes.
     DATASETS = workflow_config.datasets(config)
@@ -51,9 +56,14 @@ DATASET_NAMES = list(config["datasets"])
 SIMULATED_DATASETS = [name for name in DATASET_NAMES if "plink" not in DATASETS[name]]
 REAL_DATASETS = [name for name in DATASET_NAMES if "plink" in DATASETS[name]]
 STUDY_DATASETS = [name for name in DATASETS if "study" in DATASETS[name]]
-#: Runs of the configured datasets (the across-dataset figures) and of the study's replicates.
+#: Runs of the configured datasets (the across-dataset figures) and of the study's replicates;
+#: those made here (not imported), which have job metrics.
 MAIN_RUNS = [run for run in RUNS if run.dataset in config["datasets"]]
 STUDY_RUNS = [run for run in RUNS if run.dataset in STUDY_DATASETS]
+MAIN_TIMED_RUNS = [run for run in MAIN_RUNS if run.tool in PANEL.runnable()]
+STUDY_TIMED_RUNS = [run for run in STUDY_RUNS if run.tool in PANEL.runnable()]
+#: Runs whose table a tool of the panel made outside our runners (config-defined, imported).
+FOREIGN_RUNS = [run for run in RUNS if PANEL.origin(run.tool) != "registry"]
 N_CHUNKS = config["scan_chunks"]
 
 
@@ -75,8 +85,8 @@ def datasets_made_by(sources, with_covariates):
 
 wildcard_constraints:
     dataset=names_pattern(DATASETS),
-    tool=names_pattern(registry.TOOLS),
-    peer=names_pattern(registry.peers()),
+    tool=names_pattern(PANEL),
+    peer=names_pattern(PANEL.peers()),
     mode=names_pattern(registry.MODES),
     statistic=names_pattern(registry.STATISTICS),
     model=names_pattern(set(MODEL_OF_MODE.values())),
@@ -190,8 +200,27 @@ def run_time_limit(wildcards):
 
 
 def tool_env(wildcards):
-    """The conda environment file of the tool of these wildcards (its registry entry)."""
-    return f"../../{registry.get(wildcards.tool).env}"
+    """The conda environment file of the tool of these wildcards (its panel entry)."""
+    return f"../../{PANEL.tool(wildcards.tool).env}"
+
+
+def imported_spec(wildcards):
+    """The results entry of an imported run (datasets.<name>.results, or study.imported with
+    the replicate's file)."""
+    return DATASETS[wildcards.dataset]["results"][wildcards.tool]
+
+
+def imported_table(wildcards):
+    """Named input table (or archive) of an imported run: a local path, nothing when that path
+    is not there (the run is then skipped: "results file not found"), or an http storage
+    object for a URL."""
+    spec = imported_spec(wildcards)
+    name, source = (
+        ("archive", spec["archive"]) if spec["archive"] else ("table", spec["file"])
+    )
+    if source.startswith(("http://", "https://")):
+        return {name: storage.http(source)}
+    return {name: source} if os.path.exists(source) else {}
 
 
 def runs_of(dataset, mode=None):
@@ -206,7 +235,7 @@ def selected_runs(wildcards):
     if "mode" not in wildcards.keys():
         return runs_of(wildcards.dataset)
     runs = runs_of(wildcards.dataset, wildcards.mode)
-    references = {registry.reference_mode(r.tool, r.mode) for r in runs}
+    references = {PANEL.reference_mode(r.tool, r.mode) for r in runs}
     extra = [r for r in runs_of(wildcards.dataset, None) if r.mode in references]
     return runs + [r for r in extra if r.tool == registry.REFERENCE]
 
@@ -257,6 +286,48 @@ def chunk_outputs(wildcards):
     }
 
 
+# ---------------------------------------------------------------- the benchmark kit
+
+
+def kit_dataset(wildcards):
+    """The study replicate dataset of a kit folder ({scenario}/{replicate})."""
+    return f"{wildcards.scenario}-{wildcards.replicate}"
+
+
+def kit_inputs(wildcards):
+    """A kit replicate's inputs: its dataset's genotypes, phenotype (covariates), QC list and
+    kinship (analysis_inputs of the replicate's dataset)."""
+    return analysis_inputs(SimpleNamespace(dataset=kit_dataset(wildcards)))
+
+
+def kit_request(wildcards, input):
+    """The dataset of a kit replicate as a run request (the prefix, the phenotype column)."""
+    return run_request(SimpleNamespace(dataset=kit_dataset(wildcards)), input)
+
+
+def kit_manifest_parts():
+    """The manifest part of every study replicate (each written with its kit folder)."""
+    return [
+        "results/kit_manifest/{scenario}/{replicate}.tsv".format(
+            scenario=DATASETS[name]["study"]["scenario"],
+            replicate=workflow_config.replicate_label(
+                DATASETS[name]["study"]["replicate"]
+            ),
+        )
+        for name in STUDY_DATASETS
+    ]
+
+
+def kit_scenario_covariates():
+    """{scenario: whether its replicates have covariates} (the kit's README)."""
+    return {
+        DATASETS[name]["study"]["scenario"]: workflow_config.has_covariates(
+            DATASETS[name]
+        )
+        for name in STUDY_DATASETS
+    }
+
+
 # ---------------------------------------------------------------- targets
 
 
@@ -286,7 +357,7 @@ def all_outputs():
     """Everything `snakemake` builds by default: the skipped-run list, the checks, tables and
     figures of the configured datasets, and the study's when the config has scenarios.
     """
-    outputs = [*rules.skipped_runs.output]
+    outputs = [*rules.skipped_runs.output, *rules.panel_tables.output]
     if STUDY_DATASETS:
         outputs += [*rules.study_tables.output, *rules.study_runtime.output]
         outputs += [*rules.study_plots.output, *rules.study_deflation.output]

@@ -77,7 +77,7 @@ rule combine_concordance:
     conda:
         "../../envs/exactlmm.yaml"
     params:
-        tool_kinds=registry.kinds(),
+        tool_kinds=PANEL.kinds(),
     script:
         "../../scripts/combine_tables.py"
 

@@ -1,6 +1,7 @@
 # Datasets: simulated with a known truth (Balding-Nichols SNPs or msprime coalescent
 # chromosomes: one rule, the source decides), or staged from (possibly remote, gzipped, archived)
-# PLINK files, or real genotypes with a simulated phenotype.  Six rules can write
+# PLINK files (or PLINK 2, VCF, BGEN files converted to them), or real genotypes with a simulated
+# phenotype.  Six rules can write
 # results/data/{dataset}/genotypes.*; disjoint wildcard constraints built from the config choose
 # exactly one per dataset.
 
@@ -66,7 +67,7 @@ rule stage_plink:
     wildcard_constraints:
         dataset=datasets_made_by(["plink"], with_covariates=False),
     conda:
-        "../../envs/exactlmm.yaml"
+        "../../envs/plink2.yaml"  # PLINK 2 converts PLINK 2 / VCF / BGEN genotypes
     params:
         plan=staging_plan,
     script:

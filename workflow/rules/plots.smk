@@ -96,8 +96,8 @@ rule gamma_vs_truth:
 
 rule runtime_plot:
     input:
-        job_metrics=[run.job_metrics for run in MAIN_RUNS],
-        nulls=null_models(MAIN_RUNS),
+        job_metrics=[run.job_metrics for run in MAIN_TIMED_RUNS],
+        nulls=null_models(MAIN_TIMED_RUNS),
         snplists=[snplist(dataset) for dataset in DATASET_NAMES],
     output:
         png=report(
@@ -127,7 +127,7 @@ rule runtime_plot:
     conda:
         "../../envs/plots.yaml"
     params:
-        runs=run_records(MAIN_RUNS),
+        runs=run_records(MAIN_TIMED_RUNS),
         snplists={dataset: snplist(dataset) for dataset in DATASET_NAMES},
         time_limits=configured_time_limits(config),
     script:

@@ -68,8 +68,8 @@ rule study_tables:
 
 rule study_runtime:
     input:
-        job_metrics=[run.job_metrics for run in STUDY_RUNS],
-        nulls=null_models(STUDY_RUNS),
+        job_metrics=[run.job_metrics for run in STUDY_TIMED_RUNS],
+        nulls=null_models(STUDY_TIMED_RUNS),
         snplists=[snplist(dataset) for dataset in STUDY_DATASETS],
     output:
         runtime=report(
@@ -85,7 +85,7 @@ rule study_runtime:
     conda:
         "../../envs/exactlmm.yaml"
     params:
-        runs=run_records(STUDY_RUNS),
+        runs=run_records(STUDY_TIMED_RUNS),
         snplists={dataset: snplist(dataset) for dataset in STUDY_DATASETS},
         scenarios={name: DATASETS[name]["study"]["scenario"] for name in STUDY_DATASETS},
     script:

@@ -66,7 +66,10 @@ NA = "NA"
 NULL_REQUIRED_KEYS = ("tool", "gamma", "loglik", "likelihood")
 LIKELIHOODS = ("REML", "ML", None)
 """What ``likelihood`` can be: ``None`` for a tool that fits no likelihood (``loglik`` is then
-``None`` too: BOLT-LMM's Monte-Carlo REML prints none, PLINK 2's regression has no kinship)."""
+``None`` too: BOLT-LMM's Monte-Carlo REML prints none, PLINK 2's regression has no kinship).
+``gamma`` is a number ≥ 0, or ``None`` for a run that reports no variance ratio (a table the
+harness did not make: a tool defined in the workflow's config, results imported from
+elsewhere)."""
 TABLE_SHA256 = "assoc_sha256"
 """The ``null.json`` key holding the SHA-256 of the ``.assoc.tsv`` written with it."""
 
@@ -359,7 +362,7 @@ def read_null_json(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     Errors (``InputError`` naming the file): missing file, invalid JSON, not an object,
     missing ``tool``/``gamma``/``loglik``/``likelihood``, ``likelihood`` not REML, ML or null,
-    ``gamma`` not a number ≥ 0.
+    ``gamma`` neither a number ≥ 0 nor null (:data:`LIKELIHOODS`).
     """
     path = Path(path)
     record = _load_json_object(path)
@@ -393,5 +396,6 @@ def _check_null_record(record: dict[str, Any], path: Path) -> None:
             f"likelihood is {record['likelihood']!r}, expected 'REML', 'ML' or null", path=path
         )
     gamma = record["gamma"]
-    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or gamma < 0:
-        raise InputError(f"gamma is {gamma!r}, expected a number >= 0", path=path)
+    if gamma is not None and (isinstance(gamma, bool) or not isinstance(gamma, (int, float))
+                              or gamma < 0):
+        raise InputError(f"gamma is {gamma!r}, expected a number >= 0 or null", path=path)

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import chi2
 
 from exactlmm.io.results import TESTED
 from exactlmm.pipeline import AnalysisInputs
+from lmmcompare import formats
 from lmmcompare.runners import RunRequest, SkipRun, ToolFailed
 from lmmcompare.runners._common import load, summarized_snps, write_run
 from lmmcompare.runners.input_files import (
@@ -36,7 +36,7 @@ from lmmcompare.runners.tool_output import (
     check_counts,
     log_values,
     mark_not_reported,
-    read_table,
+    read_output,
     reported_rows,
 )
 
@@ -52,14 +52,11 @@ N_CALIB_SNPS = 30
 
 QC_OFF = ("--maxMissingPerSnp=1", "--maxMissingPerIndiv=1", "--noMapCheck")
 """Its SNP and sample filters (and its genetic-map check) off."""
-BAD_SNP_STAT = -1e9
-"""``Bolt::BAD_SNP_STAT``: the χ² BOLT writes for a SNP it could not test."""
 
-STATS_COLUMNS = (
-    "SNP", "CHR", "BP", "GENPOS", "ALLELE1", "ALLELE0", "A1FREQ", "F_MISS",
-    "CHISQ_LINREG", "P_LINREG", "BETA", "SE", "CHISQ_BOLT_LMM_INF", "P_BOLT_LMM_INF",
-)  # fmt: skip
-"""Header of the ``--lmmInfOnly --verboseStats`` stats file (``Bolt::printStatsHeader``)."""
+FORMAT = formats.PRESETS["bolt"]
+"""The ``--lmmInfOnly --verboseStats`` stats file (``lmmcompare.formats``: p from the 6-digit
+``CHISQ_BOLT_LMM_INF``, its χ² of a SNP it could not test, ``Bolt::BAD_SNP_STAT`` = −1e9,
+missing; ``F_MISS`` and the printed ``P_BOLT_LMM_INF`` as extra columns)."""
 
 PRINTED_DIGITS = 6
 """BOLT writes A1FREQ, F_MISS, BETA, SE and χ² with the stream default, 6 significant digits."""
@@ -189,31 +186,28 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
         arguments = [*options, "--lmmInfOnly", *QC_OFF, f"--seed={SEED}", "--verboseStats",
                      "--statsFile=stats.tab", f"--numThreads={threads}"]
         console = work.run(arguments, ["stats.tab"], refusals=SKIP_MESSAGES, tail_lines=6)
-        table = read_table(work.path("stats.tab"), STATS_COLUMNS,
-                           text=("SNP", "CHR", "ALLELE1", "ALLELE0"))
+        table = read_output(work.path("stats.tab"), FORMAT, "BOLT-LMM")
     log = parse_log(console.text)
     version_match = re.search(r"BOLT-LMM, v(\S+)", console.stdout)
 
     n = inputs.n_samples
     check_counts("BOLT-LMM", {"samples (Nused)": log["n_used"], "covariates with the intercept "
                               "(Cindep)": log["c_indep"]}, (n, inputs.n_covariates))
-    rows = reported_rows(columns["snp"], np.flatnonzero(tested), table["SNP"], "BOLT-LMM")
+    rows = reported_rows(columns["snp"], np.flatnonzero(tested), table.snp, "BOLT-LMM")
     _check_coding(table, columns, stats, rows, n)
 
-    chisq = table["CHISQ_BOLT_LMM_INF"]
-    good = chisq > BAD_SNP_STAT / 2
-    p = np.full(chisq.shape, np.nan)
-    p[good] = chi2.sf(chisq[good], 1)
-    _check_printed_p(p[good], table["P_BOLT_LMM_INF"][good])
+    p = table.pvalues["p_wald"]  # the χ²(1) tail of CHISQ_BOLT_LMM_INF
+    good = np.isfinite(p)
+    _check_printed_p(p[good], table.extra["P_BOLT_LMM_INF"][good])
     native = {**{key: log[key] for key in ("log_delta", "sigma2_K", "h2g", "n_used", "c_indep",
                                            "calibration", "mc_trials")},
               "seed": SEED, "n_chromosomes": log["n_chroms"], "log_delta_from": "logDelta"}
     # Threads are left out of the command recorded: the bytes do not depend on them.
     command = ["bolt", *(a for a in arguments if not a.startswith("--numThreads"))]
-    stats["beta"][rows[good]] = table["BETA"][good]
-    stats["se"][rows[good]] = table["SE"][good]
+    stats["beta"][rows[good]] = table.beta[good]
+    stats["se"][rows[good]] = table.se[good]
     stats["p_wald"][rows[good]] = p[good]
-    # A sentinel row (χ² = −1e9) has no p: write_results makes it TOOL_FAILED.
+    # A sentinel row (χ² = −1e9, missing) has no p: write_results makes it TOOL_FAILED.
     mark_not_reported(stats, rows, "BOLT-LMM")
     # One δ for every chromosome, on K_std (t = 1).
     write_run(out, TOOL, version_match.group(1) if version_match else None, request, mode,
@@ -221,17 +215,18 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
               command=command)
 
 
-def _check_coding(table: dict[str, np.ndarray], columns: dict[str, np.ndarray],
+def _check_coding(table: formats.ResultTable, columns: dict[str, np.ndarray],
                   stats: dict[str, np.ndarray], rows: np.ndarray, n: int) -> None:
     """BOLT's alleles, a1 frequencies and missing fractions must be ours (else β's sign or the
     samples are off)."""
-    for theirs, ours in (("ALLELE1", "a1"), ("ALLELE0", "a2")):
-        check_agrees("BOLT-LMM", theirs, table[theirs], columns[ours][rows],
+    for theirs, column, ours in (("ALLELE1", table.effect_allele, "a1"),
+                                 ("ALLELE0", table.other_allele, "a2")):
+        check_agrees("BOLT-LMM", theirs, column, columns[ours][rows],
                      f"our {ours} (.bim column {5 if ours == 'a1' else 6}): allele coding")
     rtol = 10.0 ** (1 - PRINTED_DIGITS)
-    check_agrees("BOLT-LMM", "A1FREQ", table["A1FREQ"], stats["af"][rows],
+    check_agrees("BOLT-LMM", "A1FREQ", table.af, stats["af"][rows],
                  "our a1 frequency: allele coding or sample mismatch", rtol=rtol, atol=1e-9)
-    check_agrees("BOLT-LMM", "F_MISS", table["F_MISS"], 1.0 - stats["n"][rows] / n,
+    check_agrees("BOLT-LMM", "F_MISS", table.extra["F_MISS"], 1.0 - stats["n"][rows] / n,
                  "our missing-call fractions", rtol=rtol, atol=1e-9)
 
 

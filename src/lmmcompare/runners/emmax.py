@@ -32,7 +32,7 @@ import numpy as np
 
 from exactlmm.io.plink import iter_genotype_blocks
 from exactlmm.pipeline import AnalysisInputs
-from lmmcompare import params
+from lmmcompare import formats, params
 from lmmcompare.runners import RunRequest, ToolFailed
 from lmmcompare.runners._common import (
     GENOTYPE_BLOCK,
@@ -46,7 +46,12 @@ from lmmcompare.runners._common import (
 from lmmcompare.runners.input_files import sample_table
 from lmmcompare.runners.program import program_run
 from lmmcompare.runners.spot_check import spot_check
-from lmmcompare.runners.tool_output import log_values, mark_not_reported, read_table, reported_rows
+from lmmcompare.runners.tool_output import (
+    log_values,
+    mark_not_reported,
+    read_output,
+    reported_rows,
+)
 
 TOOL = "emmax"
 DIGITS = 17
@@ -57,6 +62,10 @@ ARGUMENTS = ("-t", "data", "-p", "pheno.txt", "-c", "covar.txt", "-k", "kinship.
 """EMMAX's arguments: the files :func:`write_input_set` writes, the digits, the output prefix."""
 
 OUTPUTS = ("result.ps", "result.reml", "result.log")
+
+FORMAT = formats.resolve({"preset": "emmax", "bim_effect": "a1"})
+"""EMMAX's ``.ps`` (``lmmcompare.formats``: SNP, β, p, no header); β counts the tped's "2"
+allele, which :func:`tped_lines` writes for our a1."""
 
 ONE_BLAS_THREAD = dict.fromkeys(("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"),
                                 "1")
@@ -136,12 +145,6 @@ def write_input_set(
     return np.concatenate(written) if written else np.zeros(0, dtype=np.int64)
 
 
-def parse_ps(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """EMMAX's ``PREFIX.ps``: ``snp``, ``beta``, ``p`` (tab-separated, no header, as EMMAX
-    beta-07Mar2010 writes them)."""
-    return read_table(path, ("snp", "beta", "p"), header=False, text=("snp",))
-
-
 def parse_reml(path: str | os.PathLike[str]) -> dict[str, float]:
     """EMMAX's ``PREFIX.reml``: six numbers, one a line (:data:`REML_FIELDS`)."""
     values = Path(path).read_text().split()
@@ -170,7 +173,7 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
     with program_run(request, TOOL, env=ONE_BLAS_THREAD) as work:
         written = write_input_set(inputs, work.directory, columns, stats)
         work.run(ARGUMENTS, OUTPUTS, fatal_marks=("FATAL ERROR",))
-        table = parse_ps(work.path("result.ps"))
+        table = read_output(work.path("result.ps"), FORMAT, "EMMAX")
         reml = parse_reml(work.path("result.reml"))
         counts = parse_log_counts(work.path("result.log").read_text())
         version = work.debian_version("emmax")
@@ -178,15 +181,15 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
     expected = {"kinship": (n, n, 0), "pheno": (n, 1, 0), "covar": (n, c, 0)}
     if counts != expected:
         raise ToolFailed(f"EMMAX read (rows, columns, missing) {counts}; expected {expected}")
-    rows = reported_rows(columns["snp"], written, table["snp"], "EMMAX")
+    rows = reported_rows(columns["snp"], written, table.snp, "EMMAX")
     delta = reml["delta"]
-    spot_check("EMMAX", inputs, table["snp"], table["beta"], table["p"], rows, delta,
-               SPOT_CHECK_RTOL)
+    p = table.pvalues["p_wald"]
+    spot_check("EMMAX", inputs, table.snp, table.beta, p, rows, delta, SPOT_CHECK_RTOL)
 
     df = n - c - 1
-    stats["beta"][rows] = table["beta"]
-    stats["p_wald"][rows] = table["p"]
-    stats["se"][rows] = params.se_from_t_test(table["beta"], table["p"], df)
+    stats["beta"][rows] = table.beta
+    stats["p_wald"][rows] = p
+    stats["se"][rows] = params.se_from_t_test(table.beta, p, df)
     stats["delta"][rows] = delta
     # EMMAX reports every line of its tped; a tested SNP missing from .ps is NOT_REPORTED.
     mark_not_reported(stats, rows, "EMMAX")
@@ -198,7 +201,7 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
         "log_delta_bounds": list(LOG_DELTA_BOUNDS),
         "at_bound": bool(min(abs(log_delta - b) for b in LOG_DELTA_BOUNDS) < 1e-9),
         "df": df,
-        "n_snps_tested": int(table["snp"].size),
+        "n_snps_tested": int(table.n_rows),
     }
     # LL_REML_wo_Z is the exact REML (module docstring): no constant to remove.
     write_run(out, TOOL, version, request, mode, inputs, stats, native,

@@ -48,7 +48,7 @@ import numpy as np
 
 from exactlmm.io.results import TESTED
 from exactlmm.pipeline import AnalysisInputs
-from lmmcompare import params, registry
+from lmmcompare import formats, params, registry
 from lmmcompare.runners import RunRequest, ToolFailed
 from lmmcompare.runners._common import load, summarized_snps, write_run
 from lmmcompare.runners.input_files import fam_text, id_list, link_genotypes
@@ -57,7 +57,7 @@ from lmmcompare.runners.tool_output import (
     check_agrees,
     log_values,
     mark_not_reported,
-    read_table,
+    read_output,
     reported_rows,
 )
 
@@ -71,11 +71,9 @@ AF_DECIMALS = 3
 OUTPUTS = ("output/result.assoc.txt", "output/result.log.txt")
 """GEMMA's association table and log (``-o result``)."""
 
-ASSOC_FIELDS = (
-    "chr", "rs", "ps", "n_miss", "allele1", "allele0", "af", "beta", "se",
-    "logl_H1", "l_remle", "l_mle", "p_wald", "p_lrt", "p_score",
-)  # fmt: skip
-"""Header of GEMMA's ``-lmm 4`` ``output/PREFIX.assoc.txt``."""
+FORMAT = formats.PRESETS["gemma"]
+"""GEMMA's ``output/PREFIX.assoc.txt`` (``lmmcompare.formats``: allele1 = .bim column 5, the
+per-SNP λ and ``n_miss`` as extra columns)."""
 
 LOG_PATTERNS = {
     "n_total": r"number of total individuals = (\S+)",
@@ -108,12 +106,6 @@ def parse_log(path: str | os.PathLike[str]) -> dict[str, Any]:
         else:
             out[key] = float(value)
     return out
-
-
-def parse_assoc(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """GEMMA's ``-lmm 4`` association table: one array per column (strings for text)."""
-    return read_table(path, ASSOC_FIELDS, text=("chr", "rs", "allele1", "allele0"),
-                      integers=("ps", "n_miss"))
 
 
 def write_input_set(inputs: AnalysisInputs, directory: Path, snp_ids: np.ndarray) -> list[str]:
@@ -150,7 +142,7 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
         arguments = [*options, "-k", str(Path(request.kinship).resolve()), *QC_OFF,
                      "-lmm", "4", "-o", "result"]
         console = work.run(arguments, OUTPUTS, progress_marks=("====",))
-        table = parse_assoc(work.path(OUTPUTS[0]))
+        table = read_output(work.path(OUTPUTS[0]), FORMAT, "GEMMA")
         log = parse_log(work.path(OUTPUTS[1]))
     version_match = re.search(r"GEMMA (\S+)", console.text)
 
@@ -160,18 +152,18 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
             f"GEMMA analysed {log['n_analysed']} samples with {log['n_covariates']} covariates; "
             f"expected {n} and {c}"
         )
-    rows = reported_rows(columns["snp"], given, table["rs"], "GEMMA")
+    rows = reported_rows(columns["snp"], given, table.snp, "GEMMA")
     _check_coding(table, columns, stats, rows, n)
 
-    stats["beta"][rows] = table["beta"]
-    stats["se"][rows] = table["se"]
-    for name in registry.STATISTICS:  # GEMMA's p-value columns are named as ours
-        stats[name][rows] = table[name]
+    stats["beta"][rows] = table.beta
+    stats["se"][rows] = table.se
+    for name in registry.STATISTICS:  # -lmm 4 gives all three
+        stats[name][rows] = table.pvalues[name]
     stats["delta"][rows] = params.delta_from_gamma(
-        params.gamma_from_gemma_lambda(table["l_remle"]), strict=False
+        params.gamma_from_gemma_lambda(table.extra["l_remle"]), strict=False
     )
     stats["delta_ml"][rows] = params.delta_from_gamma(
-        params.gamma_from_gemma_lambda(table["l_mle"]), strict=False
+        params.gamma_from_gemma_lambda(table.extra["l_mle"]), strict=False
     )
     # GEMMA drops constant SNPs silently (errcode MONOMORPHIC/NO_CALLS by our rule); a testable
     # SNP it did not report is NOT_REPORTED.
@@ -201,13 +193,13 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
               mean_diag=t_centered, command=command)
 
 
-def _check_coding(table: dict[str, np.ndarray], columns: dict[str, np.ndarray],
+def _check_coding(table: formats.ResultTable, columns: dict[str, np.ndarray],
                   stats: dict[str, np.ndarray], rows: np.ndarray, n: int) -> None:
     """GEMMA's alleles, called counts and a1 frequencies must be ours (else β's sign is off)."""
-    for theirs, ours in (("allele1", "a1"), ("allele0", "a2")):
-        check_agrees("GEMMA", theirs, table[theirs], columns[ours][rows],
-                     f"our {ours}: allele coding")
-    check_agrees("GEMMA", "called counts (n - n_miss)", n - table["n_miss"], stats["n"][rows],
-                 "ours: other samples")
-    check_agrees("GEMMA", "af", table["af"], stats["af"][rows], "our a1 frequencies: allele "
+    for theirs, column, ours in (("allele1", table.effect_allele, "a1"),
+                                 ("allele0", table.other_allele, "a2")):
+        check_agrees("GEMMA", theirs, column, columns[ours][rows], f"our {ours}: allele coding")
+    check_agrees("GEMMA", "called counts (n - n_miss)", n - table.extra["n_miss"],
+                 stats["n"][rows], "ours: other samples")
+    check_agrees("GEMMA", "af", table.af, stats["af"][rows], "our a1 frequencies: allele "
                  "coding", atol=0.5 * 10.0**-AF_DECIMALS + 1e-9)

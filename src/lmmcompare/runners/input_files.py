@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from exactlmm.io.plink import read_fam_fields
+from exactlmm.io.atomic import atomic_write
+from exactlmm.io.bed import BED_MAGIC, row_bytes
+from exactlmm.io.plink import PlinkDataset, bed_codes, iter_code_blocks, read_fam_fields
 from exactlmm.pipeline import AnalysisInputs
 
 
@@ -63,3 +65,39 @@ def sample_table(fid: Sequence[str], iid: Sequence[str], values: np.ndarray,
     lines = [] if header is None else [" ".join(header)]
     lines += [" ".join([f, i, *map(repr, row)]) for f, i, row in zip(fid, iid, rows, strict=True)]
     return "\n".join(lines) + "\n"
+
+
+def bed_rows(codes: np.ndarray) -> bytes:
+    """SNP-major ``.bed`` rows (after the magic bytes) of an m × n array of 2-bit call codes
+    (``exactlmm.io.bed``: 0 two copies of a1, 1 missing, 2 one copy, 3 none): four samples a
+    byte, the first in the lowest bits, the last byte padded with 0."""
+    m, n = codes.shape
+    padded = np.zeros((m, 4 * row_bytes(n)), dtype=np.uint8)
+    padded[:, :n] = codes
+    quads = padded.reshape(m, -1, 4)
+    return (quads[..., 0] | (quads[..., 1] << 2) | (quads[..., 2] << 4)
+            | (quads[..., 3] << 6)).astype(np.uint8).tobytes()
+
+
+def write_plink_subset(ds: PlinkDataset, sample_index: np.ndarray, snp_positions: np.ndarray,
+                       prefix: str | Path, fam_lines: Sequence[str]) -> None:
+    """``PREFIX.bed/.bim/.fam`` of the samples ``sample_index`` and the SNPs ``snp_positions``
+    (positions into ``ds``, the order given kept): every call copied code for code (no
+    decoding, so the genotypes are exactly ours), the ``.bim`` lines of those SNPs, and
+    ``fam_lines`` (one per sample, without line ends) as the ``.fam``.  Each file atomically."""
+    positions = np.asarray(snp_positions, dtype=np.int64)
+    if len(fam_lines) != len(sample_index):
+        raise ValueError("one .fam line per sample")
+    prefix = Path(prefix)
+    rows = zip(ds.chrom[positions].tolist(), ds.snp[positions].tolist(),
+               ds.cm[positions].tolist(), ds.pos[positions].tolist(), ds.a1[positions].tolist(),
+               ds.a2[positions].tolist(), strict=True)
+    with atomic_write(prefix.with_name(prefix.name + ".bim"), "w") as bim:
+        bim.writelines(f"{c}\t{s}\t{m!r}\t{p}\t{a}\t{b}\n" for c, s, m, p, a, b in rows)
+    with atomic_write(prefix.with_name(prefix.name + ".fam"), "w") as fam:
+        fam.writelines(f"{line}\n" for line in fam_lines)
+    codes = bed_codes(ds, np.asarray(sample_index, dtype=np.int64))
+    with atomic_write(prefix.with_name(prefix.name + ".bed"), "wb") as bed:
+        bed.write(BED_MAGIC)
+        for _, block in iter_code_blocks(codes, positions, None):
+            bed.write(bed_rows(block))

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from exactlmm.io.results import ERRCODE_DTYPE, TESTED
+from exactlmm.io.results import TESTED
 from exactlmm.pipeline import AnalysisInputs
 from lmmcompare import formats
 from lmmcompare.runners import RunRequest, SkipRun, ToolFailed
@@ -43,7 +43,7 @@ from lmmcompare.runners.tool_output import (
     check_agrees,
     log_values,
     mark_not_reported,
-    read_table,
+    read_output,
     reported_rows,
 )
 
@@ -61,18 +61,11 @@ LOGISTIC_COLS = "chrom,pos,ref,alt,a1freq,firth,test,nobs,beta,se,tz,p,err"
 """Its columns (``FIRTH?`` says where Firth regression was used; ``beta``: log odds ratio)."""
 
 GLM_COLS = "chrom,pos,ref,alt,a1freq,nobs,beta,se,tz,p,err"
-GLM_FIELDS = (
-    "#CHROM", "POS", "ID", "REF", "ALT", "A1", "A1_FREQ", "OBS_CT", "BETA", "SE", "T_STAT",
-    "P", "ERRCODE",
-)  # fmt: skip
-"""Header of ``result.y.glm.linear`` with ``cols=`` :data:`GLM_COLS` and ``hide-covar``."""
-
-ERRCODE_MAP = {
-    "CONST_ALLELE": "MONOMORPHIC",
-    "CONST_OMITTED_ALLELE": "MONOMORPHIC",
-    "VIF_INFINITE": "COLLINEAR",
-}
-"""PLINK 2 ``ERRCODE`` → ours; every other PLINK 2 code is ``TOOL_FAILED``."""
+"""``--glm cols=``: ``#CHROM POS ID REF ALT A1 A1_FREQ OBS_CT BETA SE T_STAT P ERRCODE`` (with
+``hide-covar``), read by the ``plink2`` format of ``lmmcompare.formats``, whose ERRCODE map
+(``CONST_*`` → ``MONOMORPHIC``, ``VIF_INFINITE`` → ``COLLINEAR``, any other → ``TOOL_FAILED``)
+is the one used here."""
+FORMAT = formats.PRESETS["plink2"]
 
 SPECIAL_CHROMOSOMES = frozenset({"X", "Y", "XY", "MT", "M", "23", "24", "25", "26"})
 """Chromosome codes PLINK 2's default (human) chromosome set does not treat as autosomes."""
@@ -89,13 +82,6 @@ LOG_COUNTS = {
 PHENOTYPE_COUNTS = (r"(\d+) quantitative phenotype values? remaining after main filters",
                     r"(\d+) cases? and (\d+) controls? remaining after main filters")
 """The analysed phenotype values in the log: quantitative, or cases and controls."""
-
-
-def parse_glm(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """PLINK 2's ``.glm.linear`` table (header :data:`GLM_FIELDS`): one array per column,
-    numbers as float (``NA`` → NaN) or int (``POS``, ``OBS_CT``), text as str."""
-    return read_table(path, GLM_FIELDS, text=("#CHROM", "ID", "REF", "ALT", "A1", "ERRCODE"),
-                      integers=("POS", "OBS_CT"))
 
 
 def parse_log(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -224,7 +210,7 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
         threads = ["--threads", str(max(1, int(request.threads)))]
         work.run([*options, *settings, *threads], [result, f"{OUT}.log"],
                  progress_marks=("%",))
-        table, errcode = (parse_logistic if case_control else _parse_linear)(work.path(result))
+        table = read_output(work.path(result), FORMAT, "PLINK 2")
         log = parse_log(work.path(f"{OUT}.log"))
 
     n, k = inputs.n_samples, inputs.samples.covariates.shape[1]
@@ -235,21 +221,21 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
             f"{log['n_phenotype']} with a phenotype, and {log['n_covariates']} covariates; "
             f"expected {n} samples and {k} covariates"
         )
-    rows = reported_rows(columns["snp"], tested, table["ID"], "PLINK 2")
+    rows = reported_rows(columns["snp"], tested, table.snp, "PLINK 2")
     _check_coding(table, columns, stats, rows)
 
-    ok = errcode == TESTED
-    stats["beta"][rows] = np.where(ok, table["BETA"], np.nan)
-    stats["se"][rows] = np.where(ok, table["SE"], np.nan)
-    stats["p_wald"][rows] = np.where(ok, table["P"], np.nan)
-    stats["errcode"][rows[~ok]] = errcode[~ok]
+    ok = table.errcode == TESTED  # PLINK 2's ERRCODE, mapped to ours by its format
+    stats["beta"][rows] = np.where(ok, table.beta, np.nan)
+    stats["se"][rows] = np.where(ok, table.se, np.nan)
+    stats["p_wald"][rows] = np.where(ok, table.pvalues["p_wald"], np.nan)
+    stats["errcode"][rows[~ok]] = table.errcode[~ok]
     mark_not_reported(stats, rows, "PLINK 2")
 
     native = {
         "n_samples": log["n_after_filters"],
         "n_covariates": log["n_covariates"],
         "n_snps_reported": int(rows.size),
-        "errcodes": dict(sorted(Counter(table["ERRCODE"].tolist()).items())),
+        "errcodes": dict(sorted(Counter(table.tool_errcode.tolist()).items())),
         "model": "logistic, Firth fallback" if case_control else "linear",
         **({"n_cases": log["n_cases"], "n_controls": log["n_controls"]} if case_control
            else {}),
@@ -262,39 +248,18 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
               beta=None, mean_diag=1.0, command=["plink2", *options, *settings])
 
 
-def _parse_linear(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """:func:`parse_glm`'s table and our errcode of each row (:data:`ERRCODE_MAP`)."""
-    table = parse_glm(path)
-    errcode = np.array([code if code == TESTED else ERRCODE_MAP.get(code, "TOOL_FAILED")
-                        for code in table["ERRCODE"].tolist()], dtype=ERRCODE_DTYPE)
-    return table, errcode
-
-
-def parse_logistic(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The ``.glm.logistic.hybrid`` table (read by :func:`lmmcompare.formats.read_table` with
-    the ``plink2`` preset: β = log odds ratio, errcodes mapped to ours) in :func:`parse_glm`'s
-    column names (``REF``: the allele A1 is not; ``ERRCODE``: ours), and our errcode of each
-    row."""
-    result = formats.read_table(path, "plink2")
-    table = {"ID": result.snp, "A1": result.effect_allele, "REF": result.other_allele,
-             "POS": result.pos, "OBS_CT": result.n, "A1_FREQ": result.af, "BETA": result.beta,
-             "SE": result.se, "P": result.pvalues["p_wald"], "ERRCODE": result.errcode}
-    return table, result.errcode
-
-
-def _check_coding(table: dict[str, np.ndarray], columns: dict[str, np.ndarray],
+def _check_coding(table: formats.ResultTable, columns: dict[str, np.ndarray],
                   stats: dict[str, np.ndarray], rows: np.ndarray) -> None:
     """PLINK 2's alleles, positions, called counts and A1 frequencies must be ours (else β's
-    sign, or the samples, are off)."""
-    for theirs, ours in (("A1", "a1"), ("ALT", "a1"), ("REF", "a2")):
-        if theirs not in table:  # the logistic table's reader keeps A1 and the other allele
-            continue
-        check_agrees("PLINK 2", theirs, table[theirs], columns[ours][rows],
-                     f"our {ours}: allele coding")
-    check_agrees("PLINK 2", "POS", table["POS"], bim_positions(columns["pos"][rows]),
+    sign, or the samples, are off): A1 (the allele β counts) our a1, the other of REF and ALT
+    our a2 (the format's ``other_allele``; empty when A1 is neither)."""
+    for theirs, column, ours in (("A1", table.effect_allele, "a1"),
+                                 ("REF/ALT other than A1", table.other_allele, "a2")):
+        check_agrees("PLINK 2", theirs, column, columns[ours][rows], f"our {ours}: allele coding")
+    check_agrees("PLINK 2", "POS", table.pos, bim_positions(columns["pos"][rows]),
                  "the .bim's positions")
-    check_agrees("PLINK 2", "OBS_CT", table["OBS_CT"], stats["n"][rows],
+    check_agrees("PLINK 2", "OBS_CT", table.n, stats["n"][rows],
                  "our called counts: different samples")
-    check_agrees("PLINK 2", "A1_FREQ", table["A1_FREQ"], stats["af"][rows],
+    check_agrees("PLINK 2", "A1_FREQ", table.af, stats["af"][rows],
                  "our a1 frequencies: allele coding",
                  rtol=0.5 * 10.0 ** (1 - SIGNIFICANT_DIGITS), atol=1e-12)

@@ -1,5 +1,6 @@
-"""A tool's output against ours: its table read, its rows matched to our SNPs, its alleles,
-frequencies and counts checked, the SNPs it left out marked.
+"""A tool's output against ours: its table read (by its format's one reader,
+:mod:`lmmcompare.formats`), its rows matched to our SNPs, its alleles, frequencies and counts
+checked, the SNPs it left out marked.
 
 Every runner of a tool that writes a table goes through these, so that a tool counting the
 other allele (β's sign flipped), analysing other samples or reporting other SNPs fails the run
@@ -13,42 +14,25 @@ import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 
+from exactlmm.errors import InputError
 from exactlmm.io.results import TESTED
+from lmmcompare import formats
 from lmmcompare.runners import ToolFailed
 
 
-def read_table(path: str | os.PathLike[str], columns: Sequence[str], *, header: bool = True,
-               text: Sequence[str] = (), integers: Sequence[str] = (),
-               missing: Sequence[str] = ("NA",)) -> dict[str, np.ndarray]:
-    """A tool's tab-separated output table: one array per column of ``columns`` (the header
-    line, which must be exactly these, or the names of a file without one).  ``text`` columns
-    stay strings, ``integers`` become int64, every other column float64 (``missing`` values,
-    ``nan`` and ``-nan`` as NaN).  A header or a row of another shape is a :class:`ToolFailed`
-    naming the file."""
-    lines = [line for line in Path(path).read_text().splitlines() if line]
-    if header:
-        found = lines[0].split("\t") if lines else []
-        if tuple(found) != tuple(columns):
-            raise ToolFailed(f"{Path(path).name}: header {found} is not {list(columns)}")
-        lines = lines[1:]
-    rows = [line.split("\t") for line in lines]
-    if any(len(row) != len(columns) for row in rows):
-        raise ToolFailed(f"{Path(path).name}: expected {len(columns)} columns "
-                         f"({', '.join(columns)}) on every line")
-    cells = np.array(rows, dtype=str).reshape(-1, len(columns))
-    out: dict[str, np.ndarray] = {}
-    for name, column in zip(columns, cells.T, strict=True):
-        if name in text:
-            out[name] = column
-        elif name in integers:
-            out[name] = column.astype(np.int64)
-        else:
-            out[name] = np.where(np.isin(column, missing), "nan", column).astype(np.float64)
-    return out
+def read_output(path: str | os.PathLike[str], fmt: formats.Preset | str,
+                label: str) -> formats.ResultTable:
+    """A tool's association table, read by the one reader of its format
+    (:func:`lmmcompare.formats.read_table`: a preset of :data:`lmmcompare.formats.PRESETS`);
+    a table that does not read is a :class:`ToolFailed` of ``label`` naming the file and the
+    problem (the tool wrote something other than its documented layout)."""
+    try:
+        return formats.read_table(path, fmt)
+    except InputError as error:
+        raise ToolFailed(f"{label}: {error}") from None
 
 
 def reported_rows(
