@@ -7,8 +7,7 @@ from lmmcompare.plots import gamma_agreement
 
 
 def main(snakemake):
-    rows = [{**result.run.as_dict(), "gamma": float(result.null["gamma"])}
-            for result in ran(snakemake)]
+    rows = [{**result.run.as_dict(), "gamma": result.gamma} for result in ran(snakemake)]
     gamma_agreement(pd.DataFrame(rows, columns=["dataset", "tool", "mode", "gamma"]),
                     path=snakemake.output.png)
 

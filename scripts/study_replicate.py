@@ -32,7 +32,7 @@ def main(snakemake):
                                 truth.get("null_chromosomes", []))
         is_causal = assoc["snp"].isin(causal).to_numpy()
         estimated = result.mode != registry.NO_KINSHIP_MODE
-        gamma = float(result.null["gamma"]) if estimated else math.nan
+        gamma = result.gamma if estimated else math.nan
         for statistic in registry.statistics_of(result.tool):
             p = assoc[statistic].to_numpy(dtype=np.float64)
             rows.append({

@@ -21,6 +21,7 @@ from lmmcompare.compare import (
     truth_table,
     write_table,
 )
+from lmmcompare.registry import STATISTICS
 from lmmcompare.runs import Run, load
 
 
@@ -41,8 +42,9 @@ def _assoc(snps: list[str], **pvalues: list[float]) -> pd.DataFrame:
         "a2": ["G"] * n, "n": [100.0] * n, "af": [0.3] * n, "beta": [0.1] * n, "se": [0.05] * n,
         "delta": [0.5] * n, "delta_ml": [math.nan] * n, "errcode": ["."] * n,
     }
-    for statistic in ("p_wald", "p_lrt", "p_score"):
+    for statistic in STATISTICS:
         table[statistic] = pvalues.get(statistic, [math.nan] * n)
+    assert set(pvalues) <= set(STATISTICS)
     return pd.DataFrame(table)[list(ASSOC_COLUMNS)]
 
 
@@ -205,7 +207,7 @@ def test_load_round_trip_and_errors(tmp_path: Path) -> None:
         _write_result(tmp_path / run.prefix, text, null)
         return run
 
-    line = "1\tNA\t1000\tA\tG\t100\t0.3\t0.1\t0.05\t1e-3\tNA\t0.002\t0.5\tNA\t.\n"
+    line = "1\tNA\t1000\tA\tG\t100\t0.3\t0.1\t0.05\t1e-3\tNA\t0.002\tNA\t0.5\tNA\t.\n"
     ok = write("gemma", HEADER + line + line.replace("\tNA\t1000", "\ts2\t2000"),
                {**_null(1.5, -10.0), "tool": "gemma"})
     result = load(ok, tmp_path)
@@ -276,3 +278,4 @@ def test_pairs_follow_the_registry_kinds_and_cross_modes() -> None:
     assert cross.abs_diff_lambda_gc == pytest.approx(
         abs(lambda_gc(np.array(p_ours)) - lambda_gc(np.array(p_lr))))
     assert table.iloc[0].abs_diff_lambda_gc == 0.0
+

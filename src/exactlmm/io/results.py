@@ -32,7 +32,12 @@ from exactlmm.io.atomic import FileGroup, atomic_write, write_text_atomic
 from exactlmm.io.digest import sha256_file
 from exactlmm.io.text import read_text
 
-STATISTIC_COLUMNS = ("beta", "se", "p_wald", "p_lrt", "p_score", "delta", "delta_ml")
+PEER_STATISTIC_COLUMNS = ("p_bolt_mix",)
+"""p-value columns only a peer fills, NA in every other tool's table and always in ours:
+``p_bolt_mix``, BOLT-LMM's mixture-model (non-infinitesimal) test ``P_BOLT_LMM``, which the same
+BOLT-LMM run gives beside its infinitesimal one (``p_wald``)."""
+STATISTIC_COLUMNS = ("beta", "se", "p_wald", "p_lrt", "p_score", *PEER_STATISTIC_COLUMNS,
+                     "delta", "delta_ml")
 """The columns a tool's test fills (NA for a SNP with an errcode other than ``.``)."""
 SNP_COLUMNS = ("chrom", "snp", "pos", "a1", "a2")
 """The columns that name a SNP (from the ``.bim``)."""
@@ -66,7 +71,9 @@ NA = "NA"
 NULL_REQUIRED_KEYS = ("tool", "gamma", "loglik", "likelihood")
 LIKELIHOODS = ("REML", "ML", None)
 """What ``likelihood`` can be: ``None`` for a tool that fits no likelihood (``loglik`` is then
-``None`` too: BOLT-LMM's Monte-Carlo REML prints none, PLINK 2's regression has no kinship)."""
+``None`` too: BOLT-LMM's Monte-Carlo REML prints none, PLINK 2's regression has no kinship).
+Such a tool's ``gamma`` may be ``null`` too: a method without a variance-component model
+(REGENIE's ridge regressions) estimates no γ."""
 TABLE_SHA256 = "assoc_sha256"
 """The ``null.json`` key holding the SHA-256 of the ``.assoc.tsv`` written with it."""
 
@@ -393,5 +400,7 @@ def _check_null_record(record: dict[str, Any], path: Path) -> None:
             f"likelihood is {record['likelihood']!r}, expected 'REML', 'ML' or null", path=path
         )
     gamma = record["gamma"]
+    if gamma is None and record["likelihood"] is None:
+        return  # a method without a variance-component model (REGENIE's ridge regressions)
     if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or gamma < 0:
         raise InputError(f"gamma is {gamma!r}, expected a number >= 0", path=path)

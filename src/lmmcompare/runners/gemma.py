@@ -165,7 +165,7 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
 
     stats["beta"][rows] = table["beta"]
     stats["se"][rows] = table["se"]
-    for name in registry.STATISTICS:  # GEMMA's p-value columns are named as ours
+    for name in registry.statistics_of(TOOL):  # GEMMA's p-value columns are named as ours
         stats[name][rows] = table[name]
     stats["delta"][rows] = params.delta_from_gamma(
         params.gamma_from_gemma_lambda(table["l_remle"]), strict=False
