@@ -599,7 +599,78 @@ _ENTRIES = (
     ),
 )
 
-TOOLS: Mapping[str, Tool] = MappingProxyType({tool.name: tool for tool in _ENTRIES})
+_VENV_HINT = "bash .ci/venvs {0} (builds $LMM_COMPARE_VENVS/{0} from envs/venvs/{0}.txt)"
+_TWO_STEP_GAPS = {
+    "fixed": "a two-step leave-one-chromosome-out method: the tested chromosome is never in "
+             "its genome-wide prediction",
+    "refit": "it fits no variance ratio per SNP",
+    "none": "its first step is the whole-genome model; the no-kinship baseline is PLINK 2",
+}
+"""Why a two-step whole-genome-regression method (REGENIE, Quickdraws) has only loco mode."""
+
+_BIOBANK_ENTRIES = (
+    Tool(
+        name="jamma",
+        label="JAMMA",
+        modes=("refit", "loco"),
+        statistics=OUR_STATISTICS,
+        exact=True,
+        runner="lmmcompare.runners.jamma",
+        needs=Needs(programs=("bin/jamma",), venv="jamma", install=_VENV_HINT.format("jamma")),
+        to_standard=_jamma_to_standard,
+        summary="JAMMA 8.2.4 (PyPI, GEMMA's LMM re-implemented; own venv) -lmm 4: per-SNP "
+                "REML Wald, ML LRT, score; refit with our kinship (-k, as .npy); loco = -loco, "
+                "GEMMA's centered kinship of the other chromosomes' SNPs, per-SNP refit",
+        mode_gaps={
+            "fixed": "-lmm re-fits λ per SNP for its Wald and LRT tests (GEMMA's); it has no "
+                     "Wald test at the null λ",
+            "none": NO_KINSHIP_GAP,
+        },
+        approximate_modes={
+            "loco": "-loco builds GEMMA's centered kinship of the other chromosomes and refits "
+                    "γ per SNP; ours' loco uses the standardized one at the null γ",
+        },
+    ),
+    Tool(
+        name="quickdraws",
+        label="Quickdraws",
+        modes=("loco",),
+        statistics=("p_wald",),
+        exact=False,
+        runner="lmmcompare.runners.quickdraws",
+        needs=Needs(programs=("bin/python",), venv="quickdraws",
+                    install=_VENV_HINT.format("quickdraws")),
+        to_standard=_quickdraws_to_standard,
+        # Its trait is (y − ȳ)/sd(y), ddof 1 (quickdraws/preprocess_phenotypes.py 111–115);
+        # its BETA counts .bim column 6 (the format preset's A2).
+        effect_unit="standardized",
+        summary="Quickdraws 0.1.5 (PyPI; own venv, CPU torch): GENIE h2 (seeded), "
+                "spike-and-slab whole-genome regression by variational inference, LOCO "
+                "residuals, linear-regression chi2 calibrated per chromosome on the unrelated "
+                "samples (Quickdraws' own list from a KING-style table of our kinship)",
+        mode_gaps=_TWO_STEP_GAPS,
+    ),
+    Tool(
+        name="regenie_sgkit",
+        label="REGENIE (sgkit)",
+        modes=("loco",),
+        statistics=("p_wald",),
+        exact=False,
+        runner="lmmcompare.runners.regenie_sgkit",
+        needs=Needs(programs=("bin/python",), venv="regenie_sgkit",
+                    install=_VENV_HINT.format("regenie_sgkit")),
+        to_standard=_regenie_sgkit_to_standard,
+        # regenie_loco_regression fits P_X y / s (sgkit/stats/association.py 384–404).
+        effect_unit="residual",
+        summary="REGENIE's method in sgkit 0.10.0 (PyPI; own venv) on dask.distributed: "
+                "stacked ridge regression (step 1, leave-one-chromosome-out predictions), then "
+                "a t test of each SNP on the phenotype less its chromosome's prediction",
+        mode_gaps=_TWO_STEP_GAPS,
+    ),
+)
+
+TOOLS: Mapping[str, Tool] = MappingProxyType(
+    {tool.name: tool for tool in (*_ENTRIES, *_BIOBANK_ENTRIES)})
 """Every tool, by name, ours first."""
 
 
