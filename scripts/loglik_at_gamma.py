@@ -2,13 +2,15 @@
 
 Writes ``dataset tool mode gamma ours_loglik_at_gamma``, one row per run that was not skipped and
 estimated γ (a run without a kinship, mode ``none``, has γ = 0 by construction and no row; a
-config-defined tool or imported results report no γ and have none either).
+config-defined tool or imported results that report no γ, and a method without a
+variance-component model, sgkit's REGENIE, have none either).
 γ is on the kinship the run's mode uses: the shared kinship file (with an intercept in the model
 REML does not depend on double-centering K, so ``center_kinship`` changes nothing), or in
 ``loco`` mode the genome-wide standardized kinship of the listed SNPs, which is the K of our
 headline null fit and the GRM BOLT-LMM's h² is converted on.
 """
 
+import math
 import sys
 
 import pandas as pd
@@ -24,9 +26,8 @@ COLUMNS = ["dataset", "tool", "mode", "gamma", "ours_loglik_at_gamma"]
 
 
 def main(snakemake):
-    rows = [{**result.run.as_dict(), "gamma": float(result.null["gamma"])}
-            for result in ran(snakemake)
-            if result.mode != NO_KINSHIP_MODE and result.null["gamma"] is not None]
+    rows = [{**result.run.as_dict(), "gamma": result.gamma} for result in ran(snakemake)
+            if result.mode != NO_KINSHIP_MODE and math.isfinite(result.gamma)]
     for from_genotypes in (False, True):
         group = [row for row in rows if (row["mode"] in GENOTYPE_KINSHIP_MODES) == from_genotypes]
         if not group:

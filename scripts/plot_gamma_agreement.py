@@ -1,5 +1,8 @@
 """Null-model gamma of every run against ours, per dataset and mode (lmmcompare.plots); runs
-that report no gamma (config-defined tools, imported results) have no point."""
+that report no gamma (config-defined tools, imported results, a method without a
+variance-component model such as sgkit's REGENIE) have no point."""
+
+import math
 
 import pandas as pd
 from glue import ran, run_script
@@ -8,8 +11,8 @@ from lmmcompare.plots import gamma_agreement
 
 
 def main(snakemake):
-    rows = [{**result.run.as_dict(), "gamma": float(result.null["gamma"])}
-            for result in ran(snakemake) if result.null["gamma"] is not None]
+    rows = [{**result.run.as_dict(), "gamma": result.gamma} for result in ran(snakemake)
+            if math.isfinite(result.gamma)]
     gamma_agreement(pd.DataFrame(rows, columns=["dataset", "tool", "mode", "gamma"]),
                     path=snakemake.output.png)
 

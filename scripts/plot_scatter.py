@@ -16,15 +16,20 @@ from lmmcompare.plots import scatter_log10p
 
 
 def matched_pvalues(ours, peer, statistic):
-    """``statistic`` of ours and of the peer on their common SNPs (empty unless both ran)."""
+    """``statistic`` of the peer and ours' (or, for a statistic only the peer gives, the one its
+    registry entry compares it with: ours' p_wald for BOLT-LMM's p_bolt_mix) on their common
+    SNPs (empty unless both ran)."""
     if not (ours.ok and peer.ok):
         return np.array([]), np.array([])
-    merged = ours.assoc[["snp", statistic]].merge(
+    mine = registry.reference_statistic(peer.tool, statistic) or statistic
+    merged = ours.assoc[["snp", mine]].merge(
         peer.assoc[["snp", statistic]], on="snp", suffixes=("_ours", "_peer"),
         validate="one_to_one",
     )
-    return (merged[f"{statistic}_ours"].to_numpy(dtype=np.float64),
-            merged[f"{statistic}_peer"].to_numpy(dtype=np.float64))
+    ours_column = f"{mine}_ours" if mine == statistic else mine
+    peer_column = f"{statistic}_peer" if mine == statistic else statistic
+    return (merged[ours_column].to_numpy(dtype=np.float64),
+            merged[peer_column].to_numpy(dtype=np.float64))
 
 
 def main(snakemake):

@@ -21,6 +21,7 @@ from lmmcompare.compare import (
     truth_table,
     write_table,
 )
+from lmmcompare.registry import STATISTICS
 from lmmcompare.runs import Run, load
 
 
@@ -41,8 +42,9 @@ def _assoc(snps: list[str], **pvalues: list[float]) -> pd.DataFrame:
         "a2": ["G"] * n, "n": [100.0] * n, "af": [0.3] * n, "beta": [0.1] * n, "se": [0.05] * n,
         "delta": [0.5] * n, "delta_ml": [math.nan] * n, "errcode": ["."] * n,
     }
-    for statistic in ("p_wald", "p_lrt", "p_score"):
+    for statistic in STATISTICS:
         table[statistic] = pvalues.get(statistic, [math.nan] * n)
+    assert set(pvalues) <= set(STATISTICS)
     return pd.DataFrame(table)[list(ASSOC_COLUMNS)]
 
 
@@ -205,7 +207,7 @@ def test_load_round_trip_and_errors(tmp_path: Path) -> None:
         _write_result(tmp_path / run.prefix, text, null)
         return run
 
-    line = "1\tNA\t1000\tA\tG\t100\t0.3\t0.1\t0.05\t1e-3\tNA\t0.002\t0.5\tNA\t.\n"
+    line = "1\tNA\t1000\tA\tG\t100\t0.3\t0.1\t0.05\t1e-3\tNA\t0.002\tNA\t0.5\tNA\t.\n"
     ok = write("gemma", HEADER + line + line.replace("\tNA\t1000", "\ts2\t2000"),
                {**_null(1.5, -10.0), "tool": "gemma"})
     result = load(ok, tmp_path)
@@ -276,3 +278,33 @@ def test_pairs_follow_the_registry_kinds_and_cross_modes() -> None:
     assert cross.abs_diff_lambda_gc == pytest.approx(
         abs(lambda_gc(np.array(p_ours)) - lambda_gc(np.array(p_lr))))
     assert table.iloc[0].abs_diff_lambda_gc == 0.0
+
+
+def test_a_statistic_only_a_peer_gives_is_compared_with_its_reference_statistic() -> None:
+    """BOLT-LMM's p_bolt_mix has no column of ours: its row compares it with ours' p_wald (the
+    registry's reference_statistics); two tools without it get no such row; an exact tool's
+    mode listed in approximate_modes (JAMMA's loco: another kinship) is compared as approximate.
+    """
+    snps = [f"s{j}" for j in range(6)]
+    p_ours = [1e-8, 0.01, 0.2, 0.5, 0.7, 0.9]
+    p_mix = [1e-9, 0.02, 0.1, 0.6, 0.7, 0.8]
+    ours = ToolResult("exactlmm", "loco", _null(1.0, -5.0), _assoc(snps, p_wald=p_ours))
+    bolt = ToolResult("bolt", "loco", _null(1.0, -5.0),
+                      _assoc(snps, p_wald=p_ours, p_bolt_mix=p_mix))
+    jamma = ToolResult("jamma", "loco", _null(1.0, -5.0),
+                       _assoc(snps, p_wald=p_ours, p_lrt=p_ours, p_score=p_ours))
+    table = concordance([ours, bolt, jamma], dataset="toy", alpha=1e-5)
+    got = [(r.tool_a, r.tool_b, r.statistic, r.comparison) for _, r in table.iterrows()]
+    assert got == [("exactlmm", "bolt", "p_wald", "approximate"),
+                   ("exactlmm", "bolt", "p_bolt_mix", "approximate"),
+                   ("exactlmm", "jamma", "p_wald", "approximate"),
+                   ("bolt", "jamma", "p_wald", "approximate"),
+                   ("bolt", "jamma", "p_bolt_mix", "approximate")]
+    mix = table.iloc[1]
+    assert mix.max_abs_diff_log10p == pytest.approx(1.0)
+    assert mix.lambda_gc_b == pytest.approx(lambda_gc(np.array(p_mix)))
+    assert mix.lambda_gc_a == pytest.approx(lambda_gc(np.array(p_ours)))
+    assert math.isnan(mix.pearson_r_beta)  # β (the infinitesimal model's) is on the Wald row
+    # In refit mode JAMMA is an exact peer.
+    refit = [ToolResult(r.tool, "refit", r.null, r.assoc) for r in (ours, jamma)]
+    assert set(concordance(refit, dataset="toy", alpha=1e-5).comparison) == {"exact"}

@@ -85,7 +85,8 @@ def test_a_table_beside_another_runs_record_is_caught(tmp_path):
     columns = {name: np.array([value]) for name, value in (
         ("chrom", "1"), ("snp", "rs1"), ("pos", 5), ("a1", "A"), ("a2", "G"), ("n", 10),
         ("af", 0.3), ("beta", 0.1), ("se", 0.2), ("p_wald", 0.5), ("p_lrt", 0.5),
-        ("p_score", 0.5), ("delta", 1.0), ("delta_ml", np.nan), ("errcode", "."))}
+        ("p_score", 0.5), ("p_bolt_mix", np.nan), ("delta", 1.0), ("delta_ml", np.nan),
+        ("errcode", "."))}
     record = {"tool": "t", "gamma": 1.0, "loglik": -3.0, "likelihood": "REML"}
     write_result_pair(tmp_path / "r", columns, record)
     sealed = read_null_json(tmp_path / "r.null.json")

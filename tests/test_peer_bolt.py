@@ -33,7 +33,7 @@ from exactlmm.kinship import standardize
 from lmmcompare import registry
 from lmmcompare.cli import main as simulate_main
 from lmmcompare.compare import lambda_gc, minus_log10, pearson
-from lmmcompare.runners import RunRequest, SkipRun, ToolFailed, bolt
+from lmmcompare.runners import RunRequest, SkipRun, ToolFailed, bolt, bolt_console
 from lmmcompare.runners._common import load
 from lmmcompare.runners.program import CONSOLE, program_run
 from lmmcompare.runs import Run, execute
@@ -127,6 +127,33 @@ def test_parse_log_reads_the_variance_parameters():
         bolt.parse_log(LOG.replace("Nused = 366", "N = 366"))
 
 
+# BOLT-LMM's own words about its mixture model (bolt --lmm on HS1940, then on EUR_subset).
+MIXTURE_FIT = """\
+Estimated proportion of variance explained using inf model: 0.559
+Relative improvement in prediction MSE using non-inf model: 0.089
+Optimal mixture parameters according to CV: f2 = 0.5, p = 0.01
+Intercept of LD Score regression for cur stats: 0.843 (0.091)
+Calibration factor (ref/cur) to multiply by:      1.647 (0.063)
+"""
+MIXTURE_DECLINED = """\
+Relative improvement in prediction MSE using non-inf model: 0.000
+Exiting CV: non-inf model does not substantially improve prediction
+Bayesian non-infinitesimal model does not fit substantially better
+=> Not computing non-inf assoc stats (to override, use --lmmForceNonInf)
+"""
+
+
+def test_parse_mixture_reads_the_fit_or_bolts_reason_to_decline():
+    fit = bolt_console.parse_mixture(MIXTURE_FIT)
+    assert fit == {"mixture": "computed", "mixture_mse_gain": 0.089, "mixture_f2": 0.5,
+                   "mixture_p": 0.01, "mixture_calibration": 1.647}
+    declined = bolt_console.parse_mixture(MIXTURE_DECLINED)
+    assert declined["mixture"] == ("declined: Bayesian non-infinitesimal model does not fit "
+                                   "substantially better (relative prediction MSE gain 0.0, "
+                                   "below 0.01)")
+    assert bolt_console.parse_mixture("nothing")["mixture"].startswith("not computed")
+
+
 def test_refusals_are_skips_with_bolt_reason(tmp_path, monkeypatch):
     """BOLT declining a dataset (its SKIP_MESSAGES on stderr, non-zero exit) is a skipped run in
     BOLT's words, through the runner skeleton; another error is a failure."""
@@ -151,22 +178,24 @@ def test_refusals_are_skips_with_bolt_reason(tmp_path, monkeypatch):
 def test_allele_and_frequency_mismatches_are_tool_failures():
     columns = {"a1": np.array(["A", "C"]), "a2": np.array(["G", "T"])}
     stats = {"af": np.array([0.2, 0.7]), "n": np.array([100, 98])}
-    def table(**given):
-        """The fields of a stats table (formats.ResultTable) the check reads."""
-        fields = {"effect_allele": np.array(["A", "C"]), "other_allele": np.array(["G", "T"]),
-                  "af": np.array([0.2, 0.7]), "F_MISS": np.array([0.0, 0.02]), **given}
-        return SimpleNamespace(**fields, extra={"F_MISS": fields.pop("F_MISS")})
+
+    def table(**changes: np.ndarray) -> SimpleNamespace:
+        """The parts of the ``bolt`` preset's ResultTable that _check_coding reads."""
+        fields = {"ALLELE1": np.array(["A", "C"]), "ALLELE0": np.array(["G", "T"]),
+                  "A1FREQ": np.array([0.2, 0.7]), "F_MISS": np.array([0.0, 0.02]), **changes}
+        return SimpleNamespace(effect_allele=fields["ALLELE1"], other_allele=fields["ALLELE0"],
+                               af=fields["A1FREQ"], extra={"F_MISS": fields["F_MISS"]})
 
     rows = np.array([0, 1])
     bolt._check_coding(table(), columns, stats, rows, 100)
     with pytest.raises(ToolFailed, match="ALLELE1"):
-        bolt._check_coding(table(effect_allele=np.array(["G", "C"])), columns, stats, rows, 100)
+        bolt._check_coding(table(ALLELE1=np.array(["G", "C"])), columns, stats, rows, 100)
     with pytest.raises(ToolFailed, match="A1FREQ"):  # BOLT counting the other allele
-        bolt._check_coding(table(af=np.array([0.8, 0.3])), columns, stats, rows, 100)
+        bolt._check_coding(table(A1FREQ=np.array([0.8, 0.3])), columns, stats, rows, 100)
     with pytest.raises(ToolFailed, match="F_MISS"):
         bolt._check_coding(table(F_MISS=np.array([0.01, 0.02])), columns, stats, rows, 100)
-    with pytest.raises(ToolFailed, match="chi2"):
-        bolt._check_printed_p(np.array([0.5, 1e-8]), np.array([5.0e-1, 2.0e-8]))
+    with pytest.raises(ToolFailed, match="P_BOLT_LMM is not the chi2"):
+        bolt._check_printed_p(np.array([0.5, 1e-8]), np.array([5.0e-1, 2.0e-8]), "P_BOLT_LMM")
 
 
 def test_thread_environment_keeps_one_blas_thread():

@@ -75,7 +75,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .dosage import ImputedBlock, impute_center
-from .io.results import ERRCODE_DTYPE, ROW_COLUMNS, STATISTIC_COLUMNS, TESTED
+from .io.results import (
+    ERRCODE_DTYPE,
+    PEER_STATISTIC_COLUMNS,
+    ROW_COLUMNS,
+    STATISTIC_COLUMNS,
+    TESTED,
+)
 from .likelihood import LOG_2PI, RotatedPhenotype
 from .null import NullModel
 from .parallel import Workspace, chunks, run_parts
@@ -616,8 +622,11 @@ def fixed_tests(a: np.ndarray, b: np.ndarray, c: np.ndarray, n: int, dof: int
 
 def complete_rows(out: dict[str, np.ndarray], rotated: RotatedBlock) -> dict[str, np.ndarray]:
     """The block's statistics (``out``) made rows of :data:`exactlmm.io.results.ROW_COLUMNS`:
-    NA for the untestable SNPs, and each SNP's n, af and errcode."""
+    NA for the untestable SNPs (and for every SNP in the columns only a peer fills), and each
+    SNP's n, af and errcode."""
     untestable = rotated.untestable
+    for name in PEER_STATISTIC_COLUMNS:
+        out[name] = np.full(untestable.shape, np.nan)
     for name in STATISTIC_COLUMNS:
         out[name] = np.where(untestable, np.nan, out[name])
     block = rotated.block

@@ -176,6 +176,26 @@ def _check_alpha(alpha: float) -> None:
         raise InputError(f"alpha must lie strictly between 0 and 1 (got {alpha})")
 
 
+def compared_columns(a: Result, b: Result, statistic: str) -> tuple[str, str] | None:
+    """The columns of ``a`` and ``b`` a row of ``statistic`` compares, or ``None``.
+
+    Both give it: that column of each.  Only one gives it (a statistic only a peer has,
+    BOLT-LMM's ``p_bolt_mix``): the other's column is the one the giver's registry entry names
+    (``registry.reference_statistic``: ours' ``p_wald``).  Each column must hold a value."""
+    columns = []
+    for this, other in ((a, b), (b, a)):
+        if _has_values(this, statistic):
+            columns.append(statistic)
+        else:
+            columns.append(registry.reference_statistic(other.tool, statistic))
+    if statistic not in columns or None in columns:
+        return None
+    col_a, col_b = columns
+    if not (_has_values(a, col_a) and _has_values(b, col_b)):
+        return None
+    return col_a, col_b
+
+
 def comparison_pairs(results: list[Result], tools: panel.Panel = panel.REGISTRY
                      ) -> list[tuple[Result, Result, str, str]]:
     """The pairs a concordance table compares, as ``(a, b, mode label, comparison)``; the tools
@@ -183,8 +203,8 @@ def comparison_pairs(results: list[Result], tools: panel.Panel = panel.REGISTRY
     as exact).
 
     * Every unordered pair of results of the same mode, in the order of ``results``; the
-      comparison is ``"exact"`` when the panel marks both tools exact, else
-      ``"approximate"``.
+      comparison is ``"exact"`` when the panel marks both tools exact in that mode
+      (``Panel.is_exact``: ``Tool.exact_in``), else ``"approximate"``.
     * Every cross-mode pair the panel declares (``Tool.reference_modes``): ours
       (:data:`registry.REFERENCE`) in the reference mode as ``a``, the tool as ``b``, labelled
       ``registry.cross_mode(mode_a, mode_b)`` (e.g. ``"fixed/none"``), comparison
@@ -193,7 +213,8 @@ def comparison_pairs(results: list[Result], tools: panel.Panel = panel.REGISTRY
     pairs = []
     for a, b in combinations(results, 2):
         if a.mode == b.mode:
-            kind = "exact" if tools.is_exact(a.tool) and tools.is_exact(b.tool) else "approximate"
+            exact = tools.is_exact(a.tool, a.mode) and tools.is_exact(b.tool, b.mode)
+            kind = "exact" if exact else "approximate"
             pairs.append((a, b, a.mode, kind))
     for b in results:
         mode = tools.reference_mode(b.tool, b.mode)
@@ -215,8 +236,11 @@ def concordance(
 
     The pairs are those of :func:`comparison_pairs` over the panel ``tools`` (same mode, plus
     the panel's cross-mode pairs); a statistic is compared when both results give it for at
-    least one SNP.  ``alpha`` is the significance threshold as given (e.g. 0.05 / n_snps).
-    Columns are :data:`CONCORDANCE_COLUMNS`; λGC is computed over the SNPs the two results share.
+    least one SNP, or one gives it and the other the statistic it is compared with
+    (:func:`compared_columns`: the row of BOLT-LMM's ``p_bolt_mix`` against ours compares it
+    with ours' ``p_wald``).  ``alpha`` is the significance threshold as given (e.g.
+    0.05 / n_snps).  Columns are :data:`CONCORDANCE_COLUMNS`; λGC is computed over the SNPs the
+    two results share.
     ``loglik`` values are each tool's own (see ``likelihood_a/_b``: REML or ML, possibly with
     different constants); when ``ours_loglik_at`` maps a run's ``(tool, mode)`` to our REML
     log-likelihood evaluated at that run's γ, the columns ``ours_loglik_at_gamma_a/_b`` and
@@ -238,8 +262,10 @@ def concordance(
         gamma_a, gamma_b = _number(a.null, "gamma"), _number(b.null, "gamma")
         loglik_a, loglik_b = _number(a.null, "loglik"), _number(b.null, "loglik")
         for statistic in STATISTICS:
-            if not (_has_values(a, statistic) and _has_values(b, statistic)):
+            compared = compared_columns(a, b, statistic)
+            if compared is None:
                 continue
+            col_a, col_b = compared
             row: dict[str, Any] = {
                 "dataset": dataset,
                 "mode": mode,
@@ -259,13 +285,13 @@ def concordance(
             }
             row.update(
                 _pair_metrics(
-                    common[f"{statistic}_a"].to_numpy(dtype=np.float64),
-                    common[f"{statistic}_b"].to_numpy(dtype=np.float64),
+                    common[f"{col_a}_a"].to_numpy(dtype=np.float64),
+                    common[f"{col_b}_b"].to_numpy(dtype=np.float64),
                     alpha,
                 )
             )
-            finite_a = np.isfinite(merged[f"{statistic}_a"].to_numpy(dtype=np.float64))
-            finite_b = np.isfinite(merged[f"{statistic}_b"].to_numpy(dtype=np.float64))
+            finite_a = np.isfinite(merged[f"{col_a}_a"].to_numpy(dtype=np.float64))
+            finite_b = np.isfinite(merged[f"{col_b}_b"].to_numpy(dtype=np.float64))
             row["n_one_sided"] = int((finite_a ^ finite_b).sum())
             wald = statistic == "p_wald"
             row["max_abs_diff_beta_over_se"] = _beta_difference(common) if wald else math.nan

@@ -246,9 +246,9 @@ PLINK2_ERRCODES = MappingProxyType({
 """PLINK 2 ``ERRCODE`` values with an errcode of ours; every other code is ``TOOL_FAILED``."""
 
 _NAN_SPELLINGS = ("NA", "nan", "-nan")
-_BOLT_BAD_SNP = "-1e+09"
-"""How BOLT-LMM prints its χ² of a SNP it could not test (``Bolt::BAD_SNP_STAT`` = −1e9,
-written with the stream's default 6 significant digits; its P is then 1.0E+00): missing."""
+BOLT_BAD_SNP = "-1e+09"
+"""How BOLT-LMM prints the χ² of a SNP it could not test (``Bolt::BAD_SNP_STAT`` = −1e9 with
+the stream's 6 digits; ``Bolt::getSnpStats``): a missing number."""
 
 _PRESET_LIST = (
     Preset(
@@ -341,12 +341,16 @@ _PRESET_LIST = (
         effect_allele=("ALLELE1",), other_allele=("ALLELE0",),
         beta=("BETA",), se=("SE",),
         pvalues=(PValue(("CHISQ_BOLT_LMM_INF",), "p_wald", "chisq1"),
-                 PValue(("P_BOLT_LMM_INF",), "p_wald")),
-        af=("A1FREQ",), extra=("F_MISS", "CHISQ_BOLT_LMM_INF", "P_BOLT_LMM_INF"),
-        missing=(*_NAN_SPELLINGS, _BOLT_BAD_SNP), delimiter="tab",
+                 PValue(("P_BOLT_LMM_INF",), "p_wald"),
+                 PValue(("CHISQ_BOLT_LMM",), "p_bolt_mix", "chisq1"),
+                 PValue(("P_BOLT_LMM",), "p_bolt_mix")),
+        af=("A1FREQ",),
+        extra=("F_MISS", "CHISQ_BOLT_LMM_INF", "P_BOLT_LMM_INF", "CHISQ_BOLT_LMM", "P_BOLT_LMM"),
+        missing=(*_NAN_SPELLINGS, BOLT_BAD_SNP), delimiter="tab",
         notes="BETA/SE are the infinitesimal model's; P is printed %.1E, so p is taken from "
               "CHISQ_BOLT_LMM_INF (6 digits, with --verboseStats) when the file has it; a "
-              "SNP BOLT could not test has χ² -1e+09 (read as missing)",
+              "--lmm run that computed the mixture model adds CHISQ_BOLT_LMM/P_BOLT_LMM "
+              "(p_bolt_mix); a SNP BOLT could not test has χ² -1e+09 (read as missing)",
     ),
     Preset(
         name="bolt_mixture",
@@ -362,7 +366,7 @@ _PRESET_LIST = (
         pvalues=(PValue(("CHISQ_BOLT_LMM",), "p_wald", "chisq1"),
                  PValue(("P_BOLT_LMM",), "p_wald")),
         af=("A1FREQ",), extra=("F_MISS", "CHISQ_BOLT_LMM", "P_BOLT_LMM"),
-        missing=(*_NAN_SPELLINGS, _BOLT_BAD_SNP), delimiter="tab",
+        missing=(*_NAN_SPELLINGS, BOLT_BAD_SNP), delimiter="tab",
         notes="needs --lmm (and LD scores); the infinitesimal p is the 'bolt' preset",
     ),
     Preset(
@@ -371,17 +375,41 @@ _PRESET_LIST = (
         files=("PREFIX.<pheno>.sumstats.gz",),
         test="χ²(1) of the LOCO-residualised phenotype on the genotype, "
              "(N − C)(xᵀỹ)²/(yᵀỹ·xᵀPx) (a score statistic with the null variance), then "
-             "calibrated per chromosome",
+             "calibrated per chromosome; filed under p_wald, as the registry's quickdraws "
+             "entry (the one test of an approximate LOCO method) does",
         source="PalamaraLab/quickdraws ca67a0f: quickdraws/custom_linear_regression.py "
                "MyLinRegr (l. 135–163), write_sumstats_file (l. 54–77), the genotype X = 2 − "
                "count_A1 (l. 336–342: BETA and ALT_FREQS count A2 = .bim column 6); "
-               "quickdraws/scripts/quickdraws_step2.py l. 98–109 (tab, NA, gzip)",
+               "quickdraws/scripts/quickdraws_step2.py l. 98–109 (tab, NA, gzip), l. 93–95 "
+               "and 182–184 (CHISQ '%.8f', P '%.2E')",
         snp=("SNP",), chrom=("CHR",), pos=("POS",),
         effect_allele=("A2",), other_allele=("A1",),
         beta=("BETA",), se=("SE",),
-        pvalues=(PValue(("P",), "p_score"),),
+        pvalues=(PValue(("CHISQ",), "p_wald", "chisq1"), PValue(("P",), "p_wald")),
         n=("OBS_CT",), af=("ALT_FREQS",),
         missing=("NA",), delimiter="tab",
+        notes="P is printed %.2E (3 digits): p is the χ²(1) tail of CHISQ (%.8f) when present",
+    ),
+    Preset(
+        name="regenie_sgkit",
+        tool="sgkit regenie_loco_regression (as lmmcompare.runners.regenie_sgkit_job writes it)",
+        files=("result.tsv",),
+        test="t test of the SNP in the least-squares regression of y* − (its chromosome's "
+             "LOCO prediction) on the a1 dosage, covariates projected out, n − c − 1 df "
+             "(Wald); y* = P_X y/s",
+        source="sgkit 0.10.0: sgkit/stats/association.py regenie_loco_regression (l. 250–427; "
+               "variant_linreg_beta, _t_value, _p_value per variant and trait), "
+               "linear_regression (l. 40–110: t = β/√(RSS/dof/Σx²), p = 2 t.sf(|t|, dof)); "
+               "the table is sgkit's Dataset variables written by our job script, one row per "
+               "variant, allele_counted = the a1 dosage it was given",
+        snp=("variant_id",), chrom=("variant_contig_name",), pos=("variant_position",),
+        effect_allele=("allele_counted",), other_allele=("allele_other",),
+        beta=("variant_linreg_beta",),
+        pvalues=(PValue(("variant_linreg_p_value",), "p_wald"),),
+        extra=("variant_linreg_t_value",),
+        missing=_NAN_SPELLINGS, delimiter="tab",
+        notes="β per a1 copy in units of y* (the runner multiplies it by s); no se column: "
+              "se = |β/t|",
     ),
     Preset(
         name="plink2",
@@ -416,7 +444,9 @@ _PRESET_LIST = (
         source="genetics-statistics/GEMMA v0.98.5: src/lmm.cpp LMM::WriteFiles (l. 99–214; "
                "header l. 191–197, allele1 = a_minor = .bim column 5); doc/manual.tex "
                "l. 365–369 ('The "
-               "minor allele in column 5 is therefore the effect allele')",
+               "minor allele in column 5 is therefore the effect allele'); JAMMA 8.2.4 "
+               "writes the same -lmm 4 table (jamma/cli.py 80–268; allele1 = .bim column 5, "
+               "checked on HS1940 and EUR_subset)",
         snp=("rs",), chrom=("chr",), pos=("ps",),
         effect_allele=("allele1",), other_allele=("allele0",),
         beta=("beta",), se=("se",),

@@ -94,11 +94,12 @@ class Panel(Mapping[str, Tool]):
         entry = self._tools.get(tool)
         return None if entry is None else entry.reference_modes.get(mode)
 
-    def is_exact(self, tool: str) -> bool:
-        """Whether ``tool`` is judged as an exact LMM (a tool the panel does not know, e.g. in
-        a test, counts as exact)."""
+    def is_exact(self, tool: str, mode: str) -> bool:
+        """Whether ``tool``'s runs in ``mode`` are judged as an exact LMM's (``Tool.exact_in``:
+        JAMMA's ``loco`` is not ours' model; a tool the panel does not know, e.g. in a test,
+        counts as exact)."""
         entry = self._tools.get(tool)
-        return entry is None or entry.exact
+        return entry is None or entry.exact_in(mode)
 
     def kinds(self) -> str:
         """``"exact: A, B; approximate: C, D (config), E (imported)"``: the tools' labels by

@@ -72,12 +72,14 @@ __all__ = [
     "gamma_from_h2",
     "gamma_from_pve",
     "h2_from_gamma",
+    "no_variance_ratio",
     "nonnegative_or_none",
     "pve_from_gamma",
     "pylmm_reml_offset",
     "reml_from_fastlmm_nll",
     "reml_from_pylmm",
     "standard_form",
+    "trait_unit",
 ]
 
 
@@ -261,6 +263,39 @@ def se_from_t_test(beta: Any, p: Any, df: int) -> np.ndarray:
     x = betaincinv(0.5 * df, 0.5, np.where(ok, p, 0.5))
     t = np.sqrt(df * (1.0 - x) / x)
     return np.where(ok, np.abs(beta) / np.where(ok, t, 1.0), np.nan)
+
+
+TRAIT_UNITS = ("phenotype", "standardized", "residual")
+"""The scales a tool's β may be on (:func:`trait_unit`; a registry entry's ``effect_unit``)."""
+
+
+def trait_unit(kind: str, y: np.ndarray, covariates: np.ndarray) -> float:
+    """Phenotype units per unit of the trait a tool's β and se are on: β per a1 copy on y is
+    the tool's β times this.
+
+    * ``"phenotype"``: 1 (the phenotype as given);
+    * ``"standardized"``: sd(y) with ddof 1 — the tool fits (y − ȳ)/sd(y) (Quickdraws,
+      pandas' ``std``);
+    * ``"residual"``: s = √(rᵀr/(n − c)), r = (I − QQᵀ)y, Q an orthonormal basis of the n × c
+      covariates X (intercept included) — the tool fits r/s (sgkit's
+      ``regenie_loco_regression``).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    if kind == "phenotype":
+        return 1.0
+    if kind == "standardized":
+        return float(np.std(y, ddof=1))
+    if kind == "residual":
+        q, _ = np.linalg.qr(np.asarray(covariates, dtype=np.float64))
+        r = y - q @ (q.T @ y)
+        return float(np.sqrt(r @ r / (y.size - q.shape[1])))
+    raise ValueError(f"trait unit {kind!r} is not one of {', '.join(TRAIT_UNITS)}")
+
+
+def no_variance_ratio() -> dict[str, Any]:
+    """The standard null-model record of a method without a variance-component model
+    (REGENIE's ridge regressions): γ, δ, h², pve and the variance components are ``None``."""
+    return dict.fromkeys(("gamma", "delta", "boundary", "h2", "pve", "sigma_g2", "sigma_e2"))
 
 
 def standard_form(

@@ -28,8 +28,11 @@ not agreement).
 
 Statistics (:data:`STATISTICS`)
 -------------------------------
-``p_wald``, ``p_lrt``, ``p_score``: the p-value columns of ``PREFIX.assoc.tsv``; ``Tool.statistics``
-lists those a tool fills (the others are NA in its table).
+``p_wald``, ``p_lrt``, ``p_score``, ``p_bolt_mix``: the p-value columns of ``PREFIX.assoc.tsv``;
+``Tool.statistics`` lists those a tool fills (the others are NA in its table).  A statistic only
+a peer gives (``exactlmm.io.results.PEER_STATISTIC_COLUMNS``: BOLT-LMM's mixture-model test
+``p_bolt_mix``) is compared with the statistic its ``reference_statistics`` names (ours'
+``p_wald``) in a tool that lacks it.
 
 Conversions
 -----------
@@ -45,14 +48,16 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 import shutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Any
 
 from exactlmm.errors import InputError
-from exactlmm.io.results import STATISTIC_COLUMNS
+from exactlmm.io.results import PEER_STATISTIC_COLUMNS, STATISTIC_COLUMNS
 from lmmcompare import params
 
 MODES = ("fixed", "refit", "loco", "none")
@@ -66,8 +71,13 @@ GENOTYPE_KINSHIP_MODES = ("loco",)
 SNPs), not the shared kinship file: their γ is on that kinship."""
 
 STATISTICS = tuple(name for name in STATISTIC_COLUMNS if name.startswith("p_"))
-"""p-value columns of an association table (``p_wald``, ``p_lrt``, ``p_score``): those of the
-statistic columns (``exactlmm.io.results.STATISTIC_COLUMNS``, their one definition)."""
+"""p-value columns of an association table (``p_wald``, ``p_lrt``, ``p_score``, ``p_bolt_mix``):
+those of the statistic columns (``exactlmm.io.results.STATISTIC_COLUMNS``, their one
+definition)."""
+
+OUR_STATISTICS = tuple(name for name in STATISTICS if name not in PEER_STATISTIC_COLUMNS)
+"""The tests ours gives (``p_wald``, ``p_lrt``, ``p_score``): every statistic but those only a
+peer fills."""
 
 REFERENCE = "exactlmm"
 """The tool every other one is plotted against (ours)."""
@@ -78,19 +88,49 @@ NO_KINSHIP_GAP = "it is a mixed model; the no-kinship baseline is PLINK 2"
 """Why an LMM has no ``none`` mode."""
 
 
+VENVS_VARIABLE = "LMM_COMPARE_VENVS"
+"""The environment variable naming the directory of the peers' virtual environments."""
+DEFAULT_VENVS = "/opt/lmm-compare/venvs"
+"""Where ``.ci/venvs`` builds them when the variable is not set."""
+
+
+def venv_directory(name: str) -> Path:
+    """The virtual environment ``name`` of a peer whose dependencies cannot share ours
+    (docs/DESIGN.md, "Peer virtual environments"): ``$LMM_COMPARE_VENVS/<name>``, default
+    ``/opt/lmm-compare/venvs/<name>``, read when called (not when the registry is imported)."""
+    return Path(os.environ.get(VENVS_VARIABLE) or DEFAULT_VENVS) / name
+
+
 @dataclass(frozen=True)
 class Needs:
     """What a tool needs to run here: programs (names on PATH, or paths) and Python modules that
-    must import, and the one-line hint that installs them."""
+    must import, and the one-line hint that installs them.  With ``venv``, the programs are
+    paths inside that virtual environment (:func:`venv_directory`, e.g. ``bin/python``) and
+    ``modules`` must be empty (they import in the venv's Python, not in ours)."""
 
     programs: tuple[str, ...] = ()
     modules: tuple[str, ...] = ()
     install: str = ""
+    venv: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.venv is not None and (self.modules or not self.programs):
+            raise ValueError("a venv tool names its programs in the venv and no modules")
+
+    def program(self, index: int = 0) -> str | None:
+        """The path of program ``index`` (found on PATH, or in the venv), or ``None``."""
+        name = self.programs[index]
+        if self.venv is None:
+            return shutil.which(name)
+        path = venv_directory(self.venv) / name
+        return str(path) if path.is_file() and os.access(path, os.X_OK) else None
 
     def missing(self) -> str | None:
         """The first thing missing, in a few words, or ``None`` when all are here."""
-        for program in self.programs:
-            if shutil.which(program) is None:
+        for index, program in enumerate(self.programs):
+            if self.program(index) is None:
+                if self.venv is not None:
+                    return f"no {venv_directory(self.venv) / program}"
                 return f"'{program}' not found on PATH"
         for module in self.modules:
             try:
@@ -148,6 +188,16 @@ class Tool:
         not installed; the tests run the installed tools).
     cost:
         What a run costs at most (memory, time) for the scheduler.
+    reference_statistics:
+        For a statistic only this tool gives (``p_bolt_mix``), the statistic of a tool without
+        it that it is compared with (ours' ``p_wald``).
+    approximate_modes:
+        Modes in which an exact tool's model is not ours' (its runs are then compared as
+        approximate), and why.
+    effect_unit:
+        The trait its β and se are on (:data:`params.TRAIT_UNITS`; the runner multiplies them
+        by :func:`params.trait_unit`): the phenotype as given, or the standardized or
+        covariate-residualized trait a two-step method fits.
     """
 
     name: str
@@ -162,17 +212,28 @@ class Tool:
     reference_modes: Mapping[str, str] = field(default_factory=dict)
     needs: Needs = Needs()
     cost: Cost = Cost()
+    reference_statistics: Mapping[str, str] = field(default_factory=dict)
+    approximate_modes: Mapping[str, str] = field(default_factory=dict)
+    effect_unit: str = "phenotype"
 
     def __post_init__(self) -> None:
         unknown = (
             (set(self.modes) - set(MODES))
             | (set(self.statistics) - set(STATISTICS))
             | (set(self.reference_modes.values()) - set(MODES))
+            | (set(self.reference_statistics.values()) - set(STATISTICS))
         )
         if unknown:
             raise ValueError(f"tool {self.name}: unknown modes or statistics {sorted(unknown)}")
         if not set(self.reference_modes) <= set(self.modes):
             raise ValueError(f"tool {self.name}: reference_modes must be modes it has")
+        if not set(self.reference_statistics) <= set(self.statistics):
+            raise ValueError(f"tool {self.name}: reference_statistics must be statistics it has")
+        if not set(self.approximate_modes) <= set(self.modes):
+            raise ValueError(f"tool {self.name}: approximate_modes must be modes it has")
+        if self.effect_unit not in params.TRAIT_UNITS:
+            raise ValueError(f"tool {self.name}: effect_unit must be one of "
+                             f"{', '.join(params.TRAIT_UNITS)}")
         gaps = set(MODES) - set(self.modes)
         if set(self.mode_gaps) != gaps:
             raise ValueError(f"tool {self.name}: mode_gaps must explain exactly {sorted(gaps)}")
@@ -190,6 +251,11 @@ class Tool:
     def kind(self) -> str:
         """``"exact"`` or ``"approximate"`` (how its agreement with ours is judged)."""
         return "exact" if self.exact else "approximate"
+
+    def exact_in(self, mode: str) -> bool:
+        """Whether its runs in ``mode`` are judged as an exact LMM's (``exact``, unless the
+        mode is one of its ``approximate_modes``)."""
+        return self.exact and mode not in self.approximate_modes
 
     def unavailable(self) -> str | None:
         """Why the tool cannot run here (one line, with the install hint), or ``None``."""
@@ -349,6 +415,41 @@ def _plink2_to_standard(native: Mapping[str, Any], t: float) -> dict[str, Any]:
     return params.standard_form(0.0, t)
 
 
+def _jamma_to_standard(native: Mapping[str, Any], t: float) -> dict[str, Any]:
+    """JAMMA 8.2.4 (``jamma/lmm/prepare_common.py`` 500–555): GEMMA's model, σe²(λK_c + I) on
+    the kinship re-centred over the analysed samples (K_c = PKP), but it prints only
+    pve = λt_c/(1 + λt_c) of the null REML λ (t_c = tr(K_c)/n; 6 digits, its golden-section
+    search to ~1e-5 relative in λ) — no λ, no REML log-likelihood.  So γ = pve/((1 − pve)t_c)
+    (:func:`params.gamma_from_pve`), and with an intercept the REML λ on K_c is γ on K
+    (:mod:`params`).  Native names: ``pve``, and ``K_centered_mean_diag`` t_c (refit mode).
+
+    In loco mode (``-loco``: GEMMA's centered kinship of the SNPs off each chromosome) it
+    prints the pve of the first chromosome's K₋c only, and no t_c: that pve, the h² on K₋c
+    scaled to mean diagonal 1, is taken as the h² of our standardized kinship (t = 1),
+    γ = pve/(1 − pve) — an approximation (centred and standardized SNPs weigh alleles of
+    different frequency differently; the first chromosome's K₋c is not the genome's)."""
+    pve = params.finite_number(native["pve"], "JAMMA pve")
+    t_c = params.finite_number(native.get("K_centered_mean_diag", t), "JAMMA t_c")
+    return params.standard_form(float(params.gamma_from_pve(pve, t_c)), t)
+
+
+def _quickdraws_to_standard(native: Mapping[str, Any], t: float) -> dict[str, Any]:
+    """Quickdraws 0.1.5 step 1 (``quickdraws/runRHE.py`` 275–301): h² by GENIE's randomized
+    Haseman–Elston regression, Σσ²_g/(Σσ²_g + σ²_e) over its MAF × LD-score bins of the
+    *standardized* model SNPs, clipped to [0.01, 0.99] — a moment estimate, not REML.  On our
+    standardized kinship of the same SNPs (t = 1): γ = h²/(1 − h²)
+    (:func:`params.gamma_from_h2`).  Native names: ``h2``."""
+    h2 = params.finite_number(native["h2"], "Quickdraws h2")
+    return params.standard_form(float(params.gamma_from_h2(h2)), t)
+
+
+def _regenie_sgkit_to_standard(native: Mapping[str, Any], t: float) -> dict[str, Any]:
+    """sgkit's REGENIE (``sgkit/stats/regenie.py``): stacked ridge regressions, no
+    variance-component model — it estimates no γ and no h² (its ridge penalties M/h² run over a
+    fixed grid of h², ``regenie.py`` 161–172): every standard field is ``None``."""
+    return params.no_variance_ratio()
+
+
 # ------------------------------------------------------------------------- the registry
 
 _ENTRIES = (
@@ -356,7 +457,7 @@ _ENTRIES = (
         name="exactlmm",
         label="exactlmm",
         modes=("fixed", "refit", "loco"),
-        statistics=STATISTICS,
+        statistics=OUR_STATISTICS,
         exact=True,
         runner="lmmcompare.runners.exactlmm",
         to_standard=_exactlmm_to_standard,
@@ -407,7 +508,7 @@ _ENTRIES = (
         name="gemma",
         label="GEMMA",
         modes=("refit",),
-        statistics=STATISTICS,
+        statistics=OUR_STATISTICS,
         exact=True,
         runner="lmmcompare.runners.gemma",
         needs=Needs(programs=("gemma",), install="apt-get install gemma"),
@@ -443,15 +544,17 @@ _ENTRIES = (
         name="bolt",
         label="BOLT-LMM",
         modes=("loco",),
-        statistics=("p_wald",),
+        statistics=("p_wald", "p_bolt_mix"),
         exact=False,
         runner="lmmcompare.runners.bolt",
         needs=Needs(programs=("bolt",), install="apt-get install bolt-lmm"),
         to_standard=_bolt_to_standard,
-        summary="BOLT-LMM 2.4.0 (Debian bolt-lmm) --lmmInfOnly: leave-one-chromosome-out "
-                "infinitesimal model on its own GRM of the tested SNPs, one Monte-Carlo REML "
-                "delta for all chromosomes (--seed 0), calibrated retrospective score chi2 "
-                "(BOLT_LMM_INF)",
+        summary="BOLT-LMM 2.4.0 (Debian bolt-lmm) --lmm --LDscoresUseChip: "
+                "leave-one-chromosome-out infinitesimal model on its own GRM of the tested "
+                "SNPs, one Monte-Carlo REML delta for all chromosomes (--seed 0), calibrated "
+                "retrospective score chi2 (BOLT_LMM_INF, p_wald), and its Bayesian mixture-model "
+                "chi2 (BOLT_LMM, p_bolt_mix) when BOLT finds the mixture model fits better",
+        reference_statistics={"p_bolt_mix": "p_wald"},
         mode_gaps={
             "fixed": "--lmmInfOnly always leaves the tested SNP's chromosome out of the GRM; "
                      "it takes no kinship file",
@@ -501,7 +604,78 @@ _ENTRIES = (
     ),
 )
 
-TOOLS: Mapping[str, Tool] = MappingProxyType({tool.name: tool for tool in _ENTRIES})
+_VENV_HINT = "bash .ci/venvs {0} (builds $LMM_COMPARE_VENVS/{0} from envs/venvs/{0}.txt)"
+_TWO_STEP_GAPS = {
+    "fixed": "a two-step leave-one-chromosome-out method: the tested chromosome is never in "
+             "its genome-wide prediction",
+    "refit": "it fits no variance ratio per SNP",
+    "none": "its first step is the whole-genome model; the no-kinship baseline is PLINK 2",
+}
+"""Why a two-step whole-genome-regression method (REGENIE, Quickdraws) has only loco mode."""
+
+_BIOBANK_ENTRIES = (
+    Tool(
+        name="jamma",
+        label="JAMMA",
+        modes=("refit", "loco"),
+        statistics=OUR_STATISTICS,
+        exact=True,
+        runner="lmmcompare.runners.jamma",
+        needs=Needs(programs=("bin/jamma",), venv="jamma", install=_VENV_HINT.format("jamma")),
+        to_standard=_jamma_to_standard,
+        summary="JAMMA 8.2.4 (PyPI, GEMMA's LMM re-implemented; own venv) -lmm 4: per-SNP "
+                "REML Wald, ML LRT, score; refit with our kinship (-k, as .npy); loco = -loco, "
+                "GEMMA's centered kinship of the other chromosomes' SNPs, per-SNP refit",
+        mode_gaps={
+            "fixed": "-lmm re-fits λ per SNP for its Wald and LRT tests (GEMMA's); it has no "
+                     "Wald test at the null λ",
+            "none": NO_KINSHIP_GAP,
+        },
+        approximate_modes={
+            "loco": "-loco builds GEMMA's centered kinship of the other chromosomes and refits "
+                    "γ per SNP; ours' loco uses the standardized one at the null γ",
+        },
+    ),
+    Tool(
+        name="quickdraws",
+        label="Quickdraws",
+        modes=("loco",),
+        statistics=("p_wald",),
+        exact=False,
+        runner="lmmcompare.runners.quickdraws",
+        needs=Needs(programs=("bin/python",), venv="quickdraws",
+                    install=_VENV_HINT.format("quickdraws")),
+        to_standard=_quickdraws_to_standard,
+        # Its trait is (y − ȳ)/sd(y), ddof 1 (quickdraws/preprocess_phenotypes.py 111–115);
+        # its BETA counts .bim column 6 (the format preset's A2).
+        effect_unit="standardized",
+        summary="Quickdraws 0.1.5 (PyPI; own venv, CPU torch): GENIE h2 (seeded), "
+                "spike-and-slab whole-genome regression by variational inference, LOCO "
+                "residuals, linear-regression chi2 calibrated per chromosome on the unrelated "
+                "samples (Quickdraws' own list from a KING-style table of our kinship)",
+        mode_gaps=_TWO_STEP_GAPS,
+    ),
+    Tool(
+        name="regenie_sgkit",
+        label="REGENIE (sgkit)",
+        modes=("loco",),
+        statistics=("p_wald",),
+        exact=False,
+        runner="lmmcompare.runners.regenie_sgkit",
+        needs=Needs(programs=("bin/python",), venv="regenie_sgkit",
+                    install=_VENV_HINT.format("regenie_sgkit")),
+        to_standard=_regenie_sgkit_to_standard,
+        # regenie_loco_regression fits P_X y / s (sgkit/stats/association.py 384–404).
+        effect_unit="residual",
+        summary="REGENIE's method in sgkit 0.10.0 (PyPI; own venv) on dask.distributed: "
+                "stacked ridge regression (step 1, leave-one-chromosome-out predictions), then "
+                "a t test of each SNP on the phenotype less its chromosome's prediction",
+        mode_gaps=_TWO_STEP_GAPS,
+    ),
+)
+
+TOOLS: Mapping[str, Tool] = MappingProxyType(
+    {tool.name: tool for tool in (*_ENTRIES, *_BIOBANK_ENTRIES)})
 """Every tool, by name, ours first."""
 
 
@@ -541,3 +715,11 @@ def pair_modes(tools: Iterable[Tool] | None = None) -> tuple[str, ...]:
 def statistics_of(name: str) -> tuple[str, ...]:
     """The p-value columns tool ``name`` fills."""
     return get(name).statistics
+
+
+def reference_statistic(tool: str, statistic: str) -> str | None:
+    """The statistic a tool without ``statistic`` is compared on against ``tool``'s
+    ``statistic`` (its ``reference_statistics``: ours' ``p_wald`` for BOLT-LMM's
+    ``p_bolt_mix``), or ``None``; a tool the registry does not know has none."""
+    entry = TOOLS.get(tool)
+    return None if entry is None else entry.reference_statistics.get(statistic)

@@ -19,6 +19,7 @@ written by :func:`execute` and read back by :func:`load`, which every consumer u
 from __future__ import annotations
 
 import contextlib
+import math
 import multiprocessing
 import os
 import shutil
@@ -277,6 +278,12 @@ class RunResult:
         if self.outcome.null is None:
             raise InputError(f"{self.run} was skipped ({self.reason}): no null model")
         return self.outcome.null
+
+    @property
+    def gamma(self) -> float:
+        """The null fit's γ, NaN for a method that estimates no variance ratio (``null``)."""
+        value = self.null["gamma"]
+        return math.nan if value is None else float(value)
 
     @property
     def dataset(self) -> str:

@@ -32,7 +32,12 @@ from exactlmm.io.atomic import FileGroup, atomic_write, write_text_atomic
 from exactlmm.io.digest import sha256_file
 from exactlmm.io.text import read_text
 
-STATISTIC_COLUMNS = ("beta", "se", "p_wald", "p_lrt", "p_score", "delta", "delta_ml")
+PEER_STATISTIC_COLUMNS = ("p_bolt_mix",)
+"""p-value columns only a peer fills, NA in every other tool's table and always in ours:
+``p_bolt_mix``, BOLT-LMM's mixture-model (non-infinitesimal) test ``P_BOLT_LMM``, which the same
+BOLT-LMM run gives beside its infinitesimal one (``p_wald``)."""
+STATISTIC_COLUMNS = ("beta", "se", "p_wald", "p_lrt", "p_score", *PEER_STATISTIC_COLUMNS,
+                     "delta", "delta_ml")
 """The columns a tool's test fills (NA for a SNP with an errcode other than ``.``)."""
 SNP_COLUMNS = ("chrom", "snp", "pos", "a1", "a2")
 """The columns that name a SNP (from the ``.bim``)."""
@@ -69,7 +74,7 @@ LIKELIHOODS = ("REML", "ML", None)
 ``None`` too: BOLT-LMM's Monte-Carlo REML prints none, PLINK 2's regression has no kinship).
 ``gamma`` is a number ≥ 0, or ``None`` for a run that reports no variance ratio (a table the
 harness did not make: a tool defined in the workflow's config, results imported from
-elsewhere)."""
+elsewhere; a method without a variance-component model: REGENIE's ridge regressions)."""
 TABLE_SHA256 = "assoc_sha256"
 """The ``null.json`` key holding the SHA-256 of the ``.assoc.tsv`` written with it."""
 

@@ -1,11 +1,16 @@
-"""Run BOLT-LMM (Debian ``bolt-lmm`` 2.4.0, ``bolt --lmmInfOnly``) and write our two result files.
+"""Run BOLT-LMM (Debian ``bolt-lmm`` 2.4.0, ``bolt --lmm``) and write our two result files.
 
 What BOLT-LMM does with the input set written here, and the source lines that say so, is in
 ``docs/PEERS-VERIFIED.md`` (BOLT-LMM): our samples, phenotype and covariates, the SNPs ours can
 test as ``--modelSnps`` (:func:`check_snps` says when BOLT cannot run LOCO on them), allele
 coding checked; LOCO on its own GRM, K_B = (n − 1)/n · K_std (``registry._bolt_to_standard``),
-one seeded Monte-Carlo REML δ; ``p_wald`` from its calibrated retrospective score χ², below
-our Wald F for a strong effect; no likelihood.  Its refusals of a dataset are skipped runs.
+one seeded Monte-Carlo REML δ; no likelihood; its refusals of a dataset are skipped runs.  One
+run gives both statistics (table: the ``bolt`` format preset): ``p_wald`` from the calibrated
+retrospective score χ² of the infinitesimal model (BOLT_LMM_INF; the bytes of
+``--lmmInfOnly``), below our Wald F for a strong effect, and ``p_bolt_mix`` from its Bayesian
+mixture model (BOLT_LMM) when its cross-validation finds that predicts better (relative MSE
+gain ≥ 1 %); when BOLT declines, the column is NA and its words are in ``native["mixture"]``.
+``--LDscoresUseChip``: ``--lmm`` calibrates with LD scores and Debian's BOLT ships no table.
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -23,6 +27,7 @@ from exactlmm.pipeline import AnalysisInputs
 from lmmcompare import formats
 from lmmcompare.runners import RunRequest, SkipRun, ToolFailed
 from lmmcompare.runners._common import load, summarized_snps, write_run
+from lmmcompare.runners.bolt_console import parse_log, parse_mixture
 from lmmcompare.runners.input_files import (
     fam_text,
     id_list,
@@ -34,7 +39,6 @@ from lmmcompare.runners.program import program_run
 from lmmcompare.runners.tool_output import (
     check_agrees,
     check_counts,
-    log_values,
     mark_not_reported,
     read_output,
     reported_rows,
@@ -53,30 +57,19 @@ N_CALIB_SNPS = 30
 QC_OFF = ("--maxMissingPerSnp=1", "--maxMissingPerIndiv=1", "--noMapCheck")
 """Its SNP and sample filters (and its genetic-map check) off."""
 
+MODEL = ("--lmm", "--LDscoresUseChip")
+"""Both models (module docstring)."""
+
 FORMAT = formats.PRESETS["bolt"]
-"""The ``--lmmInfOnly --verboseStats`` stats file (``lmmcompare.formats``: p from the 6-digit
-``CHISQ_BOLT_LMM_INF``, its χ² of a SNP it could not test, ``Bolt::BAD_SNP_STAT`` = −1e9,
-missing; ``F_MISS`` and the printed ``P_BOLT_LMM_INF`` as extra columns)."""
+"""The ``--verboseStats`` stats file (``lmmcompare.formats``: p from the 6-digit
+``CHISQ_BOLT_LMM_INF`` and, when the mixture model was computed, ``CHISQ_BOLT_LMM``; the χ² of
+a SNP it could not test, ``Bolt::BAD_SNP_STAT`` = −1e9, missing; ``F_MISS`` and the printed
+P columns as extra columns)."""
 
 PRINTED_DIGITS = 6
 """BOLT writes A1FREQ, F_MISS, BETA, SE and χ² with the stream default, 6 significant digits."""
 P_PRINTED_REL = 0.06
 """``P_BOLT_LMM_INF`` is printed ``%.1E``: within 5 % (plus χ² rounding) of the exact tail."""
-LOG_PATTERNS = {
-    "n_used": r"Number of individuals used in analysis: Nused = (\d+)",
-    "c_indep": r"Total independent covariate vectors: Cindep = (\d+)",
-    "n_chroms": r"Number of chroms with >= 1 good SNP: (\d+)",
-    "mc_trials": r"Using default number of random trials: (\d+)",
-    "h2g": r"Estimated \(pseudo-\)heritability: h2g = (\S+)",
-    "calibration": r"Calibration: (\S+) \(",
-    # Bolt::estLogDelta's σ²_K and log δ (printed by builds with -DVERBOSE: upstream's, Debian's)
-    "sigma2_K": r"Variance params: sigma\^2_K = (\S+), logDelta = (\S+),",
-}
-"""Numbers read from BOLT's console output (all required)."""
-COUNTS = ("n_used", "c_indep", "n_chroms", "mc_trials")
-MEDIANS_PATTERN = r"Using ratio of medians instead: (\S+)"
-"""BOLT replaces the calibration factor when its jackknife s.e. exceeds 0.01."""
-
 SKIP_MESSAGES = (
     "Heritability estimate is close to 0",
     "Heritability estimate is close to 1",
@@ -125,9 +118,7 @@ def check_snps(chrom: np.ndarray) -> None:
                       f"crashes with fewer), there are {chrom.size}")
 
 
-def write_input_set(
-    inputs: AnalysisInputs, directory: Path, tested: np.ndarray
-) -> list[str]:
+def write_input_set(inputs: AnalysisInputs, directory: Path, tested: np.ndarray) -> list[str]:
     """Write BOLT's inputs into ``directory`` (our ``.fam`` with an integer sex and phenotype
     −9, as BOLT 2.4 needs; ``remove.txt``, ``pheno.txt``, ``covar.txt``, ``model.txt`` = the
     ``tested`` SNPs, ``exclude.txt`` = the others); return the options naming them."""
@@ -159,21 +150,8 @@ def write_input_set(
     return options
 
 
-def parse_log(text: str) -> dict[str, Any]:
-    """Counts, h2g, σ²_K, log δ and the calibration factor (the ratio of medians when BOLT used
-    it) from BOLT's console output."""
-    found = log_values(text, LOG_PATTERNS, "BOLT-LMM's output")
-    out: dict[str, Any] = {key: int(value) if key in COUNTS else float(value)
-                           for key, (value, *_) in found.items()}
-    out["log_delta"] = float(found["sigma2_K"][1])
-    medians = re.search(MEDIANS_PATTERN, text)
-    if medians is not None:
-        out["calibration"] = float(medians.group(1))
-    return out
-
-
 def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
-    """Run ``bolt --lmmInfOnly`` (loco mode, its registry entry); write ``out.assoc.tsv`` and
+    """Run ``bolt --lmm`` (loco mode, its registry entry); write ``out.assoc.tsv`` and
     ``out.null.json``."""
     inputs = load(request, with_kinship=False)  # loco: BOLT builds its own GRM
     columns, stats = summarized_snps(inputs)
@@ -183,11 +161,12 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
     threads = max(1, int(request.threads))
     with program_run(request, TOOL, env=thread_environment(threads)) as work:
         options = write_input_set(inputs, work.directory, tested)
-        arguments = [*options, "--lmmInfOnly", *QC_OFF, f"--seed={SEED}", "--verboseStats",
+        arguments = [*options, *MODEL, *QC_OFF, f"--seed={SEED}", "--verboseStats",
                      "--statsFile=stats.tab", f"--numThreads={threads}"]
         console = work.run(arguments, ["stats.tab"], refusals=SKIP_MESSAGES, tail_lines=6)
         table = read_output(work.path("stats.tab"), FORMAT, "BOLT-LMM")
     log = parse_log(console.text)
+    mixture = parse_mixture(console.text)
     version_match = re.search(r"BOLT-LMM, v(\S+)", console.stdout)
 
     n = inputs.n_samples
@@ -195,19 +174,24 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
                               "(Cindep)": log["c_indep"]}, (n, inputs.n_covariates))
     rows = reported_rows(columns["snp"], np.flatnonzero(tested), table.snp, "BOLT-LMM")
     _check_coding(table, columns, stats, rows, n)
-
-    p = table.pvalues["p_wald"]  # the χ²(1) tail of CHISQ_BOLT_LMM_INF
-    good = np.isfinite(p)
-    _check_printed_p(p[good], table.extra["P_BOLT_LMM_INF"][good])
+    # A SNP BOLT could not test (χ² = −1e9, the preset's missing spelling) has no p:
+    # write_results makes it TOOL_FAILED.
+    for statistic, printed in (("p_wald", "P_BOLT_LMM_INF"), ("p_bolt_mix", "P_BOLT_LMM")):
+        if statistic in table.pvalues:
+            _check_printed_p(table.pvalues[statistic], table.extra[printed], printed)
+            stats[statistic][rows] = table.pvalues[statistic]
+    if ("p_bolt_mix" in table.pvalues) != (mixture["mixture"] == "computed"):
+        raise ToolFailed(f"BOLT-LMM's mixture model: {mixture['mixture']}, but its table "
+                         f"{'has' if 'p_bolt_mix' in table.pvalues else 'lacks'} CHISQ_BOLT_LMM")
     native = {**{key: log[key] for key in ("log_delta", "sigma2_K", "h2g", "n_used", "c_indep",
                                            "calibration", "mc_trials")},
-              "seed": SEED, "n_chromosomes": log["n_chroms"], "log_delta_from": "logDelta"}
+              "seed": SEED, "n_chromosomes": log["n_chroms"], "log_delta_from": "logDelta",
+              **mixture}
     # Threads are left out of the command recorded: the bytes do not depend on them.
     command = ["bolt", *(a for a in arguments if not a.startswith("--numThreads"))]
+    good = np.isfinite(table.pvalues["p_wald"])  # the infinitesimal model's β and se
     stats["beta"][rows[good]] = table.beta[good]
     stats["se"][rows[good]] = table.se[good]
-    stats["p_wald"][rows[good]] = p[good]
-    # A sentinel row (χ² = −1e9, missing) has no p: write_results makes it TOOL_FAILED.
     mark_not_reported(stats, rows, "BOLT-LMM")
     # One δ for every chromosome, on K_std (t = 1).
     write_run(out, TOOL, version_match.group(1) if version_match else None, request, mode,
@@ -219,9 +203,9 @@ def _check_coding(table: formats.ResultTable, columns: dict[str, np.ndarray],
                   stats: dict[str, np.ndarray], rows: np.ndarray, n: int) -> None:
     """BOLT's alleles, a1 frequencies and missing fractions must be ours (else β's sign or the
     samples are off)."""
-    for theirs, column, ours in (("ALLELE1", table.effect_allele, "a1"),
-                                 ("ALLELE0", table.other_allele, "a2")):
-        check_agrees("BOLT-LMM", theirs, column, columns[ours][rows],
+    for label, theirs, ours in (("ALLELE1", table.effect_allele, "a1"),
+                                ("ALLELE0", table.other_allele, "a2")):
+        check_agrees("BOLT-LMM", label, theirs, columns[ours][rows],
                      f"our {ours} (.bim column {5 if ours == 'a1' else 6}): allele coding")
     rtol = 10.0 ** (1 - PRINTED_DIGITS)
     check_agrees("BOLT-LMM", "A1FREQ", table.af, stats["af"][rows],
@@ -230,10 +214,9 @@ def _check_coding(table: formats.ResultTable, columns: dict[str, np.ndarray],
                  "our missing-call fractions", rtol=rtol, atol=1e-9)
 
 
-def _check_printed_p(p: np.ndarray, printed: np.ndarray) -> None:
-    """The χ²(1) tail of CHISQ_BOLT_LMM_INF must match BOLT's own (rounded) P column (where
-    both are normal doubles; BOLT prints an asymptotic P below the smallest one)."""
+def _check_printed_p(p: np.ndarray, printed: np.ndarray, column: str) -> None:
+    """The χ²(1) tail of a CHISQ_ column must match BOLT's own (rounded) P column (where both
+    are normal doubles; BOLT prints an asymptotic P below the smallest one)."""
     ok = (p > 1e-300) & (printed > 1e-300)
     if np.any(np.abs(np.log(printed[ok] / p[ok])) > math.log1p(P_PRINTED_REL)):
-        raise ToolFailed("BOLT-LMM's P_BOLT_LMM_INF is not the chi2(1) tail of its "
-                         "CHISQ_BOLT_LMM_INF")
+        raise ToolFailed(f"BOLT-LMM's {column} is not the chi2(1) tail of its CHISQ_ column")

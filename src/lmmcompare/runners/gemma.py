@@ -157,7 +157,7 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
 
     stats["beta"][rows] = table.beta
     stats["se"][rows] = table.se
-    for name in registry.STATISTICS:  # -lmm 4 gives all three
+    for name in registry.statistics_of(TOOL):  # -lmm 4 gives all three, named as ours
         stats[name][rows] = table.pvalues[name]
     stats["delta"][rows] = params.delta_from_gamma(
         params.gamma_from_gemma_lambda(table.extra["l_remle"]), strict=False

@@ -13,9 +13,10 @@ command line, the parsing of its outputs and its spot checks — and hands the r
 What the skeleton does, the same for every program:
 
 * **Which program.**  The tool's registry entry says what it needs (``registry.Needs``): its
-  program is the first of ``needs.programs``, a name on PATH or a path (a virtual environment's
-  ``bin/python`` with ``-m package`` as the first arguments works the same way).  Absent, the
-  run is skipped (``ToolNotInstalled``, with the entry's install hint).
+  program is the first of ``needs.programs``, a name on PATH or a path, or a path inside the
+  tool's own virtual environment (``needs.venv``: its ``bin/python`` with a script or
+  ``-m package`` as the first arguments works the same way).  Absent, the run is skipped
+  (``ToolNotInstalled``, with the entry's install hint).
 * **Working directory.**  A temporary directory, removed afterwards; the program runs in it, so
   its arguments name files by their bare names (and the provenance records no temporary path).
 * **Threads.**  The job's threads (``request.threads``) in the variables Snakemake sets for a
@@ -157,7 +158,7 @@ def find_program(tool: registry.Tool) -> str:
     reason = tool.unavailable()
     if reason is not None:
         raise ToolNotInstalled(reason)
-    return str(shutil.which(tool.needs.programs[0]))
+    return str(tool.needs.program())
 
 
 @contextlib.contextmanager

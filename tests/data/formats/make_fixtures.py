@@ -36,6 +36,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from scipy.special import chdtri
 
 HERE = Path(__file__).resolve().parent
 AMBIGUOUS = (2, 11, 30, 41)
@@ -210,15 +211,15 @@ def hand_made(work: Path) -> None:
                                     table["a1"][j], table["a2"][j], *stats]))
         (HERE / name).write_text("\n".join(lines) + "\n")
 
-    # Quickdraws: BETA and ALT_FREQS count A2 = .bim column 6 (its X = 2 − count_A1).
+    # Quickdraws: BETA and ALT_FREQS count A2 = .bim column 6 (its X = 2 − count_A1); P is
+    # the χ²(1) tail of CHISQ (%.8f), printed %.2E: both from our loco p_wald.
     lines = ["CHR\tSNP\tGENPOS\tPOS\tA1\tA2\tOBS_CT\tALT_FREQS\tBETA\tSE\tCHISQ\tP"]
     for j in range(m):
-        z = float(loco["beta"][j]) / float(loco["se"][j])
+        p = float(loco["p_wald"][j])
         lines.append("\t".join([loco["chrom"][j], loco["snp"][j], "0", loco["pos"][j],
                                 loco["a1"][j], loco["a2"][j], loco["n"][j],
                                 one_minus(loco["af"][j]), neg(loco["beta"][j]),
-                                g6(loco["se"][j]), f"{z * z:.8f}",
-                                f"{float(loco['p_score'][j]):.2E}"]))
+                                g6(loco["se"][j]), f"{chdtri(1, p):.8f}", f"{p:.2E}"]))
     write_gz(HERE / "tiny.quickdraws.sumstats.gz", lines)
 
 

@@ -1,0 +1,127 @@
+"""Quickdraws' runner: the conventions of ``lmmcompare.runners.quickdraws`` checked independently.
+
+* Fast: relatives from our kinship as Quickdraws' KING cutoff sees them, the unrelated samples
+  its calibration gets, the chromosome layout its step 2 needs, h² → γ.
+* With its venv (.ci/venvs; minutes on the CPU, so once): on a simulated dataset with sibs,
+  covariates and missing calls — the private sample names, β on our a1 and on the phenotype's
+  scale, calibration on the unrelated samples, agreement with ours ``--loco``, the same bytes
+  from a second run (its unseeded draws seeded).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from exactlmm.cli import main as exactlmm_main
+from exactlmm.io.results import read_assoc_tsv, read_null_json
+from lmmcompare import registry
+from lmmcompare.cli import main as simulate_main
+from lmmcompare.compare import minus_log10, pearson
+from lmmcompare.runners import RunRequest, SkipRun, quickdraws
+from lmmcompare.runners.program import CONSOLE
+from lmmcompare.runs import Run, execute
+
+TOOL = registry.get("quickdraws")
+needs_quickdraws = pytest.mark.skipif(not TOOL.installed(), reason=str(TOOL.unavailable()))
+
+
+def test_relatives_use_kings_cutoff_on_our_kinship_scaled_to_mean_diagonal_one():
+    k = np.eye(6)
+    for (a, b), value in {(0, 1): 0.5, (1, 2): 0.5, (3, 4): 0.1, (4, 5): 0.08}.items():
+        k[a, b] = k[b, a] = value
+    for scale in (1.0, 0.35):  # a centered kinship's mean diagonal is below 1
+        i, j, phi = quickdraws.relatives(scale * k)
+        assert list(zip(i.tolist(), j.tolist(), strict=True)) == [(0, 1), (1, 2), (3, 4)]
+        np.testing.assert_allclose(phi, [0.25, 0.25, 0.05])  # 0.08/2 = 0.04 < 2^-4.5
+    kept = quickdraws.unrelated(6, *quickdraws.relatives(k)[:2])
+    # 5 has no relative; 0 comes first, so 1 goes, then 2 stays; 3 stays, 4 goes.
+    assert kept.tolist() == [True, False, True, True, False, True]
+
+
+def test_chromosome_layout_step_2_needs():
+    quickdraws.check_chromosomes(np.array(["1", "1", "2", "10"]))
+    with pytest.raises(SkipRun, match="sorted by chromosome"):
+        quickdraws.check_chromosomes(np.array(["1", "2", "1"]))
+    with pytest.raises(SkipRun, match="integer chromosome codes"):
+        quickdraws.check_chromosomes(np.array(["1", "X"]))
+
+
+def test_genie_h2_is_on_the_standardized_kinship():
+    std = TOOL.to_standard({"h2": 0.6}, 1.0)
+    assert std["gamma"] == pytest.approx(1.5) and std["h2"] == pytest.approx(0.6)
+
+
+# ------------------------------------------------------------------ with Quickdraws
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """N = 300, M = 900 on 3 chromosomes, 2 covariates, 2 % missing calls, 30 % of the samples
+    in sib pairs; our QC list, kinship and loco scan; Quickdraws run once (kept raw)."""
+    work = tmp_path_factory.mktemp("quickdraws")
+    prefix = work / "sim"
+    assert simulate_main(["simulate", "--out", str(prefix), "--n-samples", "300",
+                          "--n-snps", "900", "--n-chromosomes", "3", "--seed", "37",
+                          "--h2", "0.6", "--n-causal", "3", "--causal-h2", "0.2",
+                          "--sib-fraction", "0.3", "--missing-rate", "0.02",
+                          "--n-covariates", "2"]) == 0
+    assert exactlmm_main(["qc", "--bfile", str(prefix), "--pheno", f"{prefix}.pheno",
+                          "--covar", f"{prefix}.covar", "--maf", "0.01", "--geno", "0.05",
+                          "--out", str(work / "qc")]) == 0
+    assert exactlmm_main(["kinship", "--bfile", str(prefix), "--out", str(work / "k"),
+                          "--no-progress"]) == 0
+    request = RunRequest(bfile=str(prefix), pheno=f"{prefix}.pheno", mpheno=1,
+                         covar=f"{prefix}.covar", kinship=str(work / "k.kinship.txt"),
+                         extract=str(work / "qc.snplist"), center_kinship=True, threads=2,
+                         keep_raw=str(work / "raw"))
+    assert execute(Run("sim", "exactlmm", "loco"), request, work / "ours").ok
+    found = {"work": work, "prefix": prefix, "request": request}
+    if TOOL.installed():
+        outcome = execute(Run("sim", "quickdraws", "loco"), request, work / "qd")
+        assert outcome.ok, outcome.reason
+    return found
+
+
+@pytest.mark.slow
+@needs_quickdraws
+def test_one_run_on_our_conventions(simulated):
+    work = simulated["work"]
+    assoc = read_assoc_tsv(work / "qd.assoc.tsv")
+    null = read_null_json(work / "qd.null.json")
+    ours = read_assoc_tsv(work / "ours.assoc.tsv")
+    assert np.array_equal(assoc["snp"], ours["snp"])
+    ok = np.isfinite(assoc["p_wald"]) & np.isfinite(ours["p_wald"])
+    assert ok.sum() == np.isfinite(ours["p_wald"]).sum()
+    # β per a1 copy on the phenotype's scale (BETA counts .bim column 6 on the standardized
+    # trait): the same direction and size as ours.
+    assert pearson(assoc["beta"][ok], ours["beta"][ok]) > 0.9
+    assert pearson(minus_log10(assoc["p_wald"][ok]), minus_log10(ours["p_wald"][ok])) > 0.9
+    truth = json.loads(Path(f"{simulated['prefix']}.truth.json").read_text())
+    strong = np.isin(assoc["snp"], truth["causal_snps"]) & (ours["p_wald"] < 1e-6)
+    assert strong.any()
+    assert np.all(assoc["p_wald"][strong] < 1e-4)
+    np.testing.assert_allclose(assoc["beta"][strong], ours["beta"][strong], rtol=0.3)
+    native = null["native"]
+    assert 0.01 <= native["h2"] <= 0.99 and null["h2"] == pytest.approx(native["h2"])
+    # Sibs are relatives: listed for step 1, left out of step 2's calibration.
+    assert native["n_relative_pairs"] >= 40 and native["n_unrelated"] < 300
+    assert set(native["calibration"]) == {"1", "2", "3"}
+    assert null["likelihood"] is None and np.all(np.isnan(assoc["delta"]))
+    raw = Path(simulated["request"].keep_raw)
+    console = (raw / CONSOLE).read_text()
+    assert "Will calibrate the summary statistics using the unrelated" in console
+
+
+@pytest.mark.slow
+@needs_quickdraws
+def test_a_second_run_gives_the_same_bytes(simulated, tmp_path):
+    """GENIE's random vectors and the LD-score sample are seeded (quickdraws_job.py)."""
+    outcome = execute(Run("sim", "quickdraws", "loco"), simulated["request"], tmp_path / "again")
+    assert outcome.ok, outcome.reason
+    for ext in (".assoc.tsv", ".null.json"):
+        assert (tmp_path / f"again{ext}").read_bytes() == (
+            simulated["work"] / f"qd{ext}").read_bytes()
