@@ -99,7 +99,7 @@ def test_a_config_tool_is_a_tool_of_the_panel():
     assert tool.why_not("refit").startswith("mine has no 'refit' mode: its config entry")
     assert configured_time_limits(config)["mine"] == 5
     assert "gemma_wald" not in panel.REGISTRY and "exact: exactlmm" in tools.kinds()
-    assert "glimix-core, mine (config); approximate" in tools.kinds()
+    assert "JAMMA, mine (config); approximate" in tools.kinds()
 
 
 @pytest.mark.parametrize(("spec", "message"), [

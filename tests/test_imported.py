@@ -69,7 +69,7 @@ def test_imported_tables_are_tools_of_the_panel_and_runs_of_their_datasets():
     assert regenie.modes == ("loco", "none") and regenie.statistics == ("p_score",)
     assert not regenie.exact and tools.reference_mode("regenie_v3", "none") == "fixed"
     assert "regenie_v3" not in tools.runnable()
-    assert "BOLT-LMM, PLINK 2, regenie_v3 (imported), saige (imported)" in tools.kinds()
+    assert tools.kinds().endswith("regenie_v3 (imported), saige (imported)")
     runs = scheduled_runs(config)
     assert runs[-3:] == [Run("a", "regenie_v3", "loco"), Run("b", "regenie_v3", "none"),
                          Run("b", "saige", "loco")]
@@ -107,7 +107,8 @@ def test_one_name_on_several_datasets_is_one_tool_of_one_kind():
 
 def test_study_imports_are_results_of_every_replicate():
     config = validated({"datasets": {}, "study": {
-        "scenarios": {"null": {"replicates": 2, **SIM}},
+        "scenarios": {"null": {"replicates": 2, "simulate": {
+            **SIM["simulate"], "n_chromosomes": 2, "null_chromosomes": 1}}},
         "imported": {"regenie": {"results": "kit_results/{scenario}/{replicate}/y.regenie",
                                  "format": "regenie", "mode": "loco"}}}})
     every = datasets(config)
