@@ -1,5 +1,6 @@
-"""What the peer tests share: a toy request, ours run on a request (optionally at a given h²),
-a dense GLS Wald test and −log10 p."""
+"""What the peer tests share: a toy request, a simulated one (our ``simulate``, QC list and
+kinship), ours run on a request (optionally at a given h²), a dense GLS Wald test and
+−log10 p."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 from bed_reader import open_bed
 
 from exactlmm.cli import main as exactlmm_main
+from lmmcompare.cli import main as simulate_main
 from lmmcompare.runners import RunRequest
 
 CAUSAL, CAUSAL_BETA = 5, 1.0  # .bim position of the causal SNP (the constant one is rs42)
@@ -42,6 +44,24 @@ def toy_request(make_plink, directory: Path) -> RunRequest:
     return RunRequest(bfile=str(prefix), pheno=str(directory / "pheno.txt"), mpheno=1,
                       covar=str(directory / "covar.txt"), kinship=str(directory / "k.txt"),
                       extract=str(directory / "snps.txt"))
+
+
+def simulated_request(work: Path, simulate: list[str], *, keep_raw: bool = False
+                      ) -> RunRequest:
+    """``lmmcompare simulate`` with the arguments ``simulate`` to ``work/sim``, our QC list
+    (MAF ≥ 0.01, missingness ≤ 0.05) and standardized kinship of it: the request every tool of
+    a peer test gets (two threads; raw outputs kept under ``work/raw`` with ``keep_raw``)."""
+    prefix = work / "sim"
+    assert simulate_main(["simulate", "--out", str(prefix), *simulate]) == 0
+    assert exactlmm_main(["qc", "--bfile", str(prefix), "--pheno", f"{prefix}.pheno",
+                          "--covar", f"{prefix}.covar", "--maf", "0.01", "--geno", "0.05",
+                          "--out", str(work / "qc")]) == 0
+    assert exactlmm_main(["kinship", "--bfile", str(prefix), "--out", str(work / "k"),
+                          "--no-progress"]) == 0
+    return RunRequest(bfile=str(prefix), pheno=f"{prefix}.pheno", mpheno=1,
+                      covar=f"{prefix}.covar", kinship=str(work / "k.kinship.txt"),
+                      extract=str(work / "qc.snplist"), center_kinship=True, threads=2,
+                      keep_raw=str(work / "raw") if keep_raw else None)
 
 
 def run_ours(request: RunRequest, out: Path, h2: float | None = None) -> None:

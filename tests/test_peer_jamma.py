@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from peer_helpers import simulated_request
 
 from exactlmm.cli import main as exactlmm_main
 from exactlmm.io.results import read_assoc_tsv, read_null_json
 from lmmcompare import registry
-from lmmcompare.cli import main as simulate_main
 from lmmcompare.compare import minus_log10
-from lmmcompare.runners import RunRequest, jamma
+from lmmcompare.runners import jamma
 from lmmcompare.runs import Run, execute
 
 needs_jamma = pytest.mark.skipif(not registry.get("jamma").installed(),
@@ -69,19 +69,10 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> dict:
     list, standardized kinship and scans (refit, loco)."""
     work = tmp_path_factory.mktemp("jamma")
     prefix = work / "sim"
-    assert simulate_main(["simulate", "--out", str(prefix), "--n-samples", "300",
-                          "--n-snps", "900", "--n-chromosomes", "3", "--seed", "23",
-                          "--h2", "0.5", "--n-causal", "3", "--causal-h2", "0.1",
-                          "--sib-fraction", "0.3", "--missing-rate", "0.02",
-                          "--n-covariates", "2"]) == 0
-    assert exactlmm_main(["qc", "--bfile", str(prefix), "--pheno", f"{prefix}.pheno",
-                          "--covar", f"{prefix}.covar", "--maf", "0.01", "--geno", "0.05",
-                          "--out", str(work / "qc")]) == 0
-    assert exactlmm_main(["kinship", "--bfile", str(prefix), "--out", str(work / "k"),
-                          "--no-progress"]) == 0
-    request = RunRequest(bfile=str(prefix), pheno=f"{prefix}.pheno", mpheno=1,
-                         covar=f"{prefix}.covar", kinship=str(work / "k.kinship.txt"),
-                         extract=str(work / "qc.snplist"), center_kinship=True, threads=2)
+    request = simulated_request(work, [
+        "--n-samples", "300", "--n-snps", "900", "--n-chromosomes", "3", "--seed", "23", "--h2",
+        "0.5", "--n-causal", "3", "--causal-h2", "0.1", "--sib-fraction", "0.3", "--missing-rate",
+        "0.02", "--n-covariates", "2"])
     for mode in ("refit", "loco"):
         assert execute(Run("sim", "exactlmm", mode), request, work / f"ours.{mode}").ok
     return {"work": work, "prefix": prefix, "request": request}

@@ -15,13 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from peer_helpers import simulated_request
 
-from exactlmm.cli import main as exactlmm_main
 from exactlmm.io.results import read_assoc_tsv, read_null_json
 from lmmcompare import registry
-from lmmcompare.cli import main as simulate_main
 from lmmcompare.compare import minus_log10, pearson
-from lmmcompare.runners import RunRequest, SkipRun, quickdraws
+from lmmcompare.runners import SkipRun, quickdraws
 from lmmcompare.runners.program import CONSOLE
 from lmmcompare.runs import Run, execute
 
@@ -64,20 +63,10 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> dict:
     in sib pairs; our QC list, kinship and loco scan; Quickdraws run once (kept raw)."""
     work = tmp_path_factory.mktemp("quickdraws")
     prefix = work / "sim"
-    assert simulate_main(["simulate", "--out", str(prefix), "--n-samples", "300",
-                          "--n-snps", "900", "--n-chromosomes", "3", "--seed", "37",
-                          "--h2", "0.6", "--n-causal", "3", "--causal-h2", "0.2",
-                          "--sib-fraction", "0.3", "--missing-rate", "0.02",
-                          "--n-covariates", "2"]) == 0
-    assert exactlmm_main(["qc", "--bfile", str(prefix), "--pheno", f"{prefix}.pheno",
-                          "--covar", f"{prefix}.covar", "--maf", "0.01", "--geno", "0.05",
-                          "--out", str(work / "qc")]) == 0
-    assert exactlmm_main(["kinship", "--bfile", str(prefix), "--out", str(work / "k"),
-                          "--no-progress"]) == 0
-    request = RunRequest(bfile=str(prefix), pheno=f"{prefix}.pheno", mpheno=1,
-                         covar=f"{prefix}.covar", kinship=str(work / "k.kinship.txt"),
-                         extract=str(work / "qc.snplist"), center_kinship=True, threads=2,
-                         keep_raw=str(work / "raw"))
+    request = simulated_request(work, [
+        "--n-samples", "300", "--n-snps", "900", "--n-chromosomes", "3", "--seed", "37", "--h2",
+        "0.6", "--n-causal", "3", "--causal-h2", "0.2", "--sib-fraction", "0.3", "--missing-rate",
+        "0.02", "--n-covariates", "2"], keep_raw=True)
     assert execute(Run("sim", "exactlmm", "loco"), request, work / "ours").ok
     found = {"work": work, "prefix": prefix, "request": request}
     if TOOL.installed():

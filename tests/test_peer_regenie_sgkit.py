@@ -18,14 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from peer_helpers import simulated_request
 from scipy import stats
 
-from exactlmm.cli import main as exactlmm_main
 from exactlmm.dosage import impute_center
 from exactlmm.io.plink import read_genotypes
 from exactlmm.io.results import read_assoc_tsv, read_null_json
 from lmmcompare import params, registry
-from lmmcompare.cli import main as simulate_main
 from lmmcompare.compare import minus_log10, pearson
 from lmmcompare.runners import RunRequest, SkipRun, regenie_sgkit
 from lmmcompare.runners._common import load
@@ -57,19 +56,10 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> dict:
     our QC list, kinship (unused by sgkit) and loco scan."""
     work = tmp_path_factory.mktemp("regenie")
     prefix = work / "sim"
-    assert simulate_main(["simulate", "--out", str(prefix), "--n-samples", "400",
-                          "--n-snps", "1200", "--n-chromosomes", "3", "--seed", "31",
-                          "--h2", "0.5", "--n-causal", "3", "--causal-h2", "0.15",
-                          "--missing-rate", "0.02", "--n-covariates", "2"]) == 0
-    assert exactlmm_main(["qc", "--bfile", str(prefix), "--pheno", f"{prefix}.pheno",
-                          "--covar", f"{prefix}.covar", "--maf", "0.01", "--geno", "0.05",
-                          "--out", str(work / "qc")]) == 0
-    assert exactlmm_main(["kinship", "--bfile", str(prefix), "--out", str(work / "k"),
-                          "--no-progress"]) == 0
-    request = RunRequest(bfile=str(prefix), pheno=f"{prefix}.pheno", mpheno=1,
-                         covar=f"{prefix}.covar", kinship=str(work / "k.kinship.txt"),
-                         extract=str(work / "qc.snplist"), center_kinship=True, threads=2,
-                         keep_raw=str(work / "raw"))
+    request = simulated_request(work, [
+        "--n-samples", "400", "--n-snps", "1200", "--n-chromosomes", "3", "--seed", "31", "--h2",
+        "0.5", "--n-causal", "3", "--causal-h2", "0.15", "--missing-rate", "0.02",
+        "--n-covariates", "2"], keep_raw=True)
     assert execute(Run("sim", "exactlmm", "loco"), request, work / "ours").ok
     return {"work": work, "prefix": prefix, "request": request}
 
