@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from test_workflow import with_config
 
+from lmmcompare import registry
 from lmmcompare.simulate import simulate_dataset
 
 pytestmark = [
@@ -24,8 +25,7 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("plink2") is None, reason="plink2 not installed"),
 ]
 
-NO_PEERS = {name: {"modes": []} for name in ("pylmm", "fastlmm", "gemma", "emmax", "glimix",
-                                              "bolt")}
+NO_PEERS = {name: {"modes": []} for name in registry.peers() if name != "plink2"}
 KIT_RESULT = "kit_results/{scenario}/{replicate}/plink2.pheno.glm.linear"
 
 

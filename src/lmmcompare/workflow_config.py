@@ -338,6 +338,17 @@ def phenotype_column(spec: Mapping[str, Any]) -> int:
     return staged_column(spec["plink"]) if "plink" in spec else 1
 
 
+def canonical(value: Any) -> Any:
+    """``value`` with every mapping's keys sorted, recursively: a rule's params built from the
+    config compare equal however the YAML ordered its keys (Snakemake reruns a job whose
+    params changed, and a reordered mapping counts as changed)."""
+    if isinstance(value, Mapping):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(item) for item in value]
+    return value
+
+
 def simulation(spec: Mapping[str, Any]) -> dict[str, Any]:
     """``{source, parameters}``: how a simulated dataset is made — its source (``simulate``,
     ``msprime``, ``semi_synthetic``) and the keyword arguments of that source's function

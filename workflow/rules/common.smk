@@ -152,7 +152,7 @@ def plink_source_files(wildcards):
 
 def staging_plan(wildcards):
     """What the staging job does (lmmcompare.staging.plan of the dataset's plink entry)."""
-    return staging.plan(DATASETS[wildcards.dataset]["plink"])
+    return workflow_config.canonical(staging.plan(DATASETS[wildcards.dataset]["plink"]))
 
 
 def semi_synthetic_genotypes(wildcards):
@@ -163,7 +163,7 @@ def semi_synthetic_genotypes(wildcards):
 
 def simulation(wildcards):
     """{source, parameters} of a simulated dataset (lmmcompare.workflow_config.simulation)."""
-    return workflow_config.simulation(DATASETS[wildcards.dataset])
+    return workflow_config.canonical(workflow_config.simulation(DATASETS[wildcards.dataset]))
 
 
 def phenotype_options(wildcards, input):

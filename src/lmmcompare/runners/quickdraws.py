@@ -27,6 +27,7 @@ What Quickdraws does with the input set written here, and the source lines that 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
@@ -51,6 +52,11 @@ KING_RELATIVES = 2.0**-4.5
 """Quickdraws' relatedness cutoff on KING kinship (third degree; ``correct_for_relatives.py``)."""
 MIN_UNRELATED = 100
 """Fewer unrelated samples than this: no calibration (its mean χ² over them would be noise)."""
+BATCH_SIZE, TRAIN_SPLIT = 128, 0.8
+"""Quickdraws' defaults (``--batch_size``, ``--train_split``): step 1 trains on
+⌊⌊0.8 N⌋/128⌋·128 samples (``blr.py`` ``HDF5Dataset``, l. 288), none below N = 160; it then
+fails or, in step 2, writes no table with exit status 0 (seen at N = 80 and 150): such a
+dataset is a skipped run (:func:`check_sample_size`)."""
 PHENOTYPE = "y"
 """The phenotype's column name: step 2 writes ``s2.<name>.sumstats.gz``."""
 PROGRESS = ("it/s]", "s/it]", "Epoch", "%|")
@@ -91,10 +97,20 @@ def check_chromosomes(codes: np.ndarray) -> None:
                       "ascending); this one is not")
 
 
+def check_sample_size(n_samples: int) -> None:
+    """``SkipRun`` when step 1 would train on no sample (:data:`BATCH_SIZE`)."""
+    if int(TRAIN_SPLIT * n_samples) // BATCH_SIZE == 0:
+        minimum = math.ceil(BATCH_SIZE / TRAIN_SPLIT)
+        raise SkipRun(f"Quickdraws trains on whole batches of {BATCH_SIZE} of {TRAIN_SPLIT:g} of "
+                      f"the samples: {n_samples} analysed samples give none (it needs at least "
+                      f"{minimum})")
+
+
 def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
     """Run Quickdraws' steps 1 and 2 (loco mode, its registry entry); write ``out.assoc.tsv``
     and ``out.null.json``."""
     inputs = load(request)  # the kinship only for the relatives (its LOCO is its own)
+    check_sample_size(inputs.n_samples)
     columns, stats = summarized_snps(inputs)
     given = np.flatnonzero(stats["errcode"] == TESTED)
     ds = inputs.dataset
@@ -149,8 +165,8 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
     found = matched.columns
     reported = found["errcode"] != "NOT_REPORTED"
     rows = given[reported]
-    check_agrees("Quickdraws", "OBS_CT", found["n"][reported], np.full(rows.size,
-                 inputs.n_samples), "our analysed samples")
+    check_agrees("Quickdraws", "OBS_CT", found["n"][reported], stats["n"][rows],
+                 "our called counts (OBS_CT counts the non-missing calls of the analysed samples)")
     check_agrees("Quickdraws", "1 - ALT_FREQS", found["af"][reported], stats["af"][rows],
                  "our a1 frequencies (allele coding or samples)", atol=1e-6)
     unit = params.trait_unit(registry.get(TOOL).effect_unit, inputs.y, inputs.covariates)
