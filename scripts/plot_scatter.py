@@ -15,13 +15,13 @@ from lmmcompare import registry
 from lmmcompare.plots import scatter_log10p
 
 
-def matched_pvalues(ours, peer, statistic):
+def matched_pvalues(ours, peer, statistic, tools):
     """``statistic`` of the peer and ours' (or, for a statistic only the peer gives, the one its
-    registry entry compares it with: ours' p_wald for BOLT-LMM's p_bolt_mix) on their common
+    panel entry compares it with: ours' p_wald for BOLT-LMM's p_bolt_mix) on their common
     SNPs (empty unless both ran)."""
     if not (ours.ok and peer.ok):
         return np.array([]), np.array([])
-    mine = registry.reference_statistic(peer.tool, statistic) or statistic
+    mine = tools.reference_statistic(peer.tool, statistic) or statistic
     merged = ours.assoc[["snp", mine]].merge(
         peer.assoc[["snp", statistic]], on="snp", suffixes=("_ours", "_peer"),
         validate="one_to_one",
@@ -47,7 +47,7 @@ def main(snakemake):
             for result in (ours, peer):
                 if not result.ok:
                     title += "\n" + textwrap.fill(f"{result.tool} skipped: {result.reason}", 90)
-            p_ours, p_peer = matched_pvalues(ours, peer, statistic)
+            p_ours, p_peer = matched_pvalues(ours, peer, statistic, tools)
             scatter_log10p(p_ours, p_peer, label_a=ours.tool,
                            label_b=tool_label(tools, peer.tool), title=title,
                            path=folder / f"{peer.tool}.{statistic}.png")

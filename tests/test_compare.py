@@ -308,3 +308,28 @@ def test_a_statistic_only_a_peer_gives_is_compared_with_its_reference_statistic(
     # In refit mode JAMMA is an exact peer.
     refit = [ToolResult(r.tool, "refit", r.null, r.assoc) for r in (ours, jamma)]
     assert set(concordance(refit, dataset="toy", alpha=1e-5).comparison) == {"exact"}
+
+
+def test_an_imported_bolt_tables_mixture_test_is_compared_with_ours_wald() -> None:
+    """A BOLT-LMM table imported (or a config-defined BOLT-LMM) gives p_bolt_mix too: its panel
+    entry compares it with ours' p_wald, as the registry's BOLT-LMM entry does."""
+    from lmmcompare import panel, registry
+    from lmmcompare.imported import ImportedTool
+
+    imported = ImportedTool(
+        name="bolt_elsewhere", label="bolt_elsewhere", modes=("loco",),
+        statistics=("p_wald", "p_bolt_mix"), exact=False, runner="", to_standard=None, summary="",
+        mode_gaps={mode: "imported as loco" for mode in ("fixed", "refit", "none")},
+        reference_statistics=registry.peer_statistic_references(("p_wald", "p_bolt_mix")))
+    tools = panel.Panel([*registry.TOOLS.values(), imported])
+    snps = [f"s{j}" for j in range(6)]
+    p_ours = [1e-8, 0.01, 0.2, 0.5, 0.7, 0.9]
+    ours = ToolResult("exactlmm", "loco", _null(1.0, -5.0), _assoc(snps, p_wald=p_ours))
+    theirs = ToolResult("bolt_elsewhere", "loco", _null(1.0, -5.0),
+                        _assoc(snps, p_wald=p_ours, p_bolt_mix=[1e-9, 0.02, 0.1, 0.6, 0.7, 0.8]))
+    table = concordance([ours, theirs], dataset="toy", alpha=1e-5, tools=tools)
+    assert list(table.statistic) == ["p_wald", "p_bolt_mix"]
+    assert table.iloc[1].max_abs_diff_log10p == pytest.approx(1.0)
+    # Without the panel (the registry alone), the imported tool's mixture test has no partner.
+    alone = concordance([ours, theirs], dataset="toy", alpha=1e-5)
+    assert list(alone.statistic) == ["p_wald"]

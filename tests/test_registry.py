@@ -168,3 +168,18 @@ def test_provenance_does_not_depend_on_the_cores():
     one = RunRequest("b", None, 1, None, "k.txt", "s.txt", threads=1).as_dict()
     four = RunRequest("b", None, 1, None, "k.txt", "s.txt", threads=4).as_dict()
     assert one == four and "threads" not in one
+
+
+def test_a_tool_jobs_panel_needs_no_pyyaml():
+    """A tool's job (scripts/run_tool.py, in the tool's conda env: no pyyaml) resolves the
+    config's panel: ``lmmcompare.panel.of`` imports the config module, which reads YAML only
+    when it reads the schema."""
+    no_yaml = SOURCE.replace(repr(BLOCKED), repr(("yaml",)))
+    body = """
+from lmmcompare import panel
+tools = panel.of({"tools": {}, "datasets": {}})
+assert "exactlmm" in tools.runnable(), tools.runnable()
+assert "yaml" not in sys.modules
+"""
+    done = subprocess.run([sys.executable, "-c", no_yaml + body], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]

@@ -90,11 +90,19 @@ def test_defaults_come_from_the_schema():
          "config error at study/scenarios/null/simulate: n_causal is 0 and no chromosome is "
          "left without effects (null_chromosomes: 0): the scenario has neither causal SNPs "
          "(power) nor truly null SNPs (calibration); give null_chromosomes >= 1"),
+        ({"datasets": {}, "study": {"scenarios": {"s": {"skip": ["regenie"], "simulate": {
+            "n_samples": 50, "n_snps": 100, "n_chromosomes": 2, "null_chromosomes": 1}}}}},
+         "config error at study/scenarios/s/skip/0: 'regenie' is not a tool"),
+        ({"datasets": {"a": {**SIM, "skip": ["gemma"]}},
+          "tolerances": [{"tool_a": "exactlmm", "tool_b": "gemma", "dataset": "a"}]},
+         "config error at tolerances/0: gemma is skipped on dataset 'a' (datasets/a/skip): the "
+         "bound could never be checked"),
     ],
     ids=["no-source", "h2-out-of-range", "unknown-tool-in-skip", "causal-h2-above-h2",
          "n-causal-without-causal-h2", "semi-synthetic-without-plink", "unknown-tolerance-tool",
          "unknown-tolerance-dataset", "no-phenotype", "misspelt-bound", "nan-bound",
-         "null-scenario-without-null-snps"],
+         "null-scenario-without-null-snps", "misspelt-scenario-skip",
+         "tolerance-on-a-skipped-tool"],
 )
 def test_a_bad_config_is_one_line_naming_the_key(config: dict, message: str):
     assert _error(copy.deepcopy(config)).startswith(message)

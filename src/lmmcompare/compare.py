@@ -176,18 +176,19 @@ def _check_alpha(alpha: float) -> None:
         raise InputError(f"alpha must lie strictly between 0 and 1 (got {alpha})")
 
 
-def compared_columns(a: Result, b: Result, statistic: str) -> tuple[str, str] | None:
+def compared_columns(a: Result, b: Result, statistic: str,
+                     tools: panel.Panel = panel.REGISTRY) -> tuple[str, str] | None:
     """The columns of ``a`` and ``b`` a row of ``statistic`` compares, or ``None``.
 
     Both give it: that column of each.  Only one gives it (a statistic only a peer has,
-    BOLT-LMM's ``p_bolt_mix``): the other's column is the one the giver's registry entry names
-    (``registry.reference_statistic``: ours' ``p_wald``).  Each column must hold a value."""
+    BOLT-LMM's ``p_bolt_mix``): the other's column is the one the giver's panel entry names
+    (``Panel.reference_statistic``: ours' ``p_wald``).  Each column must hold a value."""
     columns = []
     for this, other in ((a, b), (b, a)):
         if _has_values(this, statistic):
             columns.append(statistic)
         else:
-            columns.append(registry.reference_statistic(other.tool, statistic))
+            columns.append(tools.reference_statistic(other.tool, statistic))
     if statistic not in columns or None in columns:
         return None
     col_a, col_b = columns
@@ -262,7 +263,7 @@ def concordance(
         gamma_a, gamma_b = _number(a.null, "gamma"), _number(b.null, "gamma")
         loglik_a, loglik_b = _number(a.null, "loglik"), _number(b.null, "loglik")
         for statistic in STATISTICS:
-            compared = compared_columns(a, b, statistic)
+            compared = compared_columns(a, b, statistic, tools)
             if compared is None:
                 continue
             col_a, col_b = compared

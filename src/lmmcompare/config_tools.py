@@ -132,6 +132,7 @@ def tools_in_config(config: Mapping[str, Any]) -> list[tuple[str, ConfigTool]]:
         out.append((where, ConfigTool(
             name=name, label=name, modes=modes,
             statistics=tuple(s for s in registry.STATISTICS if s in fmt.statistics),
+            reference_statistics=registry.peer_statistic_references(fmt.statistics),
             exact=bool(spec["exact"]), runner=__name__, to_standard=_no_null_model,
             summary=f"defined in the config: {spec['command']} (output {spec['output']}, "
                     f"format {fmt.name})",

@@ -142,6 +142,7 @@ def imported_tools(config: Mapping[str, Any]) -> list[tuple[str, ImportedTool]]:
         out.append((where, ImportedTool(
             name=name, label=name, modes=modes,
             statistics=tuple(s for s in registry.STATISTICS if s in statistics),
+            reference_statistics=registry.peer_statistic_references(statistics),
             exact=bool(first["exact"]), runner="", to_standard=_no_null_model,
             summary=f"imported: {source} (format {_resolve(first, where).name})",
             mode_gaps={mode: "its imported tables are of other modes"

@@ -101,6 +101,13 @@ class Panel(Mapping[str, Tool]):
         entry = self._tools.get(tool)
         return entry is None or entry.exact_in(mode)
 
+    def reference_statistic(self, tool: str, statistic: str) -> str | None:
+        """The statistic of another tool ``tool``'s ``statistic`` is compared with when that
+        one lacks it (``Tool.reference_statistics``: ours' ``p_wald`` for a ``p_bolt_mix`` of
+        BOLT-LMM, of a config-defined BOLT-LMM or of an imported BOLT-LMM table), or ``None``."""
+        entry = self._tools.get(tool)
+        return None if entry is None else entry.reference_statistics.get(statistic)
+
     def kinds(self) -> str:
         """``"exact: A, B; approximate: C, D (config), E (imported)"``: the tools' labels by
         kind, a tool not of the registry marked with its origin (the concordance caption)."""

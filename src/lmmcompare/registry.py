@@ -50,7 +50,7 @@ import importlib
 import math
 import os
 import shutil
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, ModuleType
@@ -78,6 +78,11 @@ definition)."""
 OUR_STATISTICS = tuple(name for name in STATISTICS if name not in PEER_STATISTIC_COLUMNS)
 """The tests ours gives (``p_wald``, ``p_lrt``, ``p_score``): every statistic but those only a
 peer fills."""
+
+PEER_STATISTIC_REFERENCES = {"p_bolt_mix": "p_wald"}
+"""What ours compares each statistic only a peer gives with (BOLT-LMM's mixture-model test
+with ours' Wald test): a registry tool's ``reference_statistics`` and a config-defined or
+imported tool's (:func:`peer_statistic_references`)."""
 
 REFERENCE = "exactlmm"
 """The tool every other one is plotted against (ours)."""
@@ -554,7 +559,7 @@ _ENTRIES = (
                 "SNPs, one Monte-Carlo REML delta for all chromosomes (--seed 0), calibrated "
                 "retrospective score chi2 (BOLT_LMM_INF, p_wald), and its Bayesian mixture-model "
                 "chi2 (BOLT_LMM, p_bolt_mix) when BOLT finds the mixture model fits better",
-        reference_statistics={"p_bolt_mix": "p_wald"},
+        reference_statistics=PEER_STATISTIC_REFERENCES,
         mode_gaps={
             "fixed": "--lmmInfOnly always leaves the tested SNP's chromosome out of the GRM; "
                      "it takes no kinship file",
@@ -715,6 +720,11 @@ def pair_modes(tools: Iterable[Tool] | None = None) -> tuple[str, ...]:
 def statistics_of(name: str) -> tuple[str, ...]:
     """The p-value columns tool ``name`` fills."""
     return get(name).statistics
+
+
+def peer_statistic_references(statistics: Sequence[str]) -> dict[str, str]:
+    """:data:`PEER_STATISTIC_REFERENCES` of the peer-only statistics among ``statistics``."""
+    return {name: ours for name, ours in PEER_STATISTIC_REFERENCES.items() if name in statistics}
 
 
 def reference_statistic(tool: str, statistic: str) -> str | None:

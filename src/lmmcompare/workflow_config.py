@@ -24,11 +24,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
-
-import yaml
 
 from exactlmm.errors import InputError
 from lmmcompare import panel, registry
@@ -59,7 +57,10 @@ class ConfigError(InputError):
 
 @functools.cache
 def schema(path: Path = SCHEMA) -> dict[str, Any]:
-    """The config schema (YAML), read once."""
+    """The config schema (YAML), read once (pyyaml imported here: a tool's job imports this
+    module through ``lmmcompare.panel`` in a conda env without it)."""
+    import yaml
+
     return yaml.safe_load(Path(path).read_text())
 
 
@@ -190,12 +191,7 @@ def check_semantics(config: Mapping[str, Any]) -> None:
                               "fam_column (6 = the standard .fam phenotype)")
         if "plink" in spec:
             _check_genotype_format(f"datasets/{name}/plink", spec["plink"])
-        for index, entry in enumerate(spec["skip"]):
-            tool, _, mode = entry.partition(":")
-            if tool not in tools or (mode and mode not in registry.MODES):
-                raise ConfigError(f"datasets/{name}/skip/{index}", f"{entry!r} is not a tool "
-                                  f"({', '.join(tools)}) or tool:mode "
-                                  f"({', '.join(registry.MODES)})")
+        _check_skip(f"datasets/{name}/skip", spec["skip"], tools)
     for index, tolerance in enumerate(config["tolerances"]):
         for key in ("tool_a", "tool_b"):
             if tolerance[key] not in tools:
@@ -205,6 +201,14 @@ def check_semantics(config: Mapping[str, Any]) -> None:
         if dataset is not None and dataset not in config["datasets"]:
             raise ConfigError(f"tolerances/{index}", f"dataset '{dataset}' is not one of the "
                               f"datasets ({', '.join(config['datasets'])})")
+        if dataset is not None:
+            skipped = set(config["datasets"][dataset]["skip"])
+            for key in ("tool_a", "tool_b"):
+                tool = tolerance[key]
+                if tool in skipped or f"{tool}:{tolerance.get('mode')}" in skipped:
+                    raise ConfigError(f"tolerances/{index}", f"{tool} is skipped on dataset "
+                                      f"'{dataset}' (datasets/{dataset}/skip): the bound could "
+                                      "never be checked")
         from lmmcompare import compare  # pandas and SciPy: only for a config with tolerances
 
         for key, bound in tolerance.items():
@@ -223,6 +227,7 @@ def check_semantics(config: Mapping[str, Any]) -> None:
         except ValueError as error:
             raise ConfigError(f"study/scenarios/{name}", str(error)) from None
         _check_phenotype_model(f"study/scenarios/{name}/{source}", spec[source])
+        _check_skip(f"study/scenarios/{name}/skip", spec.get("skip", []), tools)
         if spec[source]["n_causal"] == 0 and spec[source]["null_chromosomes"] == 0:
             raise ConfigError(f"study/scenarios/{name}/{source}", "n_causal is 0 and no "
                               "chromosome is left without effects (null_chromosomes: 0): the "
@@ -233,6 +238,16 @@ def check_semantics(config: Mapping[str, Any]) -> None:
             if "plink" not in config["datasets"].get(genotypes, {}):
                 raise ConfigError(f"study/scenarios/{name}/semi_synthetic/genotypes",
                                   f"{genotypes!r} is not a dataset with plink genotypes")
+
+
+def _check_skip(where: str, entries: Sequence[str], tools: Iterable[str]) -> None:
+    """Each skip-list entry is a tool of the panel, or ``tool:mode`` with one of the modes."""
+    tools = list(tools)
+    for index, entry in enumerate(entries):
+        tool, _, mode = entry.partition(":")
+        if tool not in tools or (mode and mode not in registry.MODES):
+            raise ConfigError(f"{where}/{index}", f"{entry!r} is not a tool "
+                              f"({', '.join(tools)}) or tool:mode ({', '.join(registry.MODES)})")
 
 
 def _check_genotype_format(where: str, plink: Mapping[str, Any]) -> None:

@@ -43,6 +43,7 @@ from lmmcompare.runners.tool_output import (
     check_counts,
     log_values,
     mark_not_reported,
+    read_output,
     reported_rows,
 )
 
@@ -94,7 +95,7 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
             options += ["-loco", "-ksnps", "snps.txt"]
         arguments = [*options, *QC_OFF, "-lmm", "4", "-o", "result"]
         console = work.run(arguments, [OUTPUT], progress_marks=("Elapsed Time",))
-        table = formats.read_table(work.path(OUTPUT), "gemma")
+        table = read_output(work.path(OUTPUT), "gemma", "JAMMA")
     log = parse_console(console.text)
     version = re.search(r"JAMMA v(\S+)", ANSI.sub("", console.text))
 

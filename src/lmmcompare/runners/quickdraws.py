@@ -40,7 +40,7 @@ from lmmcompare.runners import RunRequest, SkipRun, ToolFailed
 from lmmcompare.runners._common import load, summarized_snps, write_run
 from lmmcompare.runners.input_files import id_list, link_genotypes, sample_table
 from lmmcompare.runners.program import program_run
-from lmmcompare.runners.tool_output import check_agrees
+from lmmcompare.runners.tool_output import check_agrees, read_output
 
 TOOL = "quickdraws"
 JOB_SCRIPT = Path(__file__).with_name("quickdraws_job.py")
@@ -153,7 +153,7 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
         sumstats = f"s2.{PHENOTYPE}.sumstats.gz"
         work.run([*job, "step2", *step2, *covar, "--num_threads", threads], [sumstats],
                  progress_marks=PROGRESS)
-        table = formats.read_table(work.path(sumstats), TOOL)
+        table = read_output(work.path(sumstats), TOOL, "Quickdraws")
         h2 = float(np.loadtxt(work.path("s1.h2")))
         factors = (work.path("s2.calibration").read_text().splitlines()
                    if calibrated else None)

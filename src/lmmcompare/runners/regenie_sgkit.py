@@ -25,11 +25,16 @@ from pathlib import Path
 import numpy as np
 
 from exactlmm.io.results import TESTED
-from lmmcompare import formats, params, registry
+from lmmcompare import params, registry
 from lmmcompare.runners import RunRequest, SkipRun, ToolFailed
 from lmmcompare.runners._common import load, summarized_snps, write_run
 from lmmcompare.runners.program import program_run
-from lmmcompare.runners.tool_output import check_agrees, mark_not_reported, reported_rows
+from lmmcompare.runners.tool_output import (
+    check_agrees,
+    mark_not_reported,
+    read_output,
+    reported_rows,
+)
 
 TOOL = "regenie_sgkit"
 JOB_SCRIPT = Path(__file__).with_name("regenie_sgkit_job.py")
@@ -64,7 +69,7 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
         # -I: the venv's packages only (not this directory's modules, nor $PYTHON* settings)
         console = work.run(["-I", str(JOB_SCRIPT), "job.npz", "result.tsv"],
                            ["result.tsv", "loco_prediction.npy"])
-        table = formats.read_table(work.path("result.tsv"), TOOL)
+        table = read_output(work.path("result.tsv"), TOOL, "sgkit's REGENIE")
     report = json.loads(console.stdout.strip().splitlines()[-1])
 
     scale = params.trait_unit(registry.get(TOOL).effect_unit, inputs.y, inputs.covariates)
