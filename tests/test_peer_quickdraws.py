@@ -1,7 +1,8 @@
 """Quickdraws' runner: the conventions of ``lmmcompare.runners.quickdraws`` checked independently.
 
 * Fast: relatives from our kinship as Quickdraws' KING cutoff sees them, the unrelated samples
-  its calibration gets, the chromosome layout its step 2 needs, h² → γ.
+  its calibration gets, the chromosome layout its step 2 needs, h² → γ, GENIE's missing calls
+  filled (seeded) the way GENIE draws them.
 * With its venv (.ci/venvs; minutes on the CPU, so once): on a simulated dataset with sibs,
   covariates and missing calls — the private sample names, β on our a1 and on the phenotype's
   scale, calibration on the unrelated samples, agreement with ours ``--loco``, the same bytes
@@ -20,7 +21,7 @@ from peer_helpers import simulated_request, toy_request
 from exactlmm.io.results import read_assoc_tsv, read_null_json
 from lmmcompare import registry
 from lmmcompare.compare import minus_log10, pearson
-from lmmcompare.runners import SkipRun, quickdraws
+from lmmcompare.runners import SkipRun, quickdraws, quickdraws_job
 from lmmcompare.runners.program import CONSOLE
 from lmmcompare.runs import Run, execute
 
@@ -66,6 +67,37 @@ def test_a_dataset_too_small_is_a_skipped_run_with_its_reason(make_plink, tmp_pa
 def test_genie_h2_is_on_the_standardized_kinship():
     std = TOOL.to_standard({"h2": 0.6}, 1.0)
     assert std["gamma"] == pytest.approx(1.5) and std["h2"] == pytest.approx(0.6)
+
+
+def test_genie_gets_its_missing_calls_filled_as_it_draws_them_but_seeded(tmp_path, monkeypatch):
+    """GENIE draws each missing call from Hardy-Weinberg proportions at the SNP's observed
+    frequency of the .bim column-6 allele, with rand() seeded by the clock; the job script
+    fills them the same way from a seeded generator, so GENIE draws none."""
+    from bed_reader import open_bed, to_bed
+
+    rng = np.random.default_rng(5)
+    n, freqs = 4001, np.array([0.1, 0.5, 0.8])  # n not a multiple of 4
+    copies = rng.binomial(2, freqs, size=(n, freqs.size)).astype(float)  # of column 6's allele
+    copies[rng.random(copies.shape) < 0.3] = np.nan
+    copies = np.column_stack([copies, np.full(n, np.nan)])  # a SNP without calls
+    to_bed(tmp_path / "g.bed", copies, count_A1=False)
+    monkeypatch.chdir(tmp_path)
+    command = quickdraws_job.seeded_genie_command(" -g g -p s1.rhe -k 50 -o s1.rhe.log", 7)
+    assert command == "-g g.genie -p s1.rhe -k 50 -o s1.rhe.log -s 7"
+    with open_bed("g.genie.bed", count_A1=False) as bed:
+        filled = bed.read()
+    observed = ~np.isnan(copies)
+    np.testing.assert_array_equal(filled[observed], copies[observed])
+    assert not np.isnan(filled).any()
+    for j in range(freqs.size):  # 0, 1, 2 copies in (1 − p)², 2p(1 − p), p²: χ²(2) < 13.8
+        p = np.nanmean(copies[:, j]) / 2
+        drawn = np.bincount(filled[~observed[:, j], j].astype(int), minlength=3)
+        expected = drawn.sum() * np.array([(1 - p) ** 2, 2 * p * (1 - p), p**2])
+        assert ((drawn - expected) ** 2 / expected).sum() < 13.8
+    assert np.all(filled[:, -1] == 2)  # GENIE's frequency 0/0 = NaN gives 2 copies
+    first = Path("g.genie.bed").read_bytes()
+    quickdraws_job.seeded_genie_command("-g g -o s1.rhe.log", 7)
+    assert Path("g.genie.bed").read_bytes() == first
 
 
 # ------------------------------------------------------------------ with Quickdraws
@@ -124,7 +156,8 @@ def test_one_run_on_our_conventions(simulated):
 @pytest.mark.slow
 @needs_quickdraws
 def test_a_second_run_gives_the_same_bytes(simulated, tmp_path):
-    """GENIE's random vectors and the LD-score sample are seeded (quickdraws_job.py)."""
+    """GENIE's random vectors, its missing calls and the LD-score sample are seeded
+    (quickdraws_job.py)."""
     outcome = execute(Run("sim", "quickdraws", "loco"), simulated["request"], tmp_path / "again")
     assert outcome.ok, outcome.reason
     for ext in (".assoc.tsv", ".null.json"):

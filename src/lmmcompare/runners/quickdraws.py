@@ -46,8 +46,9 @@ TOOL = "quickdraws"
 JOB_SCRIPT = Path(__file__).with_name("quickdraws_job.py")
 """The script the venv's Python runs."""
 SEED = 1
-"""The seed of GENIE's random vectors and of its LD-score sample (Quickdraws seeds numpy and
-torch with 2 itself)."""
+"""The seed of GENIE's random vectors, of the missing calls it is given filled, of the
+LD-score sample (step 1; Quickdraws seeds numpy and torch with 2 itself) and of numpy in
+step 2 (its shuffle of the unrelated samples): ``quickdraws_job.py``."""
 KING_RELATIVES = 2.0**-4.5
 """Quickdraws' relatedness cutoff on KING kinship (third degree; ``correct_for_relatives.py``)."""
 MIN_UNRELATED = 100
