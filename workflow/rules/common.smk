@@ -163,7 +163,9 @@ def semi_synthetic_genotypes(wildcards):
 
 def simulation(wildcards):
     """{source, parameters} of a simulated dataset (lmmcompare.workflow_config.simulation)."""
-    return workflow_config.canonical(workflow_config.simulation(DATASETS[wildcards.dataset]))
+    return workflow_config.canonical(
+        workflow_config.simulation(DATASETS[wildcards.dataset])
+    )
 
 
 def phenotype_options(wildcards, input):
