@@ -318,7 +318,8 @@ def test_bolt_null_record_and_delta_column(sim, bolt_run):
     # The raw log says so too.
     text = (sim["directory"] / "bolt_raw" / CONSOLE).read_text()
     assert f"logDelta = {native['log_delta']:f}" in text
-    assert "--lmm --LDscoresUseChip" in " ".join(text.split()) and f"--seed={bolt.SEED}" in text
+    echoed = [line.strip().rstrip("\\").strip() for line in text.splitlines()]
+    assert "--lmm" in echoed and "--LDscoresUseChip" in echoed and f"--seed={bolt.SEED}" in echoed
     assert not any("numThreads" in a for a in null["provenance"]["parameters"]["command"])
 
 
