@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from exactlmm.io.results import read_null_json
-from lmmcompare import registry
+from lmmcompare import panel, registry
 from lmmcompare.cli import main as simulate_main
 from lmmcompare.compare import check_tolerances, concordance
 from lmmcompare.runners import RunRequest
@@ -98,7 +98,8 @@ def _as_tool(scan: Result, tool: str, *, flip: bool = False) -> Result:
     ``flip``."""
     assoc = scan.assoc.copy()
     for statistic in registry.statistics_of(tool):
-        assoc[statistic] = scan.assoc[registry.reference_statistic(tool, statistic) or statistic]
+        assoc[statistic] = scan.assoc[panel.REGISTRY.reference_statistic(tool, statistic)
+                                      or statistic]
     for statistic in set(registry.STATISTICS) - set(registry.statistics_of(tool)):
         assoc[statistic] = math.nan
     if flip:

@@ -81,7 +81,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from lmmcompare import registry
+from exactlmm.null import genetic_degrees_of_freedom
+from lmmcompare import params, registry
 from lmmcompare.study_intervals import MEAN_METHOD, mean_interval
 
 FULL_MODE = "fixed"
@@ -146,8 +147,7 @@ def degrees_of_freedom(z: np.ndarray, gamma: float, covariates: np.ndarray | Non
     z = np.asarray(z, dtype=np.float64)
     x = np.ones((z.shape[0], 1)) if covariates is None else np.asarray(covariates, dtype=float)
     _, s = _projection(z, x, gamma)
-    gs = gamma * s
-    return float(np.sum(gs / (1.0 + gs)))
+    return genetic_degrees_of_freedom(s, gamma)
 
 
 def _mean(values: pd.Series) -> float:
@@ -219,5 +219,4 @@ def theory_lambda(n_samples, n_snps, h2, n_covariates: int = 1):
     unrelated samples and unlinked SNPs at any M/N (module docstring), elementwise."""
     n = np.asarray(n_samples, dtype=np.float64) - n_covariates
     m = np.asarray(n_snps, dtype=np.float64)
-    h2 = float(h2)
-    return 1.0 - n * marchenko_pastur_share(n / m, h2 / (1.0 - h2)) / m
+    return 1.0 - n * marchenko_pastur_share(n / m, params.gamma_from_h2(float(h2))) / m

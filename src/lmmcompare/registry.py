@@ -725,11 +725,3 @@ def statistics_of(name: str) -> tuple[str, ...]:
 def peer_statistic_references(statistics: Sequence[str]) -> dict[str, str]:
     """:data:`PEER_STATISTIC_REFERENCES` of the peer-only statistics among ``statistics``."""
     return {name: ours for name, ours in PEER_STATISTIC_REFERENCES.items() if name in statistics}
-
-
-def reference_statistic(tool: str, statistic: str) -> str | None:
-    """The statistic a tool without ``statistic`` is compared on against ``tool``'s
-    ``statistic`` (its ``reference_statistics``: ours' ``p_wald`` for BOLT-LMM's
-    ``p_bolt_mix``), or ``None``; a tool the registry does not know has none."""
-    entry = TOOLS.get(tool)
-    return None if entry is None else entry.reference_statistics.get(statistic)

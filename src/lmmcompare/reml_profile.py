@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from exactlmm.pipeline import AnalysisInputs, loglik_at_gamma
+from lmmcompare import params
 from lmmcompare.plots import _RC, MODE_MARKERS, _colours, _figure, _save
 
 GRID_POINTS = 241
@@ -48,7 +49,7 @@ def curve(inputs: AnalysisInputs, kinship: str, points: int = GRID_POINTS) -> pd
     """Our REML ℓ over the h² grid on ``inputs``' kinship (one eigendecomposition), labelled
     ``kinship`` ("file" or "genotypes")."""
     h2 = h2_grid(points)
-    gamma = h2 / (1.0 - h2)
+    gamma = params.gamma_from_h2(h2)
     loglik = loglik_at_gamma(inputs, gamma.tolist(), likelihood="REML")
     return pd.DataFrame({"kinship": kinship, "h2": h2, "gamma": gamma, "loglik": loglik},
                         columns=list(COLUMNS))
@@ -82,7 +83,7 @@ def profile_plot(profiles: pd.DataFrame, estimates: pd.DataFrame, *, ours_h2: fl
                        label=f"LR 95 % interval [{low:.3f}, {high:.3f}]")
             on = estimates["mode"].isin(GENOTYPE_KINSHIP_MODES) == (kinship == "genotypes")
             for k, run in enumerate(estimates[on].itertuples()):
-                h2 = run.gamma / (1.0 + run.gamma)
+                h2 = params.h2_from_gamma(run.gamma)
                 ax.plot([h2], [run.ours_loglik_at_gamma - top], ls="none",
                         marker=MODE_MARKERS.get(run.mode, "^"), ms=7 - 0.4 * k, mfc="none",
                         mew=1.4, color=colours[run.tool], label=f"{run.tool} {run.mode}")

@@ -38,7 +38,6 @@ MIXTURE_PATTERNS = {
 """What BOLT says about its mixture model (``BoltMain.cpp``, the ``estMixtureParams`` block)."""
 
 
-
 def parse_log(text: str) -> dict[str, Any]:
     """Counts, h2g, σ²_K, log δ and the calibration factor (the ratio of medians when BOLT used
     it) from BOLT's console output."""

@@ -70,7 +70,7 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
         console = work.run(["-I", str(JOB_SCRIPT), "job.npz", "result.tsv"],
                            ["result.tsv", "loco_prediction.npy"])
         table = read_output(work.path("result.tsv"), TOOL, "sgkit's REGENIE")
-    report = json.loads(console.stdout.strip().splitlines()[-1])
+    report = json.loads(console.stdout.strip().splitlines()[-1])  # with sgkit's version
 
     scale = params.trait_unit(registry.get(TOOL).effect_unit, inputs.y, inputs.covariates)
     if not math.isclose(report["trait_scale_s"], scale, rel_tol=1e-9):
@@ -87,15 +87,7 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
     mark_not_reported(stats, rows, "sgkit")
     native = {"trait_scale_s": scale, "variant_block_size": report["variant_block_size"],
               "n_contigs": report["n_contigs"]}
-    write_run(out, TOOL, _version(console.stdout), request, mode, inputs, stats, native,
+    write_run(out, TOOL, report.get("sgkit"), request, mode, inputs, stats, native,
               loglik=None, beta=None, mean_diag=1.0,
               command=["python", JOB_SCRIPT.name, "job.npz", "result.tsv"],
               variant_block_size=report["variant_block_size"])
-
-
-def _version(stdout: str) -> str | None:
-    """sgkit's version, printed by the job in its report line."""
-    try:
-        return json.loads(stdout.strip().splitlines()[-1]).get("sgkit")
-    except (ValueError, IndexError):
-        return None
