@@ -26,6 +26,26 @@ def backend(request, monkeypatch):
     return request.param
 
 
+def test_syrk_in_tiles_is_syrk():
+    """Above :data:`blas.SYRK_TILE` the rank-k update goes in tiles (dsyrk on the diagonal
+    tiles, dgemm above them): the same upper triangle, the lower one untouched, a column slice
+    of a Fortran array and a ragged last tile included."""
+    if blas._library() is None:
+        pytest.skip("numpy's BLAS cannot be called directly here")
+    rng = np.random.default_rng(3)
+    n = 57
+    a = np.asfortranarray(rng.standard_normal((n, 80)))
+    start = np.asfortranarray(rng.standard_normal((n, n)))
+    whole = blas.syrk(0.5, a[:, 10:40], 2.0, start.copy(order="F"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(blas, "SYRK_TILE", 16)  # tiles of 16, 16, 16 and 9
+        tiled = blas.syrk(0.5, a[:, 10:40], 2.0, start.copy(order="F"))
+    np.testing.assert_allclose(np.triu(tiled), np.triu(whole), rtol=1e-13, atol=1e-13)
+    np.testing.assert_array_equal(np.tril(tiled, -1), np.tril(start, -1))
+    np.testing.assert_allclose(np.triu(tiled), np.triu(0.5 * a[:, 10:40] @ a[:, 10:40].T
+                                                       + 2.0 * start), rtol=1e-12, atol=1e-12)
+
+
 def test_in_place_blas_and_lapack(backend):
     rng = np.random.default_rng(0)
     n = 57

@@ -43,6 +43,7 @@ class _Library:
         self.integer = integer
         self.dsyrk = getattr(handle, f"cblas_dsyrk{suffix}")
         self.dsyr2k = getattr(handle, f"cblas_dsyr2k{suffix}")
+        self.dgemm = getattr(handle, f"cblas_dgemm{suffix}")
         self.dsyevd = getattr(handle, f"LAPACKE_dsyevd{suffix}")
         self.dsyevd.restype = integer
         self.dgesdd = getattr(handle, f"LAPACKE_dgesdd{suffix}")
@@ -142,13 +143,39 @@ def _check_out(c: np.ndarray) -> None:
         raise ValueError("the matrix must be a writeable Fortran-ordered float64 array")
 
 
+#: The largest order of one ``dsyrk`` call; a larger C is done in tiles of this order.
+#: OpenBLAS 0.3.23 (numpy 1.26's wheels) crashes in its threaded ``dsyrk`` with its AVX-512
+#: kernels (SkylakeX, Cooperlake) from an order of about 15,000 (measured on 2 cores: n = 14,000
+#: and k = 4,096 fine; n = 16,000 and k = 4,096, n = 20,000 and k = 512 segfault; one thread,
+#: or the Haswell or Zen kernels, fine); ``dgemm`` and ``dsyr2k`` of those sizes are fine.
+SYRK_TILE = 8192
+
+
 def _syrk_with(library: _Library, alpha: float, a: np.ndarray, beta: float, c: np.ndarray
                ) -> None:
+    """C ← αAAᵀ + βC on C's upper triangle: one ``dsyrk`` up to :data:`SYRK_TILE`, else in
+    tiles — ``dsyrk`` on each diagonal tile C[I, I] and ``dgemm`` on each tile C[I, J], I < J,
+    above it (the same multiply-adds: half of AAᵀ)."""
     n, k = a.shape
     integer = library.integer
-    library.dsyrk(_COL_MAJOR, _UPPER, _NO_TRANS, integer(n), integer(k), ctypes.c_double(alpha),
-                  _pointer(a), integer(max(a.strides[1] // 8, 1)), ctypes.c_double(beta),
-                  _pointer(c), integer(n))
+    lda, ldc = max(a.strides[1] // 8, 1), n
+    row, col = a.strides[0], 8 * ldc  # bytes: one row of A or C, one column of C
+
+    def at(array: np.ndarray, offset: int) -> ctypes.c_void_p:
+        return ctypes.c_void_p(array.ctypes.data + offset)
+
+    starts = range(0, n, SYRK_TILE)
+    for i in starts:
+        rows = min(SYRK_TILE, n - i)
+        library.dsyrk(_COL_MAJOR, _UPPER, _NO_TRANS, integer(rows), integer(k),
+                      ctypes.c_double(alpha), at(a, i * row), integer(lda),
+                      ctypes.c_double(beta), at(c, i * 8 + i * col), integer(ldc))
+        for j in starts[i // SYRK_TILE + 1:]:
+            cols = min(SYRK_TILE, n - j)
+            library.dgemm(_COL_MAJOR, _NO_TRANS, _TRANS, integer(rows), integer(cols),
+                          integer(k), ctypes.c_double(alpha), at(a, i * row), integer(lda),
+                          at(a, j * row), integer(lda), ctypes.c_double(beta),
+                          at(c, i * 8 + j * col), integer(ldc))
 
 
 def _syr2k_with(library: _Library, alpha: float, a: np.ndarray, b: np.ndarray, beta: float,
