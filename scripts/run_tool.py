@@ -2,8 +2,9 @@
 shared inputs (lmmcompare.runs.execute).
 
 In-process (in a child process when the tool has a time limit): a run the tool cannot do here,
-or that ran out of time, is recorded as skipped with its reason (the job succeeds); a tool that
-fails fails the job, its output in the rule's log.
+that ran out of time, or of a peer that failed ("failed: …"), is recorded as skipped with its
+reason (the job succeeds; a failure's traceback is in the rule's log); bad input and a failure
+of ours fail the job.
 """
 
 import sys

@@ -1,5 +1,6 @@
 """List every tool run that did not run: skipped in the config, or skipped when it came to run
-(tool not installed, mode it lacks, data it cannot take).  Header only when nothing was skipped."""
+(tool not installed, mode it lacks, data it cannot take, timed out, or failed: reason "failed:
+…").  Header only when nothing was skipped."""
 
 import pandas as pd
 from glue import run_results, run_script

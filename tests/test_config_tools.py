@@ -1,8 +1,8 @@
 """Tools defined in the config (lmmcompare.config_tools): the placeholders and their files, the
 run through the skeleton (lmmcompare.runs.execute), its table on our SNPs, and every way such a
-tool fails as a skipped run with its reason: a non-zero exit, a missing output, a time-out, an
-unknown placeholder, a program not installed, a table of other SNPs, alleles that contradict
-ours.
+tool fails as a skipped run with its reason: a non-zero exit, a missing output, a table of other
+SNPs, alleles that contradict ours (each "failed: …", marked failed), a time-out, an unknown
+placeholder, a program not installed (skipped, not failed).
 
 The "tool" of these tests is the shell copying a table the test wrote: a GEMMA-format table on
 our SNPs (numbers made up from ours), as written, with its alleles consistently swapped (β and
@@ -230,30 +230,31 @@ def test_a_table_whose_alleles_contradict_ours_is_skipped(toy, with_af):
     assert not outcome.ok
     expected = ("the effect-allele frequency of 57 of 59 SNPs is our other allele's" if with_af
                 else "its β correlates negatively")
-    assert outcome.reason.startswith(f"mine: {expected}"), outcome.reason
+    assert outcome.failed and outcome.reason.startswith(f"failed: mine: {expected}"), outcome
 
 
 def test_a_failing_command_is_a_skipped_run_with_its_output(toy):
     outcome = run_mine(toy, config_with(command="echo 'bad input' >&2; exit 3"))
     assert not outcome.ok
-    assert outcome.reason == "mine: sh exited with status 3: bad input"
+    assert outcome.failed and outcome.reason == "failed: mine: sh exited with status 3: bad input"
 
 
 def test_a_missing_output_is_a_skipped_run(toy):
     outcome = run_mine(toy, config_with(command="true", output="{workdir}/nothing.txt"))
-    assert outcome.reason == ("mine: the command exited with status 0 but wrote no "
-                              "{workdir}/nothing.txt")
+    assert outcome.failed and outcome.reason == (
+        "failed: mine: the command exited with status 0 but wrote no {workdir}/nothing.txt")
 
 
 def test_a_run_past_its_time_limit_is_skipped_as_timed_out(toy):
     outcome = run_mine(toy, config_with(command="sleep 60", time_limit=1), time_limit=1.0)
-    assert not outcome.ok and outcome.timed_out
+    assert not outcome.ok and outcome.timed_out and not outcome.failed
     assert outcome.reason == "timed out: stopped at the time limit of 1 s"
 
 
 def test_an_unknown_placeholder_or_program_is_a_skipped_run(toy):
     outcome = run_mine(toy, config_with(command="cp {kinshp} out.txt"))
     assert outcome.reason.startswith("unknown placeholder {kinshp} in the command")
+    assert not outcome.failed
     outcome = run_mine(toy, config_with(command="no_such_program_xyz {bfile}"))
     assert outcome.reason == ("mine is not installed ('no_such_program_xyz' not found on "
                               "PATH); install it, or change tools/mine/command")
@@ -263,9 +264,9 @@ def test_a_table_of_other_snps_is_a_skipped_run(toy):
     table = dict(toy["table"], rs=np.char.add("other", toy["table"]["rs"]),
                  ps=toy["table"]["ps"] + 1)
     outcome = run_mine(toy, copy_config(toy, table))
-    assert outcome.reason == ("mine: {workdir}/out.txt: none of the 59 rows matches one of 60 "
-                              "SNPs of the dataset (by id, or by chromosome:position:alleles; "
-                              "0 paired rows had other alleles)")
+    assert outcome.failed and outcome.reason == (
+        "failed: mine: {workdir}/out.txt: none of the 59 rows matches one of 60 SNPs of the "
+        "dataset (by id, or by chromosome:position:alleles; 0 paired rows had other alleles)")
 
 
 def test_rows_it_leaves_out_are_not_reported_and_keep_raw_keeps_its_output(toy):

@@ -3,6 +3,8 @@ recorded as timed out; within the limit, the same outcome as in-process."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -11,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 from peer_helpers import toy_request
 
+from exactlmm.errors import InputError
 from lmmcompare import registry
 from lmmcompare.outcomes import read_outcome
 from lmmcompare.runners import ToolFailed
@@ -70,15 +73,58 @@ def test_within_its_limit_a_run_is_as_in_process(tmp_path, make_plink):
                    time_limit=0.001).reason == registry.get("fastlmm").why_not("refit")
 
 
-def test_a_failing_run_fails_and_a_skip_is_a_skip(tmp_path, monkeypatch, make_plink):
+@pytest.mark.parametrize("time_limit", [None, 30.0], ids=["in-process", "child"])
+def test_a_failing_peer_is_a_failed_skip_and_ours_or_bad_input_fail(
+    tmp_path, monkeypatch, make_plink, time_limit
+):
+    """A peer's crash becomes a skipped run "failed: …" (the workflow goes on); a crash of ours
+    and bad input propagate, in process and from a timed child alike."""
     request = toy_request(make_plink, tmp_path)
 
     def broken(request, mode, prefix):
         raise RuntimeError("boom")
 
+    def tool_failed(request, mode, prefix):
+        raise ToolFailed("gemma exited with status 1: ERROR: kinship   singular")
+
+    def bad_input(request, mode, prefix):
+        raise InputError("no phenotype values", path="toy.pheno")
+
     _fake_runner(monkeypatch, broken)
-    with pytest.raises(ToolFailed, match="exit status 1"):
-        execute(Run("toy", "gemma", "refit"), request, tmp_path / "b", time_limit=30)
+    outcome = execute(Run("toy", "gemma", "refit"), request, tmp_path / "b",
+                      time_limit=time_limit)
+    assert outcome.failed and not outcome.ok and outcome.reason == "failed: RuntimeError: boom"
+    assert read_outcome(tmp_path / "b") == outcome  # the record says so, sealed
+    _fake_runner(monkeypatch, tool_failed)
+    outcome = execute(Run("toy", "gemma", "refit"), request, tmp_path / "t",
+                      time_limit=time_limit)
+    assert outcome.reason == "failed: gemma exited with status 1: ERROR: kinship singular"
+    with pytest.raises(RuntimeError, match="boom" if time_limit is None else
+                       r"exactlmm fixed: RuntimeError: boom \(exit status 1\)"):
+        _fake_runner(monkeypatch, broken)
+        execute(Run("toy", "exactlmm", "fixed"), request, tmp_path / "o", time_limit=time_limit)
+    assert not Path(f"{tmp_path / 'o'}.null.json").exists()
+    _fake_runner(monkeypatch, bad_input)
+    with pytest.raises(InputError, match=r"toy\.pheno: no phenotype values"):
+        execute(Run("toy", "gemma", "refit"), request, tmp_path / "i", time_limit=time_limit)
+    assert not Path(f"{tmp_path / 'i'}.null.json").exists()
+
+
+def test_a_peer_killed_by_a_signal_is_a_failed_skip(tmp_path, monkeypatch, make_plink):
+    """A child that dies without a word (the kernel's OOM killer, say) is a failed peer."""
+    request = toy_request(make_plink, tmp_path)
+
+    def killed(request, mode, prefix):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    _fake_runner(monkeypatch, killed)
+    outcome = execute(Run("toy", "gemma", "refit"), request, tmp_path / "k", time_limit=30)
+    assert outcome.failed
+    assert outcome.reason == "failed: the run died (killed by signal 9 (SIGKILL))"
+
+
+def test_a_skip_is_a_skip(tmp_path, monkeypatch, make_plink):
+    request = toy_request(make_plink, tmp_path)
     from lmmcompare.runners import ToolNotInstalled
 
     def absent(request, mode, prefix):
@@ -86,7 +132,8 @@ def test_a_failing_run_fails_and_a_skip_is_a_skip(tmp_path, monkeypatch, make_pl
 
     _fake_runner(monkeypatch, absent)
     outcome = execute(Run("toy", "gemma", "refit"), request, tmp_path / "s", time_limit=30)
-    assert outcome.reason == "gemma is not on PATH" and not outcome.timed_out
+    assert outcome.reason == "gemma is not on PATH"
+    assert not outcome.timed_out and not outcome.failed
 
 
 def test_time_limits_from_the_config():

@@ -18,10 +18,12 @@ keep-raw) and then every table, plot and tolerance.  What is its own is here:
    chromosome:position:alleles; β mirrored when the table's effect allele is our a2; alleles
    and frequencies checked against ours; a SNP without a row ``NOT_REPORTED``).
 
-A command the tool cannot carry out — an unknown placeholder, a non-zero exit, a missing
+A command the harness cannot start (an unknown placeholder) is a skipped run with the one-line
+reason (:class:`~lmmcompare.runners.SkipRun`); one that fails — a non-zero exit, a missing
 output, a table that does not read or that matches none of our SNPs, alleles that contradict
-ours — is a skipped run with the one-line reason (:class:`~lmmcompare.runners.SkipRun`), never
-a failed workflow; a run past its ``time_limit`` is skipped as "timed out".  A config tool
+ours — raises :class:`~lmmcompare.runners.ToolFailed`, which ``lmmcompare.runs.execute`` writes
+as a skipped run "failed: …" (``"failed": true``), never a failed workflow; a run past its
+``time_limit`` is skipped as "timed out".  A config tool
 reports no null model: its ``null.json`` has ``gamma: null`` (and no likelihood), so it takes
 part in every p-value and effect-size comparison and in no variance-ratio one.
 """
@@ -316,18 +318,18 @@ def run(tool: ConfigTool, request: RunRequest, mode: str, out: str | os.PathLike
             reason = str(failure)
             if re.match(r"\S+ exited with status 0:", reason):
                 reason = f"the command exited with status 0 but wrote no {tool.output}"
-            raise SkipRun(f"{tool.name}: {reason}") from None
+            raise ToolFailed(f"{tool.name}: {reason}") from None
         try:
             table = formats.read_table(work.path(output), tool.result_format)
         except InputError as error:
-            raise SkipRun(f"{tool.name}: {str(error).replace(str(files.directory), '{workdir}')}"
-                          ) from None
+            raise ToolFailed(f"{tool.name}: "
+                             f"{str(error).replace(str(files.directory), '{workdir}')}") from None
         output_sha256 = hashlib.sha256(work.path(output).read_bytes()).hexdigest()
     try:
         placed = place(table, ours, inputs)
     except InputError as error:
-        raise SkipRun(f"{tool.name}: {str(error).replace(str(files.directory), '{workdir}')}"
-                      ) from None
+        raise ToolFailed(f"{tool.name}: {str(error).replace(str(files.directory), '{workdir}')}"
+                         ) from None
     print(f"{tool.name}: {placed.counts.describe()}", file=sys.stderr)
     parameters = {**request.as_dict(), "mode": mode, "command": tool.command,
                   "output": tool.output, "format": tool.result_format.name, "seed": tool.seed,

@@ -3,8 +3,9 @@
 Every run of the harness leaves the output pair of the core (``exactlmm.io.results``):
 ``PREFIX.assoc.tsv`` and ``PREFIX.null.json``.  An ``ok`` run's ``null.json`` holds the null
 model (``"status": "ok"``); a skipped run's holds ``{"status": "skipped", "tool", "mode",
-"reason"}`` (plus ``"time_limit"``, seconds, for a run stopped at its time limit) beside a
-header-only table, so that a workflow's file graph is the same whether or not a tool could run.
+"reason"}`` (plus ``"time_limit"``, seconds, for a run stopped at its time limit, or
+``"failed": true`` for a peer that ran and failed, ``lmmcompare.runs``) beside a header-only
+table, so that a workflow's file graph is the same whether or not a tool could run.
 Both kinds are sealed alike: the ``null.json`` carries the SHA-256 of the table written with it
 (``exactlmm.io.results.sealed_record``), the pair is written as one unit (``FileGroup``), and
 :func:`read_outcome` — the one reader every consumer uses — checks the pair before it trusts the
@@ -50,6 +51,8 @@ class RunOutcome:
     null: the ``null.json`` record of an ok run (``None`` when skipped).
     time_limit: seconds after which the run was stopped, for a skipped run that ran out of time
         (``None`` otherwise).
+    failed: a skipped run of a peer that ran and failed (its reason says how), rather than one
+        that could not run here.
     """
 
     status: str
@@ -58,6 +61,7 @@ class RunOutcome:
     reason: str | None = None
     null: dict[str, Any] | None = None
     time_limit: float | None = None
+    failed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -71,18 +75,21 @@ class RunOutcome:
 
 def write_skipped(
     prefix: str | os.PathLike[str], tool: str, mode: str, reason: str,
-    time_limit: float | None = None,
+    time_limit: float | None = None, failed: bool = False,
 ) -> None:
     """Write the pair of a skipped run as one unit: a header-only ``PREFIX.assoc.tsv`` and
     ``PREFIX.null.json`` = ``{"status": "skipped", "tool", "mode", "reason"}`` (plus
-    ``"time_limit"``, seconds, for a run stopped at its limit), sealed with the table's SHA-256
-    like an ok run's.  The reason is written on one line."""
+    ``"time_limit"``, seconds, for a run stopped at its limit; ``"failed": true`` for a run that
+    failed), sealed with the table's SHA-256 like an ok run's.  The reason is written on one
+    line."""
     reason = " ".join(str(reason).split())
     if not reason:
         raise ValueError("a skipped run needs a reason")
     record: dict[str, Any] = {"status": "skipped", "tool": tool, "mode": mode, "reason": reason}
     if time_limit is not None:
         record["time_limit"] = float(time_limit)
+    if failed:
+        record["failed"] = True
     table = HEADER_LINE.encode()
     with FileGroup() as group:
         stage_result_pair(group, prefix, table,
@@ -116,8 +123,12 @@ def read_outcome(prefix: str | os.PathLike[str]) -> RunOutcome:
         isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0
     ):
         raise InputError(f"time_limit is {time_limit!r}, expected seconds > 0", path=null_path)
+    failed = record.get("failed", False)
+    if not isinstance(failed, bool):
+        raise InputError(f"failed is {failed!r}, expected true or false", path=null_path)
     return RunOutcome("skipped", str(record.get("tool")), record.get("mode"), reason,
-                      time_limit=None if time_limit is None else float(time_limit))
+                      time_limit=None if time_limit is None else float(time_limit),
+                      failed=failed)
 
 
 def _json_object(path: os.PathLike[str]) -> dict[str, Any]:

@@ -24,7 +24,9 @@ import multiprocessing
 import os
 import shutil
 import signal
+import sys
 import tempfile
+import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -47,6 +49,10 @@ ASSOC_JOB_METRICS = "results/job_metrics/assoc/{dataset}/{tool}.{mode}.tsv"
 MODEL_PREFIX = "results/models/{dataset}/exactlmm.{model}"
 MODEL_JOB_METRICS = "results/job_metrics/exactlmm_fit/{dataset}/{model}.tsv"
 CHUNK_PREFIX = "results/assoc/{dataset}/chunks/exactlmm.{mode}.{chunk}of{n_chunks}"
+#: The file in a timed child's scratch directory that tells the parent how the child failed.
+CHILD_ERROR = "error.txt"
+#: A failed run's reason is cut to this many characters (the log holds the rest).
+MAX_REASON = 500
 CHUNK_JOB_METRICS = "results/job_metrics/exactlmm_chunk/{dataset}/{mode}.{chunk}of{n_chunks}.tsv"
 
 
@@ -181,15 +187,21 @@ def execute(
     ``run.prefix``).  A mode the tool does not have and a
     tool that is not installed here (both from its registry entry: ``Tool.modes``,
     ``Tool.needs``) and a :class:`~lmmcompare.runners.SkipRun` raised by the runner (a dataset
-    it cannot take) are written as a skipped run with the reason; any other exception
-    propagates (the run failed).
+    it cannot take) are written as a skipped run with the reason.  A peer that fails — its
+    runner raises anything but ``SkipRun`` and ``InputError``, or its child process dies — is a
+    skipped run too, reason "failed: …" and ``"failed": true`` in its record
+    (``RunOutcome.failed``; the traceback is on stderr, the job's log): one peer's crash does
+    not stop the workflow, and a CI tolerance on it fails loudly ("matched nothing").  Bad
+    input (``InputError``) and a failure of ours (:data:`lmmcompare.registry.REFERENCE`, the
+    centre of every comparison) propagate: the job fails.
 
     Without ``time_limit`` the tool runs in this process.  With one (seconds), it runs in a
     forked child process in a session of its own, so that a tool's own programs are stopped
     with it: a run still going after ``time_limit`` seconds is killed (the whole session) and
     written as skipped, "timed out", with the limit in its record (``RunOutcome.timed_out``);
-    its temporary files live in a directory removed afterwards.  A child that fails raises
-    :class:`~lmmcompare.runners.ToolFailed` here (its traceback is on stderr, the job's log).
+    its temporary files live in a directory removed afterwards.  The child's error comes back
+    as the same exception kind: ``InputError`` as itself, any other as
+    :class:`~lmmcompare.runners.ToolFailed`.
     """
     tool = registry.get(run.tool) if tool is None else tool
     prefix = Path(run.prefix if out is None else out)
@@ -206,11 +218,35 @@ def execute(
 
 
 def _run_tool(tool: registry.Tool, request: RunRequest, mode: str, prefix: Path) -> None:
-    """The runner on ``request``; a ``SkipRun`` becomes a skipped run with its reason."""
+    """The runner on ``request``; a ``SkipRun`` becomes a skipped run with its reason, and so
+    does a peer's failure (:func:`execute`)."""
     try:
         tool.load_runner().run(request, mode, prefix)
     except SkipRun as reason:
         write_skipped(prefix, tool.name, mode, str(reason))
+    except InputError:
+        raise
+    except Exception as error:
+        if tool.name == registry.REFERENCE:
+            raise
+        traceback.print_exc()
+        _write_failed(prefix, tool.name, mode, _one_line(error))
+
+
+def _one_line(error: BaseException) -> str:
+    """An exception as one line: its message (a ``ToolFailed`` carries the tool's own words),
+    or its type when the message is empty."""
+    text = " ".join(str(error).split())
+    if isinstance(error, ToolFailed):
+        return text or "the tool failed"
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _write_failed(prefix: Path, tool: str, mode: str, why: str) -> None:
+    """A peer's failed run, written as skipped with ``"failed": true``; the log says so."""
+    reason = f"failed: {why}"
+    print(f"{tool} {mode}: {reason} (written as a skipped run)", file=sys.stderr)
+    write_skipped(prefix, tool, mode, reason[:MAX_REASON], failed=True)
 
 
 def _run_tool_within(
@@ -235,10 +271,25 @@ def _run_tool_within(
                           f"timed out: stopped at the time limit of {time_limit:g} s",
                           time_limit=time_limit)
         elif child.exitcode != 0:
-            raise ToolFailed(f"{tool.name} {mode}: the run failed (exit status "
-                             f"{child.exitcode}); its error is in the log above")
+            _child_failed(Path(scratch) / CHILD_ERROR, child.exitcode, tool, mode, prefix)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _child_failed(
+    error_file: Path, exitcode: int, tool: registry.Tool, mode: str, prefix: Path
+) -> None:
+    """A child of :func:`_run_tool_within` that did not finish: its ``InputError`` raised again
+    here, a peer written as a failed run, ours raised as :class:`ToolFailed`."""
+    kind, _, message = (error_file.read_text() if error_file.exists() else "").partition("\n")
+    if kind == "InputError":
+        raise InputError(message)
+    how = (f"exit status {exitcode}" if exitcode > 0
+           else f"killed by signal {-exitcode} ({signal.Signals(-exitcode).name})")
+    why = f"{message} ({how})" if message else f"the run died ({how})"
+    if tool.name == registry.REFERENCE:
+        raise ToolFailed(f"{tool.name} {mode}: {why}; its error is in the log above")
+    _write_failed(prefix, tool.name, mode, why)
 
 
 def _child_run(
@@ -249,7 +300,13 @@ def _child_run(
     os.setsid()
     os.environ["TMPDIR"] = scratch
     tempfile.tempdir = scratch
-    _run_tool(tool, request, mode, prefix)
+    try:
+        _run_tool(tool, request, mode, prefix)
+    except BaseException as error:  # told to the parent: the kind and one line
+        told = (f"InputError\n{' '.join(str(error).split())}" if isinstance(error, InputError)
+                else f"failed\n{_one_line(error)}")
+        Path(scratch, CHILD_ERROR).write_text(told)
+        raise
 
 
 # ----------------------------------------------------------------------- loading
