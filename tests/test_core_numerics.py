@@ -44,6 +44,11 @@ def test_syrk_in_tiles_is_syrk():
     np.testing.assert_array_equal(np.tril(tiled, -1), np.tril(start, -1))
     np.testing.assert_allclose(np.triu(tiled), np.triu(0.5 * a[:, 10:40] @ a[:, 10:40].T
                                                        + 2.0 * start), rtol=1e-12, atol=1e-12)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(blas, "SYRK_TILE", 16)
+        product = blas.gram(a)  # A Aᵀ whole, through the tiles
+    np.testing.assert_allclose(product, a @ a.T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(product, product.T)
 
 
 def test_in_place_blas_and_lapack(backend):

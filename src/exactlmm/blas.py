@@ -1,6 +1,7 @@
 """The five in-place operations of the package, on numpy's own BLAS/LAPACK.
 
-* :func:`syrk`:  C ← αAAᵀ + βC (upper triangle), the kinship's accumulation;
+* :func:`syrk`:  C ← αAAᵀ + βC (upper triangle), the kinship's accumulation (and :func:`gram`,
+  AAᵀ whole, where numpy's own ``a @ a.T`` would reach the ``dsyrk`` of :data:`SYRK_TILE`);
 * :func:`syr2k`: C ← α(ABᵀ + BAᵀ) + βC (upper triangle), the projection of the covariates;
 * :func:`trsm_lower`: B ← L⁻¹B (or L⁻ᵀB) for a lower-triangular L, the capacitance solves of
   the leave-one-chromosome-out downdate (:mod:`exactlmm.downdate`);
@@ -246,6 +247,16 @@ def syrk(alpha: float, a: np.ndarray, beta: float, c: np.ndarray) -> np.ndarray:
         return c
     _syrk_with(library, alpha, a, beta, c)
     return c
+
+
+def gram(a: np.ndarray) -> np.ndarray:
+    """A Aᵀ, both triangles (A is r × k): numpy's product up to :data:`SYRK_TILE` rows — it
+    calls ``dsyrk`` itself for A times its own transpose — and :func:`syrk` in tiles above."""
+    if a.shape[0] <= SYRK_TILE or _library() is None:
+        return a @ a.T
+    from .symmetric import fill_lower
+
+    return fill_lower(syrk(1.0, a, 0.0, np.zeros((a.shape[0], a.shape[0]), order="F")))
 
 
 def syr2k(alpha: float, a: np.ndarray, b: np.ndarray, beta: float, c: np.ndarray

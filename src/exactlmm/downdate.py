@@ -103,7 +103,7 @@ from typing import Literal
 
 import numpy as np
 
-from .blas import trsm_lower
+from .blas import gram, trsm_lower
 from .dosage import ImputedBlock
 from .errors import InputError
 from .likelihood import LOG_2PI, Likelihood, RotatedPhenotype, profile_loglik
@@ -253,17 +253,17 @@ class ChromosomeDowndate:
     def _gram(self, weights: np.ndarray) -> np.ndarray:
         """XᵀΩX = diag(σ) R diag(ω) Rᵀ diag(σ) for non-negative weights ω (k)."""
         work = np.multiply(self.rows, np.sqrt(weights), out=self._work)
-        gram = work @ work.T
-        gram *= self.sigma[:, None]
-        gram *= self.sigma[None, :]
-        return gram
+        product = gram(work)
+        product *= self.sigma[:, None]
+        product *= self.sigma[None, :]
+        return product
 
     def _tiny_gram(self, weights: np.ndarray) -> np.ndarray:
         """XᵀΩX over the tiny eigenvalues only (few columns)."""
         part = self.rows[:, self.tiny] * np.sqrt(weights[self.tiny])
-        gram = part @ part.T
-        gram *= np.outer(self.sigma, self.sigma)
-        return gram
+        product = gram(part)
+        product *= np.outer(self.sigma, self.sigma)
+        return product
 
     def x_t(self, v: np.ndarray) -> np.ndarray:
         """Xᵀv (r, or r × m for k × m)."""
@@ -389,7 +389,7 @@ class ChromosomeDowndate:
         y *= psi  # Y Ψ (h_inv is done with Y)
         if keep:
             point.solved = y
-        m = y @ y.T
+        m = gram(y)
         self.counts["gram"] += 1
         l2 -= gp * gp * float(np.sum(m * m))
         dof = n - c_cov if point.likelihood == "REML" else n
