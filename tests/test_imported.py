@@ -19,7 +19,7 @@ import pytest
 
 from exactlmm.errors import InputError
 from exactlmm.io.results import TESTED
-from lmmcompare import panel
+from lmmcompare import formats, panel
 from lmmcompare.imported import (
     check_pattern,
     import_results,
@@ -28,6 +28,7 @@ from lmmcompare.imported import (
     study_results,
 )
 from lmmcompare.runners import RunRequest
+from lmmcompare.runners._common import load as load_inputs
 from lmmcompare.runs import Run, load, read_assoc_frame, scheduled_runs
 from lmmcompare.workflow_config import ConfigError, datasets, validated
 
@@ -155,6 +156,33 @@ def test_a_table_is_put_on_our_snps_as_a_run(tmp_path, request_):
                                                                 "rt").read().splitlines()[1:]}
     assert rows["snp3"][4] == table.set_index("snp").loc["snp3", "a2"]  # ALLELE1 = our a2
     assert table.set_index("snp").loc["snp3", "beta"] == -float(rows["snp3"][8])
+
+
+def test_beta_on_a_standardized_trait_is_put_back_on_the_phenotype(tmp_path, request_):
+    """Quickdraws' BETA and SE are per sd(y) (its preset's effect_unit): imported, they are
+    × sd(y), ddof 1, as its runner does; a column map says the same with ``effect_unit``, and
+    without it takes β as given."""
+    quickdraws = str(FIXTURES / "tiny.quickdraws.sumstats.gz")
+    columns = {"snp": "SNP", "chrom": "CHR", "pos": "POS", "effect_allele": "A2",
+               "other_allele": "A1", "beta": "BETA", "se": "SE", "p_wald": "P"}
+    tables = {}
+    for name, fmt in [("preset", "quickdraws"), ("as_given", {"columns": columns}),
+                      ("said", {"columns": columns, "effect_unit": "standardized"})]:
+        spec = result_spec(file=quickdraws, format=fmt)
+        outcome = import_results(Run("tiny", "qd", "loco"), spec, {"table": quickdraws},
+                                 request_, tmp_path / name)
+        assert outcome.ok, outcome.reason
+        tables[name] = read_assoc_frame(tmp_path / f"{name}.assoc.tsv")
+    y = load_inputs(request_, with_kinship=False).y
+    sd = np.std(y, ddof=1)
+    assert abs(sd - 1.0) > 0.01  # the test can tell the units apart
+    for column in ("beta", "se"):
+        np.testing.assert_allclose(tables["preset"][column], tables["as_given"][column] * sd,
+                                   rtol=1e-8)  # as the table prints them
+        np.testing.assert_array_equal(tables["said"][column], tables["preset"][column])
+    with pytest.raises(InputError, match="effect_unit must be one of phenotype, standardized, "
+                                         "residual, not 'logit'"):
+        formats.column_map({"columns": columns, "effect_unit": "logit"})
 
 
 def test_the_table_may_come_from_an_archive_with_checksums(tmp_path, request_):

@@ -24,7 +24,7 @@ from scipy import stats
 from exactlmm.dosage import impute_center
 from exactlmm.io.plink import read_genotypes
 from exactlmm.io.results import read_assoc_tsv, read_null_json
-from lmmcompare import params, registry
+from lmmcompare import formats, params, registry
 from lmmcompare.compare import minus_log10, pearson
 from lmmcompare.runners import RunRequest, SkipRun, regenie_sgkit
 from lmmcompare.runners._common import load
@@ -46,8 +46,8 @@ def test_trait_units_are_the_scales_the_tools_fit():
     assert params.trait_unit("residual", y, x) == pytest.approx(s, rel=1e-12)
     with pytest.raises(ValueError, match="trait unit"):
         params.trait_unit("logit", y, x)
-    assert TOOL.effect_unit == "residual"
-    assert registry.get("quickdraws").effect_unit == "standardized"
+    assert formats.PRESETS["regenie_sgkit"].effect_unit == "residual"
+    assert formats.PRESETS["quickdraws"].effect_unit == "standardized"
 
 
 @pytest.fixture(scope="module")

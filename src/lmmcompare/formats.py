@@ -68,6 +68,7 @@ from scipy.special import chdtrc
 
 from exactlmm.errors import InputError
 from exactlmm.io.results import ASSOC_COLUMNS, ERRCODE_DTYPE, TESTED
+from lmmcompare.params import TRAIT_UNITS, trait_unit
 from lmmcompare.registry import STATISTICS
 
 DELIMITERS = MappingProxyType({"tab": "\t", "whitespace": r"\s+", "comma": ","})
@@ -151,6 +152,11 @@ class Preset:
         Effect size; when there is no β column, β = ln(odds ratio); its standard error (of β).
     beta_per_sd:
         β and se are per standard deviation of the genotype (FaST-LMM's ``SnpWeight``).
+    effect_unit:
+        The trait β and se are on (:data:`lmmcompare.params.TRAIT_UNITS`): the phenotype as
+        given, or the standardized (Quickdraws) or covariate-residualized (sgkit's REGENIE)
+        trait a two-step method fits; β on y is β times :func:`trait_unit_of`, for a runner's
+        table and an imported one alike.
     pvalues:
         The p-value columns (:class:`PValue`); a file must have at least one of them.
     n, af:
@@ -192,6 +198,7 @@ class Preset:
     odds_ratio: tuple[str, ...] = ()
     se: tuple[str, ...] = ()
     beta_per_sd: bool = False
+    effect_unit: str = "phenotype"
     n: tuple[str, ...] = ()
     af: tuple[str, ...] = ()
     test_column: tuple[str, ...] = ()
@@ -217,6 +224,8 @@ class Preset:
             problems.append("effect-allele columns and bim_effect exclude each other")
         if self.bim_effect is not None and self.bim_effect not in BIM_ALLELES:
             problems.append(f"bim_effect must be one of {', '.join(BIM_ALLELES)}")
+        if self.effect_unit not in TRAIT_UNITS:
+            problems.append(f"effect_unit must be one of {', '.join(TRAIT_UNITS)}")
         if self.other_allele and not self.effect_allele:
             problems.append("an other-allele column without an effect-allele column")
         if bool(self.ref) != bool(self.alt):
@@ -384,7 +393,9 @@ _PRESET_LIST = (
                "and 182–184 (CHISQ '%.8f', P '%.2E')",
         snp=("SNP",), chrom=("CHR",), pos=("POS",),
         effect_allele=("A2",), other_allele=("A1",),
-        beta=("BETA",), se=("SE",),
+        # BETA, SE per unit of (y − ȳ)/sd(y), ddof 1 (quickdraws/preprocess_phenotypes.py
+        # 111–115).
+        beta=("BETA",), se=("SE",), effect_unit="standardized",
         pvalues=(PValue(("CHISQ",), "p_wald", "chisq1"), PValue(("P",), "p_wald")),
         n=("OBS_CT",), af=("ALT_FREQS",),
         missing=("NA",), delimiter="tab",
@@ -404,7 +415,8 @@ _PRESET_LIST = (
                "variant, allele_counted = the a1 dosage it was given",
         snp=("variant_id",), chrom=("variant_contig_name",), pos=("variant_position",),
         effect_allele=("allele_counted",), other_allele=("allele_other",),
-        beta=("variant_linreg_beta",),
+        # regenie_loco_regression fits P_X y / s (sgkit/stats/association.py 384–404).
+        beta=("variant_linreg_beta",), effect_unit="residual",
         pvalues=(PValue(("variant_linreg_p_value",), "p_wald"),),
         extra=("variant_linreg_t_value",),
         missing=_NAN_SPELLINGS, delimiter="tab",
@@ -523,8 +535,8 @@ COLUMN_KEYS = (
 )  # fmt: skip
 """Keys of a user's ``columns:`` map (each names one header column)."""
 
-FACT_KEYS = ("columns", "log10p", "bim_effect", "beta_per_sd", "test_value", "missing",
-             "delimiter", "tool", "test")
+FACT_KEYS = ("columns", "log10p", "bim_effect", "beta_per_sd", "effect_unit", "test_value",
+             "missing", "delimiter", "tool", "test")
 """Keys beside ``columns`` in a user's column map."""
 
 
@@ -535,6 +547,7 @@ def column_map(spec: Mapping[str, Any], *, where: str = "format") -> Preset:
     ``snp`` and at least one of ``p_wald``/``p_lrt``/``p_score`` required, an allele column or
     ``bim_effect``) and the facts: ``log10p`` (bool, default false: the p columns hold
     −log10 p), ``bim_effect`` (``a1``/``a2`` when no allele column), ``beta_per_sd``,
+    ``effect_unit`` (``phenotype``, the default, ``standardized`` or ``residual``),
     ``test_value``, ``missing`` (list, default ``[NA]``), ``delimiter`` (default ``tab``),
     ``tool``, ``test`` (labels).  The file must have a header line.  Every problem is a
     one-line ``InputError`` naming ``where``.
@@ -585,6 +598,10 @@ def column_map(spec: Mapping[str, Any], *, where: str = "format") -> Preset:
         raise InputError("columns.ref and columns.alt go together", path=where)
     if "se" in columns and not ("beta" in columns or "odds_ratio" in columns):
         raise InputError("columns.se needs columns.beta or columns.odds_ratio", path=where)
+    effect_unit = spec.get("effect_unit", "phenotype")
+    if effect_unit not in TRAIT_UNITS:
+        raise InputError(f"effect_unit must be one of {', '.join(TRAIT_UNITS)}, not "
+                         f"{effect_unit!r}", path=where)
     delimiter = spec.get("delimiter", "tab")
     if delimiter not in DELIMITERS:
         raise InputError(f"delimiter must be one of {', '.join(DELIMITERS)}", path=where)
@@ -602,7 +619,7 @@ def column_map(spec: Mapping[str, Any], *, where: str = "format") -> Preset:
         effect_allele=col("effect_allele"), other_allele=col("other_allele"),
         ref=col("ref"), alt=col("alt"), bim_effect=bim_effect,
         beta=col("beta"), odds_ratio=col("odds_ratio"), se=col("se"),
-        beta_per_sd=flags["beta_per_sd"],
+        beta_per_sd=flags["beta_per_sd"], effect_unit=effect_unit,
         pvalues=tuple(PValue(col(s), s, "-log10p" if flags["log10p"] else "p") for s in stats),
         n=col("n"), af=col("af"),
         test_column=col("test"), test_value=str(spec.get("test_value", "ADD")),
@@ -640,6 +657,13 @@ def resolve(spec: str | Mapping[str, Any], *, where: str = "format") -> Preset:
 
 
 # ------------------------------------------------------------------------------- the reader
+
+
+def trait_unit_of(fmt: Preset, y: np.ndarray, covariates: np.ndarray) -> float:
+    """Phenotype units per unit of the trait ``fmt``'s β and se are on
+    (:attr:`Preset.effect_unit`, :func:`lmmcompare.params.trait_unit`), for the analysed
+    phenotype ``y`` and the covariates (intercept included) the tool was given."""
+    return trait_unit(fmt.effect_unit, y, covariates)
 
 
 @dataclass(frozen=True, eq=False)

@@ -275,6 +275,9 @@ def place(table: formats.ResultTable, ours: OurSnps, inputs: AnalysisInputs) -> 
     testable = stats["errcode"] == TESTED
     for name in RESULT_COLUMNS:
         stats[name] = np.where(testable, matched.columns[name], np.nan)
+    unit = formats.trait_unit_of(table.format, inputs.y, inputs.covariates)
+    stats["beta"] *= unit  # β and se per unit of the phenotype as given
+    stats["se"] *= unit
     stats["errcode"] = np.where(testable, matched.columns["errcode"],
                                 stats["errcode"]).astype(ERRCODE_DTYPE)
     untested = stats["errcode"] != TESTED

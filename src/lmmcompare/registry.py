@@ -199,10 +199,6 @@ class Tool:
     approximate_modes:
         Modes in which an exact tool's model is not ours' (its runs are then compared as
         approximate), and why.
-    effect_unit:
-        The trait its β and se are on (:data:`params.TRAIT_UNITS`; the runner multiplies them
-        by :func:`params.trait_unit`): the phenotype as given, or the standardized or
-        covariate-residualized trait a two-step method fits.
     """
 
     name: str
@@ -219,7 +215,6 @@ class Tool:
     cost: Cost = Cost()
     reference_statistics: Mapping[str, str] = field(default_factory=dict)
     approximate_modes: Mapping[str, str] = field(default_factory=dict)
-    effect_unit: str = "phenotype"
 
     def __post_init__(self) -> None:
         unknown = (
@@ -236,9 +231,6 @@ class Tool:
             raise ValueError(f"tool {self.name}: reference_statistics must be statistics it has")
         if not set(self.approximate_modes) <= set(self.modes):
             raise ValueError(f"tool {self.name}: approximate_modes must be modes it has")
-        if self.effect_unit not in params.TRAIT_UNITS:
-            raise ValueError(f"tool {self.name}: effect_unit must be one of "
-                             f"{', '.join(params.TRAIT_UNITS)}")
         gaps = set(MODES) - set(self.modes)
         if set(self.mode_gaps) != gaps:
             raise ValueError(f"tool {self.name}: mode_gaps must explain exactly {sorted(gaps)}")
@@ -651,9 +643,7 @@ _BIOBANK_ENTRIES = (
         needs=Needs(programs=("bin/python",), venv="quickdraws",
                     install=_VENV_HINT.format("quickdraws")),
         to_standard=_quickdraws_to_standard,
-        # Its trait is (y − ȳ)/sd(y), ddof 1 (quickdraws/preprocess_phenotypes.py 111–115);
-        # its BETA counts .bim column 6 (the format preset's A2).
-        effect_unit="standardized",
+        # Its β is on (y − ȳ)/sd(y) and counts .bim column 6: the format preset says both.
         summary="Quickdraws 0.1.5 (PyPI; own venv, CPU torch): GENIE h2 (seeded), "
                 "spike-and-slab whole-genome regression by variational inference, LOCO "
                 "residuals, linear-regression chi2 calibrated per chromosome on the unrelated "
@@ -670,8 +660,7 @@ _BIOBANK_ENTRIES = (
         needs=Needs(programs=("bin/python",), venv="regenie_sgkit",
                     install=_VENV_HINT.format("regenie_sgkit")),
         to_standard=_regenie_sgkit_to_standard,
-        # regenie_loco_regression fits P_X y / s (sgkit/stats/association.py 384–404).
-        effect_unit="residual",
+        # Its β is on P_X y / s: the format preset's effect_unit.
         summary="REGENIE's method in sgkit 0.10.0 (PyPI; own venv) on dask.distributed: "
                 "stacked ridge regression (step 1, leave-one-chromosome-out predictions), then "
                 "a t test of each SNP on the phenotype less its chromosome's prediction",
