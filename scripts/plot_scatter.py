@@ -2,7 +2,8 @@
 and statistic the peer gives (lmmcompare.plots.scatter_log10p), SNPs matched by ID.
 
 Writes ``{output}/{peer}.{statistic}.png`` (and .svg).  A skipped run gives an empty panel
-whose title says which run was skipped and why.
+whose title says which run was skipped and why; so does a statistic the peer gave at no SNP
+(BOLT-LMM declining its mixture model: its words from the run's ``native`` record).
 """
 
 import textwrap
@@ -12,7 +13,7 @@ import numpy as np
 from glue import run_results, run_script, statistics_given, tool_label, tool_panel
 
 from lmmcompare import registry
-from lmmcompare.plots import scatter_log10p
+from lmmcompare.plots import no_statistic_note, scatter_log10p
 
 
 def matched_pvalues(ours, peer, statistic, tools):
@@ -48,6 +49,9 @@ def main(snakemake):
                 if not result.ok:
                     title += "\n" + textwrap.fill(f"{result.tool} skipped: {result.reason}", 90)
             p_ours, p_peer = matched_pvalues(ours, peer, statistic, tools)
+            if peer.ok and not np.isfinite(p_peer).any():
+                title += "\n" + textwrap.fill(no_statistic_note(peer.tool, statistic,
+                                                                 peer.null), 90)
             scatter_log10p(p_ours, p_peer, label_a=ours.tool,
                            label_b=tool_label(tools, peer.tool), title=title,
                            path=folder / f"{peer.tool}.{statistic}.png")

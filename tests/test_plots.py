@@ -223,3 +223,12 @@ def test_runtime_table_has_one_row_per_run_sorted_by_size(tmp_path: Path) -> Non
     assert limited.time_limit.iloc[2] == 600.0  # the stopped run's own record
     assert list(limited.timed_out) == [False, False, True]
     assert runtime_table(read_job_metrics([])).empty
+
+
+def test_a_statistic_given_at_no_snp_is_said_in_the_title() -> None:
+    declined = {"native": {"mixture": "declined: Bayesian non-inf model not used (relative "
+                                      "prediction MSE gain 0.002, below 0.01)", "h2g": 0.2}}
+    assert plots.no_statistic_note("bolt", "p_bolt_mix", declined) == (
+        "bolt gave no p_bolt_mix at any SNP: declined: Bayesian non-inf model not used "
+        "(relative prediction MSE gain 0.002, below 0.01)")
+    assert plots.no_statistic_note("x", "p_lrt", {"native": {}}) == "x gave no p_lrt at any SNP"

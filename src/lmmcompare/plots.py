@@ -94,6 +94,15 @@ def _identity(ax, low: float, high: float) -> None:
     ax.plot([low, high], [low, high], color="0.4", lw=0.8, ls=":", label="y = x", zorder=1)
 
 
+def no_statistic_note(tool: str, statistic: str, null: dict) -> str:
+    """A title line for a run that gave ``statistic`` at no SNP, with the tool's own words on
+    a model it did not fit when its ``null.json`` ``native`` record has them (BOLT-LMM's
+    ``mixture``: "declined: …" or "not computed: …")."""
+    words = [value for value in (null.get("native") or {}).values()
+             if isinstance(value, str) and value.startswith(("declined", "not computed"))]
+    return f"{tool} gave no {statistic} at any SNP" + (f": {words[0]}" if words else "")
+
+
 def scatter_log10p(
     p_a: np.ndarray,
     p_b: np.ndarray,
