@@ -220,6 +220,22 @@ def test_study_figures_written_and_reproducible(tmp_path):
     assert (tmp_path / "e.png").stat().st_size > 1000
 
 
+def test_figures_draw_one_test_per_run_wald_first():
+    """BOLT-LMM gives p_wald and p_bolt_mix: drawn with p_wald; an imported REGENIE table gives
+    only p_score: drawn with it, labelled."""
+    from lmmcompare import study_plots
+
+    table = pd.DataFrame({
+        "scenario": "s", "tool": ["bolt", "bolt", "regenie", "exactlmm", "exactlmm"],
+        "mode": ["loco", "loco", "loco", "fixed", "fixed"],
+        "statistic": ["p_bolt_mix", "p_wald", "p_score", "p_lrt", "p_wald"],
+        "value": [1, 2, 3, 4, 5]})
+    kept = study_plots.one_test_per_run(table)
+    assert kept[["tool", "statistic", "value"]].values.tolist() == [
+        ["bolt", "p_wald", 2], ["regenie (p_score)", "p_score", 3], ["exactlmm", "p_wald", 5]]
+    assert study_plots.one_test_per_run(table.iloc[:0]).empty
+
+
 def test_runtime_table_by_scenario_tool_and_mode():
     """Mean, sd and max wall time over the replicates of a scenario, per tool and mode."""
     bench = pd.DataFrame({

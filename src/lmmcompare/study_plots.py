@@ -9,8 +9,10 @@
 * :func:`deflation_plot` — λGC at null SNPs against N/M, full kinship and LOCO, with the N/M
   law (:mod:`lmmcompare.deflation`).
 
-Every figure draws the Wald test (``p_wald``, the one every tool gives) and is written as PNG and
-SVG with the byte-reproducible settings of :mod:`lmmcompare.plots`.
+Every figure draws one test per tool and mode (:func:`one_test_per_run`): the Wald test
+(``p_wald``) where the run has it — every tool we run gives it — else the first statistic it
+gives (an imported REGENIE table's score test, labelled "regenie (p_score)").  Each figure is
+written as PNG and SVG with the byte-reproducible settings of :mod:`lmmcompare.plots`.
 """
 
 from __future__ import annotations
@@ -23,9 +25,24 @@ import numpy as np
 import pandas as pd
 
 from lmmcompare.plots import _RC, MODE_MARKERS, _colours, _figure, _log_axes, _save
+from lmmcompare.registry import STATISTICS
 
-STATISTIC = "p_wald"
-"""The test every figure draws."""
+PREFERRED = STATISTICS[0]
+"""The test a figure draws for a run that has it (``p_wald``)."""
+
+
+def one_test_per_run(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of each tool × mode's first statistic in :data:`registry.STATISTICS` order
+    (``p_wald`` first); a run drawn with another test than ``p_wald`` has it in its tool
+    label, "tool (statistic)"."""
+    if table.empty:
+        return table
+    rank = table["statistic"].map({name: k for k, name in enumerate(STATISTICS)})
+    best = rank.groupby([table["tool"], table["mode"]]).transform("min")
+    kept = table[rank == best].copy()
+    other = kept["statistic"] != PREFERRED
+    kept.loc[other, "tool"] = kept.loc[other, "tool"] + " (" + kept.loc[other, "statistic"] + ")"
+    return kept
 
 
 def _runs(table: pd.DataFrame) -> list[tuple[str, str]]:
@@ -38,7 +55,7 @@ def _scenarios(table: pd.DataFrame) -> list[str]:
 
 def calibration_plot(calibration: pd.DataFrame, *, path: str | Path) -> None:
     """Observed against nominal α (log–log) with 95 % intervals, one panel per scenario."""
-    table = calibration[calibration["statistic"] == STATISTIC]
+    table = one_test_per_run(calibration)
     scenarios = _scenarios(table)
     runs = _runs(table)
     colours = _colours([tool for tool, _ in runs])
@@ -69,8 +86,8 @@ def calibration_plot(calibration: pd.DataFrame, *, path: str | Path) -> None:
             ax.set_ylabel("observed type-I error")
         if runs and fig.axes:
             fig.axes[0].legend(loc="upper left")
-        fig.suptitle("Calibration at null SNPs (Wald test; replicate-level 95 % intervals, "
-                     "Korn–Graubard)")
+        fig.suptitle("Calibration at null SNPs (Wald test unless labelled; replicate-level 95 % "
+                     "intervals, Korn–Graubard)")
     _save(fig, path)
 
 
@@ -79,7 +96,7 @@ def power_plot(
 ) -> None:
     """Power against the variance explained per causal SNP (``per_causal_h2``: scenario →
     causal_h2 / n_causal), one panel per α, a line per tool and mode."""
-    table = power[power["statistic"] == STATISTIC].copy()
+    table = one_test_per_run(power)
     table["effect"] = table["scenario"].map(per_causal_h2).astype(np.float64)
     alphas = sorted(table["alpha"].unique())
     runs = _runs(table)
@@ -105,15 +122,15 @@ def power_plot(
             ax.set_ylabel("power (causal SNPs)")
         if runs and fig.axes:
             fig.axes[0].legend(loc="upper left")
-        fig.suptitle("Power at the causal SNPs (Wald test; replicate-level 95 % intervals, "
-                     "Korn–Graubard)")
+        fig.suptitle("Power at the causal SNPs (Wald test unless labelled; replicate-level 95 % "
+                     "intervals, Korn–Graubard)")
     _save(fig, path)
 
 
 def _boxes(replicates: pd.DataFrame, column: str, *, title: str, ylabel: str,
            truth_column: str | None, path: str | Path) -> None:
-    table = replicates[(replicates["statistic"] == STATISTIC)
-                       & np.isfinite(replicates[column].to_numpy(dtype=np.float64))]
+    table = one_test_per_run(replicates)
+    table = table[np.isfinite(table[column].to_numpy(dtype=np.float64))]
     scenarios = _scenarios(table)
     runs = _runs(table)
     colours = _colours([tool for tool, _ in runs])
@@ -155,7 +172,8 @@ def heritability_plot(replicates: pd.DataFrame, *, path: str | Path) -> None:
 
 def lambda_gc_plot(replicates: pd.DataFrame, *, path: str | Path) -> None:
     """The replicates' λGC at null SNPs per tool and mode (boxes), per scenario."""
-    _boxes(replicates, "lambda_gc", title="λGC at null SNPs across replicates (Wald test)",
+    _boxes(replicates, "lambda_gc",
+           title="λGC at null SNPs across replicates (Wald test unless labelled)",
            ylabel="λGC", truth_column=None, path=path)
 
 
