@@ -49,11 +49,11 @@ ASSOC_JOB_METRICS = "results/job_metrics/assoc/{dataset}/{tool}.{mode}.tsv"
 MODEL_PREFIX = "results/models/{dataset}/exactlmm.{model}"
 MODEL_JOB_METRICS = "results/job_metrics/exactlmm_fit/{dataset}/{model}.tsv"
 CHUNK_PREFIX = "results/assoc/{dataset}/chunks/exactlmm.{mode}.{chunk}of{n_chunks}"
+CHUNK_JOB_METRICS = "results/job_metrics/exactlmm_chunk/{dataset}/{mode}.{chunk}of{n_chunks}.tsv"
 #: The file in a timed child's scratch directory that tells the parent how the child failed.
 CHILD_ERROR = "error.txt"
 #: A failed run's reason is cut to this many characters (the log holds the rest).
 MAX_REASON = 500
-CHUNK_JOB_METRICS = "results/job_metrics/exactlmm_chunk/{dataset}/{mode}.{chunk}of{n_chunks}.tsv"
 
 
 @dataclass(frozen=True, order=True)
