@@ -46,6 +46,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pstats
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -80,11 +82,21 @@ def parse_case(text: str) -> tuple[str, int, int, int | None]:
     return kind, n, m, int(rest[0]) if rest else None
 
 
+def print_profile(path: Path, top: int = 25) -> None:
+    """The functions with the most cumulative time of one profiled case, to stderr."""
+    stats = pstats.Stats(str(path), stream=sys.stderr)
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", default=DEFAULT_CASES)
     parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "exactlmm-scale"))
     parser.add_argument("--out", help="also write the table (Markdown) to this file")
+    parser.add_argument("--profile", action="store_true",
+                        help="run each case under cProfile (its BLAS calls are few and "
+                        "long, so the overhead is small) and print where the time went")
     args = parser.parse_args(argv)
     workdir = Path(args.workdir)
     rows = []
@@ -108,7 +120,13 @@ def main(argv: list[str] | None = None) -> int:
             ids = [line.split()[1] for line in bim if line][:: max(m // k, 1)][:k]
             chosen.write_text("\n".join(ids) + "\n")
             argv += ["--kinship-snps", str(chosen), *(["--loco"] if kind == "loco" else [])]
+        profile = workdir / f"{kind}-{n}x{m}-{chromosomes}.prof"
+        if args.profile:
+            argv = [sys.executable, "-m", "cProfile", "-o", str(profile),
+                    shutil.which("exactlmm") or "exactlmm", *argv[1:]]
         wall, peak = run(argv)
+        if args.profile:
+            print_profile(profile)
         row = {"kind": kind, "N": n, "M": m, "C": chromosomes, "k": k, "seconds": wall,
                "peak_gb": peak,
                "peak_over_n2": peak * 1024**3 / (8 * n * n),
