@@ -100,6 +100,8 @@ def test_a_config_tool_is_a_tool_of_the_panel():
     assert configured_time_limits(config)["mine"] == 5
     assert "gemma_wald" not in panel.REGISTRY and "exact: exactlmm" in tools.kinds()
     assert "JAMMA, mine (config); approximate" in tools.kinds()
+    # The caption names the tools that have runs only.
+    assert tools.kinds(["exactlmm", "mine"]) == "exact: exactlmm, mine (config)"
 
 
 @pytest.mark.parametrize(("spec", "message"), [

@@ -108,11 +108,15 @@ class Panel(Mapping[str, Tool]):
         entry = self._tools.get(tool)
         return None if entry is None else entry.reference_statistics.get(statistic)
 
-    def kinds(self) -> str:
-        """``"exact: A, B; approximate: C, D (config), E (imported)"``: the tools' labels by
-        kind, a tool not of the registry marked with its origin (the concordance caption)."""
+    def kinds(self, names: Iterable[str] | None = None) -> str:
+        """``"exact: A, B; approximate: C, D (config), E (imported)"``: the labels by kind of
+        the tools ``names`` (default: all; the concordance caption passes the tools that have
+        runs), a tool not of the registry marked with its origin."""
+        wanted = None if names is None else set(names)
         by_kind: dict[str, list[str]] = {}
-        for tool in self.values():
+        for name, tool in self.items():
+            if wanted is not None and name not in wanted:
+                continue
             mark = "" if origin_of(tool) == "registry" else f" ({origin_of(tool)})"
             by_kind.setdefault(tool.kind, []).append(tool.label + mark)
         return "; ".join(f"{kind}: {', '.join(labels)}" for kind, labels in by_kind.items())

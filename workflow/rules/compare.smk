@@ -77,7 +77,7 @@ rule combine_concordance:
     conda:
         "../../envs/exactlmm.yaml"
     params:
-        tool_kinds=PANEL.kinds(),
+        tool_kinds=PANEL.kinds(run.tool for run in MAIN_RUNS),
     script:
         "../../scripts/combine_tables.py"
 
