@@ -23,7 +23,8 @@ chromosome c the thin SVD of the N × k₋c genotypes of those off c — one SVD
 no N × N matrix, where the full-rank LOCO decomposes one N × N K₋c per chromosome.
 
 Full-rank LOCO, both ways (``downdate:NxM[:C]`` and ``perchrom:NxM[:C]``, C chromosomes,
-default 10): each chromosome's K₋c as a downdate of the genome-wide eigenbasis
+default 10; ``full:NxM:C`` is the fixed scan of the same dataset): each chromosome's K₋c
+as a downdate of the genome-wide eigenbasis
 (``--loco --loco-method downdate``, :mod:`exactlmm.downdate`: one eigendecomposition in all, an
 r_c × r_c capacitance per chromosome), or by its own eigendecomposition
 (``--loco-method eigendecomposition``: C + 1 of them).  Put ``full:NxM`` of the same shape
@@ -68,13 +69,13 @@ LOCO_METHOD = {"downdate": "downdate", "perchrom": "eigendecomposition"}
 
 
 def parse_case(text: str) -> tuple[str, int, int, int | None]:
-    """``full:NxM``, ``low:NxM:k``, ``loco:NxM:k``, ``downdate:NxM[:C]`` or
+    """``full:NxM[:C]``, ``low:NxM:k``, ``loco:NxM:k``, ``downdate:NxM[:C]`` or
     ``perchrom:NxM[:C]`` → (kind, N, M, k or C)."""
     kind, shape, *rest = text.split(":")
     n, m = (int(v) for v in shape.split("x"))
     needs_k = kind in ("low", "loco")
-    if kind not in KINDS or (needs_k and not rest) or (kind == "full" and rest):
-        raise ValueError(f"{text!r}: expected full:NxM, low:NxM:k, loco:NxM:k, "
+    if kind not in KINDS or (needs_k and not rest):
+        raise ValueError(f"{text!r}: expected full:NxM[:C], low:NxM:k, loco:NxM:k, "
                          "downdate:NxM[:C] or perchrom:NxM[:C]")
     if kind in ("full", *LOCO_METHOD) and m < n:
         raise ValueError(f"{text!r}: full rank needs M >= N (with fewer SNPs than samples "
@@ -105,14 +106,16 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(str(err))
     for kind, n, m, k in cases:
-        chromosomes = k if kind in LOCO_METHOD and k is not None else 10
+        with_c = kind == "full" or kind in LOCO_METHOD  # the third field is C
+        chromosomes = k if with_c and k is not None else 10
         prefix = workdir / (f"{n}x{m}" + (f"c{chromosomes}" if chromosomes != 10 else "")) / "sim"
         if not Path(f"{prefix}.covar").exists():
             write_dataset(prefix, n, m, seed=n + m, n_chromosomes=chromosomes)
         argv = ["exactlmm", "assoc", "--bfile", str(prefix), "--pheno", f"{prefix}.pheno",
                 "--covar", f"{prefix}.covar", "--no-progress", "--out", str(workdir / "out")]
-        if kind in LOCO_METHOD:
-            argv += ["--loco", "--loco-method", LOCO_METHOD[kind]]
+        if with_c:
+            if kind in LOCO_METHOD:
+                argv += ["--loco", "--loco-method", LOCO_METHOD[kind]]
             k = None
         elif k is not None:
             chosen = workdir / f"{n}x{m}" / f"kinship{k}.snps"
