@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from peer_helpers import simulated_request, toy_request
+from scipy import stats
 
 from exactlmm.io.results import read_assoc_tsv, read_null_json
 from lmmcompare import registry
@@ -151,6 +152,34 @@ def test_one_run_on_our_conventions(simulated):
     raw = Path(simulated["request"].keep_raw)
     console = (raw / CONSOLE).read_text()
     assert "Will calibrate the summary statistics using the unrelated" in console
+
+
+@pytest.mark.slow
+@needs_quickdraws
+def test_too_few_unrelated_samples_give_the_uncalibrated_statistics(simulated, tmp_path,
+                                                                   monkeypatch):
+    """Fewer unrelated samples than MIN_UNRELATED (HS1940's mice): step 2 runs with
+    ``--calibrate False``, which leaves its statistics in HDF5 only; the job writes them in
+    the calibrated table's layout (factors of 1), so the run is ok, its p the uncalibrated
+    ones: the calibrated run's χ² divided by its chromosome's factor."""
+    monkeypatch.setattr(quickdraws, "MIN_UNRELATED", 10_000)
+    outcome = execute(Run("sim", "quickdraws", "loco"), simulated["request"], tmp_path / "u")
+    assert outcome.ok, outcome.reason
+    native = outcome.null["native"]
+    assert native["calibration"].startswith("none: ")
+    calibrated = read_null_json(simulated["work"] / "qd.null.json")["native"]["calibration"]
+    mine, theirs = read_assoc_tsv(tmp_path / "u.assoc.tsv"), read_assoc_tsv(
+        simulated["work"] / "qd.assoc.tsv")
+    chrom = np.asarray(mine["chrom"]).astype(str)
+    ok = np.isfinite(mine["p_wald"])
+    assert ok.sum() == np.isfinite(theirs["p_wald"]).sum() > 800
+    # Calibration multiplies each SNP's χ² by a factor through its own OBS_CT
+    # (quickdraws_step2.py 168–172); the record keeps each chromosome's mean factor.
+    ratio = stats.chi2.isf(theirs["p_wald"][ok], 1) / stats.chi2.isf(mine["p_wald"][ok], 1)
+    for c, factor in calibrated.items():
+        here = ratio[chrom[ok] == c]
+        assert np.median(here) == pytest.approx(factor, rel=2e-3)
+    assert max(abs(f - 1.0) for f in calibrated.values()) > 0.02  # the two can be told apart
 
 
 @pytest.mark.slow

@@ -36,6 +36,9 @@ numpy 2), never ``lmmcompare``.  What it adds to Quickdraws' own commands
     with SEED before step 2.
 
   With these, the same inputs give the same bytes.
+* **Uncalibrated tables.**  With ``--calibrate False`` (too few unrelated samples) step 2
+  writes its statistics only in HDF5; the job writes them in the calibrated run's table
+  layout with Quickdraws' own writer and factors of 1 (:func:`write_uncalibrated`).
 * **Threads.**  torch takes every CPU of the process's affinity (``blr.py`` 1187; it overrides
   OMP_NUM_THREADS): the affinity is cut to THREADS CPUs first.
 * **Version.**  Quickdraws prints none: the first line of stdout is ``quickdraws <version>``
@@ -145,6 +148,28 @@ def step2(seed: int, arguments: list[str]) -> None:
     np.random.seed(seed)  # noqa: NPY002  (Quickdraws draws from the legacy global state)
     sys.argv = ["quickdraws-step-2", *arguments]
     main()
+    if _option(arguments, "--calibrate") == "False":
+        write_uncalibrated(_option(arguments, "--out"))
+
+
+def _option(arguments: list[str], name: str) -> str | None:
+    """The value after ``name`` in ``arguments``, or ``None``."""
+    return arguments[arguments.index(name) + 1] if name in arguments else None
+
+
+def write_uncalibrated(out: str) -> None:
+    """Uncalibrated, step 2 leaves its statistics in HDF5 (``OUT.<pheno>.sumstats``, key
+    ``sumstats``) and writes no table: only its calibration writes the tab-separated, gzipped
+    ``OUT.<pheno>.sumstats.gz`` (``quickdraws_step2.py`` 321–340; ``adjust_test_stats``
+    86–107).  Its own ``adjust_test_stats`` writes that table here with a factor of 1 on every
+    chromosome (CHISQ × 1.0 is CHISQ: the uncalibrated statistics, in the calibrated layout)."""
+    import pandas as pd
+    from quickdraws.scripts.quickdraws_step2 import adjust_test_stats
+
+    for path in sorted(Path().glob(f"{out}.*.sumstats")):
+        pheno = path.name[len(out) + 1 : -len(".sumstats")]
+        chromosomes = np.unique(pd.read_hdf(path, key="sumstats")["CHR"])
+        adjust_test_stats(out, pheno, {str(c): 1.0 for c in chromosomes})
 
 
 def main() -> None:
