@@ -68,7 +68,7 @@ from scipy.special import chdtrc
 
 from exactlmm.errors import InputError
 from exactlmm.io.results import ASSOC_COLUMNS, ERRCODE_DTYPE, TESTED
-from lmmcompare.params import TRAIT_UNITS, trait_unit
+from lmmcompare.params import TRAIT_UNITS
 from lmmcompare.registry import STATISTICS
 
 DELIMITERS = MappingProxyType({"tab": "\t", "whitespace": r"\s+", "comma": ","})
@@ -155,8 +155,9 @@ class Preset:
     effect_unit:
         The trait β and se are on (:data:`lmmcompare.params.TRAIT_UNITS`): the phenotype as
         given, or the standardized (Quickdraws) or covariate-residualized (sgkit's REGENIE)
-        trait a two-step method fits; β on y is β times :func:`trait_unit_of`, for a runner's
-        table and an imported one alike.
+        trait a two-step method fits; β on y is β times
+        :func:`lmmcompare.params.trait_unit` of it, for a runner's table and an imported one
+        alike.
     pvalues:
         The p-value columns (:class:`PValue`); a file must have at least one of them.
     n, af:
@@ -657,13 +658,6 @@ def resolve(spec: str | Mapping[str, Any], *, where: str = "format") -> Preset:
 
 
 # ------------------------------------------------------------------------------- the reader
-
-
-def trait_unit_of(fmt: Preset, y: np.ndarray, covariates: np.ndarray) -> float:
-    """Phenotype units per unit of the trait ``fmt``'s β and se are on
-    (:attr:`Preset.effect_unit`, :func:`lmmcompare.params.trait_unit`), for the analysed
-    phenotype ``y`` and the covariates (intercept included) the tool was given."""
-    return trait_unit(fmt.effect_unit, y, covariates)
 
 
 @dataclass(frozen=True, eq=False)

@@ -60,7 +60,7 @@ from exactlmm.errors import InputError
 from exactlmm.io.results import ERRCODE_DTYPE, TESTED, write_result_pair
 from exactlmm.pipeline import AnalysisInputs
 from exactlmm.provenance import provenance
-from lmmcompare import formats, registry, staging
+from lmmcompare import formats, params, registry, staging
 from lmmcompare.compare import pearson
 from lmmcompare.outcomes import RunOutcome, read_outcome, write_skipped
 from lmmcompare.runners import RunRequest
@@ -275,7 +275,7 @@ def place(table: formats.ResultTable, ours: OurSnps, inputs: AnalysisInputs) -> 
     testable = stats["errcode"] == TESTED
     for name in RESULT_COLUMNS:
         stats[name] = np.where(testable, matched.columns[name], np.nan)
-    unit = formats.trait_unit_of(table.format, inputs.y, inputs.covariates)
+    unit = params.trait_unit(table.format.effect_unit, inputs.y, inputs.covariates)
     stats["beta"] *= unit  # β and se per unit of the phenotype as given
     stats["se"] *= unit
     stats["errcode"] = np.where(testable, matched.columns["errcode"],

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from exactlmm.io.results import TESTED
-from lmmcompare import formats
+from lmmcompare import formats, params
 from lmmcompare.runners import RunRequest, SkipRun, ToolFailed
 from lmmcompare.runners._common import load, summarized_snps, write_run
 from lmmcompare.runners.input_files import id_list, link_genotypes, sample_table
@@ -170,7 +170,7 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
                  "our called counts (OBS_CT counts the non-missing calls of the analysed samples)")
     check_agrees("Quickdraws", "1 - ALT_FREQS", found["af"][reported], stats["af"][rows],
                  "our a1 frequencies (allele coding or samples)", atol=1e-6)
-    unit = formats.trait_unit_of(table.format, inputs.y, inputs.covariates)
+    unit = params.trait_unit(table.format.effect_unit, inputs.y, inputs.covariates)
     stats["beta"][given] = found["beta"] * unit
     stats["se"][given] = found["se"] * unit
     stats["p_wald"][given] = found["p_wald"]

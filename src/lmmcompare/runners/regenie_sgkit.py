@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from exactlmm.io.results import TESTED
-from lmmcompare import formats
+from lmmcompare import params
 from lmmcompare.runners import RunRequest, SkipRun, ToolFailed
 from lmmcompare.runners._common import load, summarized_snps, write_run
 from lmmcompare.runners.program import program_run
@@ -72,7 +72,7 @@ def run(request: RunRequest, mode: str, out: str | os.PathLike[str]) -> None:
         table = read_output(work.path("result.tsv"), TOOL, "sgkit's REGENIE")
     report = json.loads(console.stdout.strip().splitlines()[-1])  # with sgkit's version
 
-    scale = formats.trait_unit_of(table.format, inputs.y, inputs.covariates)
+    scale = params.trait_unit(table.format.effect_unit, inputs.y, inputs.covariates)
     if not math.isclose(report["trait_scale_s"], scale, rel_tol=1e-9):
         raise ToolFailed(f"sgkit's job scaled the trait by {report['trait_scale_s']!r}, ours "
                          f"is {scale!r}: other samples or covariates")
